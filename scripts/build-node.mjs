@@ -1,0 +1,34 @@
+// Bundles TypeScript entry points for Node with esbuild (WGSL imported as text), into .build/.
+// Used by the test runner, the CLI launcher and the benchmarks, so that all load code the same way.
+import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Bundles each entry (paths relative to the root) to .build/<name>/…; returns the output paths. */
+export async function bundleForNode(entries, name) {
+  const outdir = path.join(root, '.build', name);
+  await build({
+    absWorkingDir: root,
+    entryPoints: entries,
+    outdir,
+    outbase: root,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node18',
+    packages: 'external',
+    loader: { '.wgsl': 'text' },
+    sourcemap: 'inline',
+    logLevel: 'warning',
+  });
+  return entries.map((entry) => path.join(outdir, entry.replace(/\.ts$/, '.mjs')));
+}
+
+export function hashOf(text) {
+  return createHash('sha256').update(text).digest('hex').slice(0, 12);
+}

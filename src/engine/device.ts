@@ -1,0 +1,132 @@
+/**
+ * The one WebGPU device of the process: acquired once by `init()`, in Node through Dawn (npm `webgpu`)
+ * or in a browser through `navigator.gpu`. GPU-side failures (validation errors, device loss) are
+ * collected here and rethrown by the next flush or readback, with the label of the kernel involved.
+ */
+
+export interface AdapterDescription {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+}
+
+export interface Gpu {
+  device: GPUDevice;
+  adapter: AdapterDescription;
+  limits: GPUSupportedLimits;
+  hasTimestamps: boolean;
+}
+
+let current: Gpu | null = null;
+/** Dawn's `create()` result: it must stay reachable while the device lives (else V8 may collect it
+ *  and the next await aborts inside Dawn), and must be dropped for the process to exit. */
+let dawnInstance: unknown = null;
+let pendingError: Error | null = null;
+let initializing: Promise<Gpu> | null = null;
+
+const wantedLimits = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupSizeZ',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+async function navigatorGpu(): Promise<GPU | null> {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  if (nav?.gpu) return nav.gpu;
+  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+  if (!isNode) return null;
+  const dawn = await import('webgpu');
+  Object.assign(globalThis, dawn.globals);
+  dawnInstance = dawn.create([]);
+  return dawnInstance as GPU;
+}
+
+async function acquire(): Promise<Gpu> {
+  const gpu = await navigatorGpu();
+  if (!gpu) {
+    throw new Error(
+      'init: this browser has no WebGPU (navigator.gpu is undefined). Use a browser with WebGPU enabled ' +
+        '(Chrome/Edge 113+, or Chromium with --enable-unsafe-webgpu).',
+    );
+  }
+  const adapter = await gpu.requestAdapter();
+  if (!adapter) {
+    throw new Error(
+      'init: no WebGPU adapter found (tried navigator.gpu.requestAdapter() through ' +
+        (dawnInstance ? "Dawn, npm 'webgpu', which needs a Vulkan driver" : 'the browser') +
+        '). On a machine without a GPU, run `bash scripts/setup.sh`: it installs Mesa\'s lavapipe ' +
+        '(Vulkan on the CPU) from bookworm-backports. Debian 12\'s own Mesa 22.3 is rejected by Dawn.',
+    );
+  }
+  const requiredLimits: Record<string, number> = {};
+  for (const name of wantedLimits) requiredLimits[name] = adapter.limits[name] as number;
+  const hasTimestamps = adapter.features.has('timestamp-query');
+  const device = await adapter.requestDevice({
+    requiredLimits,
+    requiredFeatures: hasTimestamps ? ['timestamp-query'] : [],
+  });
+  device.addEventListener('uncapturederror', (event) => {
+    const error = (event as GPUUncapturedErrorEvent).error;
+    pendingError ??= new Error(`WebGPU ${error.constructor.name}: ${error.message}`);
+  });
+  void device.lost.then((info) => {
+    if (info.reason === 'destroyed' && current === null) return;
+    pendingError ??= new Error(`WebGPU device lost (${info.reason}): ${info.message}`);
+  });
+  const info = adapter.info;
+  return {
+    device,
+    adapter: {
+      vendor: info.vendor,
+      architecture: info.architecture,
+      device: info.device,
+      description: info.description,
+    },
+    limits: device.limits,
+    hasTimestamps,
+  };
+}
+
+/** Acquires the adapter and device (once; later calls return the same). */
+export async function init(): Promise<Gpu> {
+  if (current) return current;
+  initializing ??= acquire().then(
+    (gpu) => (current = gpu),
+    (error) => {
+      initializing = null;
+      throw error;
+    },
+  );
+  return initializing;
+}
+
+/** The device acquired by `init()`; throws if `init()` has not completed. */
+export function gpu(): Gpu {
+  if (!current) throw new Error('no WebGPU device: call `await init()` before creating tensors or running ops');
+  return current;
+}
+
+/** Throws the first GPU error seen since the last check (validation error, out of memory, device loss). */
+export function throwPendingGpuError(context: string): void {
+  if (!pendingError) return;
+  const error = pendingError;
+  pendingError = null;
+  error.message = `${context}: ${error.message}`;
+  throw error;
+}
+
+/** Destroys the device and drops Dawn, so that a Node process can exit. `init()` may be called again. */
+export function release(): void {
+  const gpuNow = current;
+  current = null;
+  initializing = null;
+  gpuNow?.device.destroy();
+  dawnInstance = null;
+}

@@ -1,0 +1,213 @@
+/**
+ * A compute kernel: one WGSL source, its bind-group layout and uniform struct derived from the source
+ * with `wgsl_reflect` (no hand-kept offset tables), pipelines cached per specialisation (WGSL
+ * `override` constants), and bind groups cached per set of buffers.
+ *
+ * Conventions every shader follows: all resources in `@group(0)`; at most one `var<uniform>`, bound with
+ * a dynamic offset into the recorder's uniform arena; storage buffers bound whole (bounds come from the
+ * uniforms, never from `arrayLength`, since pooled buffers are larger than the tensors they hold).
+ */
+import { WgslReflect, ResourceType, type MemberInfo } from 'wgsl_reflect/wgsl_reflect.module.js';
+import { gpu } from './device.js';
+
+export type UniformValue = number | readonly number[];
+export type Uniforms = Record<string, UniformValue>;
+export type Constants = Record<string, number>;
+
+type ScalarKind = 'f32' | 'u32' | 'i32';
+interface UniformField {
+  name: string;
+  offset: number;
+  kind: ScalarKind;
+  /** Scalars a value of this field holds (vecN: N; array<vecN, M>: N*M, laid out with `stride`). */
+  count: number;
+  vectorWidth: number;
+  stride: number;
+}
+interface StorageBinding {
+  name: string;
+  binding: number;
+  readOnly: boolean;
+}
+
+const bufferIds = new WeakMap<GPUBuffer, number>();
+let nextBufferId = 1;
+function bufferId(buffer: GPUBuffer): number {
+  let id = bufferIds.get(buffer);
+  if (id === undefined) bufferIds.set(buffer, (id = nextBufferId++));
+  return id;
+}
+
+function scalarKind(typeName: string, where: string): ScalarKind {
+  const match = /(f32|u32|i32)/.exec(typeName);
+  if (!match) throw new Error(`${where}: uniform type ${typeName} is not made of f32, u32 or i32`);
+  return match[1] as ScalarKind;
+}
+
+function uniformFields(members: MemberInfo[], where: string): UniformField[] {
+  return members.map((member) => {
+    const type = member.type;
+    if (type.isArray) {
+      const element = member.format!;
+      const width = Number(/vec(\d)/.exec(element.name)?.[1] ?? 1);
+      return {
+        name: member.name,
+        offset: member.offset,
+        kind: scalarKind(element.getTypeName(), where),
+        count: width * member.count,
+        vectorWidth: width,
+        stride: member.stride,
+      };
+    }
+    const width = Number(/vec(\d)/.exec(type.getTypeName())?.[1] ?? 1);
+    return {
+      name: member.name,
+      offset: member.offset,
+      kind: scalarKind(type.getTypeName(), where),
+      count: width,
+      vectorWidth: width,
+      stride: 4 * width,
+    };
+  });
+}
+
+export class Kernel {
+  readonly storage: StorageBinding[] = [];
+  readonly uniformBinding: number | null = null;
+  readonly uniformFields: UniformField[] = [];
+  readonly uniformSize: number = 0;
+  readonly workgroupSize: readonly [number, number, number] | null;
+  readonly usesWorkgroupMemory: boolean;
+  private layout: GPUBindGroupLayout | null = null;
+  private pipelineLayout: GPUPipelineLayout | null = null;
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  /** The device the cached objects belong to; a new device (after `release()` and `init()`) clears them. */
+  private device: GPUDevice | null = null;
+
+  constructor(
+    readonly name: string,
+    readonly source: string,
+    readonly entryPoint = 'main',
+  ) {
+    const reflect = new WgslReflect(source);
+    const entry = reflect.entry.compute.find((f) => f.name === entryPoint);
+    if (!entry) throw new Error(`kernel ${name}: no @compute entry point '${entryPoint}'`);
+    this.workgroupSize = entry.workgroupSize;
+    this.usesWorkgroupMemory = /var\s*<\s*workgroup\s*>/.test(source);
+    for (const group of reflect.getBindGroups()) {
+      for (const variable of group ?? []) {
+        if (!variable) continue;
+        if (variable.group !== 0) throw new Error(`kernel ${name}: resource ${variable.name} is not in @group(0)`);
+        if (variable.resourceType === ResourceType.Uniform) {
+          if (this.uniformBinding !== null) throw new Error(`kernel ${name}: more than one uniform binding`);
+          this.uniformBinding = variable.binding;
+          this.uniformFields = uniformFields(variable.members ?? [], `kernel ${name}`);
+          this.uniformSize = variable.size;
+        } else if (variable.resourceType === ResourceType.Storage) {
+          this.storage.push({ name: variable.name, binding: variable.binding, readOnly: variable.access !== 'read_write' });
+        } else {
+          throw new Error(`kernel ${name}: resource ${variable.name} is neither a uniform nor a storage buffer`);
+        }
+      }
+    }
+  }
+
+  /** Writes `values` into `target` (a uniform arena slot) at the offsets the WGSL struct declares. */
+  packUniforms(values: Uniforms, target: DataView, base: number): void {
+    const given = new Set(Object.keys(values));
+    for (const field of this.uniformFields) {
+      const value = values[field.name];
+      if (value === undefined) throw new Error(`kernel ${this.name}: uniform '${field.name}' not given`);
+      given.delete(field.name);
+      const list = typeof value === 'number' ? [value] : value;
+      if (list.length !== field.count) {
+        throw new Error(`kernel ${this.name}: uniform '${field.name}' needs ${field.count} values, got ${list.length}`);
+      }
+      for (let i = 0; i < list.length; i++) {
+        const at = base + field.offset + Math.floor(i / field.vectorWidth) * field.stride + (i % field.vectorWidth) * 4;
+        const v = list[i];
+        if (field.kind === 'f32') target.setFloat32(at, v, true);
+        else if (field.kind === 'u32') target.setUint32(at, v, true);
+        else target.setInt32(at, v, true);
+      }
+    }
+    if (given.size) throw new Error(`kernel ${this.name}: unknown uniform(s) ${[...given].join(', ')}`);
+  }
+
+  pipeline(constants: Constants = {}): GPUComputePipeline {
+    this.forgetStaleDevice();
+    const key = JSON.stringify(constants);
+    let pipeline = this.pipelines.get(key);
+    if (!pipeline) {
+      const { device } = gpu();
+      const module = device.createShaderModule({ code: this.source, label: this.name });
+      pipeline = device.createComputePipeline({
+        label: key === '{}' ? this.name : `${this.name}${key}`,
+        layout: this.getPipelineLayout(),
+        compute: { module, entryPoint: this.entryPoint, constants },
+      });
+      this.pipelines.set(key, pipeline);
+    }
+    return pipeline;
+  }
+
+  bindGroup(buffers: Record<string, GPUBuffer>, uniformArena: GPUBuffer | null): GPUBindGroup {
+    const ordered = this.storage.map((b) => {
+      const buffer = buffers[b.name];
+      if (!buffer) throw new Error(`kernel ${this.name}: storage buffer '${b.name}' not given`);
+      return buffer;
+    });
+    if (Object.keys(buffers).length !== this.storage.length) {
+      const unknown = Object.keys(buffers).filter((n) => !this.storage.some((b) => b.name === n));
+      throw new Error(`kernel ${this.name}: unknown buffer(s) ${unknown.join(', ')}`);
+    }
+    const key = ordered.map(bufferId).join(',') + (uniformArena ? `|${bufferId(uniformArena)}` : '');
+    let group = this.bindGroups.get(key);
+    if (!group) {
+      if (this.bindGroups.size > 4096) this.bindGroups.clear();
+      const entries: GPUBindGroupEntry[] = this.storage.map((b, i) => ({ binding: b.binding, resource: { buffer: ordered[i] } }));
+      if (this.uniformBinding !== null) {
+        entries.push({ binding: this.uniformBinding, resource: { buffer: uniformArena!, size: this.uniformSize } });
+      }
+      group = gpu().device.createBindGroup({ label: this.name, layout: this.getLayout(), entries });
+      this.bindGroups.set(key, group);
+    }
+    return group;
+  }
+
+  private forgetStaleDevice(): void {
+    const { device } = gpu();
+    if (this.device === device) return;
+    this.device = device;
+    this.layout = null;
+    this.pipelineLayout = null;
+    this.pipelines.clear();
+    this.bindGroups.clear();
+  }
+
+  private getLayout(): GPUBindGroupLayout {
+    if (!this.layout) {
+      const entries: GPUBindGroupLayoutEntry[] = this.storage.map((b) => ({
+        binding: b.binding,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: b.readOnly ? 'read-only-storage' : 'storage' },
+      }));
+      if (this.uniformBinding !== null) {
+        entries.push({
+          binding: this.uniformBinding,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: this.uniformSize },
+        });
+      }
+      this.layout = gpu().device.createBindGroupLayout({ label: this.name, entries });
+    }
+    return this.layout;
+  }
+
+  private getPipelineLayout(): GPUPipelineLayout {
+    this.pipelineLayout ??= gpu().device.createPipelineLayout({ label: this.name, bindGroupLayouts: [this.getLayout()] });
+    return this.pipelineLayout;
+  }
+}
+

@@ -1,0 +1,92 @@
+/**
+ * Storage buffers recycled by size class. A class is the request rounded up to a quarter of its power
+ * of two (at most 25% waste), so that shapes that vary a little still share buffers. Buffers are never
+ * destroyed while the pool lives: a step that runs again reuses exactly the buffers of the step before,
+ * which also keeps the bind-group cache warm.
+ */
+import { gpu } from './device.js';
+
+const usage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+export interface PoolStats {
+  /** Bytes of buffers handed out and not yet released (by size class). */
+  bytesInUse: number;
+  /** Bytes of all buffers the pool has created (in use plus free). */
+  bytesAllocated: number;
+  /** Highest `bytesInUse` since the last `resetPeak()`. */
+  peakBytesInUse: number;
+  buffersInUse: number;
+}
+
+export function sizeClass(bytes: number): number {
+  const n = Math.max(bytes, 16);
+  const step = 2 ** Math.max(Math.floor(Math.log2(n)) - 2, 4);
+  return Math.ceil(n / step) * step;
+}
+
+export class BufferPool {
+  private readonly free = new Map<number, GPUBuffer[]>();
+  private stats: PoolStats = { bytesInUse: 0, bytesAllocated: 0, peakBytesInUse: 0, buffersInUse: 0 };
+  private device: GPUDevice | null = null;
+  /** Buffers of the current device; those of a released device are dropped, not pooled. */
+  private owned = new WeakSet<GPUBuffer>();
+
+  acquire(bytes: number, what: string): GPUBuffer {
+    const { device, limits } = gpu();
+    if (device !== this.device) {
+      // A new device (after release() and init()): the old buffers died with the old one.
+      this.device = device;
+      this.free.clear();
+      this.owned = new WeakSet();
+      this.stats = { bytesInUse: 0, bytesAllocated: 0, peakBytesInUse: 0, buffersInUse: 0 };
+    }
+    const size = sizeClass(bytes);
+    if (size > limits.maxStorageBufferBindingSize || size > limits.maxBufferSize) {
+      throw new Error(
+        `${what}: needs a buffer of ${bytes} bytes, more than this adapter allows in one binding ` +
+          `(maxStorageBufferBindingSize ${limits.maxStorageBufferBindingSize}); use a smaller batch or shape`,
+      );
+    }
+    let buffer = this.free.get(size)?.pop();
+    if (!buffer) {
+      buffer = device.createBuffer({ size, usage: usage(), label: `pool:${size}` });
+      this.owned.add(buffer);
+      this.stats.bytesAllocated += size;
+    }
+    this.stats.bytesInUse += size;
+    this.stats.buffersInUse++;
+    this.stats.peakBytesInUse = Math.max(this.stats.peakBytesInUse, this.stats.bytesInUse);
+    return buffer;
+  }
+
+  release(buffer: GPUBuffer): void {
+    if (!this.owned.has(buffer)) return;
+    const size = buffer.size;
+    let list = this.free.get(size);
+    if (!list) this.free.set(size, (list = []));
+    list.push(buffer);
+    this.stats.bytesInUse -= size;
+    this.stats.buffersInUse--;
+  }
+
+  memory(): PoolStats {
+    return { ...this.stats };
+  }
+
+  resetPeak(): void {
+    this.stats.peakBytesInUse = this.stats.bytesInUse;
+  }
+
+  /** Destroys the free buffers (those in use are kept). */
+  trim(): void {
+    for (const list of this.free.values()) {
+      for (const buffer of list) {
+        this.stats.bytesAllocated -= buffer.size;
+        buffer.destroy();
+      }
+    }
+    this.free.clear();
+  }
+}
+
+export const pool = new BufferPool();

@@ -1,0 +1,203 @@
+/**
+ * Records dispatches and copies into one command encoder and submits them in batches: at a readback,
+ * at an explicit `flush()`, or when the uniform arena is full. Uniforms of all dispatches in a batch
+ * live in one arena buffer (256-byte slots bound by dynamic offset), written once just before submit;
+ * queue order makes reusing the arena for the next batch safe.
+ *
+ * `DEBUG=1` (env var in Node, `globalThis.DEBUG` in a browser) prints each dispatch with its kernel,
+ * shapes and workgroups; `DEBUG=2` adds each dispatch's GPU time from timestamp queries.
+ */
+import { gpu, throwPendingGpuError } from './device.js';
+import type { Constants, Kernel, Uniforms } from './kernel.js';
+
+const SLOT = 256;
+const ARENA_BYTES = 1 << 20;
+const MAX_TIMED = 1024;
+
+export interface Bindable {
+  readonly buffer: GPUBuffer;
+  readonly shape?: readonly number[];
+}
+
+export interface DispatchArgs {
+  workgroups: readonly number[];
+  buffers: Record<string, Bindable>;
+  uniforms?: Uniforms;
+  constants?: Constants;
+}
+
+function debugLevel(): number {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  return Number(env?.DEBUG ?? (globalThis as { DEBUG?: unknown }).DEBUG ?? 0) || 0;
+}
+
+class CommandRecorder {
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private arena: GPUBuffer | null = null;
+  private readonly arenaData = new ArrayBuffer(ARENA_BYTES);
+  private readonly arenaView = new DataView(this.arenaData);
+  private arenaUsed = 0;
+  private afterSubmit: (() => void)[] = [];
+  private timed: string[] = [];
+  private querySet: GPUQuerySet | null = null;
+  private device: GPUDevice | null = null;
+  readonly debug = debugLevel();
+  /** Dispatches recorded since the process started (for tests and benchmarks). */
+  dispatchCount = 0;
+  submitCount = 0;
+
+  dispatch(kernel: Kernel, args: DispatchArgs): void {
+    const { device, hasTimestamps } = gpu();
+    const workgroups = args.workgroups;
+    if (workgroups.some((n) => n === 0)) return;
+    const limit = gpu().limits.maxComputeWorkgroupsPerDimension;
+    if (workgroups.some((n) => n > limit || !Number.isInteger(n) || n < 0)) {
+      throw new Error(`kernel ${kernel.name}: workgroup counts [${workgroups}] outside 0..${limit}`);
+    }
+    if (kernel.uniformBinding !== null && this.arenaUsed + SLOT > ARENA_BYTES) this.flush();
+    const encoder = this.beginEncoder(device);
+    this.arena ??= device.createBuffer({
+      size: ARENA_BYTES,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      label: 'uniform arena',
+    });
+
+    const buffers: Record<string, GPUBuffer> = {};
+    for (const [name, value] of Object.entries(args.buffers)) buffers[name] = value.buffer;
+    const pipeline = kernel.pipeline(args.constants);
+    const bindGroup = kernel.bindGroup(buffers, kernel.uniformBinding === null ? null : this.arena);
+    const offsets: number[] = [];
+    if (kernel.uniformBinding !== null) {
+      if (kernel.uniformSize > SLOT) throw new Error(`kernel ${kernel.name}: uniforms larger than ${SLOT} bytes`);
+      kernel.packUniforms(args.uniforms ?? {}, this.arenaView, this.arenaUsed);
+      offsets.push(this.arenaUsed);
+      this.arenaUsed += SLOT;
+    }
+
+    const timed = this.debug >= 2 && hasTimestamps;
+    const label = this.debug ? describe(kernel, args) : kernel.name;
+    if (timed) {
+      this.endPass();
+      this.querySet ??= device.createQuerySet({ type: 'timestamp', count: 2 * MAX_TIMED });
+      const index = this.timed.length;
+      this.pass = encoder.beginComputePass({
+        label,
+        timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 2 * index, endOfPassWriteIndex: 2 * index + 1 },
+      });
+      this.timed.push(label);
+    } else if (this.debug) {
+      console.error(`[dispatch] ${label}`);
+    }
+    this.pass ??= encoder.beginComputePass();
+    this.pass.setPipeline(pipeline);
+    this.pass.setBindGroup(0, bindGroup, offsets);
+    this.pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
+    this.dispatchCount++;
+    if (timed) {
+      this.endPass();
+      if (this.timed.length === MAX_TIMED) this.flush();
+    }
+  }
+
+  copy(source: GPUBuffer, sourceOffset: number, target: GPUBuffer, targetOffset: number, bytes: number): void {
+    if (bytes === 0) return;
+    const encoder = this.beginEncoder(gpu().device);
+    this.endPass();
+    encoder.copyBufferToBuffer(source, sourceOffset, target, targetOffset, bytes);
+  }
+
+  /** Runs `fn` after the current batch has been submitted (to destroy staging buffers, say). */
+  onSubmit(fn: () => void): void {
+    this.afterSubmit.push(fn);
+  }
+
+  /** Submits everything recorded so far; throws the first GPU error seen, naming the kernel. */
+  flush(): void {
+    throwPendingGpuError('before flush');
+    if (!this.encoder) return;
+    const { device } = gpu();
+    this.endPass();
+    const encoder = this.encoder;
+    this.encoder = null;
+    if (this.arenaUsed) device.queue.writeBuffer(this.arena!, 0, this.arenaData, 0, this.arenaUsed);
+    this.arenaUsed = 0;
+    const timed = this.timed;
+    let readTimes: GPUBuffer | null = null;
+    if (timed.length) {
+      const bytes = 16 * timed.length;
+      const resolved = device.createBuffer({ size: bytes, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+      readTimes = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      encoder.resolveQuerySet(this.querySet!, 0, 2 * timed.length, resolved, 0);
+      encoder.copyBufferToBuffer(resolved, 0, readTimes, 0, bytes);
+      this.afterSubmit.push(() => resolved.destroy());
+      this.timed = [];
+    }
+    device.queue.submit([encoder.finish()]);
+    this.submitCount++;
+    for (const fn of this.afterSubmit) fn();
+    this.afterSubmit = [];
+    if (readTimes) void printTimes(readTimes, timed);
+    throwPendingGpuError('in the batch just submitted');
+  }
+
+  private beginEncoder(device: GPUDevice): GPUCommandEncoder {
+    if (this.device !== device) {
+      // A new device (after release() and init()): objects of the old one are unusable.
+      this.device = device;
+      this.encoder = null;
+      this.pass = null;
+      this.arena = null;
+      this.querySet = null;
+      this.arenaUsed = 0;
+      this.timed = [];
+      this.afterSubmit = [];
+    }
+    this.encoder ??= device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+}
+
+function describe(kernel: Kernel, args: DispatchArgs): string {
+  const shapes = Object.entries(args.buffers)
+    .map(([name, b]) => `${name}[${b.shape?.join('x') ?? ''}]`)
+    .join(' ');
+  const constants = args.constants && Object.keys(args.constants).length ? ` ${JSON.stringify(args.constants)}` : '';
+  return `${kernel.name}${constants} ${shapes} wg=[${args.workgroups.join(',')}]`;
+}
+
+async function printTimes(buffer: GPUBuffer, labels: string[]): Promise<void> {
+  await buffer.mapAsync(GPUMapMode.READ);
+  const stamps = new BigUint64Array(buffer.getMappedRange().slice(0));
+  buffer.destroy();
+  labels.forEach((label, i) => {
+    const micros = Number(stamps[2 * i + 1] - stamps[2 * i]) / 1000;
+    console.error(`[dispatch] ${micros.toFixed(1).padStart(10)} µs  ${label}`);
+  });
+}
+
+export const recorder = new CommandRecorder();
+
+/** Records one dispatch of `kernel` (see `DispatchArgs`). */
+export function dispatch(kernel: Kernel, args: DispatchArgs): void {
+  recorder.dispatch(kernel, args);
+}
+
+/** Submits all recorded GPU work now. */
+export function flush(): void {
+  recorder.flush();
+}
+
+/** Workgroup counts for `n` workgroups in a line, folded into y past the per-dimension limit.
+ *  Shaders recover the linear index as `wid.x + wid.y * nwg.x`. */
+export function workgroups1d(n: number): [number, number, number] {
+  const limit = gpu().limits.maxComputeWorkgroupsPerDimension;
+  if (n <= limit) return [n, 1, 1];
+  const y = Math.ceil(n / limit);
+  return [Math.ceil(n / y), y, 1];
+}

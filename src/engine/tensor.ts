@@ -1,0 +1,256 @@
+/**
+ * Tensors: f32 (or i32, for labels and indices) data in a pooled GPU buffer, contiguous in row-major
+ * order, with shape and strides. Views made by `reshape` share the storage (reference counted); every
+ * other op writes a new tensor. Reading back is asynchronous and is the only point that waits.
+ */
+import { gpu } from './device.js';
+import { pool } from './pool.js';
+import { recorder, dispatch, workgroups1d } from './recorder.js';
+import { Kernel } from './kernel.js';
+import { adopt, keep, type Owned } from './scope.js';
+import { defaultGenerator, type Generator } from './random.js';
+import { backward, type GradNode } from './autograd.js';
+import fillSource from '../../shaders/engine/fill.wgsl';
+
+export type DType = 'float32' | 'int32';
+
+class Storage {
+  refs = 1;
+  constructor(
+    readonly buffer: GPUBuffer,
+    readonly bytes: number,
+  ) {}
+
+  release(): void {
+    if (--this.refs === 0) pool.release(this.buffer);
+  }
+}
+
+export function numel(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+export function contiguousStrides(shape: readonly number[]): number[] {
+  const strides = new Array<number>(shape.length);
+  let stride = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = stride;
+    stride *= shape[i];
+  }
+  return strides;
+}
+
+export function checkShape(shape: readonly number[], op: string): void {
+  if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw new Error(`${op}: shape must be a list of non-negative integers, got [${shape}]`);
+  }
+}
+
+export class Tensor implements Owned {
+  readonly strides: readonly number[];
+  readonly size: number;
+  requiresGrad = false;
+  grad: Tensor | null = null;
+  /** How this tensor was computed, for backward; null for leaves and outside grad mode. */
+  node: GradNode | null = null;
+  scope: Set<Owned> | null = null;
+  private storage: Storage | null;
+
+  /** Internal: use `tensor()`, `empty()` and the ops. */
+  constructor(
+    readonly shape: readonly number[],
+    storage: Storage,
+    readonly dtype: DType = 'float32',
+  ) {
+    this.strides = contiguousStrides(shape);
+    this.size = numel(shape);
+    this.storage = storage;
+    adopt(this);
+  }
+
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  get buffer(): GPUBuffer {
+    if (!this.storage) throw new Error(`tensor of shape [${this.shape}] used after dispose()`);
+    return this.storage.buffer;
+  }
+
+  get isDisposed(): boolean {
+    return this.storage === null;
+  }
+
+  /** Frees the storage (when no view shares it). Safe to call twice. */
+  dispose(): void {
+    if (!this.storage) return;
+    this.storage.release();
+    this.storage = null;
+    this.node = null;
+    this.scope?.delete(this);
+    this.scope = null;
+  }
+
+  /** A view of the same data with another shape (`-1` once: inferred). */
+  view(shape: readonly number[]): Tensor {
+    const resolved = resolveShape(shape, this.size, 'reshape', this.shape);
+    if (!this.storage) throw new Error(`reshape: tensor of shape [${this.shape}] used after dispose()`);
+    this.storage.refs++;
+    return new Tensor(resolved, this.storage, this.dtype);
+  }
+
+  async toArray(): Promise<Float32Array> {
+    if (this.dtype !== 'float32') throw new Error(`toArray: tensor is ${this.dtype}; use toInt32Array()`);
+    return new Float32Array(await this.read());
+  }
+
+  async toInt32Array(): Promise<Int32Array> {
+    if (this.dtype !== 'int32') throw new Error(`toInt32Array: tensor is ${this.dtype}; use toArray()`);
+    return new Int32Array(await this.read());
+  }
+
+  /** The single value of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new Error(`item: tensor has ${this.size} elements, expected 1 (shape [${this.shape}])`);
+    return (this.dtype === 'float32' ? await this.toArray() : await this.toInt32Array())[0];
+  }
+
+  /** Reverse-mode gradient of this tensor with respect to every leaf that requires grad.
+   *  Without `grad`, this tensor must hold one element (the upstream gradient is 1). */
+  backward(grad?: Tensor): void {
+    backward(this, grad);
+  }
+
+  /** A copy with its own storage, outside the graph. */
+  clone(): Tensor {
+    const out = empty(this.shape, this.dtype, 'clone');
+    recorder.copy(this.buffer, 0, out.buffer, 0, this.size * 4);
+    return out;
+  }
+
+  /** The same data, cut from the graph (shares storage). */
+  detach(): Tensor {
+    return this.view(this.shape);
+  }
+
+  toString(): string {
+    return `Tensor(shape=[${this.shape}], dtype=${this.dtype}${this.requiresGrad ? ', requiresGrad' : ''})`;
+  }
+
+  private async read(): Promise<ArrayBuffer> {
+    const bytes = this.size * 4;
+    const { device } = gpu();
+    const staging = device.createBuffer({ size: Math.max(bytes, 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    recorder.copy(this.buffer, 0, staging, 0, bytes);
+    recorder.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+      return staging.getMappedRange(0, bytes).slice(0);
+    } finally {
+      staging.destroy();
+    }
+  }
+}
+
+export function resolveShape(shape: readonly number[], size: number, op: string, from?: readonly number[]): number[] {
+  const inferred = shape.filter((d) => d === -1).length;
+  if (inferred > 1) throw new Error(`${op}: at most one dimension may be -1, got [${shape}]`);
+  checkShape(shape.map((d) => (d === -1 ? 0 : d)), op);
+  const known = shape.reduce((a, d) => (d === -1 ? a : a * d), 1);
+  const result = shape.map((d) => (d === -1 ? (known === 0 ? 0 : size / known) : d));
+  if (numel(result) !== size || result.some((d) => !Number.isInteger(d))) {
+    throw new Error(`${op}: cannot view ${from ? `shape [${from}] ` : ''}(${size} elements) as [${shape}]`);
+  }
+  return result;
+}
+
+/** A new tensor with uninitialised contents. */
+export function empty(shape: readonly number[], dtype: DType = 'float32', op = 'empty'): Tensor {
+  checkShape(shape, op);
+  const bytes = numel(shape) * 4;
+  return new Tensor(shape, new Storage(pool.acquire(bytes, `${op} [${shape}]`), bytes), dtype);
+}
+
+export interface TensorOptions {
+  requiresGrad?: boolean;
+  dtype?: DType;
+}
+
+/** A tensor from host data (row-major), uploaded through a staging buffer ordered with recorded work. */
+export function tensor(data: ArrayLike<number>, shape?: readonly number[], options: TensorOptions = {}): Tensor {
+  const dtype = options.dtype ?? (data instanceof Int32Array ? 'int32' : 'float32');
+  const resolved = shape ?? [data.length];
+  checkShape(resolved, 'tensor');
+  if (numel(resolved) !== data.length) {
+    throw new Error(`tensor: ${data.length} values do not fill shape [${resolved}] (${numel(resolved)} elements)`);
+  }
+  const out = empty(resolved, dtype, 'tensor');
+  upload(out, data);
+  out.requiresGrad = options.requiresGrad ?? false;
+  return out;
+}
+
+/** Overwrites a tensor's contents with host data. */
+export function upload(target: Tensor, data: ArrayLike<number>): void {
+  if (data.length !== target.size) {
+    throw new Error(`upload: ${data.length} values for a tensor of shape [${target.shape}] (${target.size} elements)`);
+  }
+  if (target.size === 0) return;
+  const bytes = target.size * 4;
+  const staging = gpu().device.createBuffer({ size: bytes, usage: GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
+  const range = staging.getMappedRange();
+  if (target.dtype === 'int32') {
+    const ints = new Int32Array(range);
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isInteger(data[i])) throw new Error(`tensor: int32 data holds a non-integer ${data[i]} at ${i}`);
+      ints[i] = data[i];
+    }
+  } else {
+    new Float32Array(range).set(data);
+  }
+  staging.unmap();
+  recorder.copy(staging, 0, target.buffer, 0, bytes);
+  recorder.onSubmit(() => staging.destroy());
+}
+
+const fillKernel = new Kernel('fill', fillSource);
+
+export function full(shape: readonly number[], value: number, options: TensorOptions = {}): Tensor {
+  const out = empty(shape, 'float32', 'full');
+  dispatch(fillKernel, {
+    workgroups: workgroups1d(Math.ceil(out.size / 1024)),
+    buffers: { out },
+    uniforms: { count: out.size, value },
+  });
+  out.requiresGrad = options.requiresGrad ?? false;
+  return out;
+}
+
+export const zeros = (shape: readonly number[], options?: TensorOptions) => full(shape, 0, options);
+export const ones = (shape: readonly number[], options?: TensorOptions) => full(shape, 1, options);
+
+export interface RandomOptions extends TensorOptions {
+  generator?: Generator;
+}
+
+/** Standard normal samples (seeded: see `manualSeed`). */
+export function randn(shape: readonly number[], options: RandomOptions = {}): Tensor {
+  const g = options.generator ?? defaultGenerator;
+  const data = new Float32Array(numel(shape));
+  for (let i = 0; i < data.length; i++) data[i] = g.normal();
+  return tensor(data, shape, options);
+}
+
+/** Uniform samples in [low, high) (seeded). */
+export function rand(shape: readonly number[], options: RandomOptions & { low?: number; high?: number } = {}): Tensor {
+  const g = options.generator ?? defaultGenerator;
+  const data = new Float32Array(numel(shape));
+  for (let i = 0; i < data.length; i++) data[i] = g.uniform(options.low ?? 0, options.high ?? 1);
+  return tensor(data, shape, options);
+}
+
+/** Marks `t` as a trainable leaf owned by the caller (out of every tidy scope). */
+export function parameter(t: Tensor): Tensor {
+  t.requiresGrad = true;
+  return keep(t);
+}

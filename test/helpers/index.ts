@@ -1,0 +1,100 @@
+// Shared test helpers: the device, seeded data, float64 comparisons and the gradient check.
+import { init } from '../../src/engine/device.js';
+import { Generator } from '../../src/engine/random.js';
+import { tensor, type Tensor } from '../../src/engine/tensor.js';
+import { noGrad } from '../../src/engine/autograd.js';
+import { tidy } from '../../src/engine/scope.js';
+
+export const device = await init();
+
+/** Seeded uniform data in [low, high). */
+export function randomData(n: number, seed: number, low = -1, high = 1): Float64Array {
+  const g = new Generator(seed);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = g.uniform(low, high);
+  return out;
+}
+
+/** Throws with the worst element when |actual - expected| > atol + rtol * |expected| anywhere. */
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  what: string,
+  { atol = 1e-5, rtol = 1e-4 } = {},
+): void {
+  if (actual.length !== expected.length) {
+    throw new Error(`${what}: ${actual.length} values, expected ${expected.length}`);
+  }
+  let worst = -1;
+  let worstExcess = 0;
+  for (let i = 0; i < actual.length; i++) {
+    const excess = Math.abs(actual[i] - expected[i]) - (atol + rtol * Math.abs(expected[i]));
+    if (!(excess <= worstExcess) || Number.isNaN(actual[i]) !== Number.isNaN(expected[i])) {
+      worstExcess = Number.isNaN(excess) ? Infinity : excess;
+      worst = i;
+    }
+  }
+  if (worst >= 0) {
+    throw new Error(
+      `${what}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} ` +
+        `(atol ${atol}, rtol ${rtol}; ${actual.length} elements)`,
+    );
+  }
+}
+
+export interface GradCheckInput {
+  shape: number[];
+  data: Float64Array;
+}
+
+/**
+ * Checks the GPU backward of `op` against central finite differences of `reference`, a float64
+ * implementation of the same forward. The scalar checked is sum(op(x) * w) for fixed random weights w,
+ * so every output element's gradient path is exercised. Inputs listed in `skip` are not checked.
+ */
+export async function gradCheck(
+  what: string,
+  inputs: GradCheckInput[],
+  op: (...xs: Tensor[]) => Tensor,
+  reference: (...xs: Float64Array[]) => Float64Array,
+  { eps = 1e-6, atol = 2e-4, rtol = 2e-3, skip = [] as number[], seed = 99 } = {},
+): Promise<void> {
+  const base = reference(...inputs.map((x) => x.data));
+  const weights = randomData(base.length, seed);
+  const tensors = inputs.map((x, i) => tensor(Float32Array.from(x.data), x.shape, { requiresGrad: !skip.includes(i) }));
+  const gradients = tidy(() => {
+    const out = op(...tensors);
+    if (out.size !== base.length) throw new Error(`${what}: op gave ${out.size} values, reference ${base.length}`);
+    out.backward(tensor(Float32Array.from(weights), out.shape));
+    return tensors.map((t) => t.grad);
+  });
+  for (let k = 0; k < inputs.length; k++) {
+    if (skip.includes(k)) continue;
+    const analytic = await gradients[k]!.toArray();
+    const numeric = new Float64Array(inputs[k].data.length);
+    for (let i = 0; i < numeric.length; i++) {
+      const plus = inputs.map((x) => x.data.slice());
+      const minus = inputs.map((x) => x.data.slice());
+      plus[k][i] += eps;
+      minus[k][i] -= eps;
+      const fPlus = reference(...plus);
+      const fMinus = reference(...minus);
+      let d = 0;
+      for (let j = 0; j < weights.length; j++) d += weights[j] * (fPlus[j] - fMinus[j]);
+      numeric[i] = d / (2 * eps);
+    }
+    assertClose(analytic, numeric, `${what}: gradient of input ${k}`, { atol, rtol });
+  }
+  for (const t of tensors) {
+    t.grad?.dispose();
+    t.dispose();
+  }
+}
+
+/** Runs `fn` without grad and reads its result back. */
+export async function run(fn: () => Tensor): Promise<Float32Array> {
+  const out = noGrad(() => tidy(fn));
+  const values = await out.toArray();
+  out.dispose();
+  return values;
+}

@@ -1,0 +1,75 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { assertClose } from './helpers/index.js';
+import { tensor, full, zeros, randn, empty } from '../src/engine/tensor.js';
+import { pool } from '../src/engine/pool.js';
+import { tidy, keep } from '../src/engine/scope.js';
+import { manualSeed } from '../src/engine/random.js';
+
+test('tensor uploads and reads back exactly', async () => {
+  const data = Float32Array.from({ length: 1000 }, (_, i) => Math.sin(i) * 1e3);
+  const t = tensor(data, [10, 100]);
+  assert.equal(t.shape, [10, 100]);
+  assert.equal(t.strides, [100, 1]);
+  assert.equal(await t.toArray(), data);
+  t.dispose();
+});
+
+test('int32 tensors round-trip', async () => {
+  const t = tensor(Int32Array.from([3, -1, 7]));
+  assert.is(t.dtype, 'int32');
+  assert.equal([...(await t.toInt32Array())], [3, -1, 7]);
+  t.dispose();
+});
+
+test('full and zeros fill every element, including a ragged tail', async () => {
+  for (const n of [1, 3, 1023, 1025, 70001]) {
+    const t = full([n], 2.5);
+    const values = await t.toArray();
+    assert.ok(values.every((v) => v === 2.5), `full(${n})`);
+    t.dispose();
+  }
+  const z = zeros([2, 3]);
+  assertClose(await z.toArray(), new Float64Array(6), 'zeros');
+  z.dispose();
+});
+
+test('randn is reproducible from the seed', async () => {
+  manualSeed(42);
+  const a = await randn([64]).toArray();
+  manualSeed(42);
+  const b = await randn([64]).toArray();
+  assert.equal(a, b);
+  const mean = a.reduce((s, v) => s + v, 0) / a.length;
+  assert.ok(Math.abs(mean) < 0.5);
+});
+
+test('reshape shares storage; -1 is inferred; bad shapes name the op', async () => {
+  const t = tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+  const v = t.view([3, -1]);
+  assert.equal(v.shape, [3, 2]);
+  t.dispose();
+  assert.equal([...(await v.toArray())], [1, 2, 3, 4, 5, 6]);
+  assert.throws(() => v.view([4, -1]), /reshape: cannot view shape \[3,2\]/);
+  assert.throws(() => tensor([1, 2, 3], [2, 2]), /tensor: 3 values do not fill shape \[2,2\]/);
+  v.dispose();
+  assert.throws(() => v.buffer, /used after dispose/);
+});
+
+test('tidy disposes what it does not return, and the pool reuses buffers', () => {
+  const before = pool.memory();
+  const kept = tidy(() => {
+    empty([1000]);
+    const b = empty([1000]);
+    keep(empty([10])).dispose();
+    return { b };
+  });
+  assert.is(pool.memory().buffersInUse, before.buffersInUse + 1);
+  kept.b.dispose();
+  assert.is(pool.memory().bytesInUse, before.bytesInUse);
+  const allocated = pool.memory().bytesAllocated;
+  tidy(() => empty([1000]));
+  assert.is(pool.memory().bytesAllocated, allocated, 'no new buffer for a size seen before');
+});
+
+test.run();
