@@ -1,0 +1,151 @@
+/**
+ * `Module`: parameters, buffers and children registered by name, so that `namedParameters()` and
+ * `stateDict()` give PyTorch's dotted names (`features1.4.0.conv1.weight`) and checkpoints convert by
+ * name. Parameters and buffers are kept out of tidy scopes; `dispose()` frees them.
+ */
+import { keep } from '../scope.js';
+import { recorder } from '../recorder.js';
+import { upload, type Tensor } from '../tensor.js';
+
+/** A state-dict value: a tensor, or host data with its shape (as read from a checkpoint file). */
+export type StateValue = Tensor | { shape: readonly number[]; data: ArrayLike<number> };
+export type StateDict = Record<string, StateValue>;
+
+export class Module {
+  training = true;
+  private readonly params = new Map<string, Tensor | null>();
+  private readonly buffers = new Map<string, Tensor | null>();
+  private readonly children = new Map<string, Module>();
+
+  /** Registers a trainable tensor (requiresGrad on, kept out of scopes). `null` registers an absent
+   *  optional parameter (a convolution without bias), which stateDict omits as PyTorch does. */
+  registerParameter<T extends Tensor | null>(name: string, value: T): T {
+    this.checkName(name);
+    if (value) {
+      value.requiresGrad = true;
+      keep(value);
+    }
+    this.params.set(name, value);
+    return value;
+  }
+
+  /** Registers state that is saved but not trained (BatchNorm running statistics). */
+  registerBuffer<T extends Tensor | null>(name: string, value: T): T {
+    this.checkName(name);
+    if (value) keep(value);
+    this.buffers.set(name, value);
+    return value;
+  }
+
+  registerModule<M extends Module>(name: string, module: M): M {
+    this.checkName(name);
+    this.children.set(name, module);
+    return module;
+  }
+
+  *namedChildren(): Iterable<[string, Module]> {
+    yield* this.children;
+  }
+
+  *namedModules(prefix = ''): Iterable<[string, Module]> {
+    yield [prefix, this];
+    for (const [name, child] of this.children) yield* child.namedModules(prefix ? `${prefix}.${name}` : name);
+  }
+
+  namedParameters(): [string, Tensor][] {
+    return this.collect((m) => m.params);
+  }
+
+  parameters(): Tensor[] {
+    // A parameter shared by two modules (PCNN's layer4) is listed once, as PyTorch does.
+    return [...new Set(this.namedParameters().map(([, t]) => t))];
+  }
+
+  namedBuffers(): [string, Tensor][] {
+    return this.collect((m) => m.buffers);
+  }
+
+  /** Name → tensor (the live tensors, as PyTorch's `state_dict()`), parameters and buffers. */
+  stateDict(): Record<string, Tensor> {
+    return Object.fromEntries([...this.namedParameters(), ...this.namedBuffers()]);
+  }
+
+  /**
+   * Copies values into this module's parameters and buffers by name. Strict by default: a missing,
+   * unexpected or mis-shaped entry is an error that lists them all. Returns the names not loaded.
+   */
+  loadStateDict(dict: StateDict, { strict = true } = {}): { missing: string[]; unexpected: string[] } {
+    const own = this.stateDict();
+    const missing = Object.keys(own).filter((k) => !(k in dict));
+    const unexpected = Object.keys(dict).filter((k) => !(k in own));
+    const misShaped = Object.keys(dict)
+      .filter((k) => k in own && shapeKey(dict[k].shape) !== shapeKey(own[k].shape))
+      .map((k) => `${k}: got [${dict[k].shape}], expected [${own[k].shape}]`);
+    const problems = [
+      ...(misShaped.length ? [`mis-shaped: ${misShaped.join('; ')}`] : []),
+      ...(strict && missing.length ? [`missing: ${missing.join(', ')}`] : []),
+      ...(strict && unexpected.length ? [`unexpected: ${unexpected.join(', ')}`] : []),
+    ];
+    if (problems.length) throw new Error(`loadStateDict (${this.constructor.name}): ${problems.join(' | ')}`);
+    for (const [name, value] of Object.entries(dict)) {
+      const target = own[name];
+      if (!target) continue;
+      if ('buffer' in value) recorder.copy(value.buffer, 0, target.buffer, 0, target.size * 4);
+      else upload(target, value.data);
+    }
+    return { missing, unexpected };
+  }
+
+  train(mode = true): this {
+    for (const [, m] of this.namedModules()) m.training = mode;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Frees every parameter and buffer (and their gradients). */
+  dispose(): void {
+    for (const t of [...this.parameters(), ...this.namedBuffers().map(([, b]) => b)]) {
+      t.grad?.dispose();
+      t.dispose();
+    }
+  }
+
+  private collect(pick: (m: Module) => Map<string, Tensor | null>): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [prefix, module] of this.namedModules()) {
+      for (const [name, t] of pick(module)) if (t) out.push([prefix ? `${prefix}.${name}` : name, t]);
+    }
+    return out;
+  }
+
+  private checkName(name: string): void {
+    if (!name || name.includes('.')) throw new Error(`${this.constructor.name}: invalid name '${name}'`);
+    if (this.params.has(name) || this.buffers.has(name) || this.children.has(name)) {
+      throw new Error(`${this.constructor.name}: '${name}' is registered already`);
+    }
+  }
+}
+
+function shapeKey(shape: readonly number[]): string {
+  return shape.join(',');
+}
+
+/** A module with a one-tensor forward, the kind `Sequential` chains. */
+export type Layer = Module & { forward(x: Tensor): Tensor };
+
+/** Modules applied in order, named `0`, `1`, … as in PyTorch. */
+export class Sequential extends Module {
+  readonly layers: Layer[];
+
+  constructor(...layers: Layer[]) {
+    super();
+    this.layers = layers.map((layer, i) => this.registerModule(String(i), layer));
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.layers.reduce((y, layer) => layer.forward(y), x);
+  }
+}
