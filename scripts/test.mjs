@@ -1,6 +1,6 @@
 // Runs the test suite: bundles test/**/*.test.ts with esbuild and runs them with uvu in one process
 // (one WebGPU device for all). Usage: node scripts/test.mjs [substring filters...]
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { bundleForNode, root } from './build-node.mjs';
 
@@ -20,7 +20,9 @@ if (!entries.length) {
   console.error(`test: no test file matches ${filters.join(' ')}`);
   process.exit(1);
 }
-const outputs = await bundleForNode(entries, 'test');
+// A directory per run: several runs (of different files) may share the tree.
+const buildName = `test-${process.pid}`;
+const outputs = await bundleForNode(entries, buildName);
 
 // uvu's own runner, fed with our bundles; its summary lines are counted for the closing line.
 const counts = {};
@@ -44,4 +46,5 @@ await uvu.exec(false);
 process.stdout.write = write;
 const failed = (counts.Total ?? 0) - (counts.Passed ?? 0) - (counts.Skipped ?? 0);
 console.log(`tests: ${counts.Passed ?? 0} passed, ${failed} failed, ${counts.Skipped ?? 0} skipped`);
+rmSync(path.join(root, '.build', buildName), { recursive: true, force: true });
 process.exit(failed || process.exitCode ? 1 : 0);
