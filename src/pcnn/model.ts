@@ -1,0 +1,158 @@
+/**
+ * PCNN (Tian et al., "A Perception CNN for Facial Expression Recognition", IEEE TIP 2025), computing
+ * exactly what the authors' PyTorch code computes, with its `state_dict` names:
+ *
+ *   features1            global ResNet-18 trunk (stem + layer1..3) on the whole face → x1 (4w channels, ~H/16)
+ *   features2,3,4,6,7    local trunks on the left eye, right eye, left cheek, right cheek and mouth crops
+ *   fc2,3,4,6,7          sense heads: global average pool + Linear(4w, classes) per local map; heads = their sum
+ *   (fusion)             eyes side by side and cheeks side by side, each resized to x1's width, stacked with the
+ *                        mouth on height and resized to x1's size (bilinear, align_corners) → x10
+ *   features8.0          layer4, shared: once on x10 (registration), once on the fused map (classification)
+ *   fc_loc.0, fc_loc.2   Linear(8w·h4·w4, 32), ReLU, Linear(32, 6) → theta; affine_grid + grid_sample of x10 → x11
+ *   fc                   main head on layer4(x1 + x11)
+ */
+import { Module, Sequential } from '../engine/nn/module.js';
+import { Linear } from '../engine/nn/linear.js';
+import { ReLU } from '../engine/nn/activation.js';
+import { add } from '../kernels/elementwise/index.js';
+import { narrow, reshape, flatten } from '../kernels/shape/index.js';
+import { adaptiveAvgPool2d } from '../kernels/pool/index.js';
+import { affineGrid, gridSample } from '../kernels/resample/index.js';
+import { multiDomainFusion } from '../kernels/fusion/index.js';
+import { upload, type Tensor } from '../engine/tensor.js';
+import { initResnet, resnetLayer, resnetTrunk } from './resnet.js';
+
+export interface PCNNConfig {
+  /** Input channels: 1 (grayscale) or 3 (RGB). */
+  inChannels?: number;
+  /** Base width w of the ResNet-18 trunks (64 in the paper). */
+  width?: number;
+  numClasses?: number;
+  /** Input size [H, W]; fixes the size of fc_loc's input. */
+  inputSize?: readonly [number, number];
+  /** 'identity' starts fc_loc.2 at theta = I (weights 0, bias [1,0,0,0,1,0]), as spatial transformers
+   *  usually are; 'default' keeps PyTorch's Linear initialisation. */
+  stnInit?: 'identity' | 'default';
+}
+
+export interface PCNNOutput {
+  out: Tensor;
+  heads: Tensor;
+}
+
+/** The crops of the official code: w1 = trunc(0.5 W), h1 = trunc(0.5 H), h2 = trunc(0.65 H). */
+export function cropBoxes(height: number, width: number) {
+  const w1 = Math.trunc(width * 0.5);
+  const h1 = Math.trunc(height * 0.5);
+  const h2 = Math.trunc(height * 0.65);
+  return {
+    leftEye: { top: 0, height: h1, left: 0, width: w1 },
+    rightEye: { top: 0, height: h1, left: w1, width: width - w1 },
+    leftCheek: { top: h1, height: h2 - h1, left: 0, width: w1 },
+    rightCheek: { top: h1, height: h2 - h1, left: w1, width: width - w1 },
+    mouth: { top: h2, height: height - h2, left: 0, width },
+  };
+}
+export type CropBox = ReturnType<typeof cropBoxes>['mouth'];
+
+/** Output size of a ResNet-18 trunk (stem + layer1..3) for an input of `size` pixels along one axis. */
+export function trunkSize(size: number): number {
+  const conv = (n: number, k: number, s: number, p: number) => Math.floor((n + 2 * p - k) / s) + 1;
+  let n = conv(size, 7, 2, 3); // conv1
+  n = conv(n, 3, 2, 1); // maxpool
+  n = conv(n, 3, 2, 1); // layer2
+  return conv(n, 3, 2, 1); // layer3
+}
+
+export function layer4Size(size: number): number {
+  return Math.floor((size + 2 - 3) / 2) + 1;
+}
+
+export class PCNN extends Module {
+  readonly config: Required<PCNNConfig>;
+  readonly features1: Sequential;
+  readonly locals: Sequential[];
+  readonly features8: Sequential;
+  readonly fcLoc: Sequential;
+  readonly fc: Linear;
+  readonly senseHeads: Linear[];
+
+  constructor(config: PCNNConfig = {}) {
+    super();
+    const c = (this.config = {
+      inChannels: config.inChannels ?? 1,
+      width: config.width ?? 16,
+      numClasses: config.numClasses ?? 7,
+      inputSize: config.inputSize ?? [48, 48],
+      stnInit: config.stnInit ?? 'identity',
+    });
+    if (![1, 3].includes(c.inChannels)) throw new Error(`PCNN: inChannels must be 1 or 3, got ${c.inChannels}`);
+    if (!Number.isInteger(c.width) || c.width < 1) throw new Error(`PCNN: width must be a positive integer, got ${c.width}`);
+    if (!Number.isInteger(c.numClasses) || c.numClasses < 2) {
+      throw new Error(`PCNN: numClasses must be an integer >= 2, got ${c.numClasses}`);
+    }
+    checkInputSize(c.inputSize);
+    const w = c.width;
+    const [gh, gw] = [trunkSize(c.inputSize[0]), trunkSize(c.inputSize[1])];
+
+    this.features1 = this.registerModule('features1', resnetTrunk(c.inChannels, w));
+    this.locals = ['features2', 'features3', 'features4', 'features6', 'features7'].map((name) =>
+      this.registerModule(name, resnetTrunk(c.inChannels, w)),
+    );
+    this.features8 = this.registerModule('features8', new Sequential(resnetLayer(4 * w, 8 * w, 2)));
+    const locInputs = 8 * w * layer4Size(gh) * layer4Size(gw);
+    this.fcLoc = this.registerModule('fc_loc', new Sequential(new Linear(locInputs, 32), new ReLU(), new Linear(32, 6)));
+    this.fc = this.registerModule('fc', new Linear(8 * w, c.numClasses));
+    this.senseHeads = ['fc2', 'fc3', 'fc4', 'fc6', 'fc7'].map((name) =>
+      this.registerModule(name, new Linear(4 * w, c.numClasses)),
+    );
+    initResnet(this);
+    if (c.stnInit === 'identity') {
+      const last = this.fcLoc.layers[2] as Linear;
+      upload(last.weight, new Float32Array(last.weight.size));
+      upload(last.bias!, [1, 0, 0, 0, 1, 0]);
+    }
+  }
+
+  forward(x: Tensor): PCNNOutput {
+    const { inChannels, inputSize } = this.config;
+    if (x.ndim !== 4 || x.shape[1] !== inChannels || x.shape[2] !== inputSize[0] || x.shape[3] !== inputSize[1]) {
+      throw new Error(
+        `PCNN.forward: expected input [N, ${inChannels}, ${inputSize[0]}, ${inputSize[1]}], got [${x.shape}]`,
+      );
+    }
+    const boxes = cropBoxes(inputSize[0], inputSize[1]);
+    const x1 = this.features1.forward(x);
+    const [n, channels, gh, gw] = x1.shape;
+    const crops = [boxes.leftEye, boxes.rightEye, boxes.leftCheek, boxes.rightCheek, boxes.mouth];
+    const localMaps = crops.map((box, i) => this.locals[i].forward(crop(x, box)));
+
+    const logits = localMaps.map((map, i) => this.senseHeads[i].forward(flatten(adaptiveAvgPool2d(map, [1, 1]))));
+    const heads = logits.reduce((sum, l) => add(sum, l));
+
+    const [leftEye, rightEye, leftCheek, rightCheek, mouth] = localMaps;
+    const x10 = multiDomainFusion(leftEye, rightEye, leftCheek, rightCheek, mouth, [gh, gw]);
+    const theta = reshape(this.fcLoc.forward(flatten(this.features8.forward(x10))), [n, 2, 3]);
+    const grid = affineGrid(theta, [n, channels, gh, gw], { alignCorners: true });
+    const x11 = gridSample(x10, grid, { mode: 'bilinear', paddingMode: 'zeros', alignCorners: true });
+    const fused = this.features8.forward(add(x1, x11));
+    const out = this.fc.forward(flatten(adaptiveAvgPool2d(fused, [1, 1])));
+    return { out, heads };
+  }
+}
+
+function crop(x: Tensor, box: CropBox): Tensor {
+  return narrow(narrow(x, 2, box.top, box.height), 3, box.left, box.width);
+}
+
+/** Rejects input sizes for which a crop is empty or a trunk's output would vanish. */
+export function checkInputSize(size: readonly [number, number]): void {
+  const [h, w] = size;
+  if (!Number.isInteger(h) || !Number.isInteger(w)) throw new Error(`PCNN: input size must be integers, got [${size}]`);
+  const boxes = cropBoxes(h, w);
+  for (const [name, box] of Object.entries(boxes)) {
+    if (box.height < 1 || box.width < 1) {
+      throw new Error(`PCNN: input size ${h}x${w} gives an empty ${name} crop (${box.height}x${box.width}); use a larger input`);
+    }
+  }
+}

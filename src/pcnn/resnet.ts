@@ -1,0 +1,73 @@
+/**
+ * The pieces of torchvision's ResNet-18 that PCNN uses, with torchvision's module names so that a
+ * ResNet-18 `state_dict` maps onto them: the stem and layer1..3 as one trunk (`conv1`, `bn1`, `relu`,
+ * `maxpool`, `layer1`..`layer3` at Sequential indices 0..6), and layer4 on its own.
+ */
+import { Module, Sequential } from '../engine/nn/module.js';
+import { Conv2d } from '../engine/nn/conv.js';
+import { BatchNorm2d } from '../engine/nn/batchnorm.js';
+import { MaxPool2d } from '../engine/nn/pool.js';
+import { ReLU } from '../engine/nn/activation.js';
+import { add, relu } from '../kernels/elementwise/index.js';
+import { upload, type Tensor } from '../engine/tensor.js';
+import { defaultGenerator } from '../engine/random.js';
+
+export class BasicBlock extends Module {
+  readonly conv1: Conv2d;
+  readonly bn1: BatchNorm2d;
+  readonly conv2: Conv2d;
+  readonly bn2: BatchNorm2d;
+  readonly downsample: Sequential | null;
+
+  constructor(inChannels: number, channels: number, stride: number) {
+    super();
+    this.conv1 = this.registerModule('conv1', new Conv2d(inChannels, channels, 3, { stride, padding: 1, bias: false }));
+    this.bn1 = this.registerModule('bn1', new BatchNorm2d(channels));
+    this.conv2 = this.registerModule('conv2', new Conv2d(channels, channels, 3, { padding: 1, bias: false }));
+    this.bn2 = this.registerModule('bn2', new BatchNorm2d(channels));
+    this.downsample =
+      stride !== 1 || inChannels !== channels
+        ? this.registerModule(
+            'downsample',
+            new Sequential(new Conv2d(inChannels, channels, 1, { stride, bias: false }), new BatchNorm2d(channels)),
+          )
+        : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    const y = this.bn2.forward(this.conv2.forward(relu(this.bn1.forward(this.conv1.forward(x)))));
+    return relu(add(y, this.downsample ? this.downsample.forward(x) : x));
+  }
+}
+
+/** Two BasicBlocks, the first with the stride (and a downsample where the shape changes). */
+export function resnetLayer(inChannels: number, channels: number, stride: number): Sequential {
+  return new Sequential(new BasicBlock(inChannels, channels, stride), new BasicBlock(channels, channels, 1));
+}
+
+/** conv1 7x7 s2 p3, bn1, relu, maxpool 3x3 s2 p1, layer1..3: width w → 4w channels at about H/16. */
+export function resnetTrunk(inChannels: number, width: number): Sequential {
+  return new Sequential(
+    new Conv2d(inChannels, width, 7, { stride: 2, padding: 3, bias: false }),
+    new BatchNorm2d(width),
+    new ReLU(),
+    new MaxPool2d({ kernelSize: 3, stride: 2, padding: 1 }),
+    resnetLayer(width, width, 1),
+    resnetLayer(width, 2 * width, 2),
+    resnetLayer(2 * width, 4 * width, 2),
+  );
+}
+
+/** torchvision's ResNet initialisation: Kaiming normal (fan_out, ReLU gain) for convolutions,
+ *  weight 1 and bias 0 for batch norms. Linear layers keep PyTorch's default. */
+export function initResnet(module: Module, generator = defaultGenerator): void {
+  for (const [, m] of module.namedModules()) {
+    if (m instanceof Conv2d) {
+      const [out, , kh, kw] = m.weight.shape;
+      const std = Math.sqrt(2 / (out * kh * kw));
+      const data = new Float32Array(m.weight.size);
+      for (let i = 0; i < data.length; i++) data[i] = std * generator.normal();
+      upload(m.weight, data);
+    }
+  }
+}
