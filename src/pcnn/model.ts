@@ -21,6 +21,7 @@ import { affineGrid, gridSample } from '../kernels/resample/index.js';
 import { multiDomainFusion } from '../kernels/fusion/index.js';
 import { upload, type Tensor } from '../engine/tensor.js';
 import { initResnet, resnetLayer, resnetTrunk } from './resnet.js';
+import { checkInputSize, cropBoxes, layer4Size, trunkSize, type CropBox } from './geometry.js';
 
 export interface PCNNConfig {
   /** Input channels: 1 (grayscale) or 3 (RGB). */
@@ -38,34 +39,6 @@ export interface PCNNConfig {
 export interface PCNNOutput {
   out: Tensor;
   heads: Tensor;
-}
-
-/** The crops of the official code: w1 = trunc(0.5 W), h1 = trunc(0.5 H), h2 = trunc(0.65 H). */
-export function cropBoxes(height: number, width: number) {
-  const w1 = Math.trunc(width * 0.5);
-  const h1 = Math.trunc(height * 0.5);
-  const h2 = Math.trunc(height * 0.65);
-  return {
-    leftEye: { top: 0, height: h1, left: 0, width: w1 },
-    rightEye: { top: 0, height: h1, left: w1, width: width - w1 },
-    leftCheek: { top: h1, height: h2 - h1, left: 0, width: w1 },
-    rightCheek: { top: h1, height: h2 - h1, left: w1, width: width - w1 },
-    mouth: { top: h2, height: height - h2, left: 0, width },
-  };
-}
-export type CropBox = ReturnType<typeof cropBoxes>['mouth'];
-
-/** Output size of a ResNet-18 trunk (stem + layer1..3) for an input of `size` pixels along one axis. */
-export function trunkSize(size: number): number {
-  const conv = (n: number, k: number, s: number, p: number) => Math.floor((n + 2 * p - k) / s) + 1;
-  let n = conv(size, 7, 2, 3); // conv1
-  n = conv(n, 3, 2, 1); // maxpool
-  n = conv(n, 3, 2, 1); // layer2
-  return conv(n, 3, 2, 1); // layer3
-}
-
-export function layer4Size(size: number): number {
-  return Math.floor((size + 2 - 3) / 2) + 1;
 }
 
 export class PCNN extends Module {
@@ -143,16 +116,4 @@ export class PCNN extends Module {
 
 function crop(x: Tensor, box: CropBox): Tensor {
   return narrow(narrow(x, 2, box.top, box.height), 3, box.left, box.width);
-}
-
-/** Rejects input sizes for which a crop is empty or a trunk's output would vanish. */
-export function checkInputSize(size: readonly [number, number]): void {
-  const [h, w] = size;
-  if (!Number.isInteger(h) || !Number.isInteger(w)) throw new Error(`PCNN: input size must be integers, got [${size}]`);
-  const boxes = cropBoxes(h, w);
-  for (const [name, box] of Object.entries(boxes)) {
-    if (box.height < 1 || box.width < 1) {
-      throw new Error(`PCNN: input size ${h}x${w} gives an empty ${name} crop (${box.height}x${box.width}); use a larger input`);
-    }
-  }
 }

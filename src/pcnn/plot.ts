@@ -1,0 +1,165 @@
+/**
+ * Small raster plots written as PNG (pngjs): training curves and confusion matrices, with a built-in
+ * 5x7 bitmap font so that no font or canvas library is needed.
+ */
+import { PNG } from 'pngjs';
+
+type RGB = readonly [number, number, number];
+
+// 5x7 glyphs, one row per 5-bit number (most significant bit = leftmost pixel).
+const GLYPHS: Record<string, number[]> = {
+  '0': [14, 17, 19, 21, 25, 17, 14], '1': [4, 12, 4, 4, 4, 4, 14], '2': [14, 17, 1, 2, 4, 8, 31],
+  '3': [31, 2, 4, 2, 1, 17, 14], '4': [2, 6, 10, 18, 31, 2, 2], '5': [31, 16, 30, 1, 1, 17, 14],
+  '6': [6, 8, 16, 30, 17, 17, 14], '7': [31, 1, 2, 4, 8, 8, 8], '8': [14, 17, 17, 14, 17, 17, 14],
+  '9': [14, 17, 17, 15, 1, 2, 12], '.': [0, 0, 0, 0, 0, 12, 12], '-': [0, 0, 0, 31, 0, 0, 0],
+  '%': [24, 25, 2, 4, 8, 19, 3], ':': [0, 12, 12, 0, 12, 12, 0], '/': [1, 1, 2, 4, 8, 16, 16],
+  ' ': [0, 0, 0, 0, 0, 0, 0], '(': [2, 4, 8, 8, 8, 4, 2], ')': [8, 4, 2, 2, 2, 4, 8],
+  a: [0, 0, 14, 1, 15, 17, 15], b: [16, 16, 22, 25, 17, 17, 30], c: [0, 0, 14, 16, 16, 17, 14],
+  d: [1, 1, 13, 19, 17, 17, 15], e: [0, 0, 14, 17, 31, 16, 14], f: [6, 9, 8, 28, 8, 8, 8],
+  g: [0, 15, 17, 17, 15, 1, 14], h: [16, 16, 22, 25, 17, 17, 17], i: [4, 0, 12, 4, 4, 4, 14],
+  j: [2, 0, 6, 2, 2, 18, 12], k: [16, 16, 18, 20, 24, 20, 18], l: [12, 4, 4, 4, 4, 4, 14],
+  m: [0, 0, 26, 21, 21, 17, 17], n: [0, 0, 22, 25, 17, 17, 17], o: [0, 0, 14, 17, 17, 17, 14],
+  p: [0, 0, 30, 17, 30, 16, 16], q: [0, 0, 13, 19, 15, 1, 1], r: [0, 0, 22, 25, 16, 16, 16],
+  s: [0, 0, 14, 16, 14, 1, 30], t: [8, 8, 28, 8, 8, 9, 6], u: [0, 0, 17, 17, 17, 19, 13],
+  v: [0, 0, 17, 17, 17, 10, 4], w: [0, 0, 17, 17, 21, 21, 10], x: [0, 0, 17, 10, 4, 10, 17],
+  y: [0, 0, 17, 17, 15, 1, 14], z: [0, 0, 31, 2, 4, 8, 31],
+};
+
+export class Canvas {
+  readonly png: PNG;
+
+  constructor(
+    readonly width: number,
+    readonly height: number,
+    background: RGB = [255, 255, 255],
+  ) {
+    this.png = new PNG({ width, height });
+    this.rect(0, 0, width, height, background);
+  }
+
+  pixel(x: number, y: number, [r, g, b]: RGB): void {
+    x = Math.round(x);
+    y = Math.round(y);
+    if (x < 0 || y < 0 || x >= this.width || y >= this.height) return;
+    const i = 4 * (y * this.width + x);
+    this.png.data[i] = r;
+    this.png.data[i + 1] = g;
+    this.png.data[i + 2] = b;
+    this.png.data[i + 3] = 255;
+  }
+
+  rect(x: number, y: number, w: number, h: number, color: RGB): void {
+    for (let j = Math.round(y); j < Math.round(y + h); j++) for (let i = Math.round(x); i < Math.round(x + w); i++) this.pixel(i, j, color);
+  }
+
+  line(x0: number, y0: number, x1: number, y1: number, color: RGB): void {
+    const steps = Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0), 1);
+    for (let s = 0; s <= steps; s++) this.pixel(x0 + ((x1 - x0) * s) / steps, y0 + ((y1 - y0) * s) / steps, color);
+  }
+
+  /** Text in the 5x7 font (lower-cased; unknown characters drawn as blanks), `scale` pixels per dot. */
+  text(x: number, y: number, text: string, color: RGB = [0, 0, 0], scale = 1): void {
+    [...text.toLowerCase()].forEach((ch, k) => {
+      const glyph = GLYPHS[ch] ?? GLYPHS[' '];
+      glyph.forEach((row, j) => {
+        for (let i = 0; i < 5; i++) if (row & (16 >> i)) this.rect(x + (k * 6 + i) * scale, y + j * scale, scale, scale, color);
+      });
+    });
+  }
+
+  /** Grayscale image [H, W] with values in [lo, hi], drawn at (x, y) with `scale` pixels per value. */
+  image(x: number, y: number, values: ArrayLike<number>, h: number, w: number, scale = 1): void {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < h * w; i++) {
+      lo = Math.min(lo, values[i]);
+      hi = Math.max(hi, values[i]);
+    }
+    const span = hi - lo || 1;
+    for (let j = 0; j < h; j++) {
+      for (let i = 0; i < w; i++) {
+        const v = Math.round((255 * (values[j * w + i] - lo)) / span);
+        this.rect(x + i * scale, y + j * scale, scale, scale, [v, v, v]);
+      }
+    }
+  }
+
+  encode(): Buffer {
+    return PNG.sync.write(this.png);
+  }
+}
+
+export const PALETTE: RGB[] = [
+  [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189], [140, 86, 75], [227, 119, 194],
+];
+
+export interface Series {
+  name: string;
+  points: [number, number][];
+}
+
+/** Line chart of several series sharing axes; returns PNG bytes. */
+export function lineChart(title: string, xLabel: string, series: Series[], width = 640, height = 400): Buffer {
+  const canvas = new Canvas(width, height);
+  const left = 60;
+  const right = width - 20;
+  const top = 40;
+  const bottom = height - 40;
+  const all = series.flatMap((s) => s.points);
+  const xs = all.map((p) => p[0]);
+  const ys = all.map((p) => p[1]).filter(Number.isFinite);
+  const [x0, x1] = [Math.min(...xs, 0), Math.max(...xs, 1)];
+  let [y0, y1] = [Math.min(...ys, 0), Math.max(...ys, 1e-9)];
+  if (y0 === y1) y1 = y0 + 1;
+  const px = (x: number) => left + ((x - x0) / (x1 - x0 || 1)) * (right - left);
+  const py = (y: number) => bottom - ((y - y0) / (y1 - y0)) * (bottom - top);
+  canvas.text(left, 12, title, [0, 0, 0], 2);
+  for (let k = 0; k <= 4; k++) {
+    const y = y0 + ((y1 - y0) * k) / 4;
+    canvas.line(left, py(y), right, py(y), [230, 230, 230]);
+    canvas.text(4, py(y) - 3, formatTick(y));
+    const x = x0 + ((x1 - x0) * k) / 4;
+    canvas.text(px(x) - 6, bottom + 8, formatTick(x));
+  }
+  canvas.line(left, top, left, bottom, [0, 0, 0]);
+  canvas.line(left, bottom, right, bottom, [0, 0, 0]);
+  canvas.text((left + right) / 2 - 3 * xLabel.length, bottom + 24, xLabel);
+  series.forEach((s, k) => {
+    const color = PALETTE[k % PALETTE.length];
+    const points = s.points.filter((p) => Number.isFinite(p[1]));
+    for (let i = 1; i < points.length; i++) {
+      canvas.line(px(points[i - 1][0]), py(points[i - 1][1]), px(points[i][0]), py(points[i][1]), color);
+    }
+    if (points.length === 1) canvas.rect(px(points[0][0]) - 2, py(points[0][1]) - 2, 5, 5, color);
+    canvas.rect(right - 150, top + 4 + k * 12, 10, 7, color);
+    canvas.text(right - 136, top + 4 + k * 12, s.name);
+  });
+  return canvas.encode();
+}
+
+/** Confusion matrix (rows: true class, columns: predicted), cells shaded by row-normalised rate. */
+export function confusionMatrixChart(matrix: number[][], classNames: string[], title = 'confusion matrix'): Buffer {
+  const k = classNames.length;
+  const cell = 48;
+  const left = 90;
+  const top = 60;
+  const canvas = new Canvas(left + k * cell + 20, top + k * cell + 30);
+  canvas.text(10, 12, title, [0, 0, 0], 2);
+  matrix.forEach((row, i) => {
+    const total = row.reduce((a, b) => a + b, 0) || 1;
+    canvas.text(4, top + i * cell + cell / 2 - 3, classNames[i].slice(0, 13));
+    row.forEach((count, j) => {
+      const shade = Math.round(255 * (1 - count / total));
+      canvas.rect(left + j * cell, top + i * cell, cell - 1, cell - 1, [shade, shade, 255]);
+      canvas.text(left + j * cell + 4, top + i * cell + cell / 2 - 3, String(count), shade < 110 ? [255, 255, 255] : [0, 0, 0]);
+    });
+  });
+  classNames.forEach((name, j) => canvas.text(left + j * cell + 2, top - 12, name.slice(0, 7)));
+  return canvas.encode();
+}
+
+function formatTick(v: number): string {
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  return a >= 100 ? v.toFixed(0) : a >= 1 ? v.toFixed(2) : v.toPrecision(2);
+}
