@@ -1,0 +1,1 @@
+export { interpolate, type InterpolateOptions } from './interpolate.js';
