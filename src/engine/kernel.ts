@@ -40,8 +40,11 @@ function bufferId(buffer: GPUBuffer): number {
 
 function scalarKind(typeName: string, where: string): ScalarKind {
   const match = /(f32|u32|i32)/.exec(typeName);
-  if (!match) throw new Error(`${where}: uniform type ${typeName} is not made of f32, u32 or i32`);
-  return match[1] as ScalarKind;
+  if (match) return match[1] as ScalarKind;
+  // wgsl_reflect names vec4<u32> by its short alias, vec4u.
+  const alias = /^vec\d([fui])$/.exec(typeName);
+  if (!alias) throw new Error(`${where}: uniform type ${typeName} is not made of f32, u32 or i32`);
+  return `${alias[1]}32` as ScalarKind;
 }
 
 function uniformFields(members: MemberInfo[], where: string): UniformField[] {
