@@ -1,0 +1,142 @@
+// matmul_registers: out[z] = sum over r < R of opA(z, r) · opB(z, r)  (+ bias[n] when HAS_BIAS), where
+// opA is M×K and opB is K×N. A is stored [M, K] row-major, or [K, M] when TRANS_A; B is stored [K, N],
+// or [N, K] when TRANS_B, so backward passes read the transposed operand in place. `z` is the output
+// batch element (workgroup_id.z); `r` runs over batch dimensions that are summed away (the gradient of an
+// operand that was broadcast over batch); the forward has R = 1. Batch offsets of A and B come from
+// decomposing z over zShape and r over rShape (4 batch dimensions, innermost last) with per-operand
+// element strides (0 where an operand is broadcast).
+//
+// For adapters that run compute shaders on the CPU (lavapipe, SwiftShader): no workgroup memory and no
+// barriers (both are expensive there); each invocation keeps a 4×8 block of the output in registers
+// (eight vec4 accumulators), so per k it loads 4 values of A and 8 of B for 32 multiply-adds.
+//
+// Thread mapping: invocation (x, y) of the grid owns rows 4y..4y+3 and columns 8x..8x+7 of one output
+// matrix; workgroups are WG_X × WG_Y invocations (overridable).
+// Bounds: invocations whose block starts past M or N return at once (there is no barrier to reach).
+// Loads use row and column indices clamped to M-1 and N-1, so the K loop needs no branch; the values
+// of clamped rows and columns are never stored: every store checks row < M and column < N.
+
+struct Params {
+  // M, N, K, R
+  dims: vec4<u32>,
+  zShape: vec4<u32>,
+  zStrideA: vec4<u32>,
+  zStrideB: vec4<u32>,
+  rShape: vec4<u32>,
+  rStrideA: vec4<u32>,
+  rStrideB: vec4<u32>,
+}
+
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+override HAS_BIAS: bool = false;
+override WG_X: u32 = 8;
+override WG_Y: u32 = 8;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+
+// Element offsets of the A and B matrices used for output batch element z and reduced index r.
+fn batchOffsets(z: u32, r: u32) -> vec2<u32> {
+  var zRest = z;
+  var rRest = r;
+  var offsets = vec2<u32>(0u, 0u);
+  for (var d = 3i; d >= 0i; d--) {
+    let zi = zRest % params.zShape[d];
+    let ri = rRest % params.rShape[d];
+    zRest /= params.zShape[d];
+    rRest /= params.rShape[d];
+    offsets += vec2<u32>(
+      zi * params.zStrideA[d] + ri * params.rStrideA[d],
+      zi * params.zStrideB[d] + ri * params.rStrideB[d],
+    );
+  }
+  return offsets;
+}
+
+// Stores one row of the invocation's block (plus bias), skipping what lies past row M or column N.
+fn storeRow(batch: u32, row: u32, col0: u32, lo: vec4<f32>, hi: vec4<f32>) {
+  let M = params.dims.x;
+  let N = params.dims.y;
+  if (row >= M) {
+    return;
+  }
+  let base = (batch * M + row) * N;
+  let values = array<f32, 8>(lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w);
+  for (var j = 0u; j < 8u; j++) {
+    let col = col0 + j;
+    if (col < N) {
+      var v = values[j];
+      if (HAS_BIAS) {
+        v += bias[col];
+      }
+      out[base + col] = v;
+    }
+  }
+}
+
+@compute @workgroup_size(WG_X, WG_Y)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let M = params.dims.x;
+  let N = params.dims.y;
+  let K = params.dims.z;
+  let R = params.dims.w;
+  let row0 = gid.y * 4u;
+  let col0 = gid.x * 8u;
+  if (row0 >= M || col0 >= N) {
+    return;
+  }
+  // Element strides of A along m and k, and of B along k and n, fixed per pipeline by the overrides.
+  let strideAm = select(K, 1u, TRANS_A);
+  let strideAk = select(1u, M, TRANS_A);
+  let strideBk = select(N, 1u, TRANS_B);
+  let strideBn = select(1u, K, TRANS_B);
+
+  let rowA0 = min(row0, M - 1u) * strideAm;
+  let rowA1 = min(row0 + 1u, M - 1u) * strideAm;
+  let rowA2 = min(row0 + 2u, M - 1u) * strideAm;
+  let rowA3 = min(row0 + 3u, M - 1u) * strideAm;
+  let colB0 = vec4<u32>(min(col0 + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(N - 1u))) * strideBn;
+  let colB1 = vec4<u32>(min(col0 + vec4<u32>(4u, 5u, 6u, 7u), vec4<u32>(N - 1u))) * strideBn;
+
+  var acc00 = vec4<f32>(0.0);
+  var acc01 = vec4<f32>(0.0);
+  var acc10 = vec4<f32>(0.0);
+  var acc11 = vec4<f32>(0.0);
+  var acc20 = vec4<f32>(0.0);
+  var acc21 = vec4<f32>(0.0);
+  var acc30 = vec4<f32>(0.0);
+  var acc31 = vec4<f32>(0.0);
+
+  for (var r = 0u; r < R; r++) {
+    let offsets = batchOffsets(wid.z, r);
+    var atA = offsets.x;
+    var atB = offsets.y;
+    for (var k = 0u; k < K; k++) {
+      let b0 = vec4<f32>(b[atB + colB0.x], b[atB + colB0.y], b[atB + colB0.z], b[atB + colB0.w]);
+      let b1 = vec4<f32>(b[atB + colB1.x], b[atB + colB1.y], b[atB + colB1.z], b[atB + colB1.w]);
+      let a0 = a[atA + rowA0];
+      let a1 = a[atA + rowA1];
+      let a2 = a[atA + rowA2];
+      let a3 = a[atA + rowA3];
+      acc00 = fma(vec4<f32>(a0), b0, acc00);
+      acc01 = fma(vec4<f32>(a0), b1, acc01);
+      acc10 = fma(vec4<f32>(a1), b0, acc10);
+      acc11 = fma(vec4<f32>(a1), b1, acc11);
+      acc20 = fma(vec4<f32>(a2), b0, acc20);
+      acc21 = fma(vec4<f32>(a2), b1, acc21);
+      acc30 = fma(vec4<f32>(a3), b0, acc30);
+      acc31 = fma(vec4<f32>(a3), b1, acc31);
+      atA += strideAk;
+      atB += strideBk;
+    }
+  }
+
+  storeRow(wid.z, row0, col0, acc00, acc01);
+  storeRow(wid.z, row0 + 1u, col0, acc10, acc11);
+  storeRow(wid.z, row0 + 2u, col0, acc20, acc21);
+  storeRow(wid.z, row0 + 3u, col0, acc30, acc31);
+}

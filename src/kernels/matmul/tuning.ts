@@ -1,0 +1,52 @@
+/**
+ * Which matmul kernel to run on which adapter, and its workgroup shape. On adapters that run compute
+ * shaders on the CPU (lavapipe reports architecture 'software', Chromium's SwiftShader 'swiftshader')
+ * workgroup memory and barriers are expensive and register blocking wins; on GPUs, tiles staged in
+ * workgroup memory win. See ../shared/notes/webgpu-on-cpu.md for the measurements.
+ */
+import { gpu } from '../../engine/device.js';
+
+export type MatmulVariant = 'registers' | 'tiled';
+
+export interface MatmulTuning {
+  variant: MatmulVariant;
+  /** Invocations per workgroup along x (columns) and y (rows); the kernels' WG_X and WG_Y overrides. */
+  workgroup: readonly [number, number];
+}
+
+/** Keyed by `GPUAdapterInfo.architecture`. */
+export const tuningByArchitecture: Readonly<Record<string, MatmulTuning>> = {
+  software: { variant: 'registers', workgroup: [8, 8] },
+  swiftshader: { variant: 'registers', workgroup: [8, 8] },
+};
+
+/** Every other adapter (a real GPU). */
+export const gpuTuning: MatmulTuning = { variant: 'tiled', workgroup: [16, 16] };
+
+let forced: MatmulTuning | null = null;
+
+/** The tuning in effect: the forced one if set, else the table's entry for this adapter. */
+export function matmulTuning(): MatmulTuning {
+  return forced ?? tuningByArchitecture[gpu().adapter.architecture] ?? gpuTuning;
+}
+
+/** Forces a tuning (benchmarks, and tests of the variant this adapter would not pick); null restores
+ *  the table. */
+export function setMatmulTuning(tuning: MatmulTuning | null): void {
+  if (tuning) {
+    const [x, y] = tuning.workgroup;
+    const limit = gpu().limits.maxComputeInvocationsPerWorkgroup;
+    if (!Number.isInteger(x) || !Number.isInteger(y) || x < 1 || y < 1 || x * y > limit) {
+      throw new Error(`setMatmulTuning: workgroup [${tuning.workgroup}] must be positive integers with x·y ≤ ${limit}`);
+    }
+    // tiled.wgsl stages 16 × 4·(x + y) floats in workgroup memory.
+    const bytes = 16 * 4 * (x + y) * 4;
+    if (tuning.variant === 'tiled' && bytes > gpu().limits.maxComputeWorkgroupStorageSize) {
+      throw new Error(
+        `setMatmulTuning: tiled workgroup [${tuning.workgroup}] needs ${bytes} bytes of workgroup memory, ` +
+          `more than this adapter's ${gpu().limits.maxComputeWorkgroupStorageSize}`,
+      );
+    }
+  }
+  forced = tuning;
+}
