@@ -32,7 +32,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> source: array<f32>;
 @group(0) @binding(2) var<storage, read_write> result: array<f32>;
 
-// <axis-rule> (identical in shaders/resample/bilinear.wgsl and shaders/fusion/multi_domain.wgsl; a test checks it)
+// <axis-rule> (identical in shaders/resample/bilinear.wgsl and shaders/fusion/*.wgsl; a test checks it)
 // The two input indices (i0 <= i1) and weights that output index `o` reads along one axis, as
 // PyTorch's area_pixel_compute_source_index + compute_source_index_and_lambda. Without aligned
 // corners the source coordinate is clamped at 0 (not at the far end: the weight clamp handles it);
