@@ -1,0 +1,48 @@
+/** CK+48 (index.csv with a subject column) and subject-wise k-fold cross-validation. */
+import path from 'node:path';
+import { columnIndex, parseCsvLine, readLines } from './csv.js';
+import { decodeAll } from './decode-all.js';
+import { byCodePoint, classFolders } from './image-folder.js';
+import type { ImageOptions, LoadedDataset, Sample } from './types.js';
+
+/**
+ * Loads `<root>/index.csv` (columns path, label, subject): labels index the sorted class folder names,
+ * as ImageFolder would give them (anger contempt disgust fear happy sadness surprise), and every sample
+ * carries its subject. A row whose label is not a class folder throws naming the line.
+ */
+export function ckplus48(root: string, options: ImageOptions = {}): LoadedDataset {
+  const classNames = classFolders(root);
+  const indexFile = path.join(root, 'index.csv');
+  const [header, ...rows] = readLines(indexFile);
+  if (!header) throw new Error(`ckplus48: ${indexFile} is empty`);
+  const [pathCol, labelCol, subjectCol] = columnIndex(parseCsvLine(header.text), ['path', 'label', 'subject'], indexFile);
+  const entries = rows.map(({ line, text }) => {
+    const cells = parseCsvLine(text);
+    const label = classNames.indexOf(cells[labelCol]);
+    if (label < 0) throw new Error(`ckplus48: ${indexFile}:${line} has label '${cells[labelCol]}', expected one of ${classNames.join(', ')}`);
+    if (!cells[subjectCol]) throw new Error(`ckplus48: ${indexFile}:${line} has no subject`);
+    return { file: path.join(root, cells[pathCol]), label, subject: cells[subjectCol] };
+  });
+  return { ...decodeAll('ckplus48', entries, options), classNames };
+}
+
+/**
+ * The fold of each sample in subject-wise k-fold cross-validation: distinct subjects sorted as strings
+ * (code points), the subject of rank r in fold r mod k. No subject is in two folds.
+ */
+export function subjectFolds(subjects: readonly (string | undefined)[], k: number): Int32Array {
+  const distinct = [...new Set(subjects)];
+  if (distinct.includes(undefined)) throw new Error('subjectFolds: every sample needs a subject');
+  if (!Number.isInteger(k) || k < 2 || k > distinct.length) {
+    throw new Error(`subjectFolds: k must be an integer in 2..${distinct.length} (the number of subjects), got ${k}`);
+  }
+  const rank = new Map((distinct as string[]).sort(byCodePoint).map((s, r) => [s, r]));
+  return Int32Array.from(subjects, (s) => rank.get(s!)! % k);
+}
+
+/** Fold `fold` of k as the test set, the other folds as the training set, each in the original order. */
+export function subjectSplit(samples: readonly Sample[], k: number, fold: number): { train: Sample[]; test: Sample[] } {
+  if (!Number.isInteger(fold) || fold < 0 || fold >= k) throw new Error(`subjectSplit: fold must be an integer in 0..${k - 1}, got ${fold}`);
+  const folds = subjectFolds(samples.map((s) => s.subject), k);
+  return { train: samples.filter((_, i) => folds[i] !== fold), test: samples.filter((_, i) => folds[i] === fold) };
+}

@@ -1,0 +1,140 @@
+/**
+ * Image decoding and the two conversions every loader applies: channel count and size.
+ * Images are Float32 [C, H, W] in [0, 1], row-major, channels planar (PyTorch's ToTensor layout).
+ */
+import { PNG } from 'pngjs';
+import jpeg from 'jpeg-js';
+
+export interface Image {
+  data: Float32Array;
+  channels: number;
+  height: number;
+  width: number;
+}
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47];
+const JPEG_SIGNATURE = [0xff, 0xd8, 0xff];
+
+/**
+ * Decodes PNG (1/2/4/8/16-bit gray, gray+alpha, RGB, RGBA, palette) or JPEG (baseline/progressive,
+ * gray or colour), told apart by their signatures, not by the file name. The result has 1 channel when
+ * every pixel has R = G = B (gray sources, exactly their stored values) and 3 otherwise. Alpha is
+ * dropped, not composited, as PIL's convert('RGB') does. `file` only names the image in errors.
+ */
+export function decodeImage(bytes: Uint8Array, file = '<buffer>'): Image {
+  const starts = (sig: number[]) => sig.every((b, i) => bytes[i] === b);
+  let rgba: ArrayLike<number>;
+  let max: number;
+  let width: number;
+  let height: number;
+  try {
+    if (starts(PNG_SIGNATURE)) {
+      // skipRescale keeps 16-bit samples whole (pngjs would otherwise round them to 8 bits).
+      const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { skipRescale: true });
+      ({ width, height } = png);
+      rgba = png.data;
+      // Palette entries are 8-bit whatever the index depth; other samples span 0..2^depth - 1.
+      max = (png.colorType as number) === 3 ? 255 : 2 ** png.depth - 1;
+    } else if (starts(JPEG_SIGNATURE)) {
+      const jpg = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 256 });
+      ({ width, height } = jpg);
+      rgba = jpg.data;
+      max = 255;
+    } else {
+      throw new Error('not a PNG or JPEG file (unknown signature)');
+    }
+  } catch (error) {
+    throw new Error(`decodeImage: cannot decode ${file}: ${(error as Error).message}`);
+  }
+  if (!(width > 0 && height > 0) || rgba.length < width * height * 4) {
+    throw new Error(`decodeImage: cannot decode ${file}: ${width}x${height} image with ${rgba.length} RGBA values`);
+  }
+  return fromRgba(rgba, width, height, max);
+}
+
+function fromRgba(rgba: ArrayLike<number>, width: number, height: number, max: number): Image {
+  const plane = width * height;
+  let gray = true;
+  for (let p = 0; p < plane && gray; p++) gray = rgba[4 * p] === rgba[4 * p + 1] && rgba[4 * p] === rgba[4 * p + 2];
+  const channels = gray ? 1 : 3;
+  const data = new Float32Array(channels * plane);
+  for (let c = 0; c < channels; c++) {
+    for (let p = 0; p < plane; p++) data[c * plane + p] = rgba[4 * p + c] / max;
+  }
+  return { data, channels, height, width };
+}
+
+/**
+ * 1 or 3 channels. Colour to gray uses ITU-R 601 luma, 0.299 R + 0.587 G + 0.114 B, as PIL's
+ * convert('L') does, but in float (PIL rounds to 8 bits); gray to colour repeats the plane.
+ */
+export function toChannels(image: Image, channels: number): Image {
+  if (channels !== 1 && channels !== 3) throw new Error(`toChannels: channels must be 1 or 3, got ${channels}`);
+  if (image.channels !== 1 && image.channels !== 3) {
+    throw new Error(`toChannels: input must have 1 or 3 channels, got ${image.channels}`);
+  }
+  if (image.channels === channels) return image;
+  const plane = image.height * image.width;
+  const src = image.data;
+  const data = new Float32Array(channels * plane);
+  if (channels === 1) {
+    for (let p = 0; p < plane; p++) data[p] = 0.299 * src[p] + 0.587 * src[plane + p] + 0.114 * src[2 * plane + p];
+  } else {
+    for (let c = 0; c < 3; c++) data.set(src, c * plane);
+  }
+  return { ...image, data, channels };
+}
+
+/**
+ * Bilinear resize exactly as torch.nn.functional.interpolate(mode='bilinear', align_corners=False,
+ * antialias=False): source coordinate (dst + 0.5) * in / out - 0.5, clamped below at 0. There is no
+ * antialiasing, so strong downscaling aliases (PIL's resize would low-pass first); the loaders mostly
+ * resize 48x48 faces to 48x48, where this is the identity.
+ */
+export function resizeBilinear(image: Image, height: number, width: number): Image {
+  if (!(Number.isInteger(height) && Number.isInteger(width) && height > 0 && width > 0)) {
+    throw new Error(`resizeBilinear: output size must be positive integers, got ${height}x${width}`);
+  }
+  if (height === image.height && width === image.width) return image;
+  const rows = taps(image.height, height);
+  const cols = taps(image.width, width);
+  const { channels, data: src } = image;
+  const data = new Float32Array(channels * height * width);
+  for (let c = 0; c < channels; c++) {
+    const base = c * image.height * image.width;
+    for (let y = 0; y < height; y++) {
+      const r0 = base + rows.index[y] * image.width;
+      const r1 = r0 + rows.step[y] * image.width;
+      const ly = rows.lambda[y];
+      for (let x = 0; x < width; x++) {
+        const c0 = cols.index[x];
+        const c1 = c0 + cols.step[x];
+        const lx = cols.lambda[x];
+        const top = (1 - lx) * src[r0 + c0] + lx * src[r0 + c1];
+        const bottom = (1 - lx) * src[r1 + c0] + lx * src[r1 + c1];
+        data[(c * height + y) * width + x] = (1 - ly) * top + ly * bottom;
+      }
+    }
+  }
+  return { data, channels, height, width };
+}
+
+/** Per output index along one axis: the first source index, the offset to the second (0 at the edge), its weight. */
+function taps(inSize: number, outSize: number) {
+  const scale = inSize / outSize;
+  const index = new Int32Array(outSize);
+  const step = new Int32Array(outSize);
+  const lambda = new Float64Array(outSize);
+  for (let o = 0; o < outSize; o++) {
+    const src = Math.max(0, (o + 0.5) * scale - 0.5);
+    index[o] = Math.min(Math.floor(src), inSize - 1);
+    step[o] = index[o] < inSize - 1 ? 1 : 0;
+    lambda[o] = src - index[o];
+  }
+  return { index, step, lambda };
+}
+
+/** Decode, convert to `channels` and resize to `size` [H, W]: the model's input as Float32 [C, H, W]. */
+export function prepareImage(bytes: Uint8Array, file: string, channels: number, size: readonly [number, number]): Float32Array {
+  return resizeBilinear(toChannels(decodeImage(bytes, file), channels), size[0], size[1]).data;
+}
