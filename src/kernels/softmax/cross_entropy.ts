@@ -1,0 +1,133 @@
+/**
+ * crossEntropy, as torch.nn.functional.cross_entropy (PyTorch 1.13) for logits [N, C] and class
+ * indices: optional class weights, label smoothing ((1 - eps) * NLL + eps * mean over classes of
+ * -logp, both weighted), reductions 'mean' (divided by the summed weights of the labels), 'sum' and
+ * 'none'. Fused: one dispatch for log-softmax + loss per row (+ one for the reduction), one for the
+ * gradient (softmax minus the smoothed one-hot target). Differentiable in the logits only.
+ */
+import { Kernel } from '../../engine/kernel.js';
+import { dispatch, workgroups1d } from '../../engine/recorder.js';
+import { empty, full, tensor, type Tensor } from '../../engine/tensor.js';
+import { isGradEnabled, record } from '../../engine/autograd.js';
+import forwardSource from '../../../shaders/softmax/cross_entropy_forward.wgsl';
+import reduceSource from '../../../shaders/softmax/cross_entropy_reduce.wgsl';
+import backwardSource from '../../../shaders/softmax/cross_entropy_backward.wgsl';
+
+const forwardKernel = new Kernel('cross_entropy_forward', forwardSource);
+const reduceKernel = new Kernel('cross_entropy_reduce', reduceSource);
+const backwardKernel = new Kernel('cross_entropy_backward', backwardSource);
+
+const ROWS_PER_WORKGROUP = 64;
+
+export type Reduction = 'mean' | 'sum' | 'none';
+
+export interface CrossEntropyOptions {
+  /** eps in [0, 1]: the target is (1 - eps) * onehot(label) + eps / C. Default 0. */
+  labelSmoothing?: number;
+  /** 'mean' (default): sum of losses / sum of the labels' weights; 'sum'; 'none': one loss per row. */
+  reduction?: Reduction;
+  /** A weight per class ([C]); not differentiable (nor is it in PyTorch). */
+  weight?: Tensor | Float32Array;
+}
+
+function checkedLabels(labels: Int32Array | Tensor, n: number, c: number): Tensor {
+  if (labels instanceof Int32Array) {
+    if (labels.length !== n) {
+      throw new Error(`crossEntropy: ${labels.length} labels for logits of ${n} rows; expected one label per row`);
+    }
+    labels.forEach((label, i) => {
+      if (label < 0 || label >= c) {
+        throw new Error(`crossEntropy: label ${label} at index ${i} is outside [0, ${c}) (logits have ${c} classes)`);
+      }
+    });
+    return tensor(labels, [n]);
+  }
+  if (labels.dtype !== 'int32' || labels.ndim !== 1 || labels.shape[0] !== n) {
+    throw new Error(`crossEntropy: labels must be an int32 tensor of shape [${n}], got ${labels.dtype} [${labels.shape}]`);
+  }
+  return labels;
+}
+
+function checkedWeight(weight: Tensor | Float32Array | undefined, c: number): Tensor {
+  if (weight === undefined) return full([c], 1);
+  if (weight instanceof Float32Array) {
+    if (weight.length !== c) throw new Error(`crossEntropy: weight has ${weight.length} values, expected one per class (${c})`);
+    return tensor(weight, [c]);
+  }
+  if (weight.dtype !== 'float32' || weight.ndim !== 1 || weight.shape[0] !== c) {
+    throw new Error(`crossEntropy: weight must be a float32 tensor of shape [${c}], got ${weight.dtype} [${weight.shape}]`);
+  }
+  if (weight.requiresGrad && isGradEnabled()) {
+    throw new Error('crossEntropy: the gradient with respect to weight is not implemented (nor in PyTorch); detach it');
+  }
+  return weight;
+}
+
+/**
+ * Cross-entropy of `logits` [N, C] against class indices `labels` [N]. Labels from the host
+ * (Int32Array) are checked before any dispatch; for labels already on the GPU (an int32 tensor) a
+ * label outside [0, C) makes that row's loss NaN (and so the mean or sum), since checking them on
+ * the host would need a readback.
+ */
+export function crossEntropy(logits: Tensor, labels: Int32Array | Tensor, options: CrossEntropyOptions = {}): Tensor {
+  const { labelSmoothing = 0, reduction = 'mean' } = options;
+  if (logits.dtype !== 'float32' || logits.ndim !== 2 || logits.shape[1] < 1) {
+    throw new Error(`crossEntropy: expected float32 logits of shape [N, C] with C >= 1, got ${logits.dtype} [${logits.shape}]`);
+  }
+  if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) {
+    throw new Error(`crossEntropy: labelSmoothing must be in [0, 1], got ${labelSmoothing}`);
+  }
+  if (!['mean', 'sum', 'none'].includes(reduction)) {
+    throw new Error(`crossEntropy: reduction must be 'mean', 'sum' or 'none', got '${reduction}'`);
+  }
+  const [rows, classes] = logits.shape;
+  const labelTensor = checkedLabels(labels, rows, classes);
+  const weight = checkedWeight(options.weight, classes);
+  const common = { rows, classes };
+  const buffers = { logits, labels: labelTensor, weight };
+
+  const rowLoss = empty([rows], 'float32', 'crossEntropy');
+  const lse = empty([rows], 'float32', 'crossEntropy');
+  const workgroups = workgroups1d(Math.ceil(rows / ROWS_PER_WORKGROUP));
+  dispatch(forwardKernel, {
+    workgroups,
+    buffers: { ...buffers, loss: rowLoss, lse },
+    uniforms: { ...common, smoothing: labelSmoothing },
+  });
+  let out = rowLoss;
+  let divisor: Tensor;
+  if (reduction === 'none') {
+    divisor = full([1], 1);
+  } else {
+    out = empty([], 'float32', 'crossEntropy');
+    divisor = empty([1], 'float32', 'crossEntropy');
+    dispatch(reduceKernel, {
+      workgroups: [1],
+      buffers: { loss: rowLoss, labels: labelTensor, weight, out, divisor },
+      uniforms: common,
+      constants: { MEAN: reduction === 'mean' ? 1 : 0 },
+    });
+  }
+  const temporaries = [
+    lse,
+    divisor,
+    ...(out === rowLoss ? [] : [rowLoss]),
+    ...(labelTensor === labels ? [] : [labelTensor]),
+    ...(weight === options.weight ? [] : [weight]),
+  ];
+  if (!(isGradEnabled() && logits.requiresGrad)) {
+    // Safe right after recording: whoever reuses the pooled buffers is recorded later.
+    for (const t of temporaries) t.dispose();
+    return out;
+  }
+  return record(out, 'crossEntropy', [logits], (grad) => {
+    const gx = empty(logits.shape, 'float32', 'crossEntropy backward');
+    dispatch(backwardKernel, {
+      workgroups,
+      buffers: { ...buffers, lse, upstream: grad, divisor, gx },
+      uniforms: { ...common, smoothing: labelSmoothing, upstreamStride: reduction === 'none' ? 1 : 0 },
+    });
+    for (const t of temporaries) t.dispose();
+    return [gx];
+  });
+}
