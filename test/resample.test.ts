@@ -1,9 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { assertClose, gradCheck, randomData, run } from './helpers/index.js';
-import { tensor } from '../src/engine/tensor.js';
+import { tensor, type Tensor } from '../src/engine/tensor.js';
 import { interpolate, affineGrid, gridSample } from '../src/kernels/resample/index.js';
 import { interpolateRef, affineGridRef, gridSampleRef, type Shape4 } from './reference/resample.js';
+import fixture from './fixtures/resample.json';
 import bilinearSource from '../shaders/resample/bilinear.wgsl';
 import fusionForwardSource from '../shaders/fusion/forward.wgsl';
 import fusionBackwardSource from '../shaders/fusion/backward.wgsl';
@@ -167,6 +168,66 @@ test('the spatial transformer (affineGrid then gridSample) passes gradCheck wrt 
       (x, theta) => gridSample(x, affineGrid(theta, shape, { alignCorners }), { alignCorners }),
       (x, theta) => gridSampleRef(x, shape, affineGridRef(theta, 2, 5, 4, alignCorners), [5, 4], 'zeros', alignCorners),
     );
+  }
+});
+
+/** Runs `op` on leaves made from `inputs`, backpropagates sum(out * w) and reads out and the gradients. */
+async function forwardBackward(
+  inputs: { data: number[]; shape: readonly number[] }[],
+  op: (...xs: Tensor[]) => Tensor,
+  w: number[],
+): Promise<{ out: Float32Array; grads: Float32Array[] }> {
+  const leaves = inputs.map((x) => tensor(x.data, x.shape, { requiresGrad: true }));
+  const out = op(...leaves);
+  out.backward(tensor(w, out.shape));
+  const result = { out: await out.toArray(), grads: await Promise.all(leaves.map((l) => l.grad!.toArray())) };
+  for (const t of [out, ...leaves, ...leaves.map((l) => l.grad!)]) t.dispose();
+  return result;
+}
+
+test('interpolate matches PyTorch: up, down, sizes of 1, scale factors, both alignCorners', async () => {
+  for (const c of fixture.bilinear) {
+    const options = 'size' in c ? { size: c.size as [number, number] } : { scaleFactor: c.scaleFactor as [number, number] };
+    const what = `PyTorch interpolate [${c.shape}] ${JSON.stringify(options)} align ${c.alignCorners}`;
+    const { out, grads } = await forwardBackward(
+      [{ data: c.x, shape: c.shape }],
+      (x) => interpolate(x, { ...options, alignCorners: c.alignCorners }),
+      c.w,
+    );
+    assertClose(out, c.out, what);
+    assertClose(grads[0], c.dx, `${what} dx`);
+  }
+});
+
+test('affineGrid + gridSample match PyTorch, with gradients wrt input and theta', async () => {
+  for (const c of fixture.transformer) {
+    const what = `PyTorch spatial transformer ${c.paddingMode} align ${c.alignCorners}`;
+    const options = { paddingMode: c.paddingMode as 'zeros' | 'border', alignCorners: c.alignCorners };
+    const grid = await run(() => affineGrid(tensor(c.theta, [2, 2, 3]), c.size, options));
+    assertClose(grid, c.grid, `${what} grid`);
+    const { out, grads } = await forwardBackward(
+      [{ data: c.x, shape: [2, 3, 4, 5] }, { data: c.theta, shape: [2, 2, 3] }],
+      (x, theta) => gridSample(x, affineGrid(theta, c.size, options), options),
+      c.w,
+    );
+    assertClose(out, c.out, what);
+    assertClose(grads[0], c.dx, `${what} dx`);
+    assertClose(grads[1], c.dtheta, `${what} dtheta`);
+  }
+});
+
+test('gridSample gradients match PyTorch on clamp limits, pixel centres and far outside', async () => {
+  for (const c of fixture.grid) {
+    const what = `PyTorch gridSample ${c.paddingMode} align ${c.alignCorners}`;
+    const options = { paddingMode: c.paddingMode as 'zeros' | 'border', alignCorners: c.alignCorners };
+    const { out, grads } = await forwardBackward(
+      [{ data: c.x, shape: [1, 2, 3, 4] }, { data: c.grid, shape: [1, 3, 4, 2] }],
+      (x, grid) => gridSample(x, grid, options),
+      c.w,
+    );
+    assertClose(out, c.out, what);
+    assertClose(grads[0], c.dx, `${what} dx`);
+    assertClose(grads[1], c.dgrid, `${what} dgrid`);
   }
 });
 
