@@ -1,0 +1,61 @@
+// Max pooling backward, in gather form (no atomics, deterministic): dx[p, ih, iw] is the sum of dy over
+// the output windows that contain (ih, iw) AND chose it as their maximum (indices[p, oh, ow] == ih*inW + iw).
+// The windows containing row ih are oh in [ceil((ih + padH - kernelH + 1) / strideH), (ih + padH) / strideH]
+// clamped to [0, outH); likewise for columns.
+// Thread mapping: one invocation per input element, 256 per workgroup, workgroups folded into y past 65535
+// (index wid.x + wid.y * nwg.x). Bounds: i < count; window ranges clamped to the output.
+
+struct Params {
+  count: u32,
+  inH: u32,
+  inW: u32,
+  outH: u32,
+  outW: u32,
+  kernelH: u32,
+  kernelW: u32,
+  strideH: u32,
+  strideW: u32,
+  padH: u32,
+  padW: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read> indices: array<i32>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+
+// <windows-containing> (identical in shaders/pool/max_backward.wgsl and avg_backward.wgsl; a test checks it)
+// The first and last window (along one axis) whose span [o*stride - pad, + kernel) contains position i.
+fn windowsContaining(i: u32, kernel: u32, stride: u32, pad: u32, count: u32) -> vec2i {
+  let reach = i32(i + pad);
+  let first = select(0, (reach - i32(kernel)) / i32(stride) + 1, reach >= i32(kernel));
+  let last = min(reach / i32(stride), i32(count) - 1);
+  return vec2i(first, last);
+}
+// </windows-containing>
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.x + wid.y * nwg.x) * 256u + lid;
+  if (i >= params.count) {
+    return;
+  }
+  let inPlane = params.inH * params.inW;
+  let plane = i / inPlane;
+  let position = i32(i % inPlane);
+  let ih = (i % inPlane) / params.inW;
+  let iw = i % params.inW;
+  let rows = windowsContaining(ih, params.kernelH, params.strideH, params.padH, params.outH);
+  let cols = windowsContaining(iw, params.kernelW, params.strideW, params.padW, params.outW);
+  let base = plane * params.outH * params.outW;
+  var sum = 0.0;
+  for (var oh = rows.x; oh <= rows.y; oh++) {
+    for (var ow = cols.x; ow <= cols.y; ow++) {
+      let o = base + u32(oh) * params.outW + u32(ow);
+      if (indices[o] == position) {
+        sum += dy[o];
+      }
+    }
+  }
+  dx[i] = sum;
+}

@@ -1,0 +1,65 @@
+// Max pooling forward over planes of x [N*C, inH, inW]: out[p, oh, ow] is the maximum of the window rows
+// [oh*strideH - padH, + kernelH) x columns [ow*strideW - padW, + kernelW), clipped to the input; indices
+// holds where it was found (ih * inW + iw within the plane, PyTorch's convention). Ties go to the FIRST
+// maximum in row-major order, and a NaN wins (the last NaN seen), exactly as PyTorch's CPU kernel, whose
+// running maximum starts at -inf with the index of the first element (starting from that element is the same).
+// Thread mapping: one invocation per output element, 256 per workgroup, workgroups folded into y past 65535
+// (index wid.x + wid.y * nwg.x). Bounds: i < count; window rows/columns clipped to [0, inH) x [0, inW)
+// (the host guarantees padding <= kernel / 2, so every window holds at least one element).
+
+struct Params {
+  count: u32,
+  inH: u32,
+  inW: u32,
+  outH: u32,
+  outW: u32,
+  kernelH: u32,
+  kernelW: u32,
+  strideH: u32,
+  strideW: u32,
+  padH: u32,
+  padW: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<storage, read_write> indices: array<i32>;
+
+// By bits, since compilers may assume that v != v is false.
+fn isNan(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.x + wid.y * nwg.x) * 256u + lid;
+  if (i >= params.count) {
+    return;
+  }
+  let outPlane = params.outH * params.outW;
+  let plane = i / outPlane;
+  let oh = (i % outPlane) / params.outW;
+  let ow = i % params.outW;
+  let hFrom = i32(oh * params.strideH) - i32(params.padH);
+  let wFrom = i32(ow * params.strideW) - i32(params.padW);
+  let hEnd = min(hFrom + i32(params.kernelH), i32(params.inH));
+  let wEnd = min(wFrom + i32(params.kernelW), i32(params.inW));
+  let hStart = max(hFrom, 0);
+  let wStart = max(wFrom, 0);
+  let base = plane * params.inH * params.inW;
+  var bestIndex = hStart * i32(params.inW) + wStart;
+  var best = x[base + u32(bestIndex)];
+  for (var ih = hStart; ih < hEnd; ih++) {
+    for (var iw = wStart; iw < wEnd; iw++) {
+      let index = ih * i32(params.inW) + iw;
+      let v = x[base + u32(index)];
+      if (v > best || isNan(v)) {
+        best = v;
+        bestIndex = index;
+      }
+    }
+  }
+  out[i] = best;
+  indices[i] = bestIndex;
+}

@@ -1,0 +1,39 @@
+/** maxPool2d: forward keeps the int32 index of each window's first maximum; backward gathers by it. */
+import { Kernel } from '../../engine/kernel.js';
+import { dispatch, workgroups1d } from '../../engine/recorder.js';
+import { empty, type Tensor } from '../../engine/tensor.js';
+import { isGradEnabled, record } from '../../engine/autograd.js';
+import { poolGeometry, type PoolOptions } from './window.js';
+import forwardSource from '../../../shaders/pool/max_forward.wgsl';
+import backwardSource from '../../../shaders/pool/max_backward.wgsl';
+
+const forwardKernel = new Kernel('max_pool2d_forward', forwardSource);
+const backwardKernel = new Kernel('max_pool2d_backward', backwardSource);
+
+export type MaxPool2dOptions = PoolOptions;
+
+export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor {
+  const geometry = poolGeometry(x, options, 'maxPool2d');
+  const [n, c] = x.shape;
+  const out = empty([n, c, geometry.outH, geometry.outW], 'float32', 'maxPool2d');
+  const indices = empty(out.shape, 'int32', 'maxPool2d indices');
+  dispatch(forwardKernel, {
+    workgroups: workgroups1d(Math.ceil(out.size / 256)),
+    buffers: { x, out, indices },
+    uniforms: { count: out.size, ...geometry },
+  });
+  if (!(isGradEnabled() && x.requiresGrad)) {
+    indices.dispose();
+    return out;
+  }
+  return record(out, 'maxPool2d', [x], (dy) => {
+    const dx = empty(x.shape, 'float32', 'maxPool2d grad input');
+    dispatch(backwardKernel, {
+      workgroups: workgroups1d(Math.ceil(dx.size / 256)),
+      buffers: { dy, indices, dx },
+      uniforms: { count: dx.size, ...geometry },
+    });
+    indices.dispose();
+    return [dx];
+  });
+}

@@ -1,0 +1,72 @@
+/** Argument checks and output sizes shared by the pooling ops, with PyTorch's rules and messages. */
+import type { Tensor } from '../../engine/tensor.js';
+
+export type IntOrPair = number | readonly [number, number];
+
+/** Window geometry; the field names are the uniforms of the max and avg pooling shaders. */
+export interface PoolGeometry {
+  inH: number;
+  inW: number;
+  outH: number;
+  outW: number;
+  kernelH: number;
+  kernelW: number;
+  strideH: number;
+  strideW: number;
+  padH: number;
+  padW: number;
+}
+
+export interface PoolOptions {
+  kernelSize: IntOrPair;
+  /** Default: kernelSize. */
+  stride?: IntOrPair;
+  padding?: IntOrPair;
+  /** Output sizes rounded up instead of down (a last window may start inside the right padding). */
+  ceilMode?: boolean;
+}
+
+export function toPair(value: IntOrPair, what: string, op: string, min: number): [number, number] {
+  const pair: [number, number] = typeof value === 'number' ? [value, value] : [value[0], value[1]];
+  const valid = (Array.isArray(value) ? value.length === 2 : typeof value === 'number') && pair.every((v) => Number.isInteger(v) && v >= min);
+  if (!valid) throw new Error(`${op}: ${what} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(value)}`);
+  return pair;
+}
+
+export function checkPoolInput(x: Tensor, op: string): void {
+  if (x.ndim !== 4 || x.dtype !== 'float32' || x.shape.slice(1).some((d) => d === 0)) {
+    throw new Error(`${op}: expected a 4-D float32 input (N, C, H, W) with non-zero C, H, W, got ${x.dtype} [${x.shape}]`);
+  }
+}
+
+/** PyTorch's pooling_output_shape: floor (or ceil) of (in + 2 pad - kernel) / stride, plus 1, where in
+ *  ceil mode a window that would start inside the right padding is dropped. */
+function outputSize(size: number, kernel: number, stride: number, pad: number, ceilMode: boolean): number {
+  let out = Math.floor((size + 2 * pad - kernel + (ceilMode ? stride - 1 : 0)) / stride) + 1;
+  if (ceilMode && (out - 1) * stride >= size + pad) out--;
+  return out;
+}
+
+export function poolGeometry(x: Tensor, options: PoolOptions, op: string): PoolGeometry {
+  checkPoolInput(x, op);
+  const [kernelH, kernelW] = toPair(options.kernelSize, 'kernelSize', op, 1);
+  const [strideH, strideW] = toPair(options.stride ?? options.kernelSize, 'stride', op, 1);
+  const [padH, padW] = toPair(options.padding ?? 0, 'padding', op, 0);
+  if (2 * padH > kernelH || 2 * padW > kernelW) {
+    throw new Error(
+      `${op}: padding should be at most half of the kernel size, got padding [${padH}, ${padW}] ` +
+        `for kernelSize [${kernelH}, ${kernelW}]`,
+    );
+  }
+  const [, channels, inH, inW] = x.shape;
+  const ceilMode = options.ceilMode ?? false;
+  const outH = outputSize(inH, kernelH, strideH, padH, ceilMode);
+  const outW = outputSize(inW, kernelW, strideW, padW, ceilMode);
+  if (outH < 1 || outW < 1) {
+    throw new Error(
+      `${op}: input [${x.shape}] gives output size ${channels}x${outH}x${outW}, which is too small ` +
+        `(kernelSize [${kernelH}, ${kernelW}], stride [${strideH}, ${strideW}], padding [${padH}, ${padW}])`,
+    );
+  }
+  return { inH, inW, outH, outW, kernelH, kernelW, strideH, strideW, padH, padW };
+}
