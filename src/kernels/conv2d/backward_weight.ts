@@ -1,0 +1,89 @@
+/**
+ * conv2d backward wrt the weight and the bias. Both reduce over N·OH·OW, far more terms than
+ * outputs: the reduction is split into chunks computed in parallel (partial sums), then summed.
+ */
+import { Kernel } from '../../engine/kernel.js';
+import { dispatch, workgroups1d } from '../../engine/recorder.js';
+import { gpu } from '../../engine/device.js';
+import { empty, type Tensor } from '../../engine/tensor.js';
+import { outputShape, type Conv2dGeometry } from './geometry.js';
+import { conv2dTuning } from './tuning.js';
+import weightSource from '../../../shaders/conv2d/backward_weight.wgsl';
+import reduceSource from '../../../shaders/conv2d/reduce_chunks.wgsl';
+import biasSource from '../../../shaders/conv2d/bias_grad.wgsl';
+
+const weightKernel = new Kernel('conv2d_backward_weight', weightSource);
+const reduceKernel = new Kernel('conv2d_reduce_chunks', reduceSource);
+const biasKernel = new Kernel('conv2d_bias_grad', biasSource);
+
+/** out[i] = Σ_s partial[s·size + i]. */
+function reduceChunks(partial: Tensor, out: Tensor, size: number, chunks: number): void {
+  const wg = conv2dTuning().workgroupSize;
+  dispatch(reduceKernel, {
+    workgroups: workgroups1d(Math.ceil(size / 4 / wg)),
+    buffers: { partial, out },
+    uniforms: { size, chunks },
+    constants: { WG: wg },
+  });
+}
+
+/** How many chunks the N·OH output rows are split into, and the rows of each. */
+export function weightGradChunks(g: Conv2dGeometry, blockCount: number): { chunks: number; rows: number } {
+  const tuning = conv2dTuning();
+  const rows = g.N * g.OH;
+  const size = g.O * g.Cg * g.kH * g.kW;
+  const byMemory = Math.floor(gpu().limits.maxStorageBufferBindingSize / (4 * size));
+  const wanted = Math.ceil(tuning.weightGradInvocations / blockCount);
+  const chunks = Math.max(1, Math.min(wanted, Math.ceil(rows / tuning.weightGradMinRows), byMemory, 65535));
+  const chunkRows = Math.ceil(rows / chunks);
+  return { chunks: Math.ceil(rows / chunkRows), rows: chunkRows };
+}
+
+/** dweight [O, C / groups, kH, kW] from x [N, C, H, W] and dy [N, O, OH, OW]. */
+export function backwardWeight(x: Tensor, dy: Tensor, g: Conv2dGeometry): Tensor {
+  const size = g.O * g.Cg * g.kH * g.kW;
+  const dw = empty([g.O, g.Cg, g.kH, g.kW], 'float32', 'conv2dBackwardWeight');
+  const blocks = [Math.ceil(g.Og / 4), Math.ceil(g.Cg / 4)];
+  const blockCount = g.groups * blocks[0] * blocks[1] * g.kH * g.kW;
+  const { chunks, rows } = weightGradChunks(g, blockCount);
+  const partial = chunks === 1 ? dw : empty([chunks, size], 'float32', 'conv2dBackwardWeight partials');
+  const wg = conv2dTuning().workgroupSize;
+  dispatch(weightKernel, {
+    workgroups: [...workgroups1d(Math.ceil(blockCount / wg)).slice(0, 2), chunks],
+    buffers: { x, dy, partial },
+    uniforms: {
+      x_shape: [g.N, g.C, g.H, g.W],
+      y_shape: outputShape(g),
+      window: [g.kH, g.kW, g.Cg, g.Og],
+      stride_pad: [g.stride[0], g.stride[1], g.padding[0], g.padding[1]],
+      dilation: g.dilation,
+      blocks,
+      block_count: blockCount,
+      chunk_rows: rows,
+    },
+    constants: { WG: wg },
+  });
+  if (partial !== dw) {
+    reduceChunks(partial, dw, size, chunks);
+    partial.dispose();
+  }
+  return dw;
+}
+
+/** dbias [O] = Σ_{n, oh, ow} dy[n, o, oh, ow]. */
+export function backwardBias(dy: Tensor): Tensor {
+  if (dy.ndim !== 4) throw new Error(`conv2dBackwardBias: expected a 4-D gradient (N, O, OH, OW), got [${dy.shape}]`);
+  const [N, O, OH, OW] = dy.shape;
+  const db = empty([O], 'float32', 'conv2dBackwardBias');
+  const partial = empty([N, O], 'float32', 'conv2dBackwardBias partials');
+  const wg = conv2dTuning().workgroupSize;
+  dispatch(biasKernel, {
+    workgroups: workgroups1d(Math.ceil((N * O) / wg)),
+    buffers: { dy, partial },
+    uniforms: { planes: N * O, plane_size: OH * OW },
+    constants: { WG: wg },
+  });
+  reduceChunks(partial, db, O, N);
+  partial.dispose();
+  return db;
+}

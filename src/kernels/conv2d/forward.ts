@@ -1,0 +1,123 @@
+/**
+ * conv2d forward kernels and the choice between them:
+ * - `1x1`: 1×1 kernels without padding (any stride), a matmul over channels;
+ * - `gemm`: implicit GEMM with register blocking and input-row reuse across taps, any shape whose
+ *   input row segment fits the shader's register array;
+ * - `direct`: one pixel per invocation, no reuse, any shape (tiny input channels and the fallback).
+ * Each applies bias, a residual and ReLU in its store.
+ */
+import { Kernel } from '../../engine/kernel.js';
+import { dispatch, workgroups1d } from '../../engine/recorder.js';
+import { empty, type Tensor } from '../../engine/tensor.js';
+import { outputShape, type Conv2dGeometry } from './geometry.js';
+import { conv2dTuning } from './tuning.js';
+import gemmSource from '../../../shaders/conv2d/forward_gemm.wgsl';
+import pointwiseSource from '../../../shaders/conv2d/forward_1x1.wgsl';
+import directSource from '../../../shaders/conv2d/forward_direct.wgsl';
+
+const gemmKernel = new Kernel('conv2d_forward_gemm', gemmSource);
+const pointwiseKernel = new Kernel('conv2d_forward_1x1', pointwiseSource);
+const directKernel = new Kernel('conv2d_forward_direct', directSource);
+
+export type ForwardVariant = '1x1' | 'gemm' | 'direct';
+
+export interface Epilogue {
+  bias: Tensor | null;
+  residual: Tensor | null;
+  relu: boolean;
+}
+
+// Must match TP and SEG_MAX in forward_gemm.wgsl, TP in forward_1x1.wgsl and forward_direct.wgsl.
+const GEMM_PIXELS = 4;
+const GEMM_SEGMENT = 48;
+const POINTWISE_PIXELS = 8;
+const DIRECT_CHANNELS = 8;
+
+/** Taps along W the gemm kernel covers per input-row segment, or 0 when not even one fits. */
+function gemmTapChunk(g: Conv2dGeometry): number {
+  const [, sw] = g.stride;
+  const [, dw] = g.dilation;
+  const room = GEMM_SEGMENT - 1 - (GEMM_PIXELS - 1) * sw;
+  return room < 0 ? 0 : Math.min(g.kW, Math.floor(room / dw) + 1);
+}
+
+export function supportsVariant(g: Conv2dGeometry, variant: ForwardVariant): boolean {
+  if (variant === '1x1') return g.kH === 1 && g.kW === 1 && g.padding[0] === 0 && g.padding[1] === 0;
+  if (variant === 'gemm') return gemmTapChunk(g) > 0;
+  return true;
+}
+
+/** The fastest variant for this shape (measured on lavapipe; see bench/conv2d.ts). */
+export function chooseForwardVariant(g: Conv2dGeometry): ForwardVariant {
+  if (supportsVariant(g, '1x1')) return '1x1';
+  if (g.Cg <= 4 && g.Og >= DIRECT_CHANNELS) return 'direct';
+  return supportsVariant(g, 'gemm') ? 'gemm' : 'direct';
+}
+
+function epilogueConstants(e: Epilogue, workgroupSize: number): Record<string, number> {
+  return { WG: workgroupSize, HAS_BIAS: e.bias ? 1 : 0, HAS_RESIDUAL: e.residual ? 1 : 0, RELU: e.relu ? 1 : 0 };
+}
+
+/** y = act(conv(x, weight) + bias + residual) with the kernel `variant` (checked by the caller). */
+export function conv2dForward(x: Tensor, weight: Tensor, g: Conv2dGeometry, e: Epilogue, variant: ForwardVariant): Tensor {
+  const y = empty(outputShape(g), 'float32', 'conv2d');
+  const wg = conv2dTuning().workgroupSize;
+  // Absent bias / residual: bind x in their place; the shader never reads them then.
+  const buffers = { x, w: weight, bias: e.bias ?? x, residual: e.residual ?? x, y };
+  const constants = epilogueConstants(e, wg);
+  const blocks = Math.ceil(g.Og / 4);
+  if (variant === '1x1') {
+    const tilesImg = Math.ceil((g.OH * g.OW) / POINTWISE_PIXELS);
+    const tileCount = g.N * tilesImg;
+    dispatch(pointwiseKernel, {
+      workgroups: [...workgroups1d(Math.ceil(tileCount / wg)).slice(0, 2), g.groups * blocks],
+      buffers,
+      uniforms: {
+        x_shape: [g.N, g.C, g.H, g.W],
+        y_shape: outputShape(g),
+        groups: [g.Cg, g.Og],
+        stride: g.stride,
+        tiles_img: tilesImg,
+        blocks_g: blocks,
+        tile_count: tileCount,
+      },
+      constants,
+    });
+  } else if (variant === 'gemm') {
+    const tilesW = Math.ceil(g.OW / GEMM_PIXELS);
+    const tileCount = g.N * g.OH * tilesW;
+    dispatch(gemmKernel, {
+      workgroups: [...workgroups1d(Math.ceil(tileCount / wg)).slice(0, 2), g.groups * blocks],
+      buffers,
+      uniforms: {
+        x_shape: [g.N, g.C, g.H, g.W],
+        y_shape: outputShape(g),
+        window: [g.kH, g.kW, g.Cg, g.Og],
+        stride_pad: [g.stride[0], g.stride[1], g.padding[0], g.padding[1]],
+        dilation_h: g.dilation[0],
+        tiles_w: tilesW,
+        blocks_g: blocks,
+        tile_count: tileCount,
+      },
+      constants: { ...constants, SW: g.stride[1], DW: g.dilation[1], KWC: gemmTapChunk(g) },
+    });
+  } else {
+    const pixels = g.N * g.OH * g.OW;
+    const directBlocks = Math.ceil(g.Og / DIRECT_CHANNELS);
+    dispatch(directKernel, {
+      workgroups: [...workgroups1d(Math.ceil(pixels / wg)).slice(0, 2), g.groups * directBlocks],
+      buffers,
+      uniforms: {
+        x_shape: [g.N, g.C, g.H, g.W],
+        y_shape: outputShape(g),
+        window: [g.kH, g.kW, g.Cg, g.Og],
+        stride_pad: [g.stride[0], g.stride[1], g.padding[0], g.padding[1]],
+        dilation: g.dilation,
+        blocks_g: directBlocks,
+        pixel_count: pixels,
+      },
+      constants,
+    });
+  }
+  return y;
+}

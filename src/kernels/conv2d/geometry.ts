@@ -1,0 +1,91 @@
+/**
+ * Shape arithmetic and argument checks of conv2d, shared by the forward and both backward kernels.
+ * Semantics are torch.nn.functional.conv2d's: x [N, C, H, W], weight [O, C / groups, kH, kW],
+ * OH = floor((H + 2·ph − dh·(kH − 1) − 1) / sh) + 1, likewise OW.
+ */
+export type Pair = number | readonly [number, number];
+
+export interface Conv2dOptions {
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  groups?: number;
+}
+
+export interface Conv2dGeometry {
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  O: number;
+  OH: number;
+  OW: number;
+  kH: number;
+  kW: number;
+  groups: number;
+  /** Input channels per group (weightShape[1]). */
+  Cg: number;
+  /** Output channels per group. */
+  Og: number;
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+}
+
+function pair(value: Pair, name: string, min: number): [number, number] {
+  const p: [number, number] = typeof value === 'number' ? [value, value] : [value[0], value[1]];
+  if ((typeof value !== 'number' && value.length !== 2) || p.some((v) => !Number.isInteger(v) || v < min)) {
+    throw new Error(`conv2d: ${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(value)}`);
+  }
+  return p;
+}
+
+/** Checks the shapes of x and weight against the options and returns the sizes every kernel needs. */
+export function conv2dGeometry(
+  xShape: readonly number[],
+  weightShape: readonly number[],
+  options: Conv2dOptions = {},
+): Conv2dGeometry {
+  const stride = pair(options.stride ?? 1, 'stride', 1);
+  const padding = pair(options.padding ?? 0, 'padding', 0);
+  const dilation = pair(options.dilation ?? 1, 'dilation', 1);
+  const groups = options.groups ?? 1;
+  if (xShape.length !== 4) throw new Error(`conv2d: expected a 4-D input (N, C, H, W), got shape [${xShape}]`);
+  if (weightShape.length !== 4) {
+    throw new Error(`conv2d: expected a 4-D weight (O, C / groups, kH, kW), got shape [${weightShape}]`);
+  }
+  const [N, C, H, W] = xShape;
+  const [O, Cg, kH, kW] = weightShape;
+  if (!Number.isInteger(groups) || groups < 1 || C % groups !== 0 || O % groups !== 0) {
+    throw new Error(
+      `conv2d: groups = ${groups} must be a positive integer dividing both the input channels (${C}) ` +
+        `and the output channels (${O}); input [${xShape}], weight [${weightShape}]`,
+    );
+  }
+  if (Cg * groups !== C) {
+    throw new Error(
+      `conv2d: input [${xShape}] has ${C} channels but weight [${weightShape}] expects ` +
+        `${Cg} × groups (${groups}) = ${Cg * groups}`,
+    );
+  }
+  const spanH = dilation[0] * (kH - 1) + 1;
+  const spanW = dilation[1] * (kW - 1) + 1;
+  if (kH < 1 || kW < 1 || spanH > H + 2 * padding[0] || spanW > W + 2 * padding[1]) {
+    throw new Error(
+      `conv2d: kernel [${kH}, ${kW}] with dilation [${dilation}] spans ${spanH}×${spanW}, larger than the ` +
+        `padded input ${H + 2 * padding[0]}×${W + 2 * padding[1]} (input [${xShape}], padding [${padding}])`,
+    );
+  }
+  const OH = Math.floor((H + 2 * padding[0] - spanH) / stride[0]) + 1;
+  const OW = Math.floor((W + 2 * padding[1] - spanW) / stride[1]) + 1;
+  return { N, C, H, W, O, OH, OW, kH, kW, groups, Cg, Og: O / groups, stride, padding, dilation };
+}
+
+export function outputShape(g: Conv2dGeometry): number[] {
+  return [g.N, g.O, g.OH, g.OW];
+}
+
+/** Multiply-adds of one forward pass (each backward pass does as many). */
+export function conv2dMacs(g: Conv2dGeometry): number {
+  return g.N * g.O * g.OH * g.OW * g.Cg * g.kH * g.kW;
+}
