@@ -1,0 +1,15 @@
+/** PCNN's data layer (CPU side): decoding, datasets, synthetic faces, augmentation, batching. */
+export * from './types.js';
+export { decodeImage, toChannels, resizeBilinear, prepareImage, type Image } from './image.js';
+export { imageFolder } from './image-folder.js';
+export { fer2013Csv, FER2013_CLASSES, type Fer2013Options, type Fer2013Usage } from './fer2013.js';
+export { ferPlus, majorityVote, FERPLUS_CLASSES, type FerPlusResult } from './ferplus.js';
+export { rafDb, RAFDB_CLASSES, type RafDbOptions } from './rafdb.js';
+export { ckplus48, subjectFolds, subjectSplit } from './ckplus.js';
+export { syntheticFaces, syntheticFace, syntheticLabel, syntheticDataset, SYNTHETIC_CLASSES, type SyntheticOptions, type SyntheticFaces } from './synthetic.js';
+export { hflip, normalize, randomErasing, erasingBox, fillBox, augment, evalTransform, type AugmentOptions, type ErasingOptions, type Shape } from './augment.js';
+export { rotate, translate } from './warp.js';
+export { occludeRegion, occludeEyes, occludeMouth, occludePatch, rotateBy, EYES, MOUTH, type Region } from './robustness.js';
+export { DataLoader, type Dataset, type Transform, type LoaderOptions, type Batch } from './loader.js';
+export { encodePng, contactSheet } from './contact-sheet.js';
+export { mixSeed } from './seed.js';
