@@ -21,11 +21,15 @@ export interface InterpolateOptions {
   alignCorners?: boolean;
 }
 
+/** The shader's uniforms (shaders/resample/bilinear.wgsl); forward and backward share them. */
 interface Geometry {
   planes: number;
-  inSize: [number, number];
-  outSize: [number, number];
-  scale: [number, number];
+  inH: number;
+  inW: number;
+  outH: number;
+  outW: number;
+  scaleH: number;
+  scaleW: number;
   alignCorners: number;
 }
 
@@ -62,9 +66,12 @@ function geometry(x: Tensor, options: InterpolateOptions): Geometry {
   const alignCorners = options.alignCorners ?? false;
   return {
     planes: n * c,
-    inSize: [h, w],
-    outSize,
-    scale: [axisScale(h, outSize[0], alignCorners, factors[0]), axisScale(w, outSize[1], alignCorners, factors[1])],
+    inH: h,
+    inW: w,
+    outH: outSize[0],
+    outW: outSize[1],
+    scaleH: axisScale(h, outSize[0], alignCorners, factors[0]),
+    scaleW: axisScale(w, outSize[1], alignCorners, factors[1]),
     alignCorners: alignCorners ? 1 : 0,
   };
 }
@@ -73,23 +80,14 @@ function run(kernel: Kernel, g: Geometry, from: Tensor, to: Tensor): void {
   dispatch(kernel, {
     workgroups: workgroups1d(Math.ceil(to.size / 256)),
     buffers: { source: from, result: to },
-    uniforms: {
-      planes: g.planes,
-      inH: g.inSize[0],
-      inW: g.inSize[1],
-      outH: g.outSize[0],
-      outW: g.outSize[1],
-      scaleH: g.scale[0],
-      scaleW: g.scale[1],
-      alignCorners: g.alignCorners,
-    },
+    uniforms: { ...g },
   });
 }
 
 /** Bilinear resize of x [N, C, H, W] to [N, C, outH, outW], exactly as PyTorch (CPU) computes it. */
 export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
   const g = geometry(x, options);
-  const out = empty([x.shape[0], x.shape[1], ...g.outSize], 'float32', 'interpolate');
+  const out = empty([x.shape[0], x.shape[1], g.outH, g.outW], 'float32', 'interpolate');
   run(forwardKernel, g, x, out);
   return record(out, 'interpolate', [x], (grad) => {
     const dx = empty(x.shape, 'float32', 'interpolate backward');
