@@ -1,0 +1,242 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { detectRaces } from 'wgsl_reflect/wgsl_reflect.module.js';
+import { assertClose, gradCheck, randomData, run } from './helpers/index.js';
+import { tensor, type Tensor } from '../src/engine/tensor.js';
+import { noGrad } from '../src/engine/autograd.js';
+import { tidy } from '../src/engine/scope.js';
+import { batchNorm2d } from '../src/kernels/batchnorm/index.js';
+import { BatchNorm2d } from '../src/engine/nn/batchnorm.js';
+import { batchNormTrainRef, channelStatsRef, normalizeRef, updateRunningRef, type Shape4 } from './reference/batchnorm.js';
+import fixtures from './fixtures/batchnorm_pool.json';
+import statsSource from '../shaders/batchnorm/stats.wgsl';
+import gradSumsSource from '../shaders/batchnorm/grad_sums.wgsl';
+
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+const f32 = (data: ArrayLike<number>) => Float64Array.from(Float32Array.from(data));
+const upload = (data: ArrayLike<number>, shape: readonly number[]) => tensor(Float32Array.from(data), shape);
+
+/** Per-channel offset and spread: a mean far from 0 relative to the spread tests the statistics' stability. */
+function channelData(shape: Shape4, seed: number): Float64Array {
+  const [, c, h, w] = shape;
+  const data = randomData(size(shape), seed);
+  return f32(data.map((v, i) => {
+    const ch = Math.floor(i / (h * w)) % c;
+    return [40, -3, 0.5, 7, -0.25][ch % 5] + v * [0.5, 2, 1, 0.1, 3][ch % 5];
+  }));
+}
+
+// Odd sizes; batch 1 with one channel; 1x1 planes; more than 256 elements per channel (several per invocation).
+const shapes: Shape4[] = [
+  [2, 3, 5, 7],
+  [1, 1, 3, 5],
+  [4, 5, 1, 1],
+  [3, 2, 13, 11],
+];
+
+test('training forward and running statistics over several steps match the float64 reference', async () => {
+  for (const shape of shapes) {
+    const c = shape[1];
+    const weight = f32(randomData(c, 11));
+    const bias = f32(randomData(c, 12));
+    const refMean = f32(randomData(c, 13));
+    const refVar = f32(randomData(c, 14, 0.5, 2));
+    const [runningMean, runningVar] = [upload(refMean, [c]), upload(refVar, [c])];
+    const [w, b] = [upload(weight, [c]), upload(bias, [c])];
+    for (let step = 0; step < 3; step++) {
+      const x = channelData(shape, 20 + step);
+      const y = await run(() => batchNorm2d(upload(x, shape), runningMean, runningVar, w, b, { training: true, momentum: 0.2, eps: 1e-3 }));
+      assertClose(y, batchNormTrainRef(x, shape, weight, bias, 1e-3), `batchNorm2d train [${shape}] step ${step}`, { atol: 1e-4 });
+      updateRunningRef(refMean, refVar, x, shape, 0.2);
+    }
+    assertClose(await runningMean.toArray(), refMean, `running mean [${shape}]`);
+    assertClose(await runningVar.toArray(), refVar, `running var [${shape}]`);
+    for (const t of [runningMean, runningVar, w, b]) t.dispose();
+  }
+});
+
+test('eval forward uses the running statistics; weight and bias may be absent', async () => {
+  const shape: Shape4 = [2, 3, 4, 5];
+  const x = channelData(shape, 30);
+  const mean = f32(randomData(3, 31));
+  const variance = f32(randomData(3, 32, 0.1, 3));
+  const weight = f32(randomData(3, 33));
+  const bias = f32(randomData(3, 34));
+  const [m, v, w, b] = [upload(mean, [3]), upload(variance, [3]), upload(weight, [3]), upload(bias, [3])];
+  const y = await run(() => batchNorm2d(upload(x, shape), m, v, w, b));
+  assertClose(y, normalizeRef(x, shape, mean, variance, weight, bias, 1e-5), 'batchNorm2d eval', { atol: 1e-4 });
+  const bare = await run(() => batchNorm2d(upload(x, shape), m, v, null, null, { eps: 0.5 }));
+  assertClose(bare, normalizeRef(x, shape, mean, variance, null, null, 0.5), 'batchNorm2d eval without affine', { atol: 1e-4 });
+  const unchanged = await m.toArray();
+  assertClose(unchanged, mean, 'eval leaves the running mean alone', { atol: 0, rtol: 0 });
+  for (const t of [m, v, w, b]) t.dispose();
+});
+
+test('gradCheck in training mode: input, weight and bias (batch 1, one channel, 1x1 planes too)', async () => {
+  const cases: Shape4[] = [[2, 3, 3, 5], [1, 1, 4, 3], [3, 2, 1, 1]];
+  for (const shape of cases) {
+    const c = shape[1];
+    const inputs = [
+      { shape: [...shape], data: f32(randomData(size(shape), 40)) },
+      { shape: [c], data: f32(randomData(c, 41)) },
+      { shape: [c], data: f32(randomData(c, 42)) },
+    ];
+    await gradCheck(
+      `batchNorm2d train [${shape}]`,
+      inputs,
+      (x, w, b) => batchNorm2d(x, null, null, w, b, { training: true }),
+      (x, w, b) => batchNormTrainRef(x, shape, w, b, 1e-5),
+    );
+  }
+  // Only the input needs a gradient, then only the affine parameters.
+  const shape: Shape4 = [2, 2, 3, 3];
+  const inputs = [
+    { shape: [...shape], data: f32(randomData(size(shape), 43)) },
+    { shape: [2], data: f32(randomData(2, 44)) },
+    { shape: [2], data: f32(randomData(2, 45)) },
+  ];
+  const op = (x: Tensor, w: Tensor, b: Tensor) => batchNorm2d(x, null, null, w, b, { training: true });
+  const reference = (x: Float64Array, w: Float64Array, b: Float64Array) => batchNormTrainRef(x, shape, w, b, 1e-5);
+  await gradCheck('batchNorm2d train, input only', inputs, op, reference, { skip: [1, 2] });
+  await gradCheck('batchNorm2d train, affine only', inputs, op, reference, { skip: [0] });
+  await gradCheck(
+    'batchNorm2d train without affine',
+    inputs.slice(0, 1),
+    (x) => batchNorm2d(x, null, null, null, null, { training: true }),
+    (x) => batchNormTrainRef(x, shape, null, null, 1e-5),
+  );
+});
+
+test('gradCheck in eval mode: a per-channel affine map of the input', async () => {
+  const shape: Shape4 = [2, 3, 3, 4];
+  const mean = f32(randomData(3, 50));
+  const variance = f32(randomData(3, 51, 0.2, 2));
+  const [m, v] = [upload(mean, [3]), upload(variance, [3])];
+  const inputs = [
+    { shape: [...shape], data: f32(randomData(size(shape), 52)) },
+    { shape: [3], data: f32(randomData(3, 53)) },
+    { shape: [3], data: f32(randomData(3, 54)) },
+  ];
+  await gradCheck(
+    'batchNorm2d eval',
+    inputs,
+    (x, w, b) => batchNorm2d(x, m, v, w, b),
+    (x, w, b) => normalizeRef(x, shape, mean, variance, w, b, 1e-5),
+  );
+  for (const t of [m, v]) t.dispose();
+});
+
+test('the eval-mode backward uses the statistics of its forward, not those of a later training step', async () => {
+  const shape: Shape4 = [1, 2, 2, 3];
+  const x = f32(randomData(size(shape), 60));
+  const mean = f32([0.5, -1]);
+  const variance = f32([2, 0.5]);
+  const [m, v] = [upload(mean, [2]), upload(variance, [2])];
+  const input = tensor(Float32Array.from(x), shape, { requiresGrad: true });
+  const gradient = tidy(() => {
+    const y = batchNorm2d(input, m, v, null, null);
+    noGrad(() => batchNorm2d(upload(channelData(shape, 61), shape), m, v, null, null, { training: true, momentum: 1 }));
+    y.backward(upload(new Float32Array(y.size).fill(1), y.shape));
+    return input.grad!;
+  });
+  const expected = Float64Array.from(x, (_, i) => 1 / Math.sqrt(variance[Math.floor(i / 6)] + 1e-5));
+  assertClose(await gradient.toArray(), expected, 'eval gradient with the saved running variance');
+  for (const t of [m, v, gradient, input]) t.dispose();
+});
+
+test('BatchNorm2d matches PyTorch over training steps (outputs, gradients, running statistics) and in eval', async () => {
+  const f = fixtures.batchNorm;
+  const bn = new BatchNorm2d(3, { momentum: f.momentum, eps: f.eps });
+  bn.loadStateDict({ weight: { shape: [3], data: f.weight }, bias: { shape: [3], data: f.bias } }, { strict: false });
+  const check = async (c: typeof f.eval, what: string) => {
+    const x = tensor(Float32Array.from(c.x), c.shape, { requiresGrad: true });
+    const y = tidy(() => {
+      const out = bn.forward(x);
+      out.backward(upload(c.upstream, c.shape));
+      return out;
+    });
+    assertClose(await y.toArray(), c.y, `${what}: output`, { atol: 1e-4 });
+    assertClose(await x.grad!.toArray(), c.gradInput, `${what}: input gradient`, { atol: 1e-4 });
+    assertClose(await bn.weight!.grad!.toArray(), c.gradWeight, `${what}: weight gradient`, { atol: 1e-4 });
+    assertClose(await bn.bias!.grad!.toArray(), c.gradBias, `${what}: bias gradient`, { atol: 1e-4 });
+    for (const t of [y, x.grad!, x, bn.weight!.grad!, bn.bias!.grad!]) t.dispose();
+    bn.weight!.grad = bn.bias!.grad = null;
+  };
+  for (const [i, step] of f.steps.entries()) {
+    await check(step, `training step ${i} [${step.shape}]`);
+    assertClose(await bn.runningMean!.toArray(), step.runningMean, `step ${i}: running mean`);
+    assertClose(await bn.runningVar!.toArray(), step.runningVar, `step ${i}: running var`);
+  }
+  assert.is(await bn.numBatchesTracked!.item(), f.numBatchesTracked);
+  bn.eval();
+  await check(f.eval, 'eval');
+  assert.is(await bn.numBatchesTracked!.item(), f.numBatchesTracked, 'eval does not count batches');
+  bn.dispose();
+});
+
+test('BatchNorm2d state: PyTorch names, shapes and initial values; num_batches_tracked loads from any 1-element data', async () => {
+  const bn = new BatchNorm2d(4);
+  const state = bn.stateDict();
+  assert.equal(Object.keys(state), ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']);
+  assert.equal(state.num_batches_tracked.shape, []);
+  assert.is(state.num_batches_tracked.dtype, 'int32');
+  assert.equal([...(await state.weight.toArray())], [1, 1, 1, 1]);
+  assert.equal([...(await state.bias.toArray())], [0, 0, 0, 0]);
+  assert.equal([...(await state.running_mean.toArray())], [0, 0, 0, 0]);
+  assert.equal([...(await state.running_var.toArray())], [1, 1, 1, 1]);
+  assert.equal(bn.namedParameters().map(([name]) => name), ['weight', 'bias']);
+  // A PyTorch checkpoint's int64 count, as a reader would hand it over (a 0-d tensor's one number).
+  bn.loadStateDict({ num_batches_tracked: { shape: [], data: Float64Array.of(7) } }, { strict: false });
+  tidy(() => bn.forward(upload(randomData(2 * 4 * 3, 70), [2, 4, 3, 1])));
+  assert.is(await bn.numBatchesTracked!.item(), 8);
+  bn.dispose();
+});
+
+test('BatchNorm2d without running statistics uses batch statistics in eval too; without affine it has no parameters', async () => {
+  const shape: Shape4 = [2, 2, 3, 3];
+  const x = channelData(shape, 80);
+  const untracked = new BatchNorm2d(2, { trackRunningStats: false }).eval();
+  assert.equal(Object.keys(untracked.stateDict()), ['weight', 'bias']);
+  const y = await run(() => untracked.forward(upload(x, shape)));
+  assertClose(y, batchNormTrainRef(x, shape, null, null, 1e-5), 'untracked eval', { atol: 1e-4 });
+  const plain = new BatchNorm2d(2, { affine: false, eps: 0.1 });
+  assert.equal(plain.parameters(), []);
+  assert.equal(Object.keys(plain.stateDict()), ['running_mean', 'running_var', 'num_batches_tracked']);
+  const z = await run(() => plain.forward(upload(x, shape)));
+  assertClose(z, batchNormTrainRef(x, shape, null, null, 0.1), 'no affine', { atol: 1e-4 });
+  untracked.dispose();
+  plain.dispose();
+});
+
+test('bad batch norm arguments are errors naming the op, the shapes and what was expected', () => {
+  const x = upload(new Float32Array(2 * 3 * 2 * 2), [2, 3, 2, 2]);
+  const [three, two] = [upload([1, 1, 1], [3]), upload([1, 1], [2])];
+  assert.throws(() => batchNorm2d(x, two, two, null, null), /batchNorm2d: runningMean must be a float32 tensor of shape \[3\] \(one value per channel of input \[2,3,2,2\]\), got float32 \[2\]/);
+  assert.throws(() => batchNorm2d(x, three, null, null, null, { training: true }), /batchNorm2d: runningMean and runningVar must be given together/);
+  assert.throws(() => batchNorm2d(x, null, null, three, three), /batchNorm2d: eval mode \(training: false\) needs runningMean and runningVar/);
+  assert.throws(() => batchNorm2d(x.view([2, 3, 4]), three, three, null, null), /batchNorm2d: expected a 4-D float32 input \(N, C, H, W\), got float32 \[2,3,4\]/);
+  const single = upload([1, 2, 3], [1, 3, 1, 1]);
+  assert.throws(() => batchNorm2d(single, null, null, null, null, { training: true }), /batchNorm2d: expected more than 1 value per channel when training, got input \[1,3,1,1\]/);
+  assert.throws(() => new BatchNorm2d(3).forward(upload(new Float32Array(8), [2, 2, 2, 1])), /BatchNorm2d\(3\): input \[2,2,2,1\] has 2 channels/);
+  for (const t of [x, three, two, single]) t.dispose();
+});
+
+/** detectRaces on one workgroup (2 channels of 3x5, batch 3), and a control: without its barriers it must race. */
+function raceCheck(source: string, storage: ArrayBuffer[], uniforms: ArrayBuffer): void {
+  const bindGroups = () => ({ 0: Object.fromEntries([[0, { uniform: uniforms }], ...storage.map((b, i) => [i + 1, b.slice(0)])]) });
+  const clean = detectRaces(source, 'main', [2, 1, 1], bindGroups());
+  assert.equal(clean.errors, []);
+  assert.equal(clean.races.map((r) => r.message), []);
+  const unsynchronised = detectRaces(source.replaceAll('workgroupBarrier();', ''), 'main', [1, 1, 1], bindGroups());
+  assert.ok(unsynchronised.races.length > 0, 'the detector sees the race once the barriers are gone');
+}
+
+test('the workgroup-memory reductions pass the race detector', () => {
+  const x = Float32Array.from(randomData(2 * 3 * 15, 90)).buffer;
+  const perChannel = new ArrayBuffer(16);
+  const params = (eps: number[]) => new Uint32Array([2, 15, 45, ...new Uint32Array(Float32Array.from(eps).buffer)]).buffer;
+  raceCheck(statsSource, [x, perChannel, perChannel], params([]));
+  raceCheck(gradSumsSource, [x, x, perChannel, perChannel, perChannel, perChannel], params([1e-5]));
+});
+
+test.run();
