@@ -84,8 +84,8 @@ export abstract class Optimizer<H extends GroupHyper, S extends object> {
       if (!input || !Array.isArray(input.params)) {
         throw new Error(`${name}: parameter group ${g} has no 'params' list (mixing tensors and groups is not allowed)`);
       }
-      const overrides = Object.fromEntries(Object.entries(input).filter(([k, v]) => k !== 'params' && v !== undefined));
-      const group = { ...structuredClone(defaults), ...overrides, params: [...input.params] } as ParamGroup<H>;
+      const { params: list, ...overrides } = input;
+      const group = { ...structuredClone(defaults), ...structuredClone(definedOnly(overrides)), params: [...list] } as ParamGroup<H>;
       for (const [i, p] of group.params.entries()) {
         if (!(p instanceof Tensor) || p.dtype !== 'float32') {
           throw new Error(`${name}: parameter ${i} of group ${g} is not a float32 tensor (${String(p)})`);
