@@ -41,6 +41,19 @@ export interface PCNNOutput {
   heads: Tensor;
 }
 
+/** Everything a forward pass computes that is worth looking at (`forwardDetailed`). */
+export interface PCNNInternals extends PCNNOutput {
+  /** Global feature map [N, 4w, gh, gw]. */
+  global: Tensor;
+  /** The five local feature maps (left eye, right eye, left cheek, right cheek, mouth). */
+  localMaps: Tensor[];
+  /** Reassembled local face x10 and its registration x11, both [N, 4w, gh, gw]. */
+  x10: Tensor;
+  x11: Tensor;
+  /** [N, 2, 3] affine parameters of the registration. */
+  theta: Tensor;
+}
+
 export class PCNN extends Module {
   readonly config: Required<PCNNConfig>;
   readonly features1: Sequential;
@@ -88,6 +101,11 @@ export class PCNN extends Module {
   }
 
   forward(x: Tensor): PCNNOutput {
+    const { out, heads } = this.forwardDetailed(x);
+    return { out, heads };
+  }
+
+  forwardDetailed(x: Tensor): PCNNInternals {
     const { inChannels, inputSize } = this.config;
     if (x.ndim !== 4 || x.shape[1] !== inChannels || x.shape[2] !== inputSize[0] || x.shape[3] !== inputSize[1]) {
       throw new Error(
@@ -110,7 +128,7 @@ export class PCNN extends Module {
     const x11 = gridSample(x10, grid, { mode: 'bilinear', paddingMode: 'zeros', alignCorners: true });
     const fused = this.features8.forward(add(x1, x11));
     const out = this.fc.forward(flatten(adaptiveAvgPool2d(fused, [1, 1])));
-    return { out, heads };
+    return { out, heads, global: x1, localMaps, x10, x11, theta };
   }
 }
 

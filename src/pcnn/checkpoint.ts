@@ -1,0 +1,126 @@
+/**
+ * Checkpoints. Ours are safetensors files: the model's tensors under their PyTorch names (so the file is
+ * also a plain state dict), the optimizer's state tensors under `optimizer.state.<i>.<name>`, and JSON
+ * metadata (`pcnn`: model config and training progress; `optimizer`, `scheduler`: their host state).
+ * Written atomically (temporary file, fsync, rename). PyTorch `.pth` files are read by the restricted
+ * unpickler of src/engine/io, which never executes code from the file.
+ */
+import { loadSafetensors, saveSafetensors, type HostTensor, type TensorToSave } from '../engine/io/safetensors.js';
+import { loadPth, pthStateDict } from '../engine/io/pth.js';
+import { joinOptimizerState, splitOptimizerState, type OptimizerStateMeta } from '../engine/optim/optimizer.js';
+import type { Module, StateDict, StateValue } from '../engine/nn/module.js';
+import type { Tensor } from '../engine/tensor.js';
+
+const OPTIMIZER_PREFIX = 'optimizer.';
+
+/** What an optimizer and a scheduler offer for checkpointing (SGD, Adam, StepLR, ... all do). */
+export interface Checkpointable<D> {
+  stateDict(): D;
+  loadStateDict(dict: D): void;
+}
+type OptimizerLike = Checkpointable<Parameters<typeof splitOptimizerState>[0]>;
+type SchedulerLike = Checkpointable<Record<string, number | number[]>>;
+
+export interface CheckpointContents<M> {
+  /** The model's state dict (host arrays). */
+  model: StateDict;
+  meta: M;
+  /** Restores optimizer and scheduler state (when the file holds them). */
+  restore(optimizer?: OptimizerLike, scheduler?: SchedulerLike): void;
+}
+
+async function hostTensor(t: Tensor): Promise<TensorToSave> {
+  return { shape: [...t.shape], data: t.dtype === 'int32' ? await t.toInt32Array() : await t.toArray() };
+}
+
+async function hostTensors(dict: Record<string, StateValue>, prefix = ''): Promise<Record<string, TensorToSave>> {
+  const out: Record<string, TensorToSave> = {};
+  for (const [name, value] of Object.entries(dict)) {
+    out[prefix + name] = 'buffer' in value ? await hostTensor(value) : { shape: [...value.shape], data: Float32Array.from(value.data) };
+  }
+  return out;
+}
+
+export async function saveCheckpoint<M>(
+  path: string,
+  parts: { model: Module; meta: M; optimizer?: OptimizerLike; scheduler?: SchedulerLike },
+): Promise<void> {
+  const tensors = await hostTensors(parts.model.stateDict());
+  const metadata: Record<string, string> = { format: 'pcnn-webgpu/1', pcnn: JSON.stringify(parts.meta) };
+  if (parts.optimizer) {
+    const { tensors: state, meta } = splitOptimizerState(parts.optimizer.stateDict());
+    Object.assign(tensors, await hostTensors(state, OPTIMIZER_PREFIX));
+    metadata.optimizer = JSON.stringify(meta);
+  }
+  if (parts.scheduler) metadata.scheduler = JSON.stringify(parts.scheduler.stateDict());
+  await saveSafetensors(path, tensors, metadata);
+}
+
+/** Host data as numbers (checkpoint integers such as PyTorch's int64 `num_batches_tracked` included). */
+function asStateValue(t: HostTensor, name: string, file: string): StateValue {
+  if (t.dtype === 'F16' || t.dtype === 'BF16' || t.dtype === 'BOOL') {
+    throw new Error(`${file}: tensor '${name}' is ${t.dtype}; only float32/float64 and integer tensors are supported`);
+  }
+  const data = t.data instanceof BigInt64Array || t.data instanceof BigUint64Array ? Array.from(t.data, Number) : t.data;
+  return { shape: t.shape, data };
+}
+
+/** Reads one of our checkpoints; model-only files (safetensors state dicts) are accepted too. */
+export async function loadCheckpoint<M>(path: string): Promise<CheckpointContents<M | undefined>> {
+  const { tensors, metadata } = await loadSafetensors(path);
+  const model: StateDict = {};
+  const optimizerTensors: StateDict = {};
+  for (const [name, t] of Object.entries(tensors)) {
+    if (name.startsWith(OPTIMIZER_PREFIX)) optimizerTensors[name.slice(OPTIMIZER_PREFIX.length)] = asStateValue(t, name, path);
+    else model[name] = asStateValue(t, name, path);
+  }
+  const parse = <T>(key: string): T | undefined => {
+    if (metadata[key] === undefined) return undefined;
+    try {
+      return JSON.parse(metadata[key]) as T;
+    } catch (error) {
+      throw new Error(`${path}: metadata '${key}' is not valid JSON (${(error as Error).message})`);
+    }
+  };
+  return {
+    model,
+    meta: parse<M>('pcnn'),
+    restore(optimizer, scheduler) {
+      const optimizerMeta = parse<OptimizerStateMeta>('optimizer');
+      if (optimizer) {
+        if (!optimizerMeta) throw new Error(`${path}: holds no optimizer state; cannot resume from it`);
+        optimizer.loadStateDict(joinOptimizerState(optimizerTensors, optimizerMeta));
+      }
+      const schedulerState = parse<Record<string, number | number[]>>('scheduler');
+      if (scheduler) {
+        if (!schedulerState) throw new Error(`${path}: holds no scheduler state; cannot resume from it`);
+        scheduler.loadStateDict(schedulerState);
+      }
+    },
+  };
+}
+
+/**
+ * A model state dict from a file: our safetensors, or a PyTorch `.pth` (a state dict, or
+ * `{ state_dict: ... }` as the official training script saves). Entries whose names start with one of
+ * `ignorePrefixes` (the official checkpoint's unused `resnet*` copies) are dropped and reported.
+ */
+export async function loadWeights(
+  path: string,
+  ignorePrefixes: readonly string[] = [],
+): Promise<{ state: StateDict; ignored: string[] }> {
+  let entries: [string, HostTensor][];
+  if (/\.(pth|pt|tar)$/i.test(path)) {
+    entries = Object.entries(pthStateDict(await loadPth(path)));
+  } else {
+    entries = Object.entries((await loadSafetensors(path)).tensors).filter(([name]) => !name.startsWith(OPTIMIZER_PREFIX));
+  }
+  const state: StateDict = {};
+  const ignored: string[] = [];
+  for (const [rawName, t] of entries) {
+    const name = rawName.startsWith('module.') ? rawName.slice('module.'.length) : rawName; // DataParallel
+    if (ignorePrefixes.some((p) => name.startsWith(p))) ignored.push(name);
+    else state[name] = asStateValue(t, name, path);
+  }
+  return { state, ignored };
+}

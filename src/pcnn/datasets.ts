@@ -1,0 +1,86 @@
+/**
+ * Resolves `--data` to train and evaluation sets:
+ * - `synthetic` (default): the embedded synthetic faces (train and validation drawn from different seeds);
+ * - a folder with `train/` and `test/` class folders (FER2013's image-folder release);
+ * - a folder with `index.csv` and a `subject` column (CK+48): subject-wise fold `fold` of `folds`;
+ * - a plain class-per-folder image folder: a seeded, stratified 80/20 split;
+ * - a FER2013 `.csv`: Training rows for training, PublicTest + PrivateTest for evaluation.
+ */
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import {
+  ckplus48, fer2013Csv, imageFolder, subjectSplit, syntheticDataset,
+  type Dataset, type LoadedDataset, type Sample, type Skipped,
+} from './data/index.js';
+import { Generator } from '../engine/random.js';
+
+export interface DataChoice {
+  data: string;
+  inputSize: number;
+  inChannels: number;
+  seed: number;
+  /** Cross-validation fold (subject-wise folders) and number of folds. */
+  fold?: number;
+  folds?: number;
+  /** Size of the synthetic training set (validation: a quarter of it). */
+  syntheticCount?: number;
+}
+
+export interface ResolvedData {
+  name: string;
+  train: Dataset;
+  test: Dataset;
+  classNames: string[];
+  skipped: Skipped[];
+}
+
+export function resolveData(choice: DataChoice): ResolvedData {
+  const { data, inputSize, inChannels, seed } = choice;
+  const options = { channels: inChannels, size: [inputSize, inputSize] as const };
+  if (data === 'synthetic') {
+    const count = choice.syntheticCount ?? 4200;
+    const train = syntheticDataset({ count, size: inputSize, channels: inChannels, seed: seed * 2 + 1 });
+    const test = syntheticDataset({ count: Math.ceil(count / 4), size: inputSize, channels: inChannels, seed: seed * 2 + 2 });
+    return { name: 'synthetic', train, test, classNames: train.classNames, skipped: [] };
+  }
+  if (!existsSync(data)) throw new Error(`--data ${data}: no such file or folder (or use 'synthetic')`);
+  if (statSync(data).isFile()) {
+    if (!data.endsWith('.csv')) throw new Error(`--data ${data}: a file must be a FER2013 .csv (emotion,pixels,Usage)`);
+    const train = fer2013Csv(data, { ...options, usage: 'Training' });
+    const test = fer2013Csv(data, { ...options, usage: ['PublicTest', 'PrivateTest'] });
+    return { name: path.basename(data), ...pair(train, test) };
+  }
+  if (existsSync(path.join(data, 'train')) && existsSync(path.join(data, 'test'))) {
+    return { name: path.basename(data), ...pair(imageFolder(path.join(data, 'train'), options), imageFolder(path.join(data, 'test'), options)) };
+  }
+  if (existsSync(path.join(data, 'index.csv'))) {
+    const all = ckplus48(data, options);
+    const { train, test } = subjectSplit(all.samples, choice.folds ?? 10, choice.fold ?? 0);
+    return { name: `${path.basename(data)} fold ${choice.fold ?? 0}/${choice.folds ?? 10}`, train, test, classNames: all.classNames, skipped: all.skipped };
+  }
+  const all = imageFolder(data, options);
+  const { train, test } = stratifiedSplit(all.samples, 0.2, seed);
+  return { name: path.basename(data), train, test, classNames: all.classNames, skipped: all.skipped };
+}
+
+function pair(train: LoadedDataset, test: LoadedDataset) {
+  if (train.classNames.join() !== test.classNames.join()) {
+    throw new Error(`train classes [${train.classNames}] differ from test classes [${test.classNames}]`);
+  }
+  return { train: train.samples, test: test.samples, classNames: train.classNames, skipped: [...train.skipped, ...test.skipped] };
+}
+
+/** Per class, a seeded `fraction` of the samples for testing. */
+function stratifiedSplit(samples: readonly Sample[], fraction: number, seed: number) {
+  const g = new Generator(seed);
+  const train: Sample[] = [];
+  const test: Sample[] = [];
+  const labels = [...new Set(samples.map((s) => s.label))].sort((a, b) => a - b);
+  for (const label of labels) {
+    const members = g.shuffle(samples.filter((s) => s.label === label));
+    const cut = Math.round(members.length * fraction);
+    test.push(...members.slice(0, cut));
+    train.push(...members.slice(cut));
+  }
+  return { train, test };
+}

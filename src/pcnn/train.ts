@@ -1,0 +1,227 @@
+/**
+ * Training PCNN with the paper's recipe (SGD, momentum 0.9, weight decay 1e-4, StepLR; flip, rotation
+ * and padded crop, normalisation, random erasing; loss 12·CE(main) + 8·CE(heads)), validation every
+ * epoch, atomic last/best checkpoints, a JSON-lines log and PNG curves. `resume` continues from the
+ * last checkpoint exactly: weights, optimizer and scheduler state, epoch, and the data order and
+ * augmentation, which are functions of (seed, epoch, batch) alone.
+ */
+import { mkdirSync, existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { manualSeed } from '../engine/random.js';
+import { SGD, StepLR } from '../engine/optim/index.js';
+import { pool } from '../engine/pool.js';
+import { writeFileAtomic } from '../engine/io/atomic-file.js';
+import { DataLoader, augment, type Dataset } from './data/index.js';
+import { PCNN, type PCNNConfig } from './model.js';
+import { trainStep, type StepResult } from './step.js';
+import { evaluate, checkLabels, type Evaluation } from './evaluate.js';
+import { argmaxRows } from './metrics.js';
+import { loadCheckpoint, loadWeights, saveCheckpoint } from './checkpoint.js';
+import { ProgressBar } from './progress.js';
+import { lineChart } from './plot.js';
+
+export interface TrainOptions {
+  model: Required<PCNNConfig>;
+  batch: number;
+  epochs: number;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  /** StepLR period in epochs and factor. */
+  stepSize: number;
+  gamma: number;
+  alpha: number;
+  beta: number;
+  seed: number;
+  augment: boolean;
+  out: string;
+  /** Initial weights (ours or a PyTorch .pth). */
+  checkpoint?: string;
+  resume: boolean;
+  /** Stop after this many steps in total (for smoke tests); the epoch is not completed. */
+  maxSteps?: number;
+  quiet?: boolean;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  lr: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  testAccuracy: number;
+  headsAccuracy: number;
+  imagesPerSecond: number;
+  seconds: number;
+  poolPeakMiB: number;
+}
+
+/** What a checkpoint's `pcnn` metadata holds. */
+export interface TrainingMeta {
+  config: Required<PCNNConfig>;
+  classNames: string[];
+  /** Epochs completed. */
+  epoch: number;
+  bestAccuracy: number;
+  history: EpochRecord[];
+  recipe: Recipe;
+}
+
+const RECIPE_KEYS = ['batch', 'epochs', 'lr', 'momentum', 'weightDecay', 'stepSize', 'gamma', 'alpha', 'beta', 'seed', 'augment'] as const;
+export type Recipe = Pick<TrainOptions, (typeof RECIPE_KEYS)[number]>;
+
+export interface TrainResult {
+  model: PCNN;
+  history: EpochRecord[];
+  last: Evaluation | null;
+  seconds: number;
+}
+
+export async function train(
+  options: TrainOptions,
+  data: { train: Dataset; test: Dataset; classNames: string[] },
+): Promise<TrainResult> {
+  const log = (text: string) => options.quiet || console.error(text);
+  if (data.classNames.length !== options.model.numClasses) {
+    throw new Error(`the data has ${data.classNames.length} classes (${data.classNames.join(', ')}), the model --classes ${options.model.numClasses}`);
+  }
+  mkdirSync(options.out, { recursive: true });
+  const lastPath = path.join(options.out, 'last.safetensors');
+  const bestPath = path.join(options.out, 'best.safetensors');
+  const logPath = path.join(options.out, 'log.jsonl');
+
+  manualSeed(options.seed);
+  const model = new PCNN(options.model);
+  if (options.checkpoint) {
+    const { state, ignored } = await loadWeights(options.checkpoint, ['resnet']);
+    model.loadStateDict(state);
+    if (ignored.length) log(`${options.checkpoint}: ignored ${ignored.length} unused entries (${ignored[0]}, ...)`);
+  }
+  const optimizer = new SGD(model.parameters(), { lr: options.lr, momentum: options.momentum, weightDecay: options.weightDecay });
+  const scheduler = new StepLR(optimizer, { stepSize: options.stepSize, gamma: options.gamma });
+
+  let history: EpochRecord[] = [];
+  let bestAccuracy = -1;
+  let startEpoch = 0;
+  if (options.resume && existsSync(lastPath)) {
+    const saved = await loadCheckpoint<TrainingMeta>(lastPath);
+    if (!saved.meta) throw new Error(`${lastPath}: not a training checkpoint (no pcnn metadata)`);
+    if (JSON.stringify(saved.meta.config) !== JSON.stringify(options.model)) {
+      throw new Error(`--resume: ${lastPath} was trained with ${JSON.stringify(saved.meta.config)}, not ${JSON.stringify(options.model)}`);
+    }
+    model.loadStateDict(saved.model);
+    saved.restore(optimizer, scheduler);
+    ({ history, bestAccuracy, epoch: startEpoch } = saved.meta);
+    log(`resumed from ${lastPath} after epoch ${startEpoch}`);
+  } else if (options.resume) {
+    log(`--resume: no ${lastPath} yet, starting from scratch`);
+  }
+
+  const { inChannels, inputSize } = options.model;
+  const shape = [inChannels, inputSize[0], inputSize[1]] as const;
+  const loader = new DataLoader(data.train, {
+    batchSize: options.batch,
+    shape,
+    shuffle: true,
+    seed: options.seed,
+    // A last batch of one sample would make batch-norm statistics degenerate (PyTorch raises there).
+    dropLast: data.train.length % options.batch === 1,
+    transform: options.augment ? (image, s, g) => augment(image, s, g) : undefined,
+  });
+
+  const started = performance.now();
+  let steps = 0;
+  let last: Evaluation | null = null;
+  for (let epoch = startEpoch; epoch < options.epochs; epoch++) {
+    const epochStart = performance.now();
+    pool.resetPeak();
+    model.train();
+    const bar = new ProgressBar(`epoch ${epoch + 1}/${options.epochs}`, loader.length);
+    let lossSum = 0;
+    let correct = 0;
+    let seen = 0;
+    let done = 0;
+    // One step in flight: the next batch is recorded before the previous step's loss is awaited.
+    let inFlight: { result: Promise<StepResult>; labels: Int32Array } | null = null;
+    const settle = async () => {
+      if (!inFlight) return;
+      const { loss, logits } = await inFlight.result;
+      if (!Number.isFinite(loss)) throw new Error(`training diverged: loss ${loss} at epoch ${epoch + 1}, batch ${done + 1}`);
+      const predicted = argmaxRows(logits, options.model.numClasses);
+      lossSum += loss * inFlight.labels.length;
+      correct += predicted.reduce((s, p, i) => s + (p === inFlight!.labels[i] ? 1 : 0), 0);
+      seen += inFlight.labels.length;
+      done++;
+      const rate = seen / ((performance.now() - epochStart) / 1000);
+      bar.update(done, { loss: (lossSum / seen).toFixed(3), acc: `${((100 * correct) / seen).toFixed(1)}%`, 'img/s': rate.toFixed(0) });
+      inFlight = null;
+    };
+    for await (const batch of loader.epoch(epoch)) {
+      checkLabels(batch.y, options.model.numClasses);
+      const result = trainStep(model, optimizer, batch, { alpha: options.alpha, beta: options.beta });
+      await settle();
+      inFlight = { result, labels: batch.y };
+      if (options.maxSteps !== undefined && ++steps >= options.maxSteps) break;
+    }
+    await settle();
+    if (options.maxSteps !== undefined && steps >= options.maxSteps) break;
+
+    const lr = optimizer.paramGroups[0].lr;
+    scheduler.step();
+    const trainSeconds = (performance.now() - epochStart) / 1000;
+    last = await evaluate(model, data.test, { batchSize: Math.max(options.batch, 64) });
+    const record: EpochRecord = {
+      epoch: epoch + 1,
+      lr,
+      trainLoss: lossSum / seen,
+      trainAccuracy: correct / seen,
+      testAccuracy: last.main.accuracy,
+      headsAccuracy: last.headsAccuracy,
+      imagesPerSecond: seen / trainSeconds,
+      seconds: (performance.now() - epochStart) / 1000,
+      poolPeakMiB: pool.memory().peakBytesInUse / 2 ** 20,
+    };
+    history.push(record);
+    log(
+      `epoch ${record.epoch}: loss ${record.trainLoss.toFixed(4)}, train ${pct(record.trainAccuracy)}, ` +
+        `test ${pct(record.testAccuracy)} (heads ${pct(record.headsAccuracy)}), ${record.imagesPerSecond.toFixed(0)} img/s`,
+    );
+    const meta: TrainingMeta = {
+      config: options.model,
+      classNames: data.classNames,
+      epoch: epoch + 1,
+      bestAccuracy: Math.max(bestAccuracy, record.testAccuracy),
+      history,
+      recipe: Object.fromEntries(RECIPE_KEYS.map((k) => [k, options[k]])) as Recipe,
+    };
+    await saveCheckpoint(lastPath, { model, meta, optimizer, scheduler });
+    if (record.testAccuracy > bestAccuracy) {
+      bestAccuracy = record.testAccuracy;
+      await saveCheckpoint(bestPath, { model, meta });
+    }
+    writeFileAtomic(logPath, new TextEncoder().encode(history.map((h) => JSON.stringify(h)).join('\n') + '\n'));
+    writeCurves(options.out, history);
+  }
+  return { model, history, last, seconds: (performance.now() - started) / 1000 };
+}
+
+function pct(x: number): string {
+  return `${(100 * x).toFixed(2)}%`;
+}
+
+function writeCurves(out: string, history: EpochRecord[]): void {
+  const loss = lineChart('training loss', 'epoch', [{ name: 'train loss', points: history.map((h) => [h.epoch, h.trainLoss]) }]);
+  const accuracy = lineChart('accuracy (%)', 'epoch', [
+    { name: 'train', points: history.map((h) => [h.epoch, 100 * h.trainAccuracy]) },
+    { name: 'test', points: history.map((h) => [h.epoch, 100 * h.testAccuracy]) },
+    { name: 'test, heads', points: history.map((h) => [h.epoch, 100 * h.headsAccuracy]) },
+  ]);
+  writeFileAtomic(path.join(out, 'loss.png'), loss);
+  writeFileAtomic(path.join(out, 'accuracy.png'), accuracy);
+}
+
+/** The history of a finished or interrupted run (for reports). */
+export function readHistory(out: string): EpochRecord[] {
+  const file = path.join(out, 'log.jsonl');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as EpochRecord);
+}
