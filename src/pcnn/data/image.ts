@@ -20,6 +20,8 @@ const JPEG_SIGNATURE = [0xff, 0xd8, 0xff];
  * gray or colour), told apart by their signatures, not by the file name. The result has 1 channel when
  * every pixel has R = G = B (gray sources, exactly their stored values) and 3 otherwise. Alpha is
  * dropped, not composited, as PIL's convert('RGB') does. `file` only names the image in errors.
+ * JPEG pixels can differ from libjpeg's (PIL's) by a few levels: different IDCT rounding, and jpeg-js
+ * replicates subsampled chroma where libjpeg interpolates it.
  */
 export function decodeImage(bytes: Uint8Array, file = '<buffer>'): Image {
   const starts = (sig: number[]) => sig.every((b, i) => bytes[i] === b);

@@ -47,11 +47,16 @@ export function syntheticLabel(seed: number, index: number): number {
   return order[index % CLASSES];
 }
 
-/** Sample `index` of the synthetic dataset `seed`: Float32 [channels, size, size]. */
-export function syntheticFace(seed: number, index: number, size = 48, channels = 1): Float32Array {
+/**
+ * Sample `index` of the synthetic dataset `seed`: Float32 [channels, size, size]. `expression`
+ * replaces the sample's own class, keeping everything else (identity, pose, lighting, noise): the
+ * same person making another face.
+ */
+export function syntheticFace(seed: number, index: number, size = 48, channels = 1, expression = syntheticLabel(seed, index)): Float32Array {
   checkOptions(size, channels);
+  if (!(expression in EXPRESSIONS)) throw new Error(`syntheticFace: expression must be a class index 0..${CLASSES - 1}, got ${expression}`);
   const g = new Generator(mixSeed(seed, index));
-  return render(drawFace(g, EXPRESSIONS[syntheticLabel(seed, index)]), g, size, channels);
+  return render(drawFace(g, EXPRESSIONS[expression]), g, size, channels);
 }
 
 export function syntheticFaces({ count, size = 48, channels = 1, seed = 0 }: SyntheticOptions): SyntheticFaces {
