@@ -1,0 +1,30 @@
+/**
+ * pcnn-webgpu: a WebGPU tensor engine (handwritten WGSL kernels, tape autograd) and PCNN on it.
+ * Names follow PyTorch in camelCase: `conv2d`, `batchNorm2d`, `gridSample`, `nn.Conv2d`, `optim.SGD`.
+ */
+export { init, release, gpu, type Gpu, type AdapterDescription } from './engine/device.js';
+export { Tensor, tensor, empty, zeros, ones, full, randn, rand, upload, type DType, type TensorOptions } from './engine/tensor.js';
+export { tidy, keep } from './engine/scope.js';
+export { noGrad, isGradEnabled } from './engine/autograd.js';
+export { flush } from './engine/recorder.js';
+export { pool, type PoolStats } from './engine/pool.js';
+export { Generator, manualSeed } from './engine/random.js';
+
+export { add, sub, mul, div, neg, exp, log, sqrt, pow, relu, sigmoid, tanh } from './kernels/elementwise/index.js';
+export { sum, mean, max } from './kernels/reduce/index.js';
+export { reshape, permute, transpose, narrow, cat, pad, flatten } from './kernels/shape/index.js';
+export { matmul, linear } from './kernels/matmul/index.js';
+export { softmax, logSoftmax, crossEntropy } from './kernels/softmax/index.js';
+export { conv2d, conv2dFused, foldBatchNorm } from './kernels/conv2d/index.js';
+export { batchNorm2d } from './kernels/batchnorm/index.js';
+export { maxPool2d, avgPool2d, adaptiveAvgPool2d } from './kernels/pool/index.js';
+export { interpolate, affineGrid, gridSample } from './kernels/resample/index.js';
+export { multiDomainFusion } from './kernels/fusion/index.js';
+
+export * as nn from './engine/nn/index.js';
+export * as optim from './engine/optim/index.js';
+export { encodeSafetensors, decodeSafetensors } from './engine/io/safetensors.js';
+
+export { PCNN, type PCNNConfig, type PCNNOutput, type PCNNInternals } from './pcnn/model.js';
+export { pcnnLoss, type PCNNLossOptions } from './pcnn/loss.js';
+export { cropBoxes } from './pcnn/geometry.js';
