@@ -221,22 +221,31 @@ test('bad batch norm arguments are errors naming the op, the shapes and what was
   for (const t of [x, three, two, single]) t.dispose();
 });
 
-/** detectRaces on one workgroup (2 channels of 3x5, batch 3), and a control: without its barriers it must race. */
-function raceCheck(source: string, storage: ArrayBuffer[], uniforms: ArrayBuffer): void {
+/** detectRaces on both workgroups (2 channels of 3x5, batch 3), and a control: without its barriers it must
+ *  race. Returns the storage buffers of the clean run (binding order), written by wgsl_reflect's interpreter. */
+function raceCheck(source: string, storage: ArrayBuffer[], uniforms: ArrayBuffer): ArrayBuffer[] {
   const bindGroups = () => ({ 0: Object.fromEntries([[0, { uniform: uniforms }], ...storage.map((b, i) => [i + 1, b.slice(0)])]) });
-  const clean = detectRaces(source, 'main', [2, 1, 1], bindGroups());
+  const buffers = bindGroups();
+  const clean = detectRaces(source, 'main', [2, 1, 1], buffers);
   assert.equal(clean.errors, []);
   assert.equal(clean.races.map((r) => r.message), []);
   const unsynchronised = detectRaces(source.replaceAll('workgroupBarrier();', ''), 'main', [1, 1, 1], bindGroups());
   assert.ok(unsynchronised.races.length > 0, 'the detector sees the race once the barriers are gone');
+  return storage.map((_, i) => buffers[0][i + 1] as ArrayBuffer);
 }
 
 test('the workgroup-memory reductions pass the race detector', () => {
   const x = Float32Array.from(randomData(2 * 3 * 15, 90)).buffer;
   const perChannel = new ArrayBuffer(16);
-  const params = (eps: number[]) => new Uint32Array([2, 15, 45, ...new Uint32Array(Float32Array.from(eps).buffer)]).buffer;
-  raceCheck(statsSource, [x, perChannel, perChannel], params([]));
-  raceCheck(gradSumsSource, [x, x, perChannel, perChannel, perChannel, perChannel], params([1e-5]));
+  const words = (values: number[]) => new Uint32Array(values).buffer;
+  const eps = new Uint32Array(Float32Array.of(1e-5).buffer)[0];
+  // Uniforms in struct order: stats (channels, planeSize, perChannel, count), grad_sums (channels, planeSize, count, eps).
+  const [, mean, variance] = raceCheck(statsSource, [x, perChannel, perChannel], words([2, 15, 45, 90]));
+  // The interpreted run covered the whole reduction: its statistics are right.
+  const ref = channelStatsRef(new Float32Array(x), [3, 2, 3, 5]);
+  assertClose(new Float32Array(mean, 0, 2), ref.mean, 'interpreted mean');
+  assertClose(new Float32Array(variance, 0, 2), ref.variance, 'interpreted variance');
+  raceCheck(gradSumsSource, [x, x, perChannel, perChannel, perChannel, perChannel], words([2, 15, 90, eps]));
 });
 
 test.run();

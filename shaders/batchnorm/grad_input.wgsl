@@ -1,14 +1,14 @@
-// Batch norm backward, gradient of the input (x [N, C, H, W], c = (i / HW) % C, n = N*H*W per channel):
+// Batch norm backward, gradient of the input (x [N, C, H, W], n = N*H*W elements per channel):
 //   training (statistics from the batch, so they depend on x):
 //     dx = weight[c] * invstd * (dy - sumDy[c] / n - xhat * sumDyXhat[c] / n),  xhat = (x - mean[c]) * invstd
 //   eval (running statistics, constants): dx = weight[c] * invstd * dy
 // with invstd = 1 / sqrt(variance[c] + eps), and sumDy, sumDyXhat from grad_sums.wgsl.
-// Thread mapping: one invocation per 4 consecutive elements, 256 per workgroup, folded into y past 65535
-// workgroups; the channel is found per element. Bounds: every element checked against count.
+// Thread mapping: workgroup (x, c, n) covers 1024 consecutive positions of plane (n, c): invocation lid
+// does positions x*1024 + k*256 + lid, k = 0..3, so consecutive invocations touch consecutive elements
+// and the per-channel factors are computed once per invocation (no index needs a division).
+// Bounds: positions checked against planeSize; the host dispatches exactly C x N planes.
 
 struct Params {
-  count: u32,
-  channels: u32,
   planeSize: u32,
   perChannel: f32,
   eps: f32,
@@ -28,18 +28,21 @@ override TRAINING: bool;
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let base = ((wid.x + wid.y * nwg.x) * 256u + lid) * 4u;
+  let c = wid.y;
+  let plane = (wid.z * nwg.y + c) * params.planeSize;
+  let invstd = inverseSqrt(variance[c] + params.eps);
+  let scale = weight[c] * invstd;
+  let m = mean[c];
+  let meanDy = sumDy[c] / params.perChannel;
+  let meanDyXhat = sumDyXhat[c] / params.perChannel;
   for (var k = 0u; k < 4u; k++) {
-    let i = base + k;
-    if (i < params.count) {
-      let c = (i / params.planeSize) % params.channels;
-      let invstd = inverseSqrt(variance[c] + params.eps);
-      var g = dy[i];
+    let hw = wid.x * 1024u + k * 256u + lid;
+    if (hw < params.planeSize) {
+      var g = dy[plane + hw];
       if (TRAINING) {
-        let xhat = (x[i] - mean[c]) * invstd;
-        g -= (sumDy[c] + xhat * sumDyXhat[c]) / params.perChannel;
+        g -= meanDy + (x[plane + hw] - m) * invstd * meanDyXhat;
       }
-      dx[i] = weight[c] * invstd * g;
+      dx[plane + hw] = scale * g;
     }
   }
 }

@@ -2,17 +2,18 @@
 //   gradBias[c]   = sum(dy)          over the N*H*W elements of channel c
 //   gradWeight[c] = sum(dy * xhat)
 // which are the gradients of bias and weight, and the two sums the input gradient needs in training.
-// Thread mapping: one workgroup per channel (linear workgroup index wid.x + wid.y * nwg.x); its 256
-// invocations stride over the channel's elements j = batch*HW + hw, then a tree reduction in workgroup
-// memory combines the 256 partial sums pairwise. (x - mean) is summed and scaled by 1/sqrt(var + eps)
+// Thread mapping: one workgroup per channel (linear workgroup index wid.x + wid.y * nwg.x); for each batch
+// entry in turn its 256 invocations stride over the channel's plane (consecutive invocations read
+// consecutive elements, no index needs a division), then a tree reduction in workgroup memory combines
+// the 256 partial sums pairwise. (x - mean) is summed and scaled by 1/sqrt(var + eps)
 // once at the end.
-// Bounds: channels past `channels` return before any barrier (uniform condition); element indices stop
-// at `perChannel`.
+// Bounds: channels past `channels` return before any barrier (uniform condition); planes start below
+// `count` (= N*C*H*W) and positions stop at planeSize.
 
 struct Params {
   channels: u32,
   planeSize: u32,
-  perChannel: u32,
+  count: u32,
   eps: f32,
 }
 
@@ -39,12 +40,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let m = mean[c];
   var sumDy = 0.0;
   var sumDyCentered = 0.0;
-  for (var j = lid; j < params.perChannel; j += WG) {
-    let batch = j / plane;
-    let i = batch * batchStride + c * plane + (j - batch * plane);
-    let g = dy[i];
-    sumDy += g;
-    sumDyCentered += g * (x[i] - m);
+  for (var start = c * plane; start < params.count; start += batchStride) {
+    for (var hw = lid; hw < plane; hw += WG) {
+      let g = dy[start + hw];
+      sumDy += g;
+      sumDyCentered += g * (x[start + hw] - m);
+    }
   }
   partialDy[lid] = sumDy;
   partialDyCentered[lid] = sumDyCentered;

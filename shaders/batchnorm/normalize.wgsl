@@ -1,12 +1,11 @@
-// Batch norm forward: y = (x - mean[c]) / sqrt(variance[c] + eps) * weight[c] + bias[c] for x [N, C, H, W],
-// c = (i / HW) % C. mean/variance are the batch statistics (training) or the running ones (eval).
-// Thread mapping: one invocation per 4 consecutive elements, 256 per workgroup, workgroups folded into y
-// past 65535 (index wid.x + wid.y * nwg.x). Channel boundaries may fall inside a group of 4, so the channel
-// is found per element. Bounds: every element checked against count.
+// Batch norm forward: y = (x - mean[c]) / sqrt(variance[c] + eps) * weight[c] + bias[c] for x [N, C, H, W].
+// mean/variance are the batch statistics (training) or the running ones (eval).
+// Thread mapping: workgroup (x, c, n) covers 1024 consecutive positions of plane (n, c): invocation lid
+// does positions x*1024 + k*256 + lid, k = 0..3, so consecutive invocations touch consecutive elements
+// and the channel comes from the workgroup id (its scale is computed once, no index needs a division).
+// Bounds: positions checked against planeSize; the host dispatches exactly C x N planes.
 
 struct Params {
-  count: u32,
-  channels: u32,
   planeSize: u32,
   eps: f32,
 }
@@ -21,13 +20,15 @@ struct Params {
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let base = ((wid.x + wid.y * nwg.x) * 256u + lid) * 4u;
+  let c = wid.y;
+  let plane = (wid.z * nwg.y + c) * params.planeSize;
+  let scale = inverseSqrt(variance[c] + params.eps) * weight[c];
+  let m = mean[c];
+  let b = bias[c];
   for (var k = 0u; k < 4u; k++) {
-    let i = base + k;
-    if (i < params.count) {
-      let c = (i / params.planeSize) % params.channels;
-      let scale = inverseSqrt(variance[c] + params.eps) * weight[c];
-      y[i] = (x[i] - mean[c]) * scale + bias[c];
+    let hw = wid.x * 1024u + k * 256u + lid;
+    if (hw < params.planeSize) {
+      y[plane + hw] = (x[plane + hw] - m) * scale + b;
     }
   }
 }

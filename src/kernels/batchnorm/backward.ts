@@ -2,7 +2,7 @@
 import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
-import type { ChannelLayout } from './forward.js';
+import { planeWorkgroups, type ChannelLayout } from './forward.js';
 import gradSumsSource from '../../../shaders/batchnorm/grad_sums.wgsl';
 import gradInputSource from '../../../shaders/batchnorm/grad_input.wgsl';
 
@@ -29,7 +29,7 @@ export function batchNormGradSums(dy: Tensor, saved: SavedBatchNorm): { gradWeig
   dispatch(gradSumsKernel, {
     workgroups: workgroups1d(layout.channels),
     buffers: { x, dy, mean, variance, gradWeight, gradBias },
-    uniforms: { ...layout, eps },
+    uniforms: { channels: layout.channels, planeSize: layout.planeSize, count: layout.count, eps },
   });
   return { gradWeight, gradBias };
 }
@@ -43,15 +43,9 @@ export function batchNormGradInput(
   const { x, mean, variance, weight, layout, eps, training } = saved;
   const dx = empty(x.shape, 'float32', 'batchNorm2d grad input');
   dispatch(gradInputKernel, {
-    workgroups: workgroups1d(Math.ceil(x.size / 1024)),
+    workgroups: planeWorkgroups(x, 'batchNorm2d backward'),
     buffers: { x, dy, mean, variance, weight, sumDy: sums.gradBias, sumDyXhat: sums.gradWeight, dx },
-    uniforms: {
-      count: x.size,
-      channels: layout.channels,
-      planeSize: layout.planeSize,
-      perChannel: layout.perChannel,
-      eps,
-    },
+    uniforms: { planeSize: layout.planeSize, perChannel: layout.perChannel, eps },
     constants: { TRAINING: training ? 1 : 0 },
   });
   return dx;

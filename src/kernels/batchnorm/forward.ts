@@ -1,4 +1,5 @@
 /** Batch norm forward kernels: batch statistics, running-statistics update, normalisation. */
+import { gpu } from '../../engine/device.js';
 import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
@@ -10,16 +11,25 @@ const statsKernel = new Kernel('batchnorm_stats', statsSource);
 const updateRunningKernel = new Kernel('batchnorm_update_running', updateRunningSource);
 const normalizeKernel = new Kernel('batchnorm_normalize', normalizeSource);
 
-/** [N, C, H, W] seen per channel: C, the plane size H*W and the N*H*W elements of each channel. */
+/** [N, C, H, W] seen per channel: C, the plane size H*W, the N*H*W elements of each channel, and all. */
 export interface ChannelLayout {
   channels: number;
   planeSize: number;
   perChannel: number;
+  count: number;
 }
 
 export function channelLayout(x: Tensor): ChannelLayout {
   const [n, channels, h, w] = x.shape;
-  return { channels, planeSize: h * w, perChannel: n * h * w };
+  return { channels, planeSize: h * w, perChannel: n * h * w, count: x.size };
+}
+
+/** Workgroups of the elementwise kernels: (chunks of 1024 positions, C, N), one plane per (y, z). */
+export function planeWorkgroups(x: Tensor, op: string): [number, number, number] {
+  const [n, c, h, w] = x.shape;
+  const limit = gpu().limits.maxComputeWorkgroupsPerDimension;
+  if (n > limit || c > limit) throw new Error(`${op}: input [${x.shape}] has more than ${limit} batch entries or channels`);
+  return [Math.ceil((h * w) / 1024), c, n];
 }
 
 /** Per-channel mean and biased variance of x (one workgroup per channel). */
@@ -62,9 +72,9 @@ export function normalize(
 ): Tensor {
   const y = empty(x.shape, 'float32', 'batchNorm2d');
   dispatch(normalizeKernel, {
-    workgroups: workgroups1d(Math.ceil(x.size / 1024)),
+    workgroups: planeWorkgroups(x, 'batchNorm2d'),
     buffers: { x, mean, variance, weight, bias, y },
-    uniforms: { count: x.size, channels: layout.channels, planeSize: layout.planeSize, eps },
+    uniforms: { planeSize: layout.planeSize, eps },
   });
   return y;
 }
