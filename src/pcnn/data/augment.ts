@@ -69,8 +69,7 @@ export function randomErasing(image: Float32Array, shape: Shape, g: Generator, {
   if (!(scale[0] >= 0 && scale[0] <= scale[1] && scale[1] <= 1)) throw new Error(`randomErasing: scale must satisfy 0 <= min <= max <= 1, got [${scale}]`);
   if (!(ratio[0] > 0 && ratio[0] <= ratio[1])) throw new Error(`randomErasing: ratio must satisfy 0 < min <= max, got [${ratio}]`);
   if (!(g.random() < p)) return image;
-  const [channels, h, w] = shape;
-  const box = erasingBox(g, h, w, scale, ratio);
+  const box = erasingBox(g, shape[1], shape[2], scale, ratio);
   if (!box) return image;
   return fillBox(image, shape, box, value);
 }

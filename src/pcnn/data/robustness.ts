@@ -35,7 +35,7 @@ export function occludeRegion(image: Float32Array, shape: Shape, region: Region,
 export const occludeEyes = (image: Float32Array, shape: Shape, value = 0) => occludeRegion(image, shape, EYES, value);
 export const occludeMouth = (image: Float32Array, shape: Shape, value = 0) => occludeRegion(image, shape, MOUTH, value);
 
-/** A square of side round(fraction * min(H, W)) at a position drawn from `seed` (and `index`, for one patch per test image). */
+/** A square of side round(fraction * min(H, W)) at a position drawn from `seed` (e.g. mixSeed(seed, index) for one patch per test image). */
 export function occludePatch(image: Float32Array, shape: Shape, fraction: number, seed: number, value = 0): Float32Array {
   checkImage('occludePatch', image, shape);
   if (!(fraction > 0 && fraction <= 1)) throw new Error(`occludePatch: fraction must be in (0, 1], got ${fraction}`);
