@@ -24,6 +24,7 @@ if (!entries.length) {
 const buildName = `test-${process.pid}`;
 const outputs = await bundleForNode(entries, buildName);
 
+process.env.PCNN_ROOT = root;
 // uvu's own runner, fed with our bundles; its summary lines are counted for the closing line.
 const counts = {};
 const write = process.stdout.write.bind(process.stdout);

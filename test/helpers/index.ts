@@ -7,6 +7,9 @@ import { tidy } from '../../src/engine/scope.js';
 
 export const device = await init();
 
+/** The repository's root (set by scripts/test.mjs), for fixture files read at run time. */
+export const repoRoot = process.env.PCNN_ROOT ?? process.cwd();
+
 /** Seeded uniform data in [low, high). */
 export function randomData(n: number, seed: number, low = -1, high = 1): Float64Array {
   const g = new Generator(seed);
