@@ -64,17 +64,18 @@ const f32 = (x: ArrayLike<number>) => Float32Array.from(x);
 
 // ---- softmax / logSoftmax ----
 
-// Row lengths chosen to hit 1, 4, 64 and 256 lanes per row, strided rows (inner > 1), batch 1 and
-// single-element rows.
+// Shapes chosen to hit 1, 2, 8, 16 and 256 lanes per row, strided rows (inner > 1) with one lane
+// (many rows) and with several (few rows), batch 1 and single-element rows.
 const softmaxShapes: [number[], number][] = [
   [[5, 7], 1],
   [[5, 7], -1],
   [[3, 4, 5], 1],
   [[3, 4, 5], 0],
-  [[2, 50], -1],
-  [[2, 33, 3], -2],
+  [[2, 100], -1],
+  [[2, 300, 3], -2],
+  [[2, 70, 130], 1],
   [[3, 1000], 1],
-  [[1, 5000], 1],
+  [[1, 20000], 1],
   [[4, 1], 1],
   [[1], 0],
 ];
@@ -104,6 +105,7 @@ test('softmax and logSoftmax gradients (gradCheck), short and long rows', async 
     [[3, 5], 1],
     [[2, 3, 4], 1],
     [[2, 70], -1],
+    [[1, 150, 2], 1],
   ] as [number[], number][]) {
     const n = shape.reduce((a, b) => a * b, 1);
     for (const log of [false, true]) {

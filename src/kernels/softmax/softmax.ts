@@ -13,8 +13,9 @@ const forwardKernel = new Kernel('softmax_forward', forwardSource);
 const backwardKernel = new Kernel('softmax_backward', backwardSource);
 
 const WORKGROUP = 256;
-/** Elements a lane should own before a row is worth splitting across more lanes (and barriers). */
-const ELEMENTS_PER_LANE = 16;
+/** Elements a lane should own before a row is worth splitting across more lanes (and barriers):
+ *  barriers are dear on CPU adapters (lavapipe), measured best at 64 per lane for rows of 1000-4096. */
+const ELEMENTS_PER_LANE = 64;
 
 /** The tensor viewed as [outer, size, inner] around `dim`, and the lanes per row for that length. */
 interface RowLayout {
@@ -36,8 +37,13 @@ function rowLayout(x: Tensor, dim: number, op: string): RowLayout {
   const size = shape[d];
   const inner = numel(shape.slice(d + 1));
   const rows = size === 0 ? 0 : x.size / size;
+  // Strided rows (inner > 1) with one lane each already read memory in step (neighbouring invocations
+  // take neighbouring rows, hence neighbouring addresses) and need no barrier: 2-3x faster on lavapipe
+  // for a channel softmax over [N, C, H, W], as long as there are rows to fill the workgroups.
   let threadsPerRow = 1;
-  while (threadsPerRow < WORKGROUP && threadsPerRow * ELEMENTS_PER_LANE < size) threadsPerRow *= 2;
+  if (inner === 1 || rows < WORKGROUP) {
+    while (threadsPerRow < WORKGROUP && threadsPerRow * ELEMENTS_PER_LANE < size) threadsPerRow *= 2;
+  }
   return { rows, size, inner, threadsPerRow };
 }
 
