@@ -1,0 +1,169 @@
+// elementwise: out[i] = f(a[i], b[i]) for the function f chosen by the override OP, with NumPy/PyTorch
+// broadcasting. Unary functions (EXP, LOG, ...) ignore b; the *_GRAD functions are the local
+// derivatives the backward rules multiply into the upstream gradient.
+//
+// Operand layouts (override LAYOUT):
+//   BROADCAST  a and b are read through their own strides (0 along broadcast dimensions) from the
+//              output's multi-index, up to 8 dimensions (the host merges dimensions that broadcast
+//              alike first, so most shapes need 1 to 3).
+//   CONTIGUOUS a, b and out have the same shape: all three are moved as vec4.
+//   SCALAR_B   b is the uniform `scalar` (tensor op number, and every unary function).
+//   SCALAR_A   a is the uniform `scalar` (number op tensor).
+//
+// Thread mapping: one invocation per 4 consecutive output elements, stored as one vec4; 256 invocations
+// per workgroup; workgroups folded into y past 65535 (linear index wid.x + wid.y * nwg.x). In BROADCAST
+// the multi-index of the first of the 4 elements is decomposed once and the next three advance it with
+// a carry, so the division chain runs once per invocation rather than per element.
+// Bounds: slots < ceil(count / 4). The lanes of the last slot at or past `count` read nothing in
+// BROADCAST; in the vec4 layouts they read and write the padding of pooled buffers (whose sizes are
+// multiples of 16 bytes and which one tensor owns whole), never another tensor's data.
+
+struct Params {
+  count: u32,
+  ndim: u32,
+  scalar: f32,
+  shape: array<vec4<u32>, 2>,
+  aStrides: array<vec4<u32>, 2>,
+  bStrides: array<vec4<u32>, 2>,
+}
+
+override OP: u32 = 0u;
+override LAYOUT: u32 = 0u;
+
+const BROADCAST = 0u;
+const CONTIGUOUS = 1u;
+const SCALAR_B = 2u;
+const SCALAR_A = 3u;
+
+const ADD = 0u;
+const SUB = 1u;
+const MUL = 2u;
+const DIV = 3u;
+const POW = 4u;
+const EQ = 5u;
+const EXP = 6u;
+const LOG = 7u;
+const SQRT = 8u;
+const RELU = 9u;
+const SIGMOID = 10u;
+const TANH = 11u;
+// d(a / b)/db = -a / b^2.
+const DIV_GRAD_B = 12u;
+// d(a^b)/da = b * a^(b - 1), 0 where b == 0 (PyTorch's mask).
+const POW_GRAD_BASE = 13u;
+// d(a^b)/db = a^b * ln(a), 0 where a == 0 and b >= 0 (PyTorch's mask).
+const POW_GRAD_EXP = 14u;
+// The next four take (upstream gradient, forward output y).
+const RELU_GRAD = 15u;
+const SIGMOID_GRAD = 16u;
+const TANH_GRAD = 17u;
+const SQRT_GRAD = 18u;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;
+
+// x^e with PyTorch's semantics where WGSL's pow is undefined: x^0 = 1 (also for x = 0), negative x
+// with an integer exponent (sign from its parity); a negative x with a fractional exponent gives NaN
+// through log2 of a negative number. x^2, the common case, is exact.
+fn power(x: vec4<f32>, e: vec4<f32>) -> vec4<f32> {
+  let integer = fract(e) == vec4<f32>(0.0);
+  let magnitude = exp2(e * log2(select(x, abs(x), integer)));
+  let odd = integer & (fract(e * 0.5) != vec4<f32>(0.0));
+  var r = select(magnitude, -magnitude, odd & (x < vec4<f32>(0.0)));
+  r = select(r, x * x, e == vec4<f32>(2.0));
+  return select(r, vec4<f32>(1.0), e == vec4<f32>(0.0));
+}
+
+fn apply(x: vec4<f32>, y: vec4<f32>) -> vec4<f32> {
+  let zero = vec4<f32>(0.0);
+  let one = vec4<f32>(1.0);
+  switch OP {
+    case ADD: { return x + y; }
+    case SUB: { return x - y; }
+    case MUL: { return x * y; }
+    case DIV: { return x / y; }
+    case POW: { return power(x, y); }
+    case EQ: { return select(zero, one, x == y); }
+    case EXP: { return exp(x); }
+    case LOG: { return log(x); }
+    case SQRT: { return sqrt(x); }
+    // select rather than max: NaN passes through as in PyTorch.
+    case RELU: { return select(x, zero, x < zero); }
+    case SIGMOID: { return one / (one + exp(-x)); }
+    // tanh saturates to +-1 in f32 beyond |x| = 9.1; clamping keeps the builtin away from the range
+    // where implementations built on exp overflow to inf / inf.
+    case TANH: { return tanh(clamp(x, vec4<f32>(-10.0), vec4<f32>(10.0))); }
+    case DIV_GRAD_B: { return -x / (y * y); }
+    case POW_GRAD_BASE: { return select(y * power(x, y - one), zero, y == zero); }
+    case POW_GRAD_EXP: { return select(power(x, y) * log(x), zero, (x == zero) & (y >= zero)); }
+    case RELU_GRAD: { return select(zero, x, y > zero); }
+    case SIGMOID_GRAD: { return x * (one - y) * y; }
+    case TANH_GRAD: { return x * (one - y * y); }
+    case SQRT_GRAD: { return x / (2.0 * y); }
+    default: { return zero; }
+  }
+}
+
+fn dimension(v: array<vec4<u32>, 2>, d: u32) -> u32 {
+  return v[d / 4u][d % 4u];
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let slot = (wid.x + wid.y * nwg.x) * 256u + lid;
+  let first = slot * 4u;
+  if (first >= params.count) {
+    return;
+  }
+  let s = vec4<f32>(params.scalar);
+  if (LAYOUT == CONTIGUOUS) {
+    out[slot] = apply(a[slot], b[slot]);
+    return;
+  }
+  if (LAYOUT == SCALAR_B) {
+    out[slot] = apply(a[slot], s);
+    return;
+  }
+  if (LAYOUT == SCALAR_A) {
+    out[slot] = apply(s, b[slot]);
+    return;
+  }
+
+  let ndim = params.ndim;
+  var index: array<u32, 8>;
+  var rest = first;
+  var offsetA = 0u;
+  var offsetB = 0u;
+  for (var d = ndim; d > 0u; d--) {
+    let size = dimension(params.shape, d - 1u);
+    index[d - 1u] = rest % size;
+    rest /= size;
+    offsetA += index[d - 1u] * dimension(params.aStrides, d - 1u);
+    offsetB += index[d - 1u] * dimension(params.bStrides, d - 1u);
+  }
+  var x = vec4<f32>(0.0);
+  var y = vec4<f32>(0.0);
+  let lanes = min(4u, params.count - first);
+  for (var k = 0u; k < lanes; k++) {
+    x[k] = a[offsetA / 4u][offsetA % 4u];
+    y[k] = b[offsetB / 4u][offsetB % 4u];
+    // Advance the multi-index by one element, carrying into outer dimensions.
+    for (var d = ndim; d > 0u; d--) {
+      let size = dimension(params.shape, d - 1u);
+      let strideA = dimension(params.aStrides, d - 1u);
+      let strideB = dimension(params.bStrides, d - 1u);
+      index[d - 1u] += 1u;
+      offsetA += strideA;
+      offsetB += strideB;
+      if (index[d - 1u] < size) {
+        break;
+      }
+      index[d - 1u] = 0u;
+      offsetA -= size * strideA;
+      offsetB -= size * strideB;
+    }
+  }
+  out[slot] = apply(x, y);
+}

@@ -1,0 +1,102 @@
+/**
+ * The elementwise kernel: one WGSL function table (override OP) over four operand layouts (override
+ * LAYOUT): broadcast by strides, same-shape vec4, and tensor-with-scalar either way round. No autograd
+ * here; `index.ts` builds the differentiable ops on top.
+ */
+import { Kernel } from '../../engine/kernel.js';
+import { dispatch, workgroups1d } from '../../engine/recorder.js';
+import { Tensor, empty } from '../../engine/tensor.js';
+import { coalesce, dimsUniform } from '../shape/layout.js';
+import { broadcastStrides } from '../shape/strided_copy.js';
+import source from '../../../shaders/elementwise/elementwise.wgsl';
+
+const kernel = new Kernel('elementwise', source);
+
+/** The function codes of elementwise.wgsl (its `const`s of the same names). */
+export const Fn = {
+  ADD: 0,
+  SUB: 1,
+  MUL: 2,
+  DIV: 3,
+  POW: 4,
+  EQ: 5,
+  EXP: 6,
+  LOG: 7,
+  SQRT: 8,
+  RELU: 9,
+  SIGMOID: 10,
+  TANH: 11,
+  DIV_GRAD_B: 12,
+  POW_GRAD_BASE: 13,
+  POW_GRAD_EXP: 14,
+  RELU_GRAD: 15,
+  SIGMOID_GRAD: 16,
+  TANH_GRAD: 17,
+  SQRT_GRAD: 18,
+} as const;
+export type FnCode = (typeof Fn)[keyof typeof Fn];
+
+const Layout = { BROADCAST: 0, CONTIGUOUS: 1, SCALAR_B: 2, SCALAR_A: 3 } as const;
+
+/** The broadcast shape of two shapes (NumPy/PyTorch rules: aligned right, sizes equal or one is 1). */
+export function broadcastShapes(a: readonly number[], b: readonly number[], op: string): number[] {
+  const n = Math.max(a.length, b.length);
+  const shape = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const sa = a[a.length - n + i] ?? 1;
+    const sb = b[b.length - n + i] ?? 1;
+    if (sa !== sb && sa !== 1 && sb !== 1) {
+      throw new Error(
+        `${op}: shapes [${a}] and [${b}] cannot be broadcast together ` +
+          `(size ${sa} vs ${sb} at dimension ${i} of the aligned ${n}-D shape; each pair must be equal or contain a 1)`,
+      );
+    }
+    shape[i] = sa === 1 ? sb : sa;
+  }
+  return shape;
+}
+
+function checkOperand(t: Tensor, op: string): void {
+  if (t.dtype !== 'float32') throw new Error(`${op}: expected float32 tensors, got ${t.dtype} of shape [${t.shape}]`);
+}
+
+/**
+ * out = f(a, b) elementwise with broadcasting; a number operand is passed as a uniform. Unary
+ * functions take their input as `a` and ignore `b` (pass 0).
+ */
+export function elementwise(fn: FnCode, a: Tensor | number, b: Tensor | number, op: string): Tensor {
+  if (!(a instanceof Tensor) && !(b instanceof Tensor)) {
+    throw new Error(`${op}: expected at least one Tensor operand, got the numbers ${a} and ${b}`);
+  }
+  const tensors = [a, b].filter((t): t is Tensor => t instanceof Tensor);
+  tensors.forEach((t) => checkOperand(t, op));
+  const shape = a instanceof Tensor && b instanceof Tensor ? broadcastShapes(a.shape, b.shape, op) : tensors[0].shape;
+  const out = empty(shape, 'float32', op);
+  const count = out.size;
+  const uniforms = { count, ndim: 0, scalar: 0, shape: dimsUniform([], op), aStrides: dimsUniform([], op), bStrides: dimsUniform([], op) };
+  let layout: number;
+  if (!(a instanceof Tensor)) {
+    layout = Layout.SCALAR_A;
+    uniforms.scalar = a;
+  } else if (!(b instanceof Tensor)) {
+    layout = Layout.SCALAR_B;
+    uniforms.scalar = b;
+  } else if (a.size === count && b.size === count) {
+    layout = Layout.CONTIGUOUS;
+  } else {
+    layout = Layout.BROADCAST;
+    const walk = coalesce(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)]);
+    uniforms.ndim = walk.shape.length;
+    uniforms.shape = dimsUniform(walk.shape, op);
+    uniforms.aStrides = dimsUniform(walk.strides[0], op);
+    uniforms.bStrides = dimsUniform(walk.strides[1], op);
+  }
+  const [bufferA, bufferB] = [a instanceof Tensor ? a : (b as Tensor), b instanceof Tensor ? b : (a as Tensor)];
+  dispatch(kernel, {
+    workgroups: workgroups1d(Math.ceil(count / 1024)),
+    buffers: { a: bufferA, b: bufferB, out },
+    uniforms,
+    constants: { OP: fn, LAYOUT: layout },
+  });
+  return out;
+}

@@ -1,0 +1,58 @@
+/**
+ * Strided copies between tensors: the one kernel behind permute, narrow, expand, cat and pad. A copy
+ * whose source and target both reduce to one contiguous run goes through copyBufferToBuffer, which is
+ * several times faster than any shader copy.
+ */
+import { Kernel } from '../../engine/kernel.js';
+import { dispatch, recorder, workgroups1d } from '../../engine/recorder.js';
+import { contiguousStrides, empty, numel, type Tensor } from '../../engine/tensor.js';
+import { coalesce, dimsUniform } from './layout.js';
+import source from '../../../shaders/shape/strided_copy.wgsl';
+
+const kernel = new Kernel('strided_copy', source);
+
+/** Where a copy reads or writes: an element offset and one stride per dimension of the copied shape. */
+export interface Region {
+  offset: number;
+  strides: readonly number[];
+}
+
+/** Copies the elements of `shape` from `x` at `from` into `out` at `to`. */
+export function copyStrided(x: Tensor, from: Region, out: Tensor, to: Region, shape: readonly number[], op: string): void {
+  const count = numel(shape);
+  if (count === 0) return;
+  const walk = coalesce(shape, [from.strides, to.strides]);
+  const [inStrides, outStrides] = walk.strides;
+  if (walk.shape.length === 0 || (walk.shape.length === 1 && inStrides[0] === 1 && outStrides[0] === 1)) {
+    recorder.copy(x.buffer, from.offset * 4, out.buffer, to.offset * 4, count * 4);
+    return;
+  }
+  dispatch(kernel, {
+    workgroups: workgroups1d(Math.ceil(count / 1024)),
+    buffers: { x, out },
+    uniforms: {
+      count,
+      ndim: walk.shape.length,
+      inOffset: from.offset,
+      outOffset: to.offset,
+      shape: dimsUniform(walk.shape, op),
+      inStrides: dimsUniform(inStrides, op),
+      outStrides: dimsUniform(outStrides, op),
+    },
+  });
+}
+
+/** Strides that read `inputShape` (aligned to the right of `shape`) as if broadcast to `shape`:
+ *  0 along new leading dimensions and along dimensions of size 1 that `shape` stretches. */
+export function broadcastStrides(inputShape: readonly number[], shape: readonly number[]): number[] {
+  const lead = shape.length - inputShape.length;
+  const own = contiguousStrides(inputShape);
+  return shape.map((size, d) => (d < lead || (inputShape[d - lead] === 1 && size !== 1) ? 0 : own[d - lead]));
+}
+
+/** A new contiguous tensor holding `x` broadcast to `shape` (the caller checked compatibility). */
+export function broadcastTo(x: Tensor, shape: readonly number[], op: string): Tensor {
+  const out = empty(shape, 'float32', op);
+  copyStrided(x, { offset: 0, strides: broadcastStrides(x.shape, shape) }, out, { offset: 0, strides: out.strides }, shape, op);
+  return out;
+}
