@@ -2,11 +2,13 @@
 // over the output bins containing (ih, iw), of dy / that bin's size (bins as in adaptive_avg_forward.wgsl).
 // Bins containing row ih: oh in [floor(ih*outH/inH), floor(((ih+1)*outH - 1)/inH)] (from start(oh) <= ih
 // < end(oh)); likewise for columns.
-// Thread mapping: one invocation per input element, 256 per workgroup, workgroups folded into y past 65535
-// (index wid.x + wid.y * nwg.x). Bounds: i < count; the bin ranges lie inside the output by construction.
+// Thread mapping: 8x8 invocations per workgroup over a tile of input columns x rows of one plane
+// (plane = wid.z + firstPlane: the host splits more planes than a dispatch dimension holds), so that
+// no coordinate needs a division. Bounds: columns and rows checked against the input size; the bin
+// ranges lie inside the output by construction.
 
 struct Params {
-  count: u32,
+  firstPlane: u32,
   inH: u32,
   inW: u32,
   outH: u32,
@@ -27,16 +29,16 @@ fn binsContaining(i: u32, size: u32, count: u32) -> vec2u {
   return vec2u(i * count / size, ((i + 1u) * count - 1u) / size);
 }
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.x + wid.y * nwg.x) * 256u + lid;
-  if (i >= params.count) {
+@compute @workgroup_size(8, 8)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let iw = gid.x;
+  let ih = gid.y;
+  if (iw >= params.inW || ih >= params.inH) {
     return;
   }
-  let inPlane = params.inH * params.inW;
-  let plane = i / inPlane;
-  let rows = binsContaining((i % inPlane) / params.inW, params.inH, params.outH);
-  let cols = binsContaining(i % params.inW, params.inW, params.outW);
+  let plane = wid.z + params.firstPlane;
+  let rows = binsContaining(ih, params.inH, params.outH);
+  let cols = binsContaining(iw, params.inW, params.outW);
   let base = plane * params.outH * params.outW;
   var sum = 0.0;
   for (var oh = rows.x; oh <= rows.y; oh++) {
@@ -45,5 +47,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       sum += dy[base + oh * params.outW + ow] / f32(height * binSize(ow, params.inW, params.outW));
     }
   }
-  dx[i] = sum;
+  dx[(plane * params.inH + ih) * params.inW + iw] = sum;
 }

@@ -1,11 +1,13 @@
 // Adaptive average pooling forward over planes of x [N*C, inH, inW] to [N*C, outH, outW], PyTorch's bins:
 // output row oh averages input rows [floor(oh*inH/outH), ceil((oh+1)*inH/outH)), likewise columns
 // (bins overlap when the sizes do not divide, and repeat rows when out > in).
-// Thread mapping: one invocation per output element, 256 per workgroup, workgroups folded into y past 65535
-// (index wid.x + wid.y * nwg.x). Bounds: i < count; bins lie inside the input by construction.
+// Thread mapping: 8x8 invocations per workgroup over a tile of output columns x rows of one plane
+// (plane = wid.z + firstPlane: the host splits more planes than a dispatch dimension holds), so that
+// no coordinate needs a division. Bounds: columns and rows checked against the output size; bins lie
+// inside the input by construction.
 
 struct Params {
-  count: u32,
+  firstPlane: u32,
   inH: u32,
   inW: u32,
   outH: u32,
@@ -21,16 +23,17 @@ fn bin(o: u32, size: u32, count: u32) -> vec2u {
   return vec2u(o * size / count, ((o + 1u) * size + count - 1u) / count);
 }
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.x + wid.y * nwg.x) * 256u + lid;
-  if (i >= params.count) {
+@compute @workgroup_size(8, 8)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let ow = gid.x;
+  let oh = gid.y;
+  if (ow >= params.outW || oh >= params.outH) {
     return;
   }
-  let outPlane = params.outH * params.outW;
-  let plane = i / outPlane;
-  let rows = bin((i % outPlane) / params.outW, params.inH, params.outH);
-  let cols = bin(i % params.outW, params.inW, params.outW);
+  let plane = wid.z + params.firstPlane;
+  let o = (plane * params.outH + oh) * params.outW + ow;
+  let rows = bin(oh, params.inH, params.outH);
+  let cols = bin(ow, params.inW, params.outW);
   let base = plane * params.inH * params.inW;
   var sum = 0.0;
   for (var ih = rows.x; ih < rows.y; ih++) {
@@ -38,5 +41,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       sum += x[base + ih * params.inW + iw];
     }
   }
-  out[i] = sum / f32((rows.y - rows.x) * (cols.y - cols.x));
+  out[o] = sum / f32((rows.y - rows.x) * (cols.y - cols.x));
 }

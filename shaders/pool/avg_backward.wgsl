@@ -3,11 +3,13 @@
 // window cut at in + pad, counting padding with COUNT_INCLUDE_PAD, else only in-bounds elements).
 // The windows containing row ih are oh in [ceil((ih + padH - kernelH + 1) / strideH), (ih + padH) / strideH]
 // clamped to [0, outH); likewise for columns.
-// Thread mapping: one invocation per input element, 256 per workgroup, workgroups folded into y past 65535
-// (index wid.x + wid.y * nwg.x). Bounds: i < count; window ranges clamped to the output.
+// Thread mapping: 8x8 invocations per workgroup over a tile of input columns x rows of one plane
+// (plane = wid.z + firstPlane: the host splits more planes than a dispatch dimension holds), so that
+// no coordinate needs a division. Bounds: columns and rows checked against the input size; window
+// ranges clamped to the output.
 
 struct Params {
-  count: u32,
+  firstPlane: u32,
   inH: u32,
   inW: u32,
   outH: u32,
@@ -43,16 +45,14 @@ fn windowExtent(o: i32, kernel: u32, stride: u32, pad: u32, size: u32) -> vec2i 
   return vec2i(hi - lo, min(hi, i32(size)) - max(lo, 0));
 }
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.x + wid.y * nwg.x) * 256u + lid;
-  if (i >= params.count) {
+@compute @workgroup_size(8, 8)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let iw = gid.x;
+  let ih = gid.y;
+  if (iw >= params.inW || ih >= params.inH) {
     return;
   }
-  let inPlane = params.inH * params.inW;
-  let plane = i / inPlane;
-  let ih = (i % inPlane) / params.inW;
-  let iw = i % params.inW;
+  let plane = wid.z + params.firstPlane;
   let rows = windowsContaining(ih, params.kernelH, params.strideH, params.padH, params.outH);
   let cols = windowsContaining(iw, params.kernelW, params.strideW, params.padW, params.outW);
   let base = plane * params.outH * params.outW;
@@ -65,5 +65,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       sum += dy[base + u32(oh) * params.outW + u32(ow)] / f32(divisor);
     }
   }
-  dx[i] = sum;
+  dx[(plane * params.inH + ih) * params.inW + iw] = sum;
 }

@@ -2,11 +2,13 @@
 // (oh, ow) spans rows [oh*strideH - padH, + kernelH) cut at inH + padH (ceil mode can run a window past the
 // padding), likewise columns; out = sum of the in-bounds elements / divisor, where the divisor counts the
 // window after that cut including padding (COUNT_INCLUDE_PAD) or only its in-bounds elements.
-// Thread mapping: one invocation per output element, 256 per workgroup, workgroups folded into y past 65535
-// (index wid.x + wid.y * nwg.x). Bounds: i < count; summed rows/columns clipped to [0, inH) x [0, inW).
+// Thread mapping: 8x8 invocations per workgroup over a tile of output columns x rows of one plane
+// (plane = wid.z + firstPlane: the host splits more planes than a dispatch dimension holds), so that
+// no coordinate needs a division. Bounds: columns and rows checked against the output size; summed
+// rows/columns clipped to [0, inH) x [0, inW).
 
 struct Params {
-  count: u32,
+  firstPlane: u32,
   inH: u32,
   inW: u32,
   outH: u32,
@@ -25,16 +27,15 @@ override COUNT_INCLUDE_PAD: bool;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.x + wid.y * nwg.x) * 256u + lid;
-  if (i >= params.count) {
+@compute @workgroup_size(8, 8)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let ow = gid.x;
+  let oh = gid.y;
+  if (ow >= params.outW || oh >= params.outH) {
     return;
   }
-  let outPlane = params.outH * params.outW;
-  let plane = i / outPlane;
-  let oh = (i % outPlane) / params.outW;
-  let ow = i % params.outW;
+  let plane = wid.z + params.firstPlane;
+  let o = (plane * params.outH + oh) * params.outW + ow;
   let hFrom = i32(oh * params.strideH) - i32(params.padH);
   let wFrom = i32(ow * params.strideW) - i32(params.padW);
   let hTo = min(hFrom + i32(params.kernelH), i32(params.inH + params.padH));
@@ -51,5 +52,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     }
   }
   let divisor = select((hEnd - hStart) * (wEnd - wStart), (hTo - hFrom) * (wTo - wFrom), COUNT_INCLUDE_PAD);
-  out[i] = sum / f32(divisor);
+  out[o] = sum / f32(divisor);
 }

@@ -2,13 +2,16 @@
 // [oh*strideH - padH, + kernelH) x columns [ow*strideW - padW, + kernelW), clipped to the input; indices
 // holds where it was found (ih * inW + iw within the plane, PyTorch's convention). Ties go to the FIRST
 // maximum in row-major order, and a NaN wins (the last NaN seen), exactly as PyTorch's CPU kernel, whose
-// running maximum starts at -inf with the index of the first element (starting from that element is the same).
-// Thread mapping: one invocation per output element, 256 per workgroup, workgroups folded into y past 65535
-// (index wid.x + wid.y * nwg.x). Bounds: i < count; window rows/columns clipped to [0, inH) x [0, inW)
-// (the host guarantees padding <= kernel / 2, so every window holds at least one element).
+// running maximum starts at -inf with the index of the first element (starting from that element is the
+// same).
+// Thread mapping: 8x8 invocations per workgroup over a tile of output columns x rows of one plane
+// (plane = wid.z + firstPlane: the host splits more planes than a dispatch dimension holds), so that
+// no coordinate needs a division. Bounds: columns and rows checked against the output size; window
+// rows/columns clipped to [0, inH) x [0, inW) (the host guarantees padding <= kernel / 2, so every window
+// holds at least one element).
 
 struct Params {
-  count: u32,
+  firstPlane: u32,
   inH: u32,
   inW: u32,
   outH: u32,
@@ -31,16 +34,15 @@ fn isNan(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
 }
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.x + wid.y * nwg.x) * 256u + lid;
-  if (i >= params.count) {
+@compute @workgroup_size(8, 8)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let ow = gid.x;
+  let oh = gid.y;
+  if (ow >= params.outW || oh >= params.outH) {
     return;
   }
-  let outPlane = params.outH * params.outW;
-  let plane = i / outPlane;
-  let oh = (i % outPlane) / params.outW;
-  let ow = i % params.outW;
+  let plane = wid.z + params.firstPlane;
+  let o = (plane * params.outH + oh) * params.outW + ow;
   let hFrom = i32(oh * params.strideH) - i32(params.padH);
   let wFrom = i32(ow * params.strideW) - i32(params.padW);
   let hEnd = min(hFrom + i32(params.kernelH), i32(params.inH));
@@ -60,6 +62,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       }
     }
   }
-  out[i] = best;
-  indices[i] = bestIndex;
+  out[o] = best;
+  indices[o] = bestIndex;
 }

@@ -1,6 +1,6 @@
 /** adaptiveAvgPool2d with PyTorch's bins [floor(i*in/out), ceil((i+1)*in/out)), and its backward. */
 import { Kernel } from '../../engine/kernel.js';
-import { dispatch, workgroups1d } from '../../engine/recorder.js';
+import { dispatchPlanes } from './planes.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { record } from '../../engine/autograd.js';
 import { checkPoolInput, toPair, type IntOrPair } from './window.js';
@@ -16,17 +16,15 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: IntOrPair): Tensor {
   const [n, c, inH, inW] = x.shape;
   const sizes = { inH, inW, outH, outW };
   const out = empty([n, c, outH, outW], 'float32', 'adaptiveAvgPool2d');
-  dispatch(forwardKernel, {
-    workgroups: workgroups1d(Math.ceil(out.size / 256)),
+  dispatchPlanes(forwardKernel, n * c, [out.shape[2], out.shape[3]], {
     buffers: { x, out },
-    uniforms: { count: out.size, ...sizes },
+    uniforms: sizes,
   });
   return record(out, 'adaptiveAvgPool2d', [x], (dy) => {
     const dx = empty(x.shape, 'float32', 'adaptiveAvgPool2d grad input');
-    dispatch(backwardKernel, {
-      workgroups: workgroups1d(Math.ceil(dx.size / 256)),
+    dispatchPlanes(backwardKernel, n * c, [x.shape[2], x.shape[3]], {
       buffers: { dy, dx },
-      uniforms: { count: dx.size, ...sizes },
+      uniforms: sizes,
     });
     return [dx];
   });

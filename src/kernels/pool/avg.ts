@@ -1,6 +1,6 @@
 /** avgPool2d (PyTorch's avg_pool2d without divisor_override) and its gather-form backward. */
 import { Kernel } from '../../engine/kernel.js';
-import { dispatch, workgroups1d } from '../../engine/recorder.js';
+import { dispatchPlanes } from './planes.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { record } from '../../engine/autograd.js';
 import { poolGeometry, type PoolOptions } from './window.js';
@@ -20,18 +20,16 @@ export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor {
   const constants = { COUNT_INCLUDE_PAD: (options.countIncludePad ?? true) ? 1 : 0 };
   const [n, c] = x.shape;
   const out = empty([n, c, geometry.outH, geometry.outW], 'float32', 'avgPool2d');
-  dispatch(forwardKernel, {
-    workgroups: workgroups1d(Math.ceil(out.size / 256)),
+  dispatchPlanes(forwardKernel, n * c, [out.shape[2], out.shape[3]], {
     buffers: { x, out },
-    uniforms: { count: out.size, ...geometry },
+    uniforms: geometry,
     constants,
   });
   return record(out, 'avgPool2d', [x], (dy) => {
     const dx = empty(x.shape, 'float32', 'avgPool2d grad input');
-    dispatch(backwardKernel, {
-      workgroups: workgroups1d(Math.ceil(dx.size / 256)),
+    dispatchPlanes(backwardKernel, n * c, [x.shape[2], x.shape[3]], {
       buffers: { dy, dx },
-      uniforms: { count: dx.size, ...geometry },
+      uniforms: geometry,
       constants,
     });
     return [dx];

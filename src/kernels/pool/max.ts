@@ -1,6 +1,6 @@
 /** maxPool2d: forward keeps the int32 index of each window's first maximum; backward gathers by it. */
 import { Kernel } from '../../engine/kernel.js';
-import { dispatch, workgroups1d } from '../../engine/recorder.js';
+import { dispatchPlanes } from './planes.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { isGradEnabled, record } from '../../engine/autograd.js';
 import { poolGeometry, type PoolOptions } from './window.js';
@@ -17,10 +17,9 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor {
   const [n, c] = x.shape;
   const out = empty([n, c, geometry.outH, geometry.outW], 'float32', 'maxPool2d');
   const indices = empty(out.shape, 'int32', 'maxPool2d indices');
-  dispatch(forwardKernel, {
-    workgroups: workgroups1d(Math.ceil(out.size / 256)),
+  dispatchPlanes(forwardKernel, n * c, [out.shape[2], out.shape[3]], {
     buffers: { x, out, indices },
-    uniforms: { count: out.size, ...geometry },
+    uniforms: geometry,
   });
   if (!(isGradEnabled() && x.requiresGrad)) {
     indices.dispose();
@@ -28,10 +27,9 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor {
   }
   return record(out, 'maxPool2d', [x], (dy) => {
     const dx = empty(x.shape, 'float32', 'maxPool2d grad input');
-    dispatch(backwardKernel, {
-      workgroups: workgroups1d(Math.ceil(dx.size / 256)),
+    dispatchPlanes(backwardKernel, n * c, [x.shape[2], x.shape[3]], {
       buffers: { dy, indices, dx },
-      uniforms: { count: dx.size, ...geometry },
+      uniforms: geometry,
     });
     indices.dispose();
     return [dx];

@@ -3,8 +3,9 @@ import type { Tensor } from '../../engine/tensor.js';
 
 export type IntOrPair = number | readonly [number, number];
 
-/** Window geometry; the field names are the uniforms of the max and avg pooling shaders. */
-export interface PoolGeometry {
+/** Window geometry; the field names are the uniforms of the max and avg pooling shaders (a type alias,
+ *  not an interface, so that it is assignable to the uniforms record). */
+export type PoolGeometry = {
   inH: number;
   inW: number;
   outH: number;
@@ -15,7 +16,7 @@ export interface PoolGeometry {
   strideW: number;
   padH: number;
   padW: number;
-}
+};
 
 export interface PoolOptions {
   kernelSize: IntOrPair;
