@@ -27,7 +27,7 @@ struct Params {
 
 override WG: u32 = 64;
 
-const TP: i32 = 4;
+const TP: i32 = 8;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;

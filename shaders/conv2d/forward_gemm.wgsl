@@ -37,7 +37,7 @@ override HAS_BIAS: bool = false;
 override HAS_RESIDUAL: bool = false;
 override RELU: bool = false;
 
-const TP: i32 = 4;
+const TP: i32 = 8;
 const SEG_MAX: i32 = 48;
 
 @group(0) @binding(0) var<uniform> params: Params;

@@ -10,7 +10,7 @@ import source from '../../../shaders/conv2d/backward_data.wgsl';
 const kernel = new Kernel('conv2d_backward_data', source);
 
 // Must match TP in backward_data.wgsl.
-const PIXELS = 4;
+const PIXELS = 8;
 
 /** dx [N, C, H, W] from dy [N, O, OH, OW] and weight [O, C / groups, kH, kW]. */
 export function backwardData(dy: Tensor, weight: Tensor, g: Conv2dGeometry): Tensor {

@@ -3,7 +3,7 @@
  * - `1x1`: 1×1 kernels without padding (any stride), a matmul over channels;
  * - `gemm`: implicit GEMM with register blocking and input-row reuse across taps, any shape whose
  *   input row segment fits the shader's register array;
- * - `direct`: one pixel per invocation, no reuse, any shape (tiny input channels and the fallback).
+ * - `direct`: one pixel per invocation, no reuse, any shape (the fallback).
  * Each applies bias, a residual and ReLU in its store.
  */
 import { Kernel } from '../../engine/kernel.js';
@@ -28,7 +28,7 @@ export interface Epilogue {
 }
 
 // Must match TP and SEG_MAX in forward_gemm.wgsl, TP in forward_1x1.wgsl and forward_direct.wgsl.
-const GEMM_PIXELS = 4;
+const GEMM_PIXELS = 8;
 const GEMM_SEGMENT = 48;
 const POINTWISE_PIXELS = 8;
 const DIRECT_CHANNELS = 8;
@@ -50,7 +50,8 @@ export function supportsVariant(g: Conv2dGeometry, variant: ForwardVariant): boo
 /** The fastest variant for this shape (measured on lavapipe; see bench/conv2d.ts). */
 export function chooseForwardVariant(g: Conv2dGeometry): ForwardVariant {
   if (supportsVariant(g, '1x1')) return '1x1';
-  if (g.Cg <= 4 && g.Og >= DIRECT_CHANNELS) return 'direct';
+  // gemm beats direct even on the 3-channel 7x7 s2 stem (about 2x: its row reuse matters more than
+  // the short channel loop), so direct is only the fallback.
   return supportsVariant(g, 'gemm') ? 'gemm' : 'direct';
 }
 
