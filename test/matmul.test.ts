@@ -142,6 +142,7 @@ test('matmul and linear reject bad shapes with the shapes in the message', () =>
   assert.throws(() => linear(t([2, 5]), t([3, 4])), /linear: input of shape \[2,5\] must end in in_features = 4/);
   assert.throws(() => linear(t([2, 4]), t([3, 4]), t([4])), /linear: bias must have shape \[3\]/);
   assert.throws(() => setMatmulTuning({ variant: 'tiled', workgroup: [64, 64] }), /setMatmulTuning: workgroup \[64,64\]/);
+  assert.throws(() => setMatmulTuning({ variant: 'tiled', workgroup: [32, 4] }), /16 × 16 maximum/);
 });
 
 test('transposed-operand and bias variants match the reference, with every kernel', async () => {

@@ -32,6 +32,9 @@ override HAS_BIAS: bool = false;
 override WG_X: u32 = 16;
 override WG_Y: u32 = 16;
 const TILE_K = 16u;
+// Tiles are sized for the largest workgroup (WG_X, WG_Y ≤ MAX_WG) with constant-sized arrays, which
+// every WGSL implementation and wgsl_reflect's race detector accept (override-sized ones are not).
+const MAX_WG = 16u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
@@ -39,8 +42,8 @@ const TILE_K = 16u;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-var<workgroup> tileA: array<f32, TILE_K * 4u * WG_Y>;
-var<workgroup> tileB: array<f32, TILE_K * 4u * WG_X>;
+var<workgroup> tileA: array<f32, TILE_K * 4u * MAX_WG>;
+var<workgroup> tileB: array<f32, TILE_K * 4u * MAX_WG>;
 
 // Element offsets of the A and B matrices used for output batch element z and reduced index r.
 fn batchOffsets(z: u32, r: u32) -> vec2<u32> {

@@ -17,7 +17,7 @@ const kernels = {
   tiled: new Kernel('matmul_tiled', tiledSource),
 };
 /** Output rows and columns one invocation computes, per kernel. */
-const block = { registers: [4, 8], tiled: [4, 4] } as const;
+const block = { registers: [16, 8], tiled: [4, 4] } as const;
 
 export interface Gemm {
   /** A is stored [M, K] per batch element, or [K, M] when transA; B [K, N], or [N, K] when transB. */
