@@ -95,6 +95,8 @@ export function batchNorm2d(
   }
   const saved: SavedBatchNorm = { x, mean, variance, weight: affineWeight, layout, eps, training };
   return record(y, 'batchNorm2d', [x, affineWeight, affineBias], (dy) => {
+    // Also run when only x needs a gradient in eval mode (which does not read the sums): one input-gradient
+    // kernel serves both modes, for the price of one reduction pass in that uncommon case.
     const sums = batchNormGradSums(dy, saved);
     const gradInput = x.requiresGrad ? batchNormGradInput(dy, saved, sums) : null;
     const gradWeight = weight?.requiresGrad ? sums.gradWeight : null;
