@@ -17,6 +17,19 @@ if [ ! -d node_modules/webgpu ] || [ package.json -nt node_modules/.package-lock
   npm ci --no-audit --no-fund || npm install --no-audit --no-fund
 fi
 
+# Debian's Chromium drives the headless-browser tests (test/browser.test.ts), which skip without it.
+# Never a browser downloaded by a test tool: playwright-core is given /usr/bin/chromium.
+if [ ! -x /usr/bin/chromium ]; then
+  . /etc/os-release
+  if [ "${ID:-}" = debian ]; then
+    echo "setup: installing Debian's chromium (for the browser tests)" >&2
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+  else
+    echo "setup: no /usr/bin/chromium and not Debian: the browser tests will be skipped" >&2
+  fi
+fi
+
 if node scripts/probe-adapter.mjs; then
   exit 0
 fi

@@ -1,0 +1,90 @@
+// `npm run build`: the library and its pages, into dist/.
+//   dist/pcnn-webgpu.js        ESM for browsers (package.json exports, condition "browser")
+//   dist/pcnn-webgpu.node.js   ESM for Node, WebGPU through Dawn (npm 'webgpu', a dependency)
+//   dist/types/                declarations, from `tsc --emitDeclarationOnly`
+//   dist/web/                  the demo and benchmark pages; they import ../pcnn-webgpu.js, the bundle itself
+// Usage: node scripts/build.mjs [--no-types]   (--no-types: skip tsc, for a quick page rebuild)
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dist = path.join(root, 'dist');
+const LIBRARY = 'pcnn-webgpu';
+
+const common = {
+  absWorkingDir: root,
+  bundle: true,
+  format: 'esm',
+  loader: { '.wgsl': 'text' },
+  sourcemap: 'linked',
+  logLevel: 'warning',
+};
+
+/**
+ * Modules that only Node can run, replaced in the browser bundle by one that throws when loaded. Both
+ * are imported dynamically and only on paths a browser never takes (Dawn when there is no
+ * navigator.gpu; files for the path-taking safetensors/pth readers), so the bundle stays free of
+ * `node:` imports and of bare specifiers a page could not resolve.
+ */
+const nodeOnly = {
+  name: 'node-only',
+  setup(b) {
+    const stubs = {
+      webgpu: "npm 'webgpu' (Dawn) is Node-only; in a browser WebGPU comes from navigator.gpu",
+      './atomic-file.js': 'reading and writing files is Node-only; in a browser use encodeSafetensors / decodeSafetensors on bytes',
+    };
+    b.onResolve({ filter: /^(webgpu|\.\/atomic-file\.js)$/ }, (args) => ({ path: args.path, namespace: 'node-only' }));
+    b.onLoad({ filter: /.*/, namespace: 'node-only' }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`${LIBRARY}: ${stubs[args.path]}`)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+/** The pages import the library by its package name; at run time that is the bundle next to them. */
+const libraryFromPages = {
+  name: 'library-from-pages',
+  setup(b) {
+    b.onResolve({ filter: new RegExp(`^${LIBRARY}$`) }, () => ({ path: `../${LIBRARY}.js`, external: true }));
+  },
+};
+
+export async function buildLibrary() {
+  await build({ ...common, entryPoints: ['src/index.ts'], outfile: `dist/${LIBRARY}.js`, platform: 'browser', target: 'es2022', plugins: [nodeOnly] });
+  await build({ ...common, entryPoints: ['src/index.ts'], outfile: `dist/${LIBRARY}.node.js`, platform: 'node', target: 'node18', packages: 'external' });
+  const imports = [...readFileSync(path.join(dist, `${LIBRARY}.js`), 'utf8').matchAll(/\bfrom\s*["']([^"']+)["']|\bimport\s*\(\s*["']([^"']+)["']/g)];
+  if (imports.length) {
+    throw new Error(`build: dist/${LIBRARY}.js must be self-contained, but imports ${imports.map((m) => m[1] ?? m[2]).join(', ')}`);
+  }
+}
+
+export async function buildPages() {
+  const web = path.join(root, 'web');
+  const pages = readdirSync(web).filter((f) => f.endsWith('.html'));
+  await build({
+    ...common,
+    entryPoints: pages.map((page) => `web/${page.replace(/\.html$/, '.ts')}`),
+    outdir: 'dist/web',
+    platform: 'browser',
+    target: 'es2022',
+    plugins: [libraryFromPages],
+  });
+  for (const file of readdirSync(web).filter((f) => /\.(html|css)$/.test(f))) copyFileSync(path.join(web, file), path.join(dist, 'web', file));
+}
+
+export function buildTypes() {
+  rmSync(path.join(dist, 'types'), { recursive: true, force: true });
+  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  mkdirSync(dist, { recursive: true });
+  await buildLibrary();
+  await buildPages();
+  if (!process.argv.includes('--no-types')) buildTypes();
+  console.log(`build: dist/${LIBRARY}.js, dist/${LIBRARY}.node.js, dist/web/${process.argv.includes('--no-types') ? '' : ', dist/types/'}`);
+}
