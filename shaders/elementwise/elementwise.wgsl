@@ -40,6 +40,7 @@ const SUB = 1u;
 const MUL = 2u;
 const DIV = 3u;
 const POW = 4u;
+// 1 where a == b, NaN matching NaN (the ties of max's gradient, as torch's).
 const EQ = 5u;
 const EXP = 6u;
 const LOG = 7u;
@@ -64,6 +65,11 @@ const SQRT_GRAD = 18u;
 @group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;
 
+// By bits: compilers may assume v != v is false.
+fn isNan(v: vec4<f32>) -> vec4<bool> {
+  return (bitcast<vec4<u32>>(v) & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u);
+}
+
 // x^e with PyTorch's semantics where WGSL's pow is undefined: x^0 = 1 (also for x = 0), negative x
 // with an integer exponent (sign from its parity); a negative x with a fractional exponent gives NaN
 // through log2 of a negative number. x^2, the common case, is exact.
@@ -85,7 +91,7 @@ fn apply(x: vec4<f32>, y: vec4<f32>) -> vec4<f32> {
     case MUL: { return x * y; }
     case DIV: { return x / y; }
     case POW: { return power(x, y); }
-    case EQ: { return select(zero, one, x == y); }
+    case EQ: { return select(zero, one, (x == y) | (isNan(x) & isNan(y))); }
     case EXP: { return exp(x); }
     case LOG: { return log(x); }
     case SQRT: { return sqrt(x); }

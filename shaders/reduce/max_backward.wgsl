@@ -18,6 +18,11 @@ struct Params {
 @group(0) @binding(2) var<storage, read> grad: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
+// By bits: compilers may assume v != v is false.
+fn isNan(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let task = (wid.x + wid.y * nwg.x) * 256u + lid;
@@ -30,8 +35,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   var at = 0u;
   for (var k = 1u; k < params.size; k++) {
     let v = x[base + k * inner];
-    // Strictly greater keeps the first maximum; a NaN wins once and is never replaced.
-    if ((v > best || v != v) && best == best) {
+    // Strictly greater keeps the first maximum; the first NaN wins and is never replaced.
+    if ((v > best || isNan(v)) && !isNan(best)) {
       best = v;
       at = k;
     }

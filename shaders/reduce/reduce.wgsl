@@ -38,10 +38,15 @@ fn dimension(v: array<vec4<u32>, 2>, d: u32) -> u32 {
   return v[d / 4u][d % 4u];
 }
 
+// By bits: compilers may assume v != v is false.
+fn isNan(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
 fn combine(acc: f32, v: f32) -> f32 {
   if (OP == MAX) {
-    // v > acc alone would drop a NaN; PyTorch's max propagates it.
-    return select(acc, v, v > acc || v != v);
+    // v > acc alone would drop a NaN; PyTorch's max propagates it (and a NaN accumulator stays).
+    return select(acc, v, v > acc || isNan(v));
   }
   return acc + v;
 }

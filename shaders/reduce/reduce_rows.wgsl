@@ -27,9 +27,14 @@ const WG = 64u;
 
 var<workgroup> partial: array<f32, 64>;
 
+// By bits: compilers may assume v != v is false.
+fn isNan(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
 fn combine(acc: f32, v: f32) -> f32 {
   if (OP == MAX) {
-    return select(acc, v, v > acc || v != v);
+    return select(acc, v, v > acc || isNan(v));
   }
   return acc + v;
 }
@@ -46,11 +51,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     acc = combine(acc, x[base + i]);
   }
   partial[lid] = acc;
+  workgroupBarrier();
   for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    workgroupBarrier();
     if (lid < stride) {
       partial[lid] = combine(partial[lid], partial[lid + stride]);
     }
+    workgroupBarrier();
   }
   if (lid == 0u) {
     out[row] = params.scale * partial[0];

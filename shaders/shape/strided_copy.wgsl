@@ -36,31 +36,31 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let ndim = params.ndim;
   var index: array<u32, 8>;
   var rest = first;
-  var from = params.inOffset;
-  var to = params.outOffset;
+  var src = params.inOffset;
+  var dst = params.outOffset;
   for (var d = ndim; d > 0u; d--) {
     let size = dimension(params.shape, d - 1u);
     index[d - 1u] = rest % size;
     rest /= size;
-    from += index[d - 1u] * dimension(params.inStrides, d - 1u);
-    to += index[d - 1u] * dimension(params.outStrides, d - 1u);
+    src += index[d - 1u] * dimension(params.inStrides, d - 1u);
+    dst += index[d - 1u] * dimension(params.outStrides, d - 1u);
   }
   let lanes = min(4u, params.count - first);
   for (var k = 0u; k < lanes; k++) {
-    out[to] = x[from];
+    out[dst] = x[src];
     for (var d = ndim; d > 0u; d--) {
       let size = dimension(params.shape, d - 1u);
       let inStride = dimension(params.inStrides, d - 1u);
       let outStride = dimension(params.outStrides, d - 1u);
       index[d - 1u] += 1u;
-      from += inStride;
-      to += outStride;
+      src += inStride;
+      dst += outStride;
       if (index[d - 1u] < size) {
         break;
       }
       index[d - 1u] = 0u;
-      from -= size * inStride;
-      to -= size * outStride;
+      src -= size * inStride;
+      dst -= size * outStride;
     }
   }
 }
