@@ -31,6 +31,10 @@ const shapePairs: [number[], number[]][] = [
   [[3, 1, 5, 1], [1, 4, 5, 2]],
   [[2, 3, 4, 5, 6, 7], [3, 1, 5, 1, 7]],
   [[1, 1, 1], [1]],
+  // Innermost rows of a multiple of 4 (one vec4 load or splat per input).
+  [[2, 3, 8], [3, 1]],
+  [[4, 8], [8]],
+  [[1, 4], [5, 1]],
 ];
 
 test('binary ops match float64 references under broadcasting', async () => {
@@ -116,7 +120,7 @@ const input = (shape: number[], seed: number, low = -1, high = 1) => ({ shape, d
 
 test('gradients of broadcast binary ops', async () => {
   for (const [name, { op, f }] of Object.entries(binaries)) {
-    for (const [sa, sb] of [[[2, 1, 3], [4, 1]], [[3], [2, 3]], [[2, 3], []]] as [number[], number[]][]) {
+    for (const [sa, sb] of [[[2, 1, 3], [4, 1]], [[3], [2, 3]], [[2, 3], []], [[2, 3, 4], [3, 1]]] as [number[], number[]][]) {
       await gradCheck(`${name} [${sa}] [${sb}]`, [input(sa, 1), input(sb, 2, 0.5, 2)], (a, b) => op(a, b), (a, b) => binaryRef(a, sa, b, sb, f));
     }
   }

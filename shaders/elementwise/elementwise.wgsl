@@ -6,6 +6,9 @@
 //   BROADCAST  a and b are read through their own strides (0 along broadcast dimensions) from the
 //              output's multi-index, up to 8 dimensions (the host merges dimensions that broadcast
 //              alike first, so most shapes need 1 to 3).
+//   BROADCAST_ROWS  BROADCAST where the innermost dimension's size is a multiple of 4 and each input's
+//              stride along it is 1 or 0 (a bias or scale over channels, say): the 4 elements of an
+//              invocation then share one innermost row, and each input is one vec4 load or one splat.
 //   CONTIGUOUS a, b and out have the same shape: all three are moved as vec4.
 //   SCALAR_B   b is the uniform `scalar` (tensor op number, and every unary function).
 //   SCALAR_A   a is the uniform `scalar` (number op tensor).
@@ -34,6 +37,7 @@ const BROADCAST = 0u;
 const CONTIGUOUS = 1u;
 const SCALAR_B = 2u;
 const SCALAR_A = 3u;
+const BROADCAST_ROWS = 4u;
 
 const ADD = 0u;
 const SUB = 1u;
@@ -148,6 +152,19 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     rest /= size;
     offsetA += index[d - 1u] * dimension(params.aStrides, d - 1u);
     offsetB += index[d - 1u] * dimension(params.bStrides, d - 1u);
+  }
+  if (LAYOUT == BROADCAST_ROWS) {
+    var x = vec4<f32>(a[offsetA / 4u][offsetA % 4u]);
+    var y = vec4<f32>(b[offsetB / 4u][offsetB % 4u]);
+    // A stride of 1 along a row whose length is a multiple of 4 makes the offset a multiple of 4.
+    if (dimension(params.aStrides, ndim - 1u) == 1u) {
+      x = a[offsetA / 4u];
+    }
+    if (dimension(params.bStrides, ndim - 1u) == 1u) {
+      y = b[offsetB / 4u];
+    }
+    out[slot] = apply(x, y);
+    return;
   }
   var x = vec4<f32>(0.0);
   var y = vec4<f32>(0.0);

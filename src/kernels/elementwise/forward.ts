@@ -36,7 +36,7 @@ export const Fn = {
 } as const;
 export type FnCode = (typeof Fn)[keyof typeof Fn];
 
-const Layout = { BROADCAST: 0, CONTIGUOUS: 1, SCALAR_B: 2, SCALAR_A: 3 } as const;
+const Layout = { BROADCAST: 0, CONTIGUOUS: 1, SCALAR_B: 2, SCALAR_A: 3, BROADCAST_ROWS: 4 } as const;
 
 /** The broadcast shape of two shapes (NumPy/PyTorch rules: aligned right, sizes equal or one is 1). */
 export function broadcastShapes(a: readonly number[], b: readonly number[], op: string): number[] {
@@ -84,8 +84,10 @@ export function elementwise(fn: FnCode, a: Tensor | number, b: Tensor | number, 
   } else if (a.size === count && b.size === count) {
     layout = Layout.CONTIGUOUS;
   } else {
-    layout = Layout.BROADCAST;
     const walk = coalesce(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)]);
+    const inner = walk.shape.length - 1;
+    const rows = walk.shape[inner] % 4 === 0 && walk.strides.every((s) => s[inner] <= 1);
+    layout = rows ? Layout.BROADCAST_ROWS : Layout.BROADCAST;
     uniforms.ndim = walk.shape.length;
     uniforms.shape = dimsUniform(walk.shape, op);
     uniforms.aStrides = dimsUniform(walk.strides[0], op);
