@@ -88,6 +88,8 @@ test('cat joins along any dimension, forward and backward', async () => {
     [[[2, 3], [2, 5]], -1],
     [[[3, 2]], 1],
     [[[0, 3], [2, 3]], 0],
+    // More contiguous runs than are worth one copyBufferToBuffer each: the strided kernel.
+    [[[70, 2], [70, 1]], 1],
   ];
   for (const [shapes, dim] of cases) {
     const parts = shapes.map((s, k) => randomData(numel(s), 10 + k));
