@@ -1,0 +1,99 @@
+// The autograd tape and memory ownership: accumulation over reused tensors, explicit upstream
+// gradients, noGrad, detach, errors; and a 1000-step training loop that keeps the pool flat.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { assertClose } from './helpers/index.js';
+import { tensor, zeros } from '../src/engine/tensor.js';
+import { tidy } from '../src/engine/scope.js';
+import { noGrad } from '../src/engine/autograd.js';
+import { pool } from '../src/engine/pool.js';
+import { manualSeed } from '../src/engine/random.js';
+import { add, mul, relu } from '../src/kernels/elementwise/index.js';
+import { sum } from '../src/kernels/reduce/index.js';
+import { crossEntropy } from '../src/kernels/softmax/index.js';
+import { Linear } from '../src/engine/nn/linear.js';
+import { Sequential } from '../src/engine/nn/module.js';
+import { ReLU } from '../src/engine/nn/activation.js';
+import { SGD } from '../src/engine/optim/index.js';
+
+test('a tensor used several times gets the sum of its gradients', async () => {
+  const x = tensor([1, -2, 3], [3], { requiresGrad: true });
+  // y = sum(x * x + x + relu(x)): dy/dx = 2x + 1 + [x > 0]
+  tidy(() => sum(add(add(mul(x, x), x), relu(x))).backward());
+  assertClose(await x.grad!.toArray(), [4, -3, 8], 'grad');
+  // A second backward accumulates into .grad, as in PyTorch.
+  tidy(() => sum(x).backward());
+  assertClose(await x.grad!.toArray(), [5, -2, 9], 'accumulated grad');
+  x.grad!.dispose();
+  x.dispose();
+});
+
+test('the same gradient tensor reaching two leaves is not shared between them', async () => {
+  const a = tensor([1, 2], [2], { requiresGrad: true });
+  const b = tensor([3, 4], [2], { requiresGrad: true });
+  tidy(() => sum(add(a, b)).backward());
+  a.grad!.dispose();
+  assertClose(await b.grad!.toArray(), [1, 1], 'b.grad survives disposing a.grad');
+  for (const t of [a, b]) t.dispose();
+  b.grad!.dispose();
+});
+
+test('backward with an explicit upstream gradient; errors name the shapes', async () => {
+  const x = tensor([1, 2, 3, 4], [2, 2], { requiresGrad: true });
+  tidy(() => mul(x, 3).backward(tensor([1, 0, 0, 2], [2, 2])));
+  assertClose(await x.grad!.toArray(), [3, 0, 0, 6], 'grad');
+  tidy(() => {
+    const y = mul(x, 2);
+    assert.throws(() => y.backward(), /not a scalar; pass the upstream gradient/);
+    assert.throws(() => y.backward(zeros([4])), /gradient of shape \[4\] for a tensor of shape \[2,2\]/);
+  });
+  assert.throws(() => tensor([1]).backward(), /does not require grad/);
+  x.grad!.dispose();
+  x.dispose();
+});
+
+test('noGrad records nothing; detach cuts the graph', async () => {
+  const x = tensor([1, 2], [2], { requiresGrad: true });
+  const y = noGrad(() => mul(x, x));
+  assert.is(y.requiresGrad, false);
+  assert.is(y.node, null);
+  tidy(() => sum(mul(mul(x, x).detach(), x)).backward());
+  assertClose(await x.grad!.toArray(), [1, 4], 'd/dx of sum(stop(x*x) * x) = x*x');
+  for (const t of [x, y, x.grad!]) t.dispose();
+});
+
+test('1000 training steps keep pool memory flat', async () => {
+  manualSeed(3);
+  const model = new Sequential(new Linear(16, 32), new ReLU(), new Linear(32, 4));
+  const optimizer = new SGD(model.parameters(), { lr: 0.05, momentum: 0.9, weightDecay: 1e-4 });
+  const data = tensor(Float32Array.from({ length: 8 * 16 }, (_, i) => Math.sin(i)), [8, 16]);
+  const labels = Int32Array.from([0, 1, 2, 3, 0, 1, 2, 3]);
+  const step = () =>
+    tidy(() => {
+      const loss = crossEntropy(model.forward(data), labels);
+      loss.backward();
+      optimizer.step();
+      optimizer.zeroGrad();
+    });
+  for (let i = 0; i < 10; i++) step(); // warm up: optimizer state and pool classes are made
+  const lossNow = async () => {
+    const loss = noGrad(() => tidy(() => crossEntropy(model.forward(data), labels)));
+    const value = await loss.item();
+    loss.dispose();
+    return value;
+  };
+  const first = await lossNow();
+  const before = pool.memory();
+  for (let i = 0; i < 1000; i++) step();
+  const after = pool.memory();
+  assert.is(after.bytesInUse, before.bytesInUse, 'bytes in use');
+  assert.is(after.buffersInUse, before.buffersInUse, 'buffers in use');
+  assert.is(after.bytesAllocated, before.bytesAllocated, 'bytes allocated');
+  const last = await lossNow();
+  assert.ok(last < first / 10, `the loop trains (loss ${first} → ${last})`);
+  optimizer.dispose();
+  model.dispose();
+  data.dispose();
+});
+
+test.run();
