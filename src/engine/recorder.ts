@@ -40,6 +40,8 @@ class CommandRecorder {
   private arenaUsed = 0;
   private afterSubmit: (() => void)[] = [];
   private timed: string[] = [];
+  /** While `timeDispatches` runs: the GPU durations of each submitted batch, instead of printing them. */
+  private timing: Promise<number[]>[] | null = null;
   private querySet: GPUQuerySet | null = null;
   private device: GPUDevice | null = null;
   readonly debug = debugLevel();
@@ -75,7 +77,7 @@ class CommandRecorder {
       this.arenaUsed += SLOT;
     }
 
-    const timed = this.debug >= 2 && hasTimestamps;
+    const timed = (this.debug >= 2 || this.timing !== null) && hasTimestamps;
     const label = this.debug ? describe(kernel, args) : kernel.name;
     if (timed) {
       this.endPass();
@@ -137,8 +139,35 @@ class CommandRecorder {
     this.submitCount++;
     for (const fn of this.afterSubmit) fn();
     this.afterSubmit = [];
-    if (readTimes) void printTimes(readTimes, timed);
+    if (readTimes) {
+      const durations = readDurations(readTimes);
+      if (this.timing) this.timing.push(durations);
+      else void durations.then((ns) => printTimes(ns, timed));
+    }
     throwPendingGpuError('in the batch just submitted');
+  }
+
+  /**
+   * Runs `fn`, submits what it recorded and resolves to the GPU nanoseconds of each of its dispatches
+   * (timestamp queries around each one, as DEBUG=2 does); null where the adapter has no timestamps.
+   * Work recorded before is submitted first, untimed. For benchmarks.
+   */
+  async timeDispatches(fn: () => void): Promise<number[] | null> {
+    this.flush();
+    if (!gpu().hasTimestamps) {
+      fn();
+      this.flush();
+      return null;
+    }
+    const pending: Promise<number[]>[] = [];
+    this.timing = pending;
+    try {
+      fn();
+      this.flush();
+    } finally {
+      this.timing = null;
+    }
+    return (await Promise.all(pending)).flat();
   }
 
   private beginEncoder(device: GPUDevice): GPUCommandEncoder {
@@ -171,13 +200,17 @@ function describe(kernel: Kernel, args: DispatchArgs): string {
   return `${kernel.name}${constants} ${shapes} wg=[${args.workgroups.join(',')}]`;
 }
 
-async function printTimes(buffer: GPUBuffer, labels: string[]): Promise<void> {
+/** Nanoseconds between each pair of timestamps (begin and end of one timed pass). */
+async function readDurations(buffer: GPUBuffer): Promise<number[]> {
   await buffer.mapAsync(GPUMapMode.READ);
   const stamps = new BigUint64Array(buffer.getMappedRange().slice(0));
   buffer.destroy();
+  return Array.from({ length: stamps.length / 2 }, (_, i) => Number(stamps[2 * i + 1] - stamps[2 * i]));
+}
+
+function printTimes(nanoseconds: number[], labels: string[]): void {
   labels.forEach((label, i) => {
-    const micros = Number(stamps[2 * i + 1] - stamps[2 * i]) / 1000;
-    console.error(`[dispatch] ${micros.toFixed(1).padStart(10)} µs  ${label}`);
+    console.error(`[dispatch] ${(nanoseconds[i] / 1000).toFixed(1).padStart(10)} µs  ${label}`);
   });
 }
 
@@ -186,6 +219,11 @@ export const recorder = new CommandRecorder();
 /** Records one dispatch of `kernel` (see `DispatchArgs`). */
 export function dispatch(kernel: Kernel, args: DispatchArgs): void {
   recorder.dispatch(kernel, args);
+}
+
+/** GPU nanoseconds of each dispatch `fn` records (see `CommandRecorder.timeDispatches`). */
+export function timeDispatches(fn: () => void): Promise<number[] | null> {
+  return recorder.timeDispatches(fn);
 }
 
 /** Submits all recorded GPU work now. */

@@ -163,3 +163,50 @@ function formatTick(v: number): string {
   const a = Math.abs(v);
   return a >= 100 ? v.toFixed(0) : a >= 1 ? v.toFixed(2) : v.toPrecision(2);
 }
+
+export interface BarSeries {
+  name: string;
+  /** One value per category; null draws no bar (no figure for that category). */
+  values: (number | null)[];
+}
+
+/** Horizontal grouped bars: one row per category (label on the left), one bar per series, a shared
+ *  linear axis from 0; each bar carries its value. Returns PNG bytes. */
+export function barChart(title: string, valueLabel: string, categories: string[], series: BarSeries[], width = 960): Buffer {
+  const bar = 8;
+  const rowHeight = series.length * bar + 8;
+  const labelChars = Math.min(Math.max(...categories.map((c) => c.length), 1), 60);
+  const left = 12 + 6 * labelChars;
+  const right = width - 60;
+  const top = 56;
+  const bottom = top + categories.length * rowHeight;
+  const canvas = new Canvas(width, bottom + 40);
+  const finite = series.flatMap((s) => s.values).filter((v): v is number => v !== null && Number.isFinite(v));
+  const max = Math.max(...finite, 1e-9);
+  const px = (v: number) => left + (Math.max(v, 0) / max) * (right - left);
+  canvas.text(12, 12, title, [0, 0, 0], 2);
+  let legendX = 12;
+  series.forEach((s, k) => {
+    canvas.rect(legendX, 36, 10, 7, PALETTE[k % PALETTE.length]);
+    canvas.text(legendX + 14, 36, s.name);
+    legendX += 14 + 6 * s.name.length + 18;
+  });
+  for (let t = 0; t <= 4; t++) {
+    const v = (max * t) / 4;
+    canvas.line(px(v), top, px(v), bottom, [230, 230, 230]);
+    canvas.text(px(v) - 6, bottom + 6, formatTick(v));
+  }
+  canvas.text((left + right) / 2 - 3 * valueLabel.length, bottom + 22, valueLabel);
+  categories.forEach((category, i) => {
+    const y = top + i * rowHeight + 4;
+    canvas.text(6, y + (series.length * bar) / 2 - 3, category.slice(0, labelChars));
+    series.forEach((s, k) => {
+      const v = s.values[i];
+      if (v === null || !Number.isFinite(v)) return;
+      canvas.rect(left, y + k * bar, px(v) - left, bar - 1, PALETTE[k % PALETTE.length]);
+      canvas.text(px(v) + 3, y + k * bar, formatTick(v));
+    });
+  });
+  canvas.line(left, top, left, bottom, [0, 0, 0]);
+  return canvas.encode();
+}

@@ -1,0 +1,70 @@
+/**
+ * Timing for the benchmark suite: each case runs once untimed (pipeline compilation, pool warm-up),
+ * then `reps` times; every repetition is submitted on its own and awaited, so that its wall time runs
+ * from recording the first dispatch to the queue reporting the work done, and its GPU time is the sum of
+ * its dispatches' timestamp-query durations. Figures are medians with the range (min..max) beside them:
+ * the machines are shared, and a single number would hide how noisy they are.
+ */
+import { gpu } from '../src/engine/device.js';
+import { timeDispatches } from '../src/engine/recorder.js';
+import { tidy } from '../src/engine/scope.js';
+import { noGrad } from '../src/engine/autograd.js';
+
+export interface Stats {
+  median: number;
+  min: number;
+  max: number;
+  runs: number;
+}
+
+export interface Timing {
+  /** Milliseconds from recording to completion, per repetition. */
+  wallMs: Stats;
+  /** Milliseconds the adapter spent in the dispatches (timestamp queries); null without them. */
+  gpuMs: Stats | null;
+}
+
+export function stats(values: readonly number[]): Stats {
+  if (!values.length) throw new Error('stats: no values to summarise');
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return { median, min: sorted[0], max: sorted[sorted.length - 1], runs: sorted.length };
+}
+
+/** Throughput (`amount` per second) from times in ms: the slowest run gives the lowest figure. */
+export function throughput(amount: number, ms: Stats): Stats {
+  return { median: amount / (ms.median / 1e3), min: amount / (ms.max / 1e3), max: amount / (ms.min / 1e3), runs: ms.runs };
+}
+
+/**
+ * Times `work`, which records GPU work and returns a promise of anything it reads back (or nothing):
+ * `warmup` untimed runs, then `reps` timed ones, each submitted and awaited on its own.
+ */
+export async function timeWork(work: () => Promise<unknown> | void, reps: number, warmup = 1): Promise<Timing> {
+  const { device } = gpu();
+  const wall: number[] = [];
+  const gpuTimes: number[] = [];
+  for (let rep = -warmup; rep < reps; rep++) {
+    const start = performance.now();
+    let readback: Promise<unknown> | void = undefined;
+    const durations = timeDispatches(() => (readback = work()));
+    await readback;
+    await device.queue.onSubmittedWorkDone();
+    const elapsed = performance.now() - start;
+    const ns = await durations;
+    if (rep < 0) continue;
+    wall.push(elapsed);
+    if (ns?.length) gpuTimes.push(ns.reduce((a, b) => a + b, 0) / 1e6);
+  }
+  return { wallMs: stats(wall), gpuMs: gpuTimes.length ? stats(gpuTimes) : null };
+}
+
+/** Times one of our ops without autograd; the tensors `fn` makes are disposed after each repetition. */
+export function timeOp(fn: () => unknown, reps: number): Promise<Timing> {
+  return timeWork(() => {
+    tidy(() => {
+      noGrad(fn);
+    });
+  }, reps);
+}
