@@ -44,11 +44,14 @@ const nodeOnly = {
   },
 };
 
-/** The pages import the library by its package name; at run time that is the bundle next to them. */
+/** The pages import the public API as `../src/index.js` (type-checked against the sources); at run time
+ *  that is the bundle next to them, so the pages run the very file the package ships. */
 const libraryFromPages = {
   name: 'library-from-pages',
   setup(b) {
-    b.onResolve({ filter: new RegExp(`^${LIBRARY}$`) }, () => ({ path: `../${LIBRARY}.js`, external: true }));
+    b.onResolve({ filter: /^\.\.\/src\/index\.js$/ }, (args) =>
+      path.dirname(args.importer) === path.join(root, 'web') ? { path: `../${LIBRARY}.js`, external: true } : undefined,
+    );
   },
 };
 
@@ -64,14 +67,21 @@ export async function buildLibrary() {
 export async function buildPages() {
   const web = path.join(root, 'web');
   const pages = readdirSync(web).filter((f) => f.endsWith('.html'));
-  await build({
+  const { metafile } = await build({
     ...common,
     entryPoints: pages.map((page) => `web/${page.replace(/\.html$/, '.ts')}`),
     outdir: 'dist/web',
     platform: 'browser',
     target: 'es2022',
     plugins: [libraryFromPages],
+    metafile: true,
   });
+  // A second copy of the engine in a page would hold its own device, pool and scopes: tensors of one
+  // would be foreign to the other. Only host-side helpers (synthetic faces, transforms) may be bundled.
+  const engineCopies = Object.keys(metafile.inputs).filter((input) => /^src\/(kernels\/|engine\/(?!random\.ts$))/.test(input));
+  if (engineCopies.length) {
+    throw new Error(`build: the pages must reach the engine through ../src/index.js only, but bundle ${engineCopies.join(', ')}`);
+  }
   for (const file of readdirSync(web).filter((f) => /\.(html|css)$/.test(f))) copyFileSync(path.join(web, file), path.join(dist, 'web', file));
 }
 

@@ -1,7 +1,7 @@
 // The demo page: WebGPU status, the predict panel (checkpoint + image → expression, crops, maps) and the
 // training panel (a small PCNN on synthetic faces, live curves). What the page computes is also kept in
 // `window.demo`, for the console and for the browser tests.
-import { cropBoxes, init } from 'pcnn-webgpu';
+import { cropBoxes, init } from '../src/index.js';
 import { syntheticFace } from '../src/pcnn/data/synthetic.js';
 import { evalTransform } from '../src/pcnn/data/augment.js';
 import { decodeFile, pixelsAt, toChannels } from './input.js';

@@ -1,5 +1,5 @@
 // Models for the demo: from a checkpoint's bytes, and inference with the maps worth showing.
-import { PCNN, decodeSafetensors, keep, mean, noGrad, softmax, tensor, tidy, type nn, type PCNNConfig } from 'pcnn-webgpu';
+import { PCNN, decodeSafetensors, keep, mean, noGrad, softmax, tensor, tidy, type nn, type PCNNConfig } from '../src/index.js';
 
 export interface LoadedModel {
   model: PCNN;
