@@ -16,6 +16,7 @@ const demo = {
   training: { records: [] as StepRecord[], done: false },
 };
 Object.assign(window, { demo });
+export type Demo = typeof demo;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const SYNTHETIC_SEED = 2024;
