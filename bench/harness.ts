@@ -6,7 +6,7 @@
  * the machines are shared, and a single number would hide how noisy they are.
  */
 import { gpu } from '../src/engine/device.js';
-import { timeDispatches } from '../src/engine/recorder.js';
+import { timeKernels, type TimedDispatch } from '../src/engine/recorder.js';
 import { tidy } from '../src/engine/scope.js';
 import { noGrad } from '../src/engine/autograd.js';
 
@@ -22,6 +22,25 @@ export interface Timing {
   wallMs: Stats;
   /** Milliseconds the adapter spent in the dispatches (timestamp queries); null without them. */
   gpuMs: Stats | null;
+  /** GPU milliseconds per repetition by kernel, mean over the repetitions, largest first. */
+  kernels: KernelShare[];
+}
+
+export interface KernelShare {
+  kernel: string;
+  gpuMs: number;
+  dispatches: number;
+}
+
+function shares(timed: TimedDispatch[], reps: number): KernelShare[] {
+  const byKernel = new Map<string, KernelShare>();
+  for (const { label, ns } of timed) {
+    const share = byKernel.get(label) ?? { kernel: label, gpuMs: 0, dispatches: 0 };
+    share.gpuMs += ns / 1e6 / reps;
+    share.dispatches += 1 / reps;
+    byKernel.set(label, share);
+  }
+  return [...byKernel.values()].sort((a, b) => b.gpuMs - a.gpuMs);
 }
 
 export function stats(values: readonly number[]): Stats {
@@ -45,19 +64,23 @@ export async function timeWork(work: () => Promise<unknown> | void, reps: number
   const { device } = gpu();
   const wall: number[] = [];
   const gpuTimes: number[] = [];
+  const timed: TimedDispatch[] = [];
   for (let rep = -warmup; rep < reps; rep++) {
     const start = performance.now();
     let readback: Promise<unknown> | void = undefined;
-    const durations = timeDispatches(() => (readback = work()));
+    const durations = timeKernels(() => (readback = work()));
     await readback;
     await device.queue.onSubmittedWorkDone();
     const elapsed = performance.now() - start;
-    const ns = await durations;
+    const dispatches = await durations;
     if (rep < 0) continue;
     wall.push(elapsed);
-    if (ns?.length) gpuTimes.push(ns.reduce((a, b) => a + b, 0) / 1e6);
+    if (dispatches?.length) {
+      gpuTimes.push(dispatches.reduce((sum, d) => sum + d.ns, 0) / 1e6);
+      timed.push(...dispatches);
+    }
   }
-  return { wallMs: stats(wall), gpuMs: gpuTimes.length ? stats(gpuTimes) : null };
+  return { wallMs: stats(wall), gpuMs: gpuTimes.length ? stats(gpuTimes) : null, kernels: shares(timed, reps) };
 }
 
 /** Times one of our ops without autograd; the tensors `fn` makes are disposed after each repetition. */

@@ -6,7 +6,7 @@
 //   3. PCNN end to end: training step and inference, images/s, peak pool memory;
 //   4. a table here, a JSON file (default bench/results/<date>-<device>.json) and a PNG chart beside it.
 // --quick runs a representative subset with 3 repetitions and skips the 224 PCNN step; --only keeps the
-// kernel cases whose name contains TEXT. Figures are medians with [min–max] over the repetitions.
+// kernel cases and PCNN configurations whose name contains TEXT (the ceiling always runs). Figures are medians with [min–max] over the repetitions.
 import path from 'node:path';
 import { init, release } from '../src/engine/device.js';
 import { measureCeiling } from './ceiling.js';
@@ -80,8 +80,8 @@ for (const c of kernelCases(options.quick).filter((c) => `${c.config} ${c.name}`
 const pcnn: PcnnResult[] = [];
 const pcnnSkipped: Results['pcnnSkipped'] = [];
 for (const config of PCNN_CONFIGS) {
-  if (options.only) {
-    pcnnSkipped.push({ name: config.name, reason: '--only selects kernel cases' });
+  if (!config.name.includes(options.only)) {
+    pcnnSkipped.push({ name: config.name, reason: `not selected by --only ${options.only}` });
     continue;
   }
   if (options.quick && config.slow) {

@@ -63,7 +63,7 @@ function trainingPasses(rows: KernelResult[]): Floor {
       const sum = (pick: (p: KernelResult) => number) => passes.reduce((s, p) => s + pick(p), 0);
       const oursMs = sum((p) => p.ours.wallMs.median);
       const theirsMs = sum((p) => p.theirs!.wallMs.median);
-      const one = (median: number): Timing => ({ wallMs: { median, min: median, max: median, runs: 1 }, gpuMs: null });
+      const one = (median: number): Timing => ({ wallMs: { median, min: median, max: median, runs: 1 }, gpuMs: null, kernels: [] });
       return { ...passes[0], config: '', name: key, ours: one(oursMs), theirs: one(theirsMs), speedup: theirsMs / oursMs };
     });
   return aggregate(merged, 'conv2d forward + both backward, all shapes', 3);
@@ -142,6 +142,21 @@ export function floorRows(r: Results): { header: string[]; rows: string[][] } {
   return { header, rows };
 }
 
+/** Where a training step's GPU time goes: the kernels that take most of it. */
+export function stepBreakdown(r: Results, top = 8): string[] {
+  return r.pcnn.flatMap((p) => {
+    const total = p.train.kernels.reduce((sum, k) => sum + k.gpuMs, 0);
+    if (!total) return [];
+    const dispatches = p.train.kernels.reduce((sum, k) => sum + k.dispatches, 0);
+    return [
+      `  ${p.config.name} train step: GPU ${total.toFixed(0)} ms in ${dispatches.toFixed(0)} dispatches; largest:`,
+      ...p.train.kernels
+        .slice(0, top)
+        .map((k) => `    ${k.kernel.padEnd(32)} ${k.gpuMs.toFixed(0).padStart(6)} ms ${((100 * k.gpuMs) / total).toFixed(0).padStart(3)}%  (${k.dispatches.toFixed(0)}x)`),
+    ];
+  });
+}
+
 export function ceilingLines(c: Ceiling): string[] {
   return [
     `matmul ${c.matmul.size}^3, best tuning ${c.matmul.tuning.variant} [${c.matmul.tuning.workgroup}]: ${range(c.matmul.gflops)} GFLOP/s ` +
@@ -162,6 +177,7 @@ export function printResults(r: Results): void {
   const p = pcnnRows(r);
   console.log(`\nPCNN end to end:\n${table(p.header, p.rows)}`);
   for (const s of r.pcnnSkipped) console.log(`  skipped ${s.name}: ${s.reason}`);
+  for (const line of stepBreakdown(r)) console.log(line);
   const f = floorRows(r);
   console.log(`\nFloors:\n${table(f.header, f.rows)}`);
 }

@@ -54,5 +54,5 @@ export async function timeTf(tf: Tfjs, fn: () => TfTensor | TfTensor[], reps: nu
     wall.push(performance.now() - start);
     if (typeof info.kernelMs === 'number' && info.kernelMs > 0) kernel.push(info.kernelMs);
   }
-  return { wallMs: stats(wall), gpuMs: kernel.length ? stats(kernel) : null };
+  return { wallMs: stats(wall), gpuMs: kernel.length ? stats(kernel) : null, kernels: [] };
 }

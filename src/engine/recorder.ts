@@ -19,6 +19,12 @@ export interface Bindable {
   readonly shape?: readonly number[];
 }
 
+/** One dispatch timed by `timeDispatches`: its label (the kernel's name; with DEBUG, its shapes too). */
+export interface TimedDispatch {
+  label: string;
+  ns: number;
+}
+
 export interface DispatchArgs {
   workgroups: readonly number[];
   buffers: Record<string, Bindable>;
@@ -41,7 +47,7 @@ class CommandRecorder {
   private afterSubmit: (() => void)[] = [];
   private timed: string[] = [];
   /** While `timeDispatches` runs: the GPU durations of each submitted batch, instead of printing them. */
-  private timing: Promise<number[]>[] | null = null;
+  private timing: Promise<TimedDispatch[]>[] | null = null;
   private querySet: GPUQuerySet | null = null;
   private device: GPUDevice | null = null;
   readonly debug = debugLevel();
@@ -141,7 +147,7 @@ class CommandRecorder {
     this.afterSubmit = [];
     if (readTimes) {
       const durations = readDurations(readTimes);
-      if (this.timing) this.timing.push(durations);
+      if (this.timing) this.timing.push(durations.then((ns) => ns.map((n, i) => ({ label: timed[i], ns: n }))));
       else void durations.then((ns) => printTimes(ns, timed));
     }
     throwPendingGpuError('in the batch just submitted');
@@ -153,13 +159,18 @@ class CommandRecorder {
    * Work recorded before is submitted first, untimed. For benchmarks.
    */
   async timeDispatches(fn: () => void): Promise<number[] | null> {
+    return (await this.timeKernels(fn))?.map((d) => d.ns) ?? null;
+  }
+
+  /** `timeDispatches` with each duration's label (the kernel's name). */
+  async timeKernels(fn: () => void): Promise<TimedDispatch[] | null> {
     this.flush();
     if (!gpu().hasTimestamps) {
       fn();
       this.flush();
       return null;
     }
-    const pending: Promise<number[]>[] = [];
+    const pending: Promise<TimedDispatch[]>[] = [];
     this.timing = pending;
     try {
       fn();
@@ -224,6 +235,11 @@ export function dispatch(kernel: Kernel, args: DispatchArgs): void {
 /** GPU nanoseconds of each dispatch `fn` records (see `CommandRecorder.timeDispatches`). */
 export function timeDispatches(fn: () => void): Promise<number[] | null> {
   return recorder.timeDispatches(fn);
+}
+
+/** The same, each duration with its kernel's name. */
+export function timeKernels(fn: () => void): Promise<TimedDispatch[] | null> {
+  return recorder.timeKernels(fn);
 }
 
 /** Submits all recorded GPU work now. */
