@@ -20,6 +20,19 @@ export interface GradNode {
 }
 
 let gradEnabled = true;
+/** Sees every op's output and every gradient backward computes (NaN diagnosis; `observeOps`). */
+let observer: ((what: string, value: Tensor) => void) | null = null;
+
+/** Runs `fn` calling `watch` with each op's output (forward) and each input gradient (backward), in order. */
+export function observeOps<T>(watch: (what: string, value: Tensor) => void, fn: () => T): T {
+  const previous = observer;
+  observer = watch;
+  try {
+    return fn();
+  } finally {
+    observer = previous;
+  }
+}
 
 export function isGradEnabled(): boolean {
   return gradEnabled;
@@ -43,6 +56,7 @@ export function record(
   inputs: readonly Tensor[],
   backwardRule: (grad: Tensor) => (Tensor | null)[],
 ): Tensor {
+  observer?.(`${op} (forward) output [${out.shape}]`, out);
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
     out.node = { op, inputs, backward: backwardRule };
@@ -144,6 +158,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
         if (ig.shape.join() !== input.shape.join()) {
           throw new Error(`backward of ${node.op}: gradient [${ig.shape}] for input ${i} of shape [${input.shape}]`);
         }
+        observer?.(`${node.op} (backward) gradient of input ${i} [${ig.shape}]`, ig);
         if (input.requiresGrad) give(input, ig);
         else if (ig !== g) ig.dispose();
       });

@@ -33,6 +33,8 @@ const trainOptions: OptionSpecs = {
   beta: { type: 'number', default: 8, help: 'weight of CE(sum of sense heads)' },
   'no-augment': { type: 'flag', help: 'train without augmentation' },
   'max-steps': { type: 'int', help: 'stop after this many steps (smoke tests)' },
+  'clip-grad-norm': { type: 'number', help: 'clip gradients to this total 2-norm' },
+  'nan-guard': { type: 'string', default: 'off', help: "'stop' or 'skip': check loss and gradients each step, name the op that made a NaN/Inf" },
   'synthetic-count': { type: 'int', default: 2800, help: 'training images of the synthetic set' },
   fold: { type: 'int', default: 0, help: 'test fold, for subject-wise folders (CK+48)' },
   folds: { type: 'int', default: 10, help: 'number of subject-wise folds' },
@@ -61,7 +63,14 @@ function trainConfig(o: ParsedOptions, out: string): TrainOptions {
     checkpoint: o.checkpoint as string | undefined,
     resume: !!o.resume,
     maxSteps: o['max-steps'] as number | undefined,
+    clipGradNorm: o['clip-grad-norm'] as number | undefined,
+    nanGuard: nanGuardMode(o['nan-guard'] as string),
   };
+}
+
+function nanGuardMode(value: string): 'off' | 'stop' | 'skip' {
+  if (value === 'off' || value === 'stop' || value === 'skip') return value;
+  throw new Error(`--nan-guard must be off, stop or skip, got '${value}'`);
 }
 
 function dataChoice(o: ParsedOptions) {

@@ -8,6 +8,8 @@ import { tidy, keep } from '../engine/scope.js';
 import { noGrad } from '../engine/autograd.js';
 import type { PCNN } from './model.js';
 import { pcnnLoss, type PCNNLossOptions } from './loss.js';
+import { clipGradNorm, nonFiniteFlagOf } from '../engine/optim/index.js';
+import { locateNonFinite, NonFiniteError } from './guard.js';
 
 /** What a training step needs of an optimizer. */
 export interface Stepper {
@@ -33,17 +35,64 @@ function inputTensor(model: PCNN, batch: Batch): Tensor {
   return tensor(batch.x, [n, inChannels, inputSize[0], inputSize[1]]);
 }
 
+export interface StepOptions extends PCNNLossOptions {
+  /** Clip the gradients to this total 2-norm before the update. */
+  clipGradNorm?: number;
+}
+
+/** Forward, loss and backward of one batch; the loss and logits are returned detached and kept. */
+function lossAndGradients(model: PCNN, batch: Batch, options: StepOptions): [Tensor, Tensor] {
+  const { out, heads } = model.forward(inputTensor(model, batch));
+  const total = pcnnLoss(out, heads, batch.y, options);
+  total.backward();
+  if (options.clipGradNorm !== undefined) clipGradNorm(model.parameters(), options.clipGradNorm);
+  return [keep(total.detach()), keep(out.detach())];
+}
+
 /** Records one SGD step and returns a promise of its loss and logits (resolved when the GPU is done). */
-export function trainStep(model: PCNN, optimizer: Stepper, batch: Batch, loss: PCNNLossOptions = {}): Promise<StepResult> {
+export function trainStep(model: PCNN, optimizer: Stepper, batch: Batch, options: StepOptions = {}): Promise<StepResult> {
   const [lossValue, logits] = tidy(() => {
-    const { out, heads } = model.forward(inputTensor(model, batch));
-    const total = pcnnLoss(out, heads, batch.y, loss);
-    total.backward();
+    const result = lossAndGradients(model, batch, options);
     optimizer.step();
     optimizer.zeroGrad();
-    return [keep(total.detach()), keep(out.detach())];
+    return result;
   });
   return readAndDispose(lossValue, logits);
+}
+
+/**
+ * A step that checks the loss and every gradient before the update (one readback per step). When one
+ * is not finite, the step is re-run watching every op to name the first that produced a NaN or an
+ * infinity; then `onNonFinite` 'stop' throws a NonFiniteError naming it, 'skip' drops the update.
+ */
+export async function guardedTrainStep(
+  model: PCNN,
+  optimizer: Stepper,
+  batch: Batch,
+  options: StepOptions & { onNonFinite: 'stop' | 'skip' },
+): Promise<StepResult & { skipped?: string }> {
+  const [lossValue, logits, flag] = tidy(() => {
+    const result = lossAndGradients(model, batch, options);
+    const grads = model.parameters().flatMap((p) => (p.grad ? [p.grad] : []));
+    return [...result, keep(nonFiniteFlagOf([result[0], ...grads]))];
+  });
+  const bad = (await flag.item()) !== 0;
+  flag.dispose();
+  if (!bad) {
+    tidy(() => {
+      optimizer.step();
+      optimizer.zeroGrad();
+    });
+    return readAndDispose(lossValue, logits);
+  }
+  optimizer.zeroGrad();
+  const culprit = (await locateNonFinite(() => void lossAndGradients(model, batch, options).forEach((t) => t.dispose()))) ?? 'no op (the fault did not recur)';
+  optimizer.zeroGrad();
+  const result = await readAndDispose(lossValue, logits);
+  if (options.onNonFinite === 'stop') {
+    throw new NonFiniteError(`non-finite loss or gradient (loss ${result.loss}); first produced by ${culprit}`);
+  }
+  return { ...result, skipped: culprit };
 }
 
 async function readAndDispose(lossValue: Tensor, logits: Tensor): Promise<StepResult> {

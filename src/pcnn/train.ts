@@ -13,7 +13,7 @@ import { pool } from '../engine/pool.js';
 import { writeFileAtomic } from '../engine/io/atomic-file.js';
 import { DataLoader, augment, type Dataset } from './data/index.js';
 import { PCNN, type PCNNConfig } from './model.js';
-import { trainStep, type StepResult } from './step.js';
+import { trainStep, guardedTrainStep, type StepResult } from './step.js';
 import { evaluate, checkLabels, type Evaluation } from './evaluate.js';
 import { argmaxRows } from './metrics.js';
 import { loadCheckpoint, loadWeights, saveCheckpoint } from './checkpoint.js';
@@ -38,6 +38,10 @@ export interface TrainOptions {
   /** Initial weights (ours or a PyTorch .pth). */
   checkpoint?: string;
   resume: boolean;
+  /** Clip gradients to this total 2-norm. */
+  clipGradNorm?: number;
+  /** Check the loss and gradients every step; on a NaN or infinity, name the op and stop or skip. */
+  nanGuard?: 'off' | 'stop' | 'skip';
   /** Stop after this many steps in total (for smoke tests); the epoch is not completed. */
   maxSteps?: number;
   quiet?: boolean;
@@ -145,7 +149,9 @@ export async function train(
     const settle = async () => {
       if (!inFlight) return;
       const { loss, logits } = await inFlight.result;
-      if (!Number.isFinite(loss)) throw new Error(`training diverged: loss ${loss} at epoch ${epoch + 1}, batch ${done + 1}`);
+      if (!Number.isFinite(loss)) {
+        throw new Error(`training diverged: loss ${loss} at epoch ${epoch + 1}, batch ${done + 1} (--nan-guard stop names the op that produced it)`);
+      }
       const predicted = argmaxRows(logits, options.model.numClasses);
       lossSum += loss * inFlight.labels.length;
       correct += predicted.reduce((s, p, i) => s + (p === inFlight!.labels[i] ? 1 : 0), 0);
@@ -155,14 +161,29 @@ export async function train(
       bar.update(done, { loss: (lossSum / seen).toFixed(3), acc: `${((100 * correct) / seen).toFixed(1)}%`, 'img/s': rate.toFixed(0) });
       inFlight = null;
     };
+    const stepOptions = { alpha: options.alpha, beta: options.beta, clipGradNorm: options.clipGradNorm };
+    const guard = options.nanGuard ?? 'off';
+    let skipped = 0;
     for await (const batch of loader.epoch(epoch)) {
       checkLabels(batch.y, options.model.numClasses);
-      const result = trainStep(model, optimizer, batch, { alpha: options.alpha, beta: options.beta });
+      let result: Promise<StepResult>;
+      if (guard === 'off') {
+        result = trainStep(model, optimizer, batch, stepOptions);
+      } else {
+        const guarded = await guardedTrainStep(model, optimizer, batch, { ...stepOptions, onNonFinite: guard });
+        if (guarded.skipped) {
+          skipped++;
+          log(`epoch ${epoch + 1}, batch ${done + 1}: skipped a step with a non-finite loss or gradient, first produced by ${guarded.skipped}`);
+          continue;
+        }
+        result = Promise.resolve(guarded);
+      }
       await settle();
       inFlight = { result, labels: batch.y };
       if (options.maxSteps !== undefined && ++steps >= options.maxSteps) break;
     }
     await settle();
+    if (skipped) log(`epoch ${epoch + 1}: ${skipped} step(s) skipped by the NaN guard`);
     if (options.maxSteps !== undefined && steps >= options.maxSteps) break;
 
     const lr = optimizer.paramGroups[0].lr;

@@ -75,9 +75,13 @@ export function clipGradNorm(params: Tensor | readonly Tensor[], maxNorm: number
 /** A one-element int32 tensor on the GPU: 1 when some gradient of `params` holds a NaN or an
  *  infinity, else 0. Read it when convenient (a NaN guard may read it with the loss). */
 export function nonFiniteFlag(params: Tensor | readonly Tensor[]): Tensor {
-  const grads = gradsOf(params, 'nonFiniteFlag');
+  return nonFiniteFlagOf(gradsOf(params, 'nonFiniteFlag'));
+}
+
+/** The same flag over the values of any float tensors (a loss, activations). */
+export function nonFiniteFlagOf(tensors: readonly Tensor[]): Tensor {
   const flag = tensor(new Int32Array(1));
-  for (const grad of grads) {
+  for (const grad of tensors) {
     dispatch(nonFiniteKernel, { workgroups: vec4Workgroups(grad.size), buffers: { grad, flag }, uniforms: { count: grad.size } });
   }
   return flag;
