@@ -166,21 +166,18 @@ async function cmdPredict(o: ParsedOptions, images: string[]): Promise<void> {
 }
 
 async function cmdInfo(o: ParsedOptions): Promise<void> {
-  const configs: Required<PCNNConfig>[] = [
-    modelConfig(o),
-    { inChannels: 3, width: 64, numClasses: 7, inputSize: [224, 224], stnInit: 'identity' },
-  ];
-  for (const config of configs) {
-    const model = new PCNN(config);
-    const params = model.parameters().reduce((s, p) => s + p.size, 0);
-    const latency = await inferenceLatency(model, config.inputSize[0] >= 224 ? 3 : 10);
-    console.log(
-      `PCNN ${config.inputSize.join('x')}x${config.inChannels}, width ${config.width}, ${config.numClasses} classes: ` +
-        `${params.toLocaleString('en')} parameters, ${(pcnnMacs(config) / 1e6).toFixed(1)} MMAC per image (layer4 counted twice), ` +
-        `inference latency ${latency.toFixed(1)} ms at batch 1 (median)`,
-    );
-    model.dispose();
-  }
+  const paper: Required<PCNNConfig> = { inChannels: 3, width: 64, numClasses: 7, inputSize: [224, 224], stnInit: 'identity' };
+  const describe = (config: Required<PCNNConfig>, model: PCNN) =>
+    `PCNN ${config.inputSize.join('x')}x${config.inChannels}, width ${config.width}, ${config.numClasses} classes: ` +
+    `${model.parameters().reduce((s, p) => s + p.size, 0).toLocaleString('en')} parameters, ` +
+    `${(pcnnMacs(config) / 1e6).toFixed(1)} MMAC per image (layer4 counted twice)`;
+  const config = modelConfig(o);
+  const model = new PCNN(config);
+  console.log(`${describe(config, model)}, inference latency ${(await inferenceLatency(model, 10)).toFixed(1)} ms at batch 1 (median of 10)`);
+  model.dispose();
+  const reference = new PCNN(paper);
+  console.log(`${describe(paper, reference)} (the paper's configuration)`);
+  reference.dispose();
   console.log(`adapter: ${describeAdapter()}`);
 }
 

@@ -1,0 +1,78 @@
+// The `pcnn` command line end to end, on a tiny configuration: train, eval (with robustness variants),
+// predict, info, cv's argument checks, help and bad options.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { repoRoot } from './helpers/index.js';
+import { syntheticFace, encodePng } from '../src/pcnn/data/index.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'pcnn-cli-'));
+const tiny = ['--width', '1', '--input-size', '32', '--synthetic-count', '28', '--batch', '7'];
+
+function pcnn(...args: string[]) {
+  const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin/pcnn.mjs'), ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 300_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+test('help lists the commands; each command has --help', () => {
+  const r = pcnn('--help');
+  assert.is(r.code, 0);
+  for (const c of ['train', 'eval', 'predict', 'info', 'cv']) assert.match(r.out, new RegExp(`\\n  ${c} `));
+  const h = pcnn('train', '--help');
+  assert.is(h.code, 0);
+  assert.match(h.out, /--input-size <int>/);
+  assert.match(h.out, /--resume/);
+});
+
+test('bad options are one-line errors naming the option', () => {
+  assert.match(pcnn('train', '--bogus').err, /pcnn train: unknown option --bogus/);
+  assert.match(pcnn('train', '--width', 'wide').err, /--width expects an integer, got 'wide'/);
+  assert.match(pcnn('eval', ...tiny).err, /a --checkpoint is required/);
+  assert.is(pcnn('train', '--bogus').code, 1);
+  assert.is(pcnn('frobnicate').code, 2);
+});
+
+test('train writes checkpoints, log and curves; eval and predict use them', () => {
+  const out = path.join(dir, 'run');
+  const t = pcnn('train', ...tiny, '--epochs', '2', '--out', out);
+  assert.is(t.code, 0, t.err);
+  assert.match(t.out, /done in \d+ s: test accuracy [\d.]+%/);
+  for (const f of ['last.safetensors', 'best.safetensors', 'log.jsonl', 'loss.png', 'accuracy.png']) {
+    assert.ok(existsSync(path.join(out, f)), f);
+  }
+  const e = pcnn('eval', ...tiny, '--checkpoint', path.join(out, 'last.safetensors'), '--robustness', '--out', out);
+  assert.is(e.code, 0, e.err);
+  assert.match(e.out, /accuracy [\d.]+% on 7 images/);
+  assert.match(e.out, /occluded mouth\s+[\d.]+%/);
+  assert.match(e.out, /rotated 45\s+[\d.]+%/);
+  assert.ok(existsSync(path.join(out, 'confusion.png')));
+
+  const image = path.join(dir, 'face.png');
+  writeFileSync(image, encodePng(syntheticFace(1, 3, 64), 1, 64, 64));
+  const p = pcnn('predict', '--checkpoint', path.join(out, 'best.safetensors'), '--out', dir, image);
+  assert.is(p.code, 0, p.err);
+  assert.match(p.out, /face\.png: \w+ \([\d.]+%\)/);
+  assert.ok(existsSync(path.join(dir, 'face.prediction.png')));
+  const missing = pcnn('predict', '--checkpoint', path.join(out, 'best.safetensors'), path.join(dir, 'nope.png'));
+  assert.is(missing.code, 1);
+  assert.match(missing.err, /nope\.png/);
+});
+
+test('info reports parameters and MACs, the paper configuration included', () => {
+  const r = pcnn('info', '--width', '16', '--input-size', '48');
+  assert.is(r.code, 0, r.err);
+  assert.match(r.out, /48x48x1, width 16, 7 classes: 1,595,120 parameters, 14\.0 MMAC/);
+  assert.match(r.out, /224x224x3, width 64, 7 classes: 25,906,064 parameters, 3681\.3 MMAC/);
+});
+
+test('cv checks its data and folds before training', () => {
+  const r = pcnn('cv', '--data', path.join(dir, 'missing'), '--folds', '10');
+  assert.is(r.code, 1);
+  assert.match(r.err, /missing/);
+});
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+test.run();
