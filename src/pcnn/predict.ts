@@ -58,7 +58,7 @@ function drawPrediction(
 ): Buffer {
   const scale = Math.max(1, Math.floor(192 / Math.max(h, w)));
   const gray = image.subarray(0, h * w); // first channel (gray, or red) for display
-  const canvas = new Canvas(Math.max(3 * w * scale + 60, 620), 2 * h * scale + 150);
+  const canvas = new Canvas(Math.max(3 * w * scale + 60, 620), h * scale + 90 + 14 * classNames.length);
   canvas.text(10, 8, 'input and the five crops', [0, 0, 0], 1);
   canvas.image(10, 24, gray, h, w, scale);
   const boxes = Object.values(cropBoxes(h, w));
