@@ -124,4 +124,23 @@ check('training panel: the losses of the same steps in Node, finite and changing
   assert.equal(demo.errors, []);
 });
 
+check('benchmark page: every case gives a positive time', async () => {
+  const page = await demo.page.context().newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  try {
+    await page.goto(`${demo.url}web/bench.html`);
+    await page.fill('#reps', '1');
+    await page.click('#run:not([disabled])');
+    await page.waitForSelector('#run:not([disabled])', { timeout: 60_000 });
+    assert.is(await page.getAttribute('#status', 'class'), null, `the page reported: ${await page.textContent('#status')}`);
+    const rows = await page.$$eval('#results tbody tr', (trs) => trs.map((tr) => Array.from((tr as HTMLTableRowElement).cells, (td) => td.textContent ?? '')));
+    assert.ok(rows.length >= 5, `only ${rows.length} rows`);
+    for (const [name, , median] of rows) assert.ok(Number(median) > 0, `${name}: median ${median} ms`);
+    assert.equal(errors, []);
+  } finally {
+    await page.close();
+  }
+});
+
 browser.run();

@@ -26,6 +26,8 @@ const FLAGS = [
 
 export interface DemoPage {
   page: Page;
+  /** Where the server serves dist/, ending in '/'. */
+  url: string;
   /** What the page keeps in `window.demo`. */
   state(): Promise<Demo>;
   /** Uncaught errors of the page so far. */
@@ -65,11 +67,12 @@ export async function openDemoPage(): Promise<DemoPage> {
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
     const state = () => page.evaluate(() => (window as unknown as { demo: Demo }).demo);
-    await page.goto(`${await url}web/`);
+    const base = await url;
+    await page.goto(`${base}web/`);
     await page.waitForFunction(() => (window as unknown as { demo?: Demo }).demo?.status !== 'starting', null, { timeout: 30_000 });
     const { status } = await state();
     if (status !== 'ready') throw new Error(`demo page: WebGPU not ready (${status}): ${await page.textContent('#status')}`);
-    return { page, state, errors, close };
+    return { page, url: base, state, errors, close };
   } catch (error) {
     await close();
     throw error;
