@@ -17,6 +17,9 @@ export function pcnnLoss(
   labels: Int32Array | Tensor,
   { alpha = 12, beta = 8, labelSmoothing = 0 }: PCNNLossOptions = {},
 ): Tensor {
+  if (out.ndim !== 2 || heads.shape.join() !== out.shape.join()) {
+    throw new Error(`pcnnLoss: out [${out.shape}] and heads [${heads.shape}] must both be logits of shape [N, classes]`);
+  }
   const main = crossEntropy(out, labels, { labelSmoothing });
   const local = crossEntropy(heads, labels, { labelSmoothing });
   return add(mul(main, alpha), mul(local, beta));

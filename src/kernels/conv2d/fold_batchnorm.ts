@@ -27,6 +27,9 @@ export function foldBatchNorm(
   }
   const O = weight.shape[0];
   const vectors = { bias, runningMean, runningVar, gamma, beta };
+  for (const [name, t] of Object.entries({ weight, ...vectors })) {
+    if (t && t.dtype !== 'float32') throw new Error(`foldBatchNorm: ${name} must be float32, got ${t.dtype} of shape [${t.shape}]`);
+  }
   for (const [name, t] of Object.entries(vectors)) {
     if (t && (t.ndim !== 1 || t.shape[0] !== O)) {
       throw new Error(`foldBatchNorm: ${name} has shape [${t.shape}], expected [${O}] for weight [${weight.shape}]`);

@@ -59,7 +59,8 @@ export function pow(x: Tensor, exponent: Operand): Tensor {
 }
 
 export function neg(x: Tensor): Tensor {
-  return mul(x, -1);
+  const negate = (g: Tensor) => elementwise(Fn.MUL, g, -1, 'neg backward');
+  return binary('neg', Fn.MUL, x, -1, negate, negate);
 }
 
 export function exp(x: Tensor): Tensor {

@@ -26,6 +26,7 @@ function checkParts(parts: readonly Tensor[], size: readonly number[]): void {
     if (p.ndim !== 4 || p.shape[2] < 1 || p.shape[3] < 1) {
       throw new Error(`${op}: ${names[i]} must be a 4-D map (N, C, H, W) with H, W >= 1, got shape [${p.shape}]`);
     }
+    if (p.dtype !== 'float32') throw new Error(`${op}: ${names[i]} must be float32, got ${p.dtype} of shape [${p.shape}]`);
     if (p.shape[0] !== parts[0].shape[0] || p.shape[1] !== parts[0].shape[1]) {
       throw new Error(
         `${op}: ${names[i]} has shape [${p.shape}], but every map must share leftEye's batch and channels ` +

@@ -20,6 +20,7 @@ export function affineGrid(
   if (theta.ndim !== 3 || theta.shape[1] !== 2 || theta.shape[2] !== 3) {
     throw new Error(`affineGrid: expected theta of shape [N, 2, 3], got [${theta.shape}]`);
   }
+  if (theta.dtype !== 'float32') throw new Error(`affineGrid: theta must be float32, got ${theta.dtype} of shape [${theta.shape}]`);
   if (size.length !== 4 || size.some((d) => !Number.isInteger(d) || d < 1)) {
     throw new Error(`affineGrid: expected size [N, C, H, W] of positive integers, got [${size}]`);
   }

@@ -36,6 +36,7 @@ interface Geometry {
 function geometry(x: Tensor, options: InterpolateOptions): Geometry {
   const op = 'interpolate';
   if (x.ndim !== 4) throw new Error(`${op}: expected a 4-D input (N, C, H, W), got shape [${x.shape}]`);
+  if (x.dtype !== 'float32') throw new Error(`${op}: input must be float32, got ${x.dtype} of shape [${x.shape}]`);
   const mode = options.mode ?? 'bilinear';
   if (mode !== 'bilinear') throw new Error(`${op}: mode '${mode}' is not supported; expected 'bilinear'`);
   const [n, c, h, w] = x.shape;

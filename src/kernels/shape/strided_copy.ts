@@ -23,6 +23,7 @@ export interface Region {
 
 /** Copies the elements of `shape` from `x` at `from` into `out` at `to`. */
 export function copyStrided(x: Tensor, from: Region, out: Tensor, to: Region, shape: readonly number[], op: string): void {
+  if (x.dtype !== 'float32') throw new Error(`${op}: expected float32 tensors, got ${x.dtype} of shape [${x.shape}]`);
   const count = numel(shape);
   if (count === 0) return;
   const walk = coalesce(shape, [from.strides, to.strides]);
