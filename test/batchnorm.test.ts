@@ -7,7 +7,15 @@ import { noGrad } from '../src/engine/autograd.js';
 import { tidy } from '../src/engine/scope.js';
 import { batchNorm2d } from '../src/kernels/batchnorm/index.js';
 import { BatchNorm2d } from '../src/engine/nn/batchnorm.js';
-import { batchNormTrainRef, channelStatsRef, normalizeRef, updateRunningRef, type Shape4 } from './reference/batchnorm.js';
+import {
+  batchNormEvalBackwardRef,
+  batchNormTrainBackwardRef,
+  batchNormTrainRef,
+  channelStatsRef,
+  normalizeRef,
+  updateRunningRef,
+  type Shape4,
+} from './reference/batchnorm.js';
 import fixtures from './fixtures/batchnorm_pool.json';
 import statsSource from '../shaders/batchnorm/stats.wgsl';
 import gradSumsSource from '../shaders/batchnorm/grad_sums.wgsl';
@@ -52,6 +60,74 @@ test('training forward and running statistics over several steps match the float
     assertClose(await runningMean.toArray(), refMean, `running mean [${shape}]`);
     assertClose(await runningVar.toArray(), refVar, `running var [${shape}]`);
     for (const t of [runningMean, runningVar, w, b]) t.dispose();
+  }
+});
+
+// PCNN's shapes in miniature: a large batch of small planes whose size is odd (a vec4 spans channels and
+// the last one is partial) or a multiple of 4 (a vec4 per channel), a plane longer than the elementwise
+// kernel's stride between one invocation's vec4s (1024) and than a reduction workgroup (64); several
+// elementwise workgroups.
+const flatShapes: Shape4[] = [
+  [65, 3, 5, 7],
+  [40, 7, 1, 3],
+  [33, 6, 2, 2],
+  [3, 2, 33, 32],
+];
+
+/** Runs batchNorm2d forward and backward (upstream dy); returns y and the three gradients. */
+async function forwardBackward(
+  shape: Shape4,
+  x: Float64Array,
+  dy: Float64Array,
+  stats: { mean: Tensor; variance: Tensor },
+  weight: Float64Array,
+  bias: Float64Array,
+  training: boolean,
+): Promise<Float32Array[]> {
+  const c = shape[1];
+  const input = tensor(Float32Array.from(x), shape, { requiresGrad: true });
+  const w = tensor(Float32Array.from(weight), [c], { requiresGrad: true });
+  const b = tensor(Float32Array.from(bias), [c], { requiresGrad: true });
+  const y = tidy(() => {
+    const out = batchNorm2d(input, stats.mean, stats.variance, w, b, { training, momentum: 0.3, eps: 1e-3 });
+    out.backward(upload(dy, shape));
+    return out;
+  });
+  const results = [await y.toArray(), await input.grad!.toArray(), await w.grad!.toArray(), await b.grad!.toArray()];
+  for (const t of [y, input.grad!, input, w.grad!, w, b.grad!, b]) t.dispose();
+  return results;
+}
+
+test('large batches of small planes: forward, running statistics and backward, training and eval, against float64', async () => {
+  for (const [k, shape] of flatShapes.entries()) {
+    const c = shape[1];
+    const x = channelData(shape, 100 + k);
+    const dy = f32(randomData(size(shape), 110 + k));
+    const weight = f32(randomData(c, 120 + k));
+    const bias = f32(randomData(c, 130 + k));
+    const refMean = f32(randomData(c, 140 + k));
+    const refVar = f32(randomData(c, 150 + k, 0.5, 2));
+    const stats = { mean: upload(refMean, [c]), variance: upload(refVar, [c]) };
+    const what = `[${shape}]`;
+
+    const [y, gradInput, gradWeight, gradBias] = await forwardBackward(shape, x, dy, stats, weight, bias, true);
+    assertClose(y, batchNormTrainRef(x, shape, weight, bias, 1e-3), `train ${what}: output`, { atol: 1e-4 });
+    const train = batchNormTrainBackwardRef(x, dy, shape, weight, 1e-3);
+    assertClose(gradInput, train.gradInput, `train ${what}: input gradient`, { atol: 1e-4 });
+    assertClose(gradWeight, train.gradWeight, `train ${what}: weight gradient`, { atol: 1e-4 });
+    assertClose(gradBias, train.gradBias, `train ${what}: bias gradient`, { atol: 1e-4 });
+    updateRunningRef(refMean, refVar, x, shape, 0.3);
+    assertClose(await stats.mean.toArray(), refMean, `train ${what}: running mean`);
+    assertClose(await stats.variance.toArray(), refVar, `train ${what}: running var`);
+
+    const [yEval, gradInputEval, gradWeightEval, gradBiasEval] = await forwardBackward(shape, x, dy, stats, weight, bias, false);
+    assertClose(yEval, normalizeRef(x, shape, refMean, refVar, weight, bias, 1e-3), `eval ${what}: output`, { atol: 1e-4 });
+    const evalRef = batchNormEvalBackwardRef(x, dy, shape, refMean, refVar, weight, 1e-3);
+    assertClose(gradInputEval, evalRef.gradInput, `eval ${what}: input gradient`, { atol: 1e-4 });
+    assertClose(gradWeightEval, evalRef.gradWeight, `eval ${what}: weight gradient`, { atol: 1e-4 });
+    assertClose(gradBiasEval, evalRef.gradBias, `eval ${what}: bias gradient`, { atol: 1e-4 });
+    stats.mean.dispose();
+    stats.variance.dispose();
   }
 });
 
@@ -221,31 +297,73 @@ test('bad batch norm arguments are errors naming the op, the shapes and what was
   for (const t of [x, three, two, single]) t.dispose();
 });
 
-/** detectRaces on both workgroups (2 channels of 3x5, batch 3), and a control: without its barriers it must
- *  race. Returns the storage buffers of the clean run (binding order), written by wgsl_reflect's interpreter. */
-function raceCheck(source: string, storage: ArrayBuffer[], uniforms: ArrayBuffer): ArrayBuffer[] {
+/** detectRaces on both workgroups (2 channels), and a control: without its barriers it must race. Returns the
+ *  storage buffers of the clean run by binding (1, 2, ...), as wgsl_reflect's interpreter left them. */
+function raceCheck(
+  source: string,
+  storage: ArrayBuffer[],
+  uniforms: ArrayBuffer,
+  constants: Record<string, number>,
+): ArrayBuffer[] {
   const bindGroups = () => ({ 0: Object.fromEntries([[0, { uniform: uniforms }], ...storage.map((b, i) => [i + 1, b.slice(0)])]) });
   const buffers = bindGroups();
-  const clean = detectRaces(source, 'main', [2, 1, 1], buffers);
+  const clean = detectRaces(source, 'main', [2, 1, 1], buffers, { constants });
   assert.equal(clean.errors, []);
   assert.equal(clean.races.map((r) => r.message), []);
-  const unsynchronised = detectRaces(source.replaceAll('workgroupBarrier();', ''), 'main', [1, 1, 1], bindGroups());
+  const unsynchronised = detectRaces(source.replaceAll('workgroupBarrier();', ''), 'main', [1, 1, 1], bindGroups(), { constants });
   assert.ok(unsynchronised.races.length > 0, 'the detector sees the race once the barriers are gone');
   return storage.map((_, i) => buffers[0][i + 1] as ArrayBuffer);
 }
 
-test('the workgroup-memory reductions pass the race detector', () => {
-  const x = Float32Array.from(randomData(2 * 3 * 15, 90)).buffer;
-  const perChannel = new ArrayBuffer(16);
-  const words = (values: number[]) => new Uint32Array(values).buffer;
-  const eps = new Uint32Array(Float32Array.of(1e-5).buffer)[0];
-  // Uniforms in struct order: stats (channels, planeSize, perChannel, count), grad_sums (channels, planeSize, count, eps).
-  const [, mean, variance] = raceCheck(statsSource, [x, perChannel, perChannel], words([2, 15, 45, 90]));
-  // The interpreted run covered the whole reduction: its statistics are right.
-  const ref = channelStatsRef(new Float32Array(x), [3, 2, 3, 5]);
-  assertClose(new Float32Array(mean, 0, 2), ref.mean, 'interpreted mean');
-  assertClose(new Float32Array(variance, 0, 2), ref.variance, 'interpreted variance');
-  raceCheck(gradSumsSource, [x, x, perChannel, perChannel, perChannel, perChannel], words([2, 15, 90, eps]));
+test('the workgroup-memory reductions pass the race detector and compute the right sums when interpreted', () => {
+  // 5 x 7 planes, batch 5: 175 elements per channel, so each of the 64 invocations steps through several
+  // (batch, position) pairs, with carries into the next batch entry.
+  const shape: Shape4 = [5, 2, 5, 7];
+  const eps = 1e-3;
+  const momentum = 0.25;
+  const x = channelData(shape, 90);
+  const dy = f32(randomData(size(shape), 91));
+  const weight = f32([0.5, -2]);
+  const bias = f32([1, 0.25]);
+  const running = { mean: f32([0.5, -1]), variance: f32([2, 0.5]) };
+  const floats = (values: ArrayLike<number>) => Float32Array.from(values).buffer;
+  const words = (...values: number[]) => new Uint32Array(values).buffer;
+  const bits = (v: number) => new Uint32Array(Float32Array.of(v).buffer)[0];
+  const perChannel = 5 * 35;
+
+  // stats: x, weight, bias, table, runningMean, runningVar, batchCount; uniforms channels, planeSize, batch,
+  // eps, momentum, unbias.
+  const [, , , table, runningMean, runningVar, batchCount] = raceCheck(
+    statsSource,
+    [floats(x), floats(weight), floats(bias), new ArrayBuffer(32), floats(running.mean), floats(running.variance), words(7)],
+    words(2, 35, 5, bits(eps), bits(momentum), bits(perChannel / (perChannel - 1))),
+    { UPDATE_RUNNING: 1, COUNT_BATCH: 1 },
+  );
+  const ref = channelStatsRef(x, shape);
+  const invstd = Float64Array.from(ref.variance, (v) => 1 / Math.sqrt(v + eps));
+  const tableRef = [0, 1].flatMap((c) => [ref.mean[c], invstd[c] * weight[c], bias[c], invstd[c]]);
+  assertClose(new Float32Array(table), tableRef, 'interpreted statistics table');
+  const runningRef = { mean: running.mean.slice(), variance: running.variance.slice() };
+  updateRunningRef(runningRef.mean, runningRef.variance, x, shape, momentum);
+  assertClose(new Float32Array(runningMean), runningRef.mean, 'interpreted running mean');
+  assertClose(new Float32Array(runningVar), runningRef.variance, 'interpreted running var');
+  assert.is(new Int32Array(batchCount)[0], 8, 'interpreted batch count');
+
+  // grad_sums: x, dy, saved, gradWeight, gradBias, gradTable; uniforms channels, planeSize, batch.
+  const [, , , gradWeight, gradBias, gradTable] = raceCheck(
+    gradSumsSource,
+    [floats(x), floats(dy), floats(tableRef), new ArrayBuffer(8), new ArrayBuffer(8), new ArrayBuffer(32)],
+    words(2, 35, 5),
+    { TRAINING: 1 },
+  );
+  const grads = batchNormTrainBackwardRef(x, dy, shape, weight, eps);
+  assertClose(new Float32Array(gradWeight), grads.gradWeight, 'interpreted weight gradient', { atol: 1e-4 });
+  assertClose(new Float32Array(gradBias), grads.gradBias, 'interpreted bias gradient', { atol: 1e-4 });
+  const gradTableRef = [0, 1].flatMap((c) => {
+    const s = weight[c] * invstd[c];
+    return [grads.gradBias[c] / perChannel, s, ref.mean[c], (-s * invstd[c] * grads.gradWeight[c]) / perChannel];
+  });
+  assertClose(new Float32Array(gradTable), gradTableRef, 'interpreted input-gradient table', { atol: 1e-4 });
 });
 
 test.run();

@@ -1,50 +1,67 @@
-// Batch norm backward, per-channel sums: with xhat = (x - mean[c]) / sqrt(variance[c] + eps),
-//   gradBias[c]   = sum(dy)          over the N*H*W elements of channel c
+// Batch norm backward, per-channel sums over the n = N*H*W elements of channel c, with xhat = (x - mean) * invstd
+// and (mean, _, _, invstd) = saved[c], the table of the forward (stats.wgsl or table.wgsl):
+//   gradBias[c]   = sum(dy)
 //   gradWeight[c] = sum(dy * xhat)
-// which are the gradients of bias and weight, and the two sums the input gradient needs in training.
-// Thread mapping: one workgroup per channel (linear workgroup index wid.x + wid.y * nwg.x); for each batch
-// entry in turn its 256 invocations stride over the channel's plane (consecutive invocations read
-// consecutive elements, no index needs a division), then a tree reduction in workgroup memory combines
-// the 256 partial sums pairwise. (x - mean) is summed and scaled by 1/sqrt(var + eps)
-// once at the end.
-// Bounds: channels past `channels` return before any barrier (uniform condition); planes start below
-// `count` (= N*C*H*W) and positions stop at planeSize.
+// the gradients of bias and weight. TRAINING (the forward used batch statistics): the workgroup's first
+// invocation also writes the coefficients of channel_affine.wgsl's MODE_GRADIENT for the input gradient,
+//   gradTable[c] = (sum(dy) / n, s, mean, -s * invstd * sum(dy * xhat) / n),  s = saved[c].y = weight * invstd;
+// otherwise gradTable is a placeholder and is not touched.
+// Thread mapping: one workgroup per channel (linear index wid.x + wid.y * nwg.x, folded past 65535).
+// Its WG invocations stride over the channel's elements in (batch, position) order, element j = lid + k*WG:
+// the (batch, position) pair is found by division once and stepped by (WG / planeSize, WG % planeSize),
+// so small planes keep every invocation busy and no index needs a division in the loop. (x - mean) is
+// summed and scaled by invstd once at the end. The WG partial sums are combined pairwise by a tree
+// reduction in workgroup memory.
+// Bounds: channels past `channels` return before any barrier (uniform condition); the loop stops at
+// batch index N.
+
+override TRAINING: bool;
 
 struct Params {
   channels: u32,
   planeSize: u32,
-  count: u32,
-  eps: f32,
+  batch: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(3) var<storage, read> mean: array<f32>;
-@group(0) @binding(4) var<storage, read> variance: array<f32>;
-@group(0) @binding(5) var<storage, read_write> gradWeight: array<f32>;
-@group(0) @binding(6) var<storage, read_write> gradBias: array<f32>;
+@group(0) @binding(3) var<storage, read> saved: array<vec4f>;
+@group(0) @binding(4) var<storage, read_write> gradWeight: array<f32>;
+@group(0) @binding(5) var<storage, read_write> gradBias: array<f32>;
+@group(0) @binding(6) var<storage, read_write> gradTable: array<vec4f>;
 
-const WG = 256u;
+const WG = 64u;
 var<workgroup> partialDy: array<f32, WG>;
 var<workgroup> partialDyCentered: array<f32, WG>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let c = wid.x + wid.y * nwg.x;
   if (c >= params.channels) {
     return;
   }
-  let plane = params.planeSize;
-  let batchStride = params.channels * plane;
-  let m = mean[c];
+  let planeSize = params.planeSize;
+  let batchStride = params.channels * planeSize;
+  let base = c * planeSize;
+  let t = saved[c];
+  let stepN = WG / planeSize;
+  let stepHw = WG % planeSize;
+  var n = lid / planeSize;
+  var hw = lid % planeSize;
   var sumDy = 0.0;
   var sumDyCentered = 0.0;
-  for (var start = c * plane; start < params.count; start += batchStride) {
-    for (var hw = lid; hw < plane; hw += WG) {
-      let g = dy[start + hw];
-      sumDy += g;
-      sumDyCentered += g * (x[start + hw] - m);
+  // `for`, not `while`: wgsl_reflect's interpreter (the race test) leaves a `while` after one iteration.
+  for (; n < params.batch;) {
+    let i = n * batchStride + base + hw;
+    let g = dy[i];
+    sumDy += g;
+    sumDyCentered += g * (x[i] - t.x);
+    n += stepN;
+    hw += stepHw;
+    if (hw >= planeSize) {
+      hw -= planeSize;
+      n++;
     }
   }
   partialDy[lid] = sumDy;
@@ -58,7 +75,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     workgroupBarrier();
   }
   if (lid == 0u) {
+    let dyXhat = partialDyCentered[0] * t.w;
     gradBias[c] = partialDy[0];
-    gradWeight[c] = partialDyCentered[0] * inverseSqrt(variance[c] + params.eps);
+    gradWeight[c] = dyXhat;
+    if (TRAINING) {
+      let count = f32(params.batch * planeSize);
+      gradTable[c] = vec4f(partialDy[0] / count, t.y, t.x, -t.y * t.w * dyXhat / count);
+    }
   }
 }

@@ -1,48 +1,74 @@
-// Batch statistics of x [N, C, H, W]: per channel c, the mean and the biased variance (divisor n = N*H*W)
-// of its n elements, as batch norm normalises with in training.
-// Thread mapping: one workgroup per channel (linear workgroup index wid.x + wid.y * nwg.x, so that the
-// host may fold past 65535); for each batch entry in turn its 256 invocations stride over the channel's
-// plane (consecutive invocations read consecutive elements, and no index needs a division).
+// Batch statistics of x [N, C, H, W] for batch norm in training, with everything else that is per channel
+// done in the same dispatch by the workgroup's first invocation once the sums are in:
+//   table[c] = (mean, invstd * weight, bias, invstd), invstd = 1 / sqrt(variance + eps): the coefficients
+//              of channel_affine.wgsl's normalisation, and the statistics saved for the backward;
+//   UPDATE_RUNNING: runningMean = (1 - momentum) * runningMean + momentum * mean,
+//                   runningVar = (1 - momentum) * runningVar + momentum * variance * n / (n - 1)  (`unbias`);
+//   COUNT_BATCH: batchCount[0] += 1 (BatchNorm2d's int32 num_batches_tracked, by channel 0's workgroup).
+// mean and the biased variance are over the n = N*H*W elements of channel c.
+// Thread mapping: one workgroup per channel (linear index wid.x + wid.y * nwg.x, folded past 65535).
+// Its WG invocations stride over the channel's elements in (batch, position) order, element j = lid + k*WG:
+// the (batch, position) pair is found by division once and stepped by (WG / planeSize, WG % planeSize),
+// so small planes keep every invocation busy and no index needs a division in the loop.
 // Numerics: shifted sums. Every invocation accumulates s1 = sum(x - K) and s2 = sum((x - K)^2) with one
 // shift K for the whole channel (its first element): with K inside the data's range, s2/n - (s1/n)^2 has
 // none of the cancellation of E[x^2] - E[x]^2 when |mean| >> std, and unlike Welford it costs no division
-// per element. The 256 partial sums are combined pairwise by a tree reduction in workgroup memory.
+// per element. The WG partial sums are combined pairwise by a tree reduction in workgroup memory.
 // Bounds: channels past `channels` return before any barrier (the condition is uniform across the
-// workgroup); planes start below `count` (= N*C*H*W) and positions stop at planeSize; the variance is
-// clamped at 0 against rounding.
+// workgroup); the loop stops at batch index N; the variance is clamped at 0 against rounding. Without
+// UPDATE_RUNNING / COUNT_BATCH their buffers are placeholders and are not touched.
+
+override UPDATE_RUNNING: bool;
+override COUNT_BATCH: bool;
 
 struct Params {
   channels: u32,
   planeSize: u32,
-  perChannel: u32,
-  count: u32,
+  batch: u32,
+  eps: f32,
+  momentum: f32,
+  unbias: f32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> mean: array<f32>;
-@group(0) @binding(3) var<storage, read_write> variance: array<f32>;
+@group(0) @binding(2) var<storage, read> weight: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> table: array<vec4f>;
+@group(0) @binding(5) var<storage, read_write> runningMean: array<f32>;
+@group(0) @binding(6) var<storage, read_write> runningVar: array<f32>;
+@group(0) @binding(7) var<storage, read_write> batchCount: array<i32>;
 
-const WG = 256u;
+const WG = 64u;
 var<workgroup> partialShifted: array<f32, WG>;
 var<workgroup> partialSquares: array<f32, WG>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let c = wid.x + wid.y * nwg.x;
   if (c >= params.channels) {
     return;
   }
-  let plane = params.planeSize;
-  let batchStride = params.channels * plane;
-  let shift = x[c * plane];
+  let planeSize = params.planeSize;
+  let batchStride = params.channels * planeSize;
+  let base = c * planeSize;
+  let shift = x[base];
+  let stepN = WG / planeSize;
+  let stepHw = WG % planeSize;
+  var n = lid / planeSize;
+  var hw = lid % planeSize;
   var s1 = 0.0;
   var s2 = 0.0;
-  for (var start = c * plane; start < params.count; start += batchStride) {
-    for (var hw = lid; hw < plane; hw += WG) {
-      let d = x[start + hw] - shift;
-      s1 += d;
-      s2 += d * d;
+  // `for`, not `while`: wgsl_reflect's interpreter (the race test) leaves a `while` after one iteration.
+  for (; n < params.batch;) {
+    let d = x[n * batchStride + base + hw] - shift;
+    s1 += d;
+    s2 += d * d;
+    n += stepN;
+    hw += stepHw;
+    if (hw >= planeSize) {
+      hw -= planeSize;
+      n++;
     }
   }
   partialShifted[lid] = s1;
@@ -56,9 +82,19 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     workgroupBarrier();
   }
   if (lid == 0u) {
-    let n = f32(params.perChannel);
-    let shiftedMean = partialShifted[0] / n;
-    mean[c] = shift + shiftedMean;
-    variance[c] = max(partialSquares[0] / n - shiftedMean * shiftedMean, 0.0);
+    let count = f32(params.batch * planeSize);
+    let shiftedMean = partialShifted[0] / count;
+    let mean = shift + shiftedMean;
+    let variance = max(partialSquares[0] / count - shiftedMean * shiftedMean, 0.0);
+    let invstd = inverseSqrt(variance + params.eps);
+    table[c] = vec4f(mean, invstd * weight[c], bias[c], invstd);
+    if (UPDATE_RUNNING) {
+      let m = params.momentum;
+      runningMean[c] = m * mean + (1.0 - m) * runningMean[c];
+      runningVar[c] = m * variance * params.unbias + (1.0 - m) * runningVar[c];
+    }
+    if (COUNT_BATCH && c == 0u) {
+      batchCount[0] += 1;
+    }
   }
 }

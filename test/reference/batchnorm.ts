@@ -64,3 +64,57 @@ export function updateRunningRef(
     runningVar[ch] = (1 - momentum) * runningVar[ch] + (momentum * variance[ch] * count) / (count - 1);
   }
 }
+
+/** Gradients of training-mode batch norm (batch statistics, which depend on x) for upstream gradient dy:
+ *  dbias = sum(dy), dweight = sum(dy * xhat), dx = weight * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)),
+ *  sums and means over each channel's N*H*W elements. */
+export function batchNormTrainBackwardRef(
+  x: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  shape: Shape4,
+  weight: ArrayLike<number>,
+  eps: number,
+): { gradInput: Float64Array; gradWeight: Float64Array; gradBias: Float64Array } {
+  const [n, c, h, w] = shape;
+  const { mean, variance } = channelStatsRef(x, shape);
+  const invstd = Float64Array.from(variance, (v) => 1 / Math.sqrt(v + eps));
+  const xhat = (i: number, ch: number) => (x[i] - mean[ch]) * invstd[ch];
+  const channelOf = (i: number) => Math.floor(i / (h * w)) % c;
+  const gradWeight = new Float64Array(c);
+  const gradBias = new Float64Array(c);
+  for (let i = 0; i < x.length; i++) {
+    const ch = channelOf(i);
+    gradBias[ch] += dy[i];
+    gradWeight[ch] += dy[i] * xhat(i, ch);
+  }
+  const count = n * h * w;
+  const gradInput = Float64Array.from(x, (_, i) => {
+    const ch = channelOf(i);
+    return weight[ch] * invstd[ch] * (dy[i] - gradBias[ch] / count - (xhat(i, ch) * gradWeight[ch]) / count);
+  });
+  return { gradInput, gradWeight, gradBias };
+}
+
+/** Gradients of eval-mode batch norm (constant statistics mean, variance): a per-channel affine map, so
+ *  dx = dy * weight * invstd, dweight = sum(dy * (x - mean) * invstd), dbias = sum(dy). */
+export function batchNormEvalBackwardRef(
+  x: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  [, c, h, w]: Shape4,
+  mean: ArrayLike<number>,
+  variance: ArrayLike<number>,
+  weight: ArrayLike<number>,
+  eps: number,
+): { gradInput: Float64Array; gradWeight: Float64Array; gradBias: Float64Array } {
+  const channelOf = (i: number) => Math.floor(i / (h * w)) % c;
+  const invstd = (ch: number) => 1 / Math.sqrt(variance[ch] + eps);
+  const gradWeight = new Float64Array(c);
+  const gradBias = new Float64Array(c);
+  for (let i = 0; i < x.length; i++) {
+    const ch = channelOf(i);
+    gradBias[ch] += dy[i];
+    gradWeight[ch] += dy[i] * (x[i] - mean[ch]) * invstd(ch);
+  }
+  const gradInput = Float64Array.from(dy, (g, i) => g * weight[channelOf(i)] * invstd(channelOf(i)));
+  return { gradInput, gradWeight, gradBias };
+}

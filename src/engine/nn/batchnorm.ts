@@ -1,12 +1,12 @@
 /**
  * BatchNorm2d with PyTorch's names and state: parameters `weight` (ones) and `bias` (zeros) when
  * affine; buffers `running_mean` (zeros), `running_var` (ones) and `num_batches_tracked` (a 0-d int32
- * tensor, counted on the GPU) when tracking running statistics. `forward` follows `this.training`;
+ * tensor, counted on the GPU by the statistics pass) when tracking running statistics. `forward` follows `this.training`;
  * without running statistics it normalises with the batch's statistics in eval mode too, as PyTorch.
  */
 import { Module } from './module.js';
 import { full, tensor, type Tensor } from '../tensor.js';
-import { batchNorm2d, incrementBatchCount } from '../../kernels/batchnorm/index.js';
+import { batchNorm2d } from '../../kernels/batchnorm/index.js';
 
 export interface BatchNorm2dOptions {
   eps?: number;
@@ -48,12 +48,11 @@ export class BatchNorm2d extends Module {
     if (x.ndim === 4 && x.shape[1] !== this.numFeatures) {
       throw new Error(`BatchNorm2d(${this.numFeatures}): input [${x.shape}] has ${x.shape[1]} channels`);
     }
-    const y = batchNorm2d(x, this.runningMean, this.runningVar, this.weight, this.bias, {
+    return batchNorm2d(x, this.runningMean, this.runningVar, this.weight, this.bias, {
       training: this.training || !this.runningMean,
       momentum: this.momentum,
       eps: this.eps,
+      batchCount: this.training ? this.numBatchesTracked : null,
     });
-    if (this.training && this.numBatchesTracked) incrementBatchCount(this.numBatchesTracked);
-    return y;
   }
 }

@@ -1,52 +1,45 @@
-/** Batch norm backward kernels: per-channel sums (= the weight and bias gradients), input gradient. */
+/** Batch norm backward: per-channel sums (= the weight and bias gradients, and the input gradient's table). */
 import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
-import { planeWorkgroups, type ChannelLayout } from './forward.js';
+import type { ChannelLayout } from './forward.js';
 import gradSumsSource from '../../../shaders/batchnorm/grad_sums.wgsl';
-import gradInputSource from '../../../shaders/batchnorm/grad_input.wgsl';
 
 const gradSumsKernel = new Kernel('batchnorm_grad_sums', gradSumsSource);
-const gradInputKernel = new Kernel('batchnorm_grad_input', gradInputSource);
 
-/** The statistics x was normalised with, and the affine parameters (ones and zeros when absent). */
+/** What the forward leaves for the backward. */
 export interface SavedBatchNorm {
   x: Tensor;
-  mean: Tensor;
-  variance: Tensor;
-  weight: Tensor;
+  /** [C, 4]: (mean, invstd * weight, bias, invstd) as the forward normalised with. */
+  table: Tensor;
   layout: ChannelLayout;
-  eps: number;
-  /** Batch statistics (they depend on x) or running ones (constants). */
+  /** Batch statistics (they depend on x) or constant ones. */
   training: boolean;
 }
 
-/** sum(dy) and sum(dy * xhat) per channel: the bias and weight gradients. */
-export function batchNormGradSums(dy: Tensor, saved: SavedBatchNorm): { gradWeight: Tensor; gradBias: Tensor } {
-  const { x, mean, variance, layout, eps } = saved;
-  const gradWeight = empty([layout.channels], 'float32', 'batchNorm2d grad weight');
-  const gradBias = empty([layout.channels], 'float32', 'batchNorm2d grad bias');
-  dispatch(gradSumsKernel, {
-    workgroups: workgroups1d(layout.channels),
-    buffers: { x, dy, mean, variance, gradWeight, gradBias },
-    uniforms: { channels: layout.channels, planeSize: layout.planeSize, count: layout.count, eps },
-  });
-  return { gradWeight, gradBias };
+export interface BatchNormSums {
+  /** sum(dy * xhat) per channel. */
+  gradWeight: Tensor;
+  /** sum(dy) per channel. */
+  gradBias: Tensor;
+  /** The coefficients of the input gradient with batch statistics (training only). */
+  gradTable: Tensor | null;
 }
 
-/** The input gradient, from dy and the per-channel sums of `batchNormGradSums`. */
-export function batchNormGradInput(
-  dy: Tensor,
-  saved: SavedBatchNorm,
-  sums: { gradWeight: Tensor; gradBias: Tensor },
-): Tensor {
-  const { x, mean, variance, weight, layout, eps, training } = saved;
-  const dx = empty(x.shape, 'float32', 'batchNorm2d grad input');
-  dispatch(gradInputKernel, {
-    workgroups: planeWorkgroups(x, 'batchNorm2d backward'),
-    buffers: { x, dy, mean, variance, weight, sumDy: sums.gradBias, sumDyXhat: sums.gradWeight, dx },
-    uniforms: { planeSize: layout.planeSize, perChannel: layout.perChannel, eps },
+/** One workgroup per channel: sum(dy) and sum(dy * xhat), and in training the input gradient's table. */
+export function batchNormGradSums(dy: Tensor, { x, table, layout, training }: SavedBatchNorm): BatchNormSums {
+  const gradWeight = empty([layout.channels], 'float32', 'batchNorm2d grad weight');
+  const gradBias = empty([layout.channels], 'float32', 'batchNorm2d grad bias');
+  // Outside training the binding is a placeholder the kernel does not write.
+  const gradTable = empty(training ? [layout.channels, 4] : [1], 'float32', 'batchNorm2d gradient table');
+  dispatch(gradSumsKernel, {
+    workgroups: workgroups1d(layout.channels),
+    buffers: { x, dy, saved: table, gradWeight, gradBias, gradTable },
+    uniforms: { channels: layout.channels, planeSize: layout.planeSize, batch: layout.batch },
     constants: { TRAINING: training ? 1 : 0 },
   });
-  return dx;
+  if (training) return { gradWeight, gradBias, gradTable };
+  gradTable.dispose();
+  return { gradWeight, gradBias, gradTable: null };
 }
+

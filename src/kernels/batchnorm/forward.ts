@@ -1,68 +1,86 @@
-/** Batch norm forward kernels: batch statistics, running-statistics update, normalisation. */
-import { gpu } from '../../engine/device.js';
+/** Batch norm forward: the per-channel table (batch statistics in training, running ones in eval). */
 import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import statsSource from '../../../shaders/batchnorm/stats.wgsl';
-import updateRunningSource from '../../../shaders/batchnorm/update_running.wgsl';
-import normalizeSource from '../../../shaders/batchnorm/normalize.wgsl';
+import tableSource from '../../../shaders/batchnorm/table.wgsl';
 
 const statsKernel = new Kernel('batchnorm_stats', statsSource);
-const updateRunningKernel = new Kernel('batchnorm_update_running', updateRunningSource);
-const normalizeKernel = new Kernel('batchnorm_normalize', normalizeSource);
+const tableKernel = new Kernel('batchnorm_table', tableSource);
 
-/** [N, C, H, W] seen per channel: C, the plane size H*W, the N*H*W elements of each channel, and all. */
+/** [N, C, H, W] seen per channel: N, C, the plane size H*W and all N*C*H*W elements. */
 export interface ChannelLayout {
+  batch: number;
   channels: number;
   planeSize: number;
-  perChannel: number;
   count: number;
 }
 
 export function channelLayout(x: Tensor): ChannelLayout {
-  const [n, channels, h, w] = x.shape;
-  return { channels, planeSize: h * w, perChannel: n * h * w, count: x.size };
+  const [batch, channels, h, w] = x.shape;
+  return { batch, channels, planeSize: h * w, count: x.size };
 }
 
-/** Workgroups of the elementwise kernels: (chunks of 1024 positions, C, N), one plane per (y, z). */
-export function planeWorkgroups(x: Tensor, op: string): [number, number, number] {
-  const [n, c, h, w] = x.shape;
-  const limit = gpu().limits.maxComputeWorkgroupsPerDimension;
-  if (n > limit || c > limit) throw new Error(`${op}: input [${x.shape}] has more than ${limit} batch entries or channels`);
-  return [Math.ceil((h * w) / 1024), c, n];
+/** [C, 4]: per channel (mean, invstd * weight, bias, invstd), invstd = 1 / sqrt(variance + eps). */
+const newTable = (layout: ChannelLayout) => empty([layout.channels, 4], 'float32', 'batchNorm2d statistics');
+
+/** What the statistics pass updates besides the table (BatchNorm2d's buffers). */
+export interface RunningState {
+  runningMean: Tensor | null;
+  runningVar: Tensor | null;
+  momentum: number;
+  /** int32 counter incremented by one (num_batches_tracked), or null. */
+  batchCount: Tensor | null;
 }
 
-/** Per-channel mean and biased variance of x (one workgroup per channel). */
-export function batchStats(x: Tensor, layout: ChannelLayout): { mean: Tensor; variance: Tensor } {
-  const mean = empty([layout.channels], 'float32', 'batchNorm2d mean');
-  const variance = empty([layout.channels], 'float32', 'batchNorm2d variance');
+/** The table from the batch's mean and biased variance (one workgroup per channel); in the same dispatch,
+ *  running = (1 - momentum) * running + momentum * batch statistic (variance made unbiased) and batchCount += 1. */
+export function batchStats(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor,
+  layout: ChannelLayout,
+  eps: number,
+  { runningMean, runningVar, momentum, batchCount }: RunningState,
+): Tensor {
+  const table = newTable(layout);
+  // WebGPU needs every binding, and distinct ones where they are writable.
+  const placeholders: Tensor[] = [];
+  const orPlaceholder = (t: Tensor | null, dtype: 'float32' | 'int32') => {
+    if (t) return t;
+    const placeholder = empty([1], dtype, 'batchNorm2d placeholder');
+    placeholders.push(placeholder);
+    return placeholder;
+  };
+  const perChannel = layout.batch * layout.planeSize;
   dispatch(statsKernel, {
     workgroups: workgroups1d(layout.channels),
-    buffers: { x, mean, variance },
-    uniforms: { ...layout },
+    buffers: {
+      x,
+      weight,
+      bias,
+      table,
+      runningMean: orPlaceholder(runningMean, 'float32'),
+      runningVar: orPlaceholder(runningVar, 'float32'),
+      batchCount: orPlaceholder(batchCount, 'int32'),
+    },
+    uniforms: {
+      channels: layout.channels,
+      planeSize: layout.planeSize,
+      batch: layout.batch,
+      eps,
+      momentum,
+      unbias: perChannel / (perChannel - 1),
+    },
+    constants: { UPDATE_RUNNING: runningMean ? 1 : 0, COUNT_BATCH: batchCount ? 1 : 0 },
   });
-  return { mean, variance };
+  // Safe right after recording: whoever reuses the pooled buffers is recorded later.
+  for (const t of placeholders) t.dispose();
+  return table;
 }
 
-/** In place: running = (1 - momentum) * running + momentum * batch statistic (variance made unbiased). */
-export function updateRunningStats(
-  runningMean: Tensor,
-  runningVar: Tensor,
-  mean: Tensor,
-  variance: Tensor,
-  layout: ChannelLayout,
-  momentum: number,
-): void {
-  dispatch(updateRunningKernel, {
-    workgroups: [Math.ceil(layout.channels / 64)],
-    buffers: { mean, variance, runningMean, runningVar },
-    uniforms: { channels: layout.channels, momentum, unbias: layout.perChannel / (layout.perChannel - 1) },
-  });
-}
-
-/** y = (x - mean) / sqrt(variance + eps) * weight + bias, per channel. */
-export function normalize(
-  x: Tensor,
+/** The table from given statistics (eval: the running ones), copied so that later updates do not reach it. */
+export function statisticsTable(
   mean: Tensor,
   variance: Tensor,
   weight: Tensor,
@@ -70,11 +88,11 @@ export function normalize(
   layout: ChannelLayout,
   eps: number,
 ): Tensor {
-  const y = empty(x.shape, 'float32', 'batchNorm2d');
-  dispatch(normalizeKernel, {
-    workgroups: planeWorkgroups(x, 'batchNorm2d'),
-    buffers: { x, mean, variance, weight, bias, y },
-    uniforms: { planeSize: layout.planeSize, eps },
+  const table = newTable(layout);
+  dispatch(tableKernel, {
+    workgroups: [Math.ceil(layout.channels / 64)],
+    buffers: { mean, variance, weight, bias, table },
+    uniforms: { channels: layout.channels, eps },
   });
-  return y;
+  return table;
 }

@@ -5,16 +5,18 @@
  */
 import { isGradEnabled, record } from '../../engine/autograd.js';
 import { full, type Tensor } from '../../engine/tensor.js';
-import { batchStats, channelLayout, normalize, updateRunningStats } from './forward.js';
-import { batchNormGradInput, batchNormGradSums, type SavedBatchNorm } from './backward.js';
-
-export { incrementBatchCount } from './count.js';
+import { batchStats, channelLayout, statisticsTable } from './forward.js';
+import { batchNormGradSums, type SavedBatchNorm } from './backward.js';
+import { channelAffine } from './affine.js';
 
 export interface BatchNormOptions {
   /** Normalise with batch statistics and update the running ones (default false). */
   training?: boolean;
   momentum?: number;
   eps?: number;
+  /** A one-element int32 counter (BatchNorm2d's num_batches_tracked) incremented in training, by the
+   *  statistics pass itself rather than a dispatch of its own. */
+  batchCount?: Tensor | null;
 }
 
 function checkPerChannel(t: Tensor | null, name: string, x: Tensor): void {
@@ -36,6 +38,7 @@ function checkArguments(
   training: boolean,
   momentum: number,
   eps: number,
+  batchCount: Tensor | null,
 ): void {
   if (x.ndim !== 4 || x.dtype !== 'float32') {
     throw new Error(`batchNorm2d: expected a 4-D float32 input (N, C, H, W), got ${x.dtype} [${x.shape}]`);
@@ -49,6 +52,9 @@ function checkArguments(
   }
   if (!training && !runningMean) {
     throw new Error('batchNorm2d: eval mode (training: false) needs runningMean and runningVar');
+  }
+  if (batchCount && (batchCount.dtype !== 'int32' || batchCount.size !== 1)) {
+    throw new Error(`batchNorm2d: batchCount must be a one-element int32 tensor, got ${batchCount.dtype} [${batchCount.shape}]`);
   }
   const [n, , h, w] = x.shape;
   if (training && n * h * w <= 1) {
@@ -64,46 +70,42 @@ export function batchNorm2d(
   runningVar: Tensor | null,
   weight: Tensor | null,
   bias: Tensor | null,
-  { training = false, momentum = 0.1, eps = 1e-5 }: BatchNormOptions = {},
+  { training = false, momentum = 0.1, eps = 1e-5, batchCount = null }: BatchNormOptions = {},
 ): Tensor {
-  checkArguments(x, runningMean, runningVar, weight, bias, training, momentum, eps);
+  checkArguments(x, runningMean, runningVar, weight, bias, training, momentum, eps, batchCount);
   const layout = channelLayout(x);
   const needsGrad = isGradEnabled() && [x, weight, bias].some((t) => t?.requiresGrad);
-  let mean: Tensor;
-  let variance: Tensor;
-  if (training) {
-    ({ mean, variance } = batchStats(x, layout));
-    if (runningMean && runningVar) updateRunningStats(runningMean, runningVar, mean, variance, layout, momentum);
-  } else {
-    // Copies for the backward: a later training step may update the running statistics in place first.
-    mean = needsGrad ? runningMean!.clone() : runningMean!;
-    variance = needsGrad ? runningVar!.clone() : runningVar!;
-  }
-  const ownsStats = training || needsGrad;
   const affineWeight = weight ?? full([layout.channels], 1);
   const affineBias = bias ?? full([layout.channels], 0);
-  const y = normalize(x, mean, variance, affineWeight, affineBias, layout, eps);
-  const temporaries = [
-    ...(ownsStats ? [mean, variance] : []),
-    ...(weight ? [] : [affineWeight]),
-    ...(bias ? [] : [affineBias]),
-  ];
+  // The table is the backward's copy of the statistics too: a later training step may update the running
+  // ones in place before this backward runs.
+  const table = training
+    ? batchStats(x, affineWeight, affineBias, layout, eps, { runningMean, runningVar, momentum, batchCount })
+    : statisticsTable(runningMean!, runningVar!, affineWeight, affineBias, layout, eps);
+  const y = channelAffine('normalize', x, table, layout, 'batchNorm2d');
+  // Safe right after recording: whoever reuses the pooled buffers is recorded later.
+  if (!weight) affineWeight.dispose();
+  if (!bias) affineBias.dispose();
   if (!needsGrad) {
-    // Safe right after recording: whoever reuses the pooled buffers is recorded later.
-    for (const t of temporaries) t.dispose();
+    table.dispose();
     return y;
   }
-  const saved: SavedBatchNorm = { x, mean, variance, weight: affineWeight, layout, eps, training };
+  const saved: SavedBatchNorm = { x, table, layout, training };
   return record(y, 'batchNorm2d', [x, affineWeight, affineBias], (dy) => {
-    // Also run when only x needs a gradient in eval mode (which does not read the sums): one input-gradient
-    // kernel serves both modes, for the price of one reduction pass in that uncommon case.
-    const sums = batchNormGradSums(dy, saved);
-    const gradInput = x.requiresGrad ? batchNormGradInput(dy, saved, sums) : null;
-    const gradWeight = weight?.requiresGrad ? sums.gradWeight : null;
-    const gradBias = bias?.requiresGrad ? sums.gradBias : null;
-    if (!gradWeight) sums.gradWeight.dispose();
-    if (!gradBias) sums.gradBias.dispose();
-    for (const t of temporaries) t.dispose();
+    // With batch statistics the input gradient needs the sums; with constant ones only the affine gradients do.
+    const sums = training || weight?.requiresGrad || bias?.requiresGrad ? batchNormGradSums(dy, saved) : null;
+    let gradInput: Tensor | null = null;
+    if (x.requiresGrad) {
+      gradInput = sums?.gradTable
+        ? channelAffine('gradient', dy, sums.gradTable, layout, 'batchNorm2d grad input', x)
+        : channelAffine('scale', dy, table, layout, 'batchNorm2d grad input');
+    }
+    const gradWeight = weight?.requiresGrad ? sums!.gradWeight : null;
+    const gradBias = bias?.requiresGrad ? sums!.gradBias : null;
+    if (sums && !gradWeight) sums.gradWeight.dispose();
+    if (sums && !gradBias) sums.gradBias.dispose();
+    sums?.gradTable?.dispose();
+    table.dispose();
     return [gradInput, gradWeight, gradBias];
   });
 }

@@ -1,0 +1,108 @@
+// Batch norm's elementwise passes over [N, C, H, W], as a per-channel affine map whose coefficients
+// t = table[c] (a vec4 per channel) were computed once per channel by the statistics or sums kernel:
+//   MODE_NORMALIZE:  out = (a - t.x) * t.y + t.z            y from x: t = (mean, invstd * weight, bias, invstd)
+//   MODE_SCALE:      out = a * t.y                          dx from dy with constant statistics (same table)
+//   MODE_GRADIENT:   out = (a - t.x) * t.y + (b - t.z) * t.w
+//                    dx from dy (a) and x (b) with batch statistics: t = (mean(dy), weight * invstd, mean,
+//                    -weight * invstd^2 * mean(dy * xhat)), which is weight * invstd * (dy - mean(dy) - xhat *
+//                    mean(dy * xhat)) with xhat = (x - mean) * invstd.
+// Thread mapping: flat over the tensor in vec4s, whatever the plane size: PCNN's planes are as small as 1x2,
+// where one workgroup per plane would leave most invocations idle. Each invocation does VEC4S vec4s, WG
+// vec4s apart (consecutive invocations touch consecutive vec4s), so its channel and position in the plane
+// are found by division once, then stepped by (STRIDE / planeSize, STRIDE % planeSize) per vec4 without
+// dividing. ALIGNED (planeSize % 4 == 0): the 4 lanes of a vec4 share one channel and one table load;
+// otherwise each lane steps its own channel. No workgroup memory.
+// Bounds: vec4 index < ceil(count / 4); workgroups folded into y past 65535 (index wid.x + wid.y * nwg.x).
+// Pool buffers are whole multiples of 16 bytes, so a last partial vec4 exists in every buffer: its lanes
+// past count are computed from padding and land in out's padding, outside the tensor. `b` is only read in
+// MODE_GRADIENT (the host binds `a` there otherwise).
+
+const MODE_NORMALIZE = 0u;
+const MODE_SCALE = 1u;
+const MODE_GRADIENT = 2u;
+override MODE: u32;
+override ALIGNED: bool;
+
+struct Params {
+  count: u32,
+  planeSize: u32,
+  channels: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> a: array<vec4f>;
+@group(0) @binding(2) var<storage, read> b: array<vec4f>;
+@group(0) @binding(3) var<storage, read> table: array<vec4f>;
+@group(0) @binding(4) var<storage, read_write> out: array<vec4f>;
+
+const WG = 256u;
+const VEC4S = 4u;
+// Elements between one invocation's consecutive vec4s.
+const STRIDE = WG * 4u;
+
+fn affine(a: f32, b: f32, t: vec4f) -> f32 {
+  switch MODE {
+    case MODE_NORMALIZE: { return (a - t.x) * t.y + t.z; }
+    case MODE_SCALE: { return a * t.y; }
+    default: { return (a - t.x) * t.y + (b - t.z) * t.w; }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let count4 = (params.count + 3u) / 4u;
+  let first = (wid.x + wid.y * nwg.x) * WG * VEC4S + lid;
+  if (first >= count4) {
+    return;
+  }
+  let planeSize = params.planeSize;
+  let channels = params.channels;
+  let plane = first * 4u / planeSize;
+  var hw = first * 4u - plane * planeSize;
+  var c = plane % channels;
+  // hw < planeSize and c < channels hold after every step: each adds less than one plane or one C.
+  let stepHw = STRIDE % planeSize;
+  let stepC = (STRIDE / planeSize) % channels;
+  for (var k = 0u; k < VEC4S; k++) {
+    let i = first + k * WG;
+    if (i >= count4) {
+      break;
+    }
+    let av = a[i];
+    var bv = vec4f();
+    if (MODE == MODE_GRADIENT) {
+      bv = b[i];
+    }
+    var r: vec4f;
+    if (ALIGNED) {
+      let t = table[c];
+      for (var l = 0u; l < 4u; l++) {
+        r[l] = affine(av[l], bv[l], t);
+      }
+    } else {
+      var lc = c;
+      var lhw = hw;
+      for (var l = 0u; l < 4u; l++) {
+        r[l] = affine(av[l], bv[l], table[lc]);
+        lhw++;
+        if (lhw == planeSize) {
+          lhw = 0u;
+          lc++;
+          if (lc == channels) {
+            lc = 0u;
+          }
+        }
+      }
+    }
+    out[i] = r;
+    hw += stepHw;
+    c += stepC;
+    if (hw >= planeSize) {
+      hw -= planeSize;
+      c++;
+    }
+    if (c >= channels) {
+      c -= channels;
+    }
+  }
+}

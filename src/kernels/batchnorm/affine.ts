@@ -1,0 +1,37 @@
+/** Batch norm's elementwise passes: a per-channel affine map of one or two inputs, coefficients from a table. */
+import { Kernel } from '../../engine/kernel.js';
+import { dispatch, workgroups1d } from '../../engine/recorder.js';
+import { empty, type Tensor } from '../../engine/tensor.js';
+import type { ChannelLayout } from './forward.js';
+import source from '../../../shaders/batchnorm/channel_affine.wgsl';
+
+const kernel = new Kernel('batchnorm_affine', source);
+
+/** The shader's MODE values. */
+const modes = { normalize: 0, scale: 1, gradient: 2 } as const;
+
+/** Vec4s per workgroup: 256 invocations of 4 vec4s each. */
+const VEC4S_PER_WORKGROUP = 1024;
+
+/**
+ * With t = table[c] of the element's channel:
+ *  normalize: (a - t.x) * t.y + t.z;  scale: a * t.y;  gradient: (a - t.x) * t.y + (b - t.z) * t.w
+ * (`b` is read in 'gradient' only).
+ */
+export function channelAffine(
+  mode: keyof typeof modes,
+  a: Tensor,
+  table: Tensor,
+  layout: ChannelLayout,
+  label: string,
+  b: Tensor | null = null,
+): Tensor {
+  const out = empty(a.shape, 'float32', label);
+  dispatch(kernel, {
+    workgroups: workgroups1d(Math.ceil(Math.ceil(layout.count / 4) / VEC4S_PER_WORKGROUP)),
+    buffers: { a, b: b ?? a, table, out },
+    uniforms: { count: layout.count, planeSize: layout.planeSize, channels: layout.channels },
+    constants: { MODE: modes[mode], ALIGNED: layout.planeSize % 4 === 0 ? 1 : 0 },
+  });
+  return out;
+}
