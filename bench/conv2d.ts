@@ -4,7 +4,8 @@
 // lavapipe runs the kernels on this process's threads, so on a shared, loaded machine the process's
 // CPU time is the steadier measure: "cpu" figures are FLOPs per (CPU seconds / cores), what an idle
 // machine would reach if the kernels scale over its cores.
-// Usage: node scripts/run.mjs bench/conv2d.ts [--runs 5] [--all-variants] [--only substring]
+// `--pcnn` takes PCNN's shapes instead (batch 64, width 16, 48x48 crops: small maps, many images).
+// Usage: node scripts/run.mjs bench/conv2d.ts [--runs 5] [--pcnn] [--all-variants] [--only substring]
 import { init, gpu, release } from '../src/engine/device.js';
 import { flush } from '../src/engine/recorder.js';
 import { randn, type Tensor } from '../src/engine/tensor.js';
@@ -16,6 +17,7 @@ import {
   conv2dBackwardData,
   conv2dBackwardWeight,
   conv2dMacs,
+  type BackwardVariant,
   type Conv2dOptions,
   type ForwardVariant,
 } from '../src/kernels/conv2d/index.js';
@@ -28,12 +30,29 @@ const runs = flag('--runs') >= 0 ? Number(args[flag('--runs') + 1]) : 5;
 const allVariants = flag('--all-variants') >= 0;
 const only = flag('--only') >= 0 ? args[flag('--only') + 1] : '';
 
-const CASES: { name: string; x: number[]; w: number[]; options: Conv2dOptions }[] = [
+type Case = { name: string; x: number[]; w: number[]; options: Conv2dOptions };
+const RESNET: Case[] = [
   { name: 'N=8 56x56 64->64 3x3', x: [8, 64, 56, 56], w: [64, 64, 3, 3], options: { padding: 1 } },
   { name: 'N=8 28x28 128->128 3x3', x: [8, 128, 28, 28], w: [128, 128, 3, 3], options: { padding: 1 } },
   { name: 'N=8 224x224 3->64 7x7 s2', x: [8, 3, 224, 224], w: [64, 3, 7, 7], options: { stride: 2, padding: 3 } },
   { name: 'N=8 56x56 64->128 1x1 s2', x: [8, 64, 56, 56], w: [128, 64, 1, 1], options: { stride: 2 } },
 ];
+const p1 = { padding: 1 };
+const s2 = { stride: 2, padding: 1 };
+const PCNN: Case[] = [
+  { name: 'N=64 48x48 1->16 7x7 s2', x: [64, 1, 48, 48], w: [16, 1, 7, 7], options: { stride: 2, padding: 3 } },
+  { name: 'N=64 12x12 16->16 3x3', x: [64, 16, 12, 12], w: [16, 16, 3, 3], options: p1 },
+  { name: 'N=64 6x6 16->16 3x3', x: [64, 16, 6, 6], w: [16, 16, 3, 3], options: p1 },
+  { name: 'N=64 2x6 16->16 3x3', x: [64, 16, 2, 6], w: [16, 16, 3, 3], options: p1 },
+  { name: 'N=64 6x6 16->32 3x3 s2', x: [64, 16, 6, 6], w: [32, 16, 3, 3], options: s2 },
+  { name: 'N=64 3x3 32->32 3x3', x: [64, 32, 3, 3], w: [32, 32, 3, 3], options: p1 },
+  { name: 'N=64 1x3 32->32 3x3', x: [64, 32, 1, 3], w: [32, 32, 3, 3], options: p1 },
+  { name: 'N=64 2x2 64->64 3x3', x: [64, 64, 2, 2], w: [64, 64, 3, 3], options: p1 },
+  { name: 'N=64 1x2 64->64 3x3', x: [64, 64, 1, 2], w: [64, 64, 3, 3], options: p1 },
+  { name: 'N=64 2x2 128->128 3x3', x: [64, 128, 2, 2], w: [128, 128, 3, 3], options: p1 },
+  { name: 'N=64 6x6 16->32 1x1 s2', x: [64, 16, 6, 6], w: [32, 16, 1, 1], options: { stride: 2 } },
+];
+const CASES = flag('--pcnn') >= 0 ? PCNN : RESNET;
 
 const median = (v: number[]) => v.sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
@@ -70,13 +89,20 @@ for (const c of CASES.filter((c) => c.name.includes(only))) {
         ` | cpu ${cpu.toFixed(1).padStart(8)} ms ${(gflop / (cpu / cores / 1e3)).toFixed(2).padStart(6)} GFLOP/s`,
     );
   const variants: ForwardVariant[] = allVariants
-    ? (['1x1', 'gemm', 'direct'] as const).filter((v) => supportsVariant(g, v))
+    ? (['1x1', 'gemm', 'rows', 'direct'] as const).filter((v) => supportsVariant(g, v))
     : [chooseForwardVariant(g)];
   for (const variant of variants) {
     report(`forward (${variant})`, await time(() => conv2d(x, w, null, { ...c.options, variant })));
   }
-  report('backward data', await time(() => conv2dBackwardData(dy, w, c.x, c.options)));
-  report('backward weight', await time(() => conv2dBackwardWeight(x, dy, c.w, c.options)));
+  const backwardVariants: (BackwardVariant | undefined)[] = allVariants ? ['tiles', 'rows'] : [undefined];
+  for (const variant of backwardVariants) {
+    const label = variant ? ` (${variant})` : '';
+    report(`backward data${label}`, await time(() => conv2dBackwardData(dy, w, c.x, { ...c.options, variant })));
+  }
+  for (const variant of backwardVariants) {
+    const label = variant ? ` (${variant})` : '';
+    report(`backward weight${label}`, await time(() => conv2dBackwardWeight(x, dy, c.w, { ...c.options, variant })));
+  }
   for (const t of [x, w, dy]) t.dispose();
 }
 release();

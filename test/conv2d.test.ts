@@ -11,9 +11,12 @@ import {
   conv2dBackwardWeight,
   conv2dBackwardBias,
   foldBatchNorm,
+  chooseBackwardDataVariant,
+  chooseBackwardWeightVariant,
+  type BackwardVariant,
   type ForwardVariant,
 } from '../src/kernels/conv2d/index.js';
-import { weightGradChunks } from '../src/kernels/conv2d/backward_weight.js';
+import { weightGradChunks, weightGradRowsSplit } from '../src/kernels/conv2d/backward_weight.js';
 import { conv2dGeometry } from '../src/kernels/conv2d/geometry.js';
 import { chooseForwardVariant, supportsVariant } from '../src/kernels/conv2d/forward.js';
 import { Conv2d } from '../src/engine/nn/conv.js';
@@ -36,7 +39,8 @@ const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 const f32 = (data: ArrayLike<number>, shape: number[], requiresGrad = false) =>
   tensor(Float32Array.from(data), shape, { requiresGrad });
 const options = (s: ConvSpec) => ({ stride: s.stride, padding: s.padding, dilation: s.dilation, groups: s.groups });
-const VARIANTS: ForwardVariant[] = ['1x1', 'gemm', 'direct'];
+const VARIANTS: ForwardVariant[] = ['1x1', 'gemm', 'rows', 'direct'];
+const BACKWARD_VARIANTS: BackwardVariant[] = ['tiles', 'rows'];
 
 // Shapes chosen to hit the kernels' edges: odd sizes, ragged pixel tiles and channel blocks, batch 1,
 // one channel, strides with odd inputs, padding beyond the kernel's half, dilation, groups, pairs.
@@ -56,6 +60,11 @@ const FORWARD_CASES: [string, ConvSpec][] = [
   ['1x1 groups 3', spec([1, 6, 3, 5], [9, 2, 1, 1], 1, 0, 1, 3)],
   ['1x13 d4: taps in two register chunks', spec([1, 2, 3, 53], [5, 2, 1, 13], 1, [0, 1], [1, 4])],
   ['2x2 s16: beyond the gemm segment', spec([1, 2, 33, 35], [3, 2, 2, 2], 16)],
+  // Flattened rows: several workgroups of row blocks, a ragged last block, 9 channels (8 + 1).
+  ['3x3 p1, 330 rows, 9 channels', spec([3, 2, 11, 10], [9, 2, 3, 3], 1, 1)],
+  // 1x2 and 1x1 maps under a 3x3 window: only the used taps are visited.
+  ['3x3 p1 on 1x2 maps', spec([5, 4, 1, 2], [6, 4, 3, 3], 1, 1)],
+  ['3x3 s2 p1 on 1x1 maps', spec([3, 3, 1, 1], [4, 3, 3, 3], 2, 1)],
 ];
 
 function inputs(s: ConvSpec, seed: number) {
@@ -84,12 +93,20 @@ test('forward matches the float64 reference, every variant on every shape it sup
   assert.ok(runs >= FORWARD_CASES.length + 10, `${runs} runs`);
 });
 
-test('the default variant: 1x1 for pointwise, gemm in general, direct beyond the gemm segment', () => {
-  const chosen = (s: ConvSpec) => chooseForwardVariant(conv2dGeometry(s.xShape, s.wShape, options(s)));
-  assert.is(chosen(spec([1, 4, 8, 8], [4, 4, 1, 1], 2)), '1x1');
-  assert.is(chosen(spec([1, 4, 8, 8], [4, 4, 1, 1], 1, 1)), 'gemm');
-  assert.is(chosen(spec([1, 3, 16, 16], [8, 3, 7, 7], 2, 3)), 'gemm');
-  assert.is(chosen(spec([1, 2, 33, 35], [3, 2, 2, 2], 16)), 'direct');
+test('the default variants: rows on narrow maps; else 1x1 for pointwise, gemm, direct beyond its segment', () => {
+  const geometry = (s: ConvSpec) => conv2dGeometry(s.xShape, s.wShape, options(s));
+  const chosen = (s: ConvSpec) => chooseForwardVariant(geometry(s));
+  assert.is(chosen(spec([1, 4, 8, 8], [4, 4, 1, 1], 2)), 'rows');
+  assert.is(chosen(spec([64, 16, 12, 12], [16, 16, 3, 3], 1, 1)), 'rows');
+  assert.is(chosen(spec([1, 4, 40, 40], [4, 4, 1, 1], 2)), '1x1');
+  assert.is(chosen(spec([1, 4, 20, 20], [4, 4, 1, 1], 1, 1)), 'gemm');
+  assert.is(chosen(spec([1, 3, 40, 40], [8, 3, 7, 7], 2, 3)), 'gemm');
+  assert.is(chosen(spec([1, 1, 2, 260], [1, 1, 2, 2], 16)), 'direct');
+  const narrow = geometry(spec([64, 32, 3, 3], [32, 32, 3, 3], 1, 1));
+  const wide = geometry(spec([2, 8, 32, 32], [8, 8, 3, 3], 1, 1));
+  assert.is(chooseBackwardDataVariant(narrow), 'rows');
+  assert.is(chooseBackwardDataVariant(wide), 'tiles');
+  assert.is(chooseBackwardWeightVariant(narrow), 'rows');
 });
 
 test('fused bias + residual + ReLU equals the unfused reference, every variant', async () => {
@@ -116,8 +133,8 @@ test('fused bias + residual + ReLU equals the unfused reference, every variant',
   }
 });
 
-// The gradient kernels on shapes larger than gradCheck can afford, against float64 references that
-// scatter (where the kernels gather).
+// The gradient kernels, each variant, on shapes larger than gradCheck can afford, against float64
+// references that scatter (where the kernels gather).
 test('backward data / weight / bias kernels match float64 references', async () => {
   const cases: [string, ConvSpec][] = [
     ['3x3 s1 p1', spec([2, 5, 9, 8], [6, 5, 3, 3], 1, 1)],
@@ -126,30 +143,44 @@ test('backward data / weight / bias kernels match float64 references', async () 
     ['1x1 s2', spec([2, 6, 7, 6], [5, 6, 1, 1], 2)],
     ['3x3 s(3,2) p(2,3) d(2,1) groups 2', spec([2, 4, 13, 10], [6, 2, 3, 3], [3, 2], [2, 3], [2, 1], 2)],
     ['5x5 s2 d2 p1, batch 1, one channel', spec([1, 1, 12, 13], [1, 1, 5, 5], 2, 1, 2)],
+    ['3x3 p1, 300 rows, 9 and 10 channels', spec([3, 10, 10, 10], [9, 10, 3, 3], 1, 1)],
+    ['3x3 s2 p1 on 1x3 maps, odd width', spec([6, 5, 1, 3], [9, 5, 3, 3], 2, 1)],
   ];
   for (const [k, [name, s]] of cases.entries()) {
     const { x, w } = inputs(s, 60 + k);
     const dy = randomData(size(outShape(s)), 70 + k);
-    const dx = await run(() => conv2dBackwardData(f32(dy, outShape(s)), f32(w, s.wShape), s.xShape, options(s)));
-    assertClose(dx, conv2dInputGradRef(s, dy, w), `${name}: dx`);
-    const dw = await run(() => conv2dBackwardWeight(f32(x, s.xShape), f32(dy, outShape(s)), s.wShape, options(s)));
-    assertClose(dw, conv2dWeightGradRef(s, x, dy), `${name}: dweight`);
+    for (const variant of BACKWARD_VARIANTS) {
+      const dx = await run(() =>
+        conv2dBackwardData(f32(dy, outShape(s)), f32(w, s.wShape), s.xShape, { ...options(s), variant }),
+      );
+      assertClose(dx, conv2dInputGradRef(s, dy, w), `${name}, ${variant}: dx`);
+      const dw = await run(() =>
+        conv2dBackwardWeight(f32(x, s.xShape), f32(dy, outShape(s)), s.wShape, { ...options(s), variant }),
+      );
+      assertClose(dw, conv2dWeightGradRef(s, x, dy), `${name}, ${variant}: dweight`);
+    }
     const db = await run(() => conv2dBackwardBias(f32(dy, outShape(s))));
     assertClose(db, conv2dBiasGradRef(s, dy), `${name}: dbias`);
   }
 });
 
-test('backward weight: one chunk and many chunks both reduce correctly', async () => {
+test('backward weight: one chunk and many chunks both reduce correctly, each variant', async () => {
   const one = spec([1, 2, 3, 5], [3, 2, 3, 3], 1, 0);
   const many = spec([4, 3, 10, 6], [2, 3, 3, 3], 1, 1);
-  const chunks = (s: ConvSpec) => weightGradChunks(conv2dGeometry(s.xShape, s.wShape, options(s)), 9).chunks;
-  assert.is(chunks(one), 1);
-  assert.ok(chunks(many) > 1, `${chunks(many)} chunks`);
-  for (const s of [one, many]) {
-    const { x } = inputs(s, 80);
-    const dy = randomData(size(outShape(s)), 81);
-    const dw = await run(() => conv2dBackwardWeight(f32(x, s.xShape), f32(dy, outShape(s)), s.wShape, options(s)));
-    assertClose(dw, conv2dWeightGradRef(s, x, dy), `dweight with ${chunks(s)} chunk(s)`);
+  const geometry = (s: ConvSpec) => conv2dGeometry(s.xShape, s.wShape, options(s));
+  const chunks = (s: ConvSpec, variant: BackwardVariant) =>
+    variant === 'rows' ? weightGradRowsSplit(geometry(s)).chunks : weightGradChunks(geometry(s), 9).chunks;
+  for (const variant of BACKWARD_VARIANTS) {
+    assert.is(chunks(one, variant), 1);
+    assert.ok(chunks(many, variant) > 1, `${chunks(many, variant)} chunks`);
+    for (const s of [one, many]) {
+      const { x } = inputs(s, 80);
+      const dy = randomData(size(outShape(s)), 81);
+      const dw = await run(() =>
+        conv2dBackwardWeight(f32(x, s.xShape), f32(dy, outShape(s)), s.wShape, { ...options(s), variant }),
+      );
+      assertClose(dw, conv2dWeightGradRef(s, x, dy), `dweight, ${variant}, ${chunks(s, variant)} chunk(s)`);
+    }
   }
 });
 

@@ -1,39 +1,61 @@
-/** conv2d backward wrt the input: a dedicated kernel that visits only the taps a strided
- *  convolution actually used (see shaders/conv2d/backward_data.wgsl). */
+/**
+ * conv2d backward wrt the input. Two kernels, both visiting only the taps a strided convolution
+ * actually used (input pixels split into stride phases):
+ * - `tiles`: 4 channels × 8 pixels of one input row per invocation (shaders/conv2d/backward_data.wgsl);
+ * - `rows`: input pixels of all images flattened into GEMM rows, 4 rows × 8 channels per invocation
+ *   (shaders/conv2d/backward_data_rows.wgsl), for small maps whose rows would leave `tiles` idle.
+ */
 import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
-import { outputShape, type Conv2dGeometry } from './geometry.js';
+import { outputShape, usedTaps, type Conv2dGeometry } from './geometry.js';
 import { conv2dTuning } from './tuning.js';
-import source from '../../../shaders/conv2d/backward_data.wgsl';
+import tilesSource from '../../../shaders/conv2d/backward_data.wgsl';
+import rowsSource from '../../../shaders/conv2d/backward_data_rows.wgsl';
 
-const kernel = new Kernel('conv2d_backward_data', source);
+const tilesKernel = new Kernel('conv2d_backward_data', tilesSource);
+const rowsKernel = new Kernel('conv2d_backward_data_rows', rowsSource);
 
-// Must match TP in backward_data.wgsl.
+export type BackwardVariant = 'tiles' | 'rows';
+
+// Must match TP in backward_data.wgsl, ROWS and COLS in backward_data_rows.wgsl.
 const PIXELS = 8;
+const ROWS = 4;
+const COLS = 8;
 
 /** dx [N, C, H, W] from dy [N, O, OH, OW] and weight [O, C / groups, kH, kW]. */
-export function backwardData(dy: Tensor, weight: Tensor, g: Conv2dGeometry): Tensor {
+export function backwardData(dy: Tensor, weight: Tensor, g: Conv2dGeometry, variant: BackwardVariant): Tensor {
   const dx = empty([g.N, g.C, g.H, g.W], 'float32', 'conv2dBackwardData');
   const [sh, sw] = g.stride;
   const phaseRows = Math.ceil(g.H / sh);
-  const phaseTiles = Math.ceil(Math.ceil(g.W / sw) / PIXELS);
+  const phaseCols = Math.ceil(g.W / sw);
+  const wg = conv2dTuning().workgroupSize;
+  const common = {
+    x_shape: [g.N, g.C, g.H, g.W],
+    y_shape: outputShape(g),
+    window: [g.kH, g.kW, g.Cg, g.Og],
+    stride_pad: [sh, sw, g.padding[0], g.padding[1]],
+    dilation: g.dilation,
+  };
+  if (variant === 'rows') {
+    const rows = g.N * phaseRows * phaseCols;
+    const blocks = Math.ceil(g.Cg / COLS);
+    const taps = usedTaps(g);
+    dispatch(rowsKernel, {
+      workgroups: [...workgroups1d(Math.ceil(rows / ROWS / wg)).slice(0, 2), sh * sw * g.groups * blocks],
+      buffers: { dy, w: weight, dx },
+      uniforms: { ...common, phase_grid: [phaseRows, phaseCols], tap_lo: taps.lo, tap_hi: taps.hi, rows, blocks_g: blocks },
+      constants: { WG: wg },
+    });
+    return dx;
+  }
+  const phaseTiles = Math.ceil(phaseCols / PIXELS);
   const tileCount = g.N * phaseRows * phaseTiles;
   const blocks = Math.ceil(g.Cg / 4);
-  const wg = conv2dTuning().workgroupSize;
-  dispatch(kernel, {
+  dispatch(tilesKernel, {
     workgroups: [...workgroups1d(Math.ceil(tileCount / wg)).slice(0, 2), sh * sw * g.groups * blocks],
     buffers: { dy, w: weight, dx },
-    uniforms: {
-      x_shape: [g.N, g.C, g.H, g.W],
-      y_shape: outputShape(g),
-      window: [g.kH, g.kW, g.Cg, g.Og],
-      stride_pad: [sh, sw, g.padding[0], g.padding[1]],
-      dilation: g.dilation,
-      phase_grid: [phaseRows, phaseTiles],
-      blocks_g: blocks,
-      tile_count: tileCount,
-    },
+    uniforms: { ...common, phase_grid: [phaseRows, phaseTiles], blocks_g: blocks, tile_count: tileCount },
     constants: { WG: wg },
   });
   return dx;

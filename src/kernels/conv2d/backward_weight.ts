@@ -1,6 +1,9 @@
 /**
  * conv2d backward wrt the weight and the bias. Both reduce over N·OH·OW, far more terms than
  * outputs: the reduction is split into chunks computed in parallel (partial sums), then summed.
+ * Two weight kernels: `tiles` (4×4 channels at one tap per invocation, output rows of one image per
+ * step; shaders/conv2d/backward_weight.wgsl) and `rows` (8×4 channels at one tap, output pixels of all
+ * images flattened; shaders/conv2d/backward_weight_rows.wgsl), for small maps.
  */
 import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
@@ -8,11 +11,14 @@ import { gpu } from '../../engine/device.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { outputShape, type Conv2dGeometry } from './geometry.js';
 import { conv2dTuning } from './tuning.js';
+import type { BackwardVariant } from './backward_data.js';
 import weightSource from '../../../shaders/conv2d/backward_weight.wgsl';
+import weightRowsSource from '../../../shaders/conv2d/backward_weight_rows.wgsl';
 import reduceSource from '../../../shaders/conv2d/reduce_chunks.wgsl';
 import biasSource from '../../../shaders/conv2d/bias_grad.wgsl';
 
 const weightKernel = new Kernel('conv2d_backward_weight', weightSource);
+const weightRowsKernel = new Kernel('conv2d_backward_weight_rows', weightRowsSource);
 const reduceKernel = new Kernel('conv2d_reduce_chunks', reduceSource);
 const biasKernel = new Kernel('conv2d_bias_grad', biasSource);
 
@@ -39,10 +45,55 @@ export function weightGradChunks(g: Conv2dGeometry, blockCount: number): { chunk
   return { chunks: Math.ceil(rows / chunkRows), rows: chunkRows };
 }
 
+// Must match COLS in backward_weight_rows.wgsl.
+const ROWS_COLS = 8;
+
+/** The `rows` kernel's split: workgroups of `lanes` invocations over (input block, tap), and chunks of
+ *  the N·OH·OW output pixels, enough of them to keep every core busy but each long enough to pay for
+ *  its partial sums. */
+export function weightGradRowsSplit(g: Conv2dGeometry): { lanes: number; workgroups: number; chunks: number; rows: number } {
+  const tuning = conv2dTuning();
+  const columns = Math.ceil(g.Cg / 4) * g.kH * g.kW;
+  const workgroups = Math.ceil(columns / tuning.weightGradRowsLanes);
+  const lanes = Math.ceil(columns / workgroups / 8) * 8;
+  const blocks = workgroups * g.groups * Math.ceil(g.Og / ROWS_COLS);
+  const pixels = g.N * g.OH * g.OW;
+  const size = g.O * g.Cg * g.kH * g.kW;
+  const byMemory = Math.floor(gpu().limits.maxStorageBufferBindingSize / (4 * size));
+  const wanted = Math.ceil(tuning.weightGradRowsWorkgroups / blocks);
+  const chunks = Math.max(1, Math.min(wanted, Math.ceil(pixels / tuning.weightGradRowsMinPixels), byMemory, Math.floor(65535 / blocks)));
+  const rows = Math.ceil(pixels / chunks);
+  return { lanes, workgroups, chunks: Math.ceil(pixels / rows), rows };
+}
+
 /** dweight [O, C / groups, kH, kW] from x [N, C, H, W] and dy [N, O, OH, OW]. */
-export function backwardWeight(x: Tensor, dy: Tensor, g: Conv2dGeometry): Tensor {
+export function backwardWeight(x: Tensor, dy: Tensor, g: Conv2dGeometry, variant: BackwardVariant): Tensor {
   const size = g.O * g.Cg * g.kH * g.kW;
   const dw = empty([g.O, g.Cg, g.kH, g.kW], 'float32', 'conv2dBackwardWeight');
+  if (variant === 'rows') {
+    const { lanes, workgroups, chunks, rows } = weightGradRowsSplit(g);
+    const partial = chunks === 1 ? dw : empty([chunks, size], 'float32', 'conv2dBackwardWeight partials');
+    const blocks = [Math.ceil(g.Og / ROWS_COLS), Math.ceil(g.Cg / 4)];
+    dispatch(weightRowsKernel, {
+      workgroups: [workgroups, 1, chunks * g.groups * blocks[0]],
+      buffers: { x, dy, partial },
+      uniforms: {
+        x_shape: [g.N, g.C, g.H, g.W],
+        y_shape: outputShape(g),
+        window: [g.kH, g.kW, g.Cg, g.Og],
+        stride_pad: [g.stride[0], g.stride[1], g.padding[0], g.padding[1]],
+        dilation: g.dilation,
+        blocks,
+        chunk_rows: rows,
+      },
+      constants: { WG: lanes },
+    });
+    if (partial !== dw) {
+      reduceChunks(partial, dw, size, chunks);
+      partial.dispose();
+    }
+    return dw;
+  }
   const blocks = [Math.ceil(g.Og / 4), Math.ceil(g.Cg / 4)];
   const blockCount = g.groups * blocks[0] * blocks[1] * g.kH * g.kW;
   const { chunks, rows } = weightGradChunks(g, blockCount);

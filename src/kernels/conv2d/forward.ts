@@ -3,23 +3,27 @@
  * - `1x1`: 1×1 kernels without padding (any stride), a matmul over channels;
  * - `gemm`: implicit GEMM with register blocking and input-row reuse across taps, any shape whose
  *   input row segment fits the shader's register array;
+ * - `rows`: implicit GEMM over rows flattened across batch and pixels, any shape; for small feature
+ *   maps, where `gemm`'s 8-pixel row tiles would leave most lanes idle;
  * - `direct`: one pixel per invocation, no reuse, any shape (the fallback).
  * Each applies bias, a residual and ReLU in its store.
  */
 import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
-import { outputShape, type Conv2dGeometry } from './geometry.js';
-import { conv2dTuning } from './tuning.js';
+import { outputShape, usedTaps, type Conv2dGeometry } from './geometry.js';
+import { conv2dTuning, preferRows } from './tuning.js';
 import gemmSource from '../../../shaders/conv2d/forward_gemm.wgsl';
 import pointwiseSource from '../../../shaders/conv2d/forward_1x1.wgsl';
 import directSource from '../../../shaders/conv2d/forward_direct.wgsl';
+import rowsSource from '../../../shaders/conv2d/forward_rows.wgsl';
 
 const gemmKernel = new Kernel('conv2d_forward_gemm', gemmSource);
 const pointwiseKernel = new Kernel('conv2d_forward_1x1', pointwiseSource);
 const directKernel = new Kernel('conv2d_forward_direct', directSource);
+const rowsKernel = new Kernel('conv2d_forward_rows', rowsSource);
 
-export type ForwardVariant = '1x1' | 'gemm' | 'direct';
+export type ForwardVariant = '1x1' | 'gemm' | 'rows' | 'direct';
 
 export interface Epilogue {
   bias: Tensor | null;
@@ -32,6 +36,9 @@ const GEMM_PIXELS = 8;
 const GEMM_SEGMENT = 48;
 const POINTWISE_PIXELS = 8;
 const DIRECT_CHANNELS = 8;
+// Must match ROWS and COLS in forward_rows.wgsl.
+const ROWS_ROWS = 4;
+const ROWS_COLS = 8;
 
 /** Taps along W the gemm kernel covers per input-row segment, or 0 when not even one fits. */
 function gemmTapChunk(g: Conv2dGeometry): number {
@@ -49,6 +56,7 @@ export function supportsVariant(g: Conv2dGeometry, variant: ForwardVariant): boo
 
 /** The fastest variant for this shape (measured on lavapipe; see bench/conv2d.ts). */
 export function chooseForwardVariant(g: Conv2dGeometry): ForwardVariant {
+  if (preferRows(g)) return 'rows';
   if (supportsVariant(g, '1x1')) return '1x1';
   // gemm beats direct even on the 3-channel 7x7 s2 stem (about 2x: its row reuse matters more than
   // the short channel loop), so direct is only the fallback.
@@ -101,6 +109,26 @@ export function conv2dForward(x: Tensor, weight: Tensor, g: Conv2dGeometry, e: E
         tile_count: tileCount,
       },
       constants: { ...constants, SW: g.stride[1], DW: g.dilation[1], KWC: gemmTapChunk(g) },
+    });
+  } else if (variant === 'rows') {
+    const rows = g.N * g.OH * g.OW;
+    const rowBlocks = Math.ceil(g.Og / ROWS_COLS);
+    const taps = usedTaps(g);
+    dispatch(rowsKernel, {
+      workgroups: [...workgroups1d(Math.ceil(rows / ROWS_ROWS / wg)).slice(0, 2), g.groups * rowBlocks],
+      buffers,
+      uniforms: {
+        x_shape: [g.N, g.C, g.H, g.W],
+        y_shape: outputShape(g),
+        window: [g.kH, g.kW, g.Cg, g.Og],
+        stride_pad: [g.stride[0], g.stride[1], g.padding[0], g.padding[1]],
+        dilation: g.dilation,
+        tap_lo: taps.lo,
+        tap_hi: taps.hi,
+        rows,
+        blocks_g: rowBlocks,
+      },
+      constants,
     });
   } else {
     const pixels = g.N * g.OH * g.OW;

@@ -89,3 +89,21 @@ export function outputShape(g: Conv2dGeometry): number[] {
 export function conv2dMacs(g: Conv2dGeometry): number {
   return g.N * g.O * g.OH * g.OW * g.Cg * g.kH * g.kW;
 }
+
+/**
+ * The taps [lo, hi) along one axis that land inside the input for at least one output position:
+ * tap k is used iff k·d ∈ [p − (out − 1)·s, size − 1 + p]. On maps as small as the kernel (1×2 under a
+ * 3×3 window) most taps read only padding, and kernels over flattened rows skip them whole.
+ */
+function usedTapRange(size: number, out: number, k: number, s: number, p: number, d: number): [number, number] {
+  const lo = Math.max(0, Math.ceil((p - (out - 1) * s) / d));
+  const hi = Math.min(k, Math.floor((size - 1 + p) / d) + 1);
+  return [lo, hi];
+}
+
+/** Used taps along H and along W: { lo: [kh, kw], hi: [kh, kw] } (half-open). */
+export function usedTaps(g: Conv2dGeometry): { lo: [number, number]; hi: [number, number] } {
+  const h = usedTapRange(g.H, g.OH, g.kH, g.stride[0], g.padding[0], g.dilation[0]);
+  const w = usedTapRange(g.W, g.OW, g.kW, g.stride[1], g.padding[1], g.dilation[1]);
+  return { lo: [h[0], w[0]], hi: [h[1], w[1]] };
+}

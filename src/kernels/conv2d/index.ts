@@ -8,18 +8,24 @@ import { record } from '../../engine/autograd.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { conv2dGeometry, outputShape, type Conv2dGeometry, type Conv2dOptions } from './geometry.js';
 import { chooseForwardVariant, conv2dForward, supportsVariant, type ForwardVariant } from './forward.js';
-import { backwardData } from './backward_data.js';
+import { backwardData, type BackwardVariant } from './backward_data.js';
 import { backwardBias, backwardWeight } from './backward_weight.js';
-import { conv2dTuning } from './tuning.js';
+import { conv2dTuning, preferRows } from './tuning.js';
 import reluMaskSource from '../../../shaders/conv2d/relu_mask.wgsl';
 
 export { foldBatchNorm } from './fold_batchnorm.js';
 export { conv2dMacs, type Conv2dOptions, type Pair } from './geometry.js';
 export type { ForwardVariant } from './forward.js';
+export type { BackwardVariant } from './backward_data.js';
 
 export interface Conv2dForwardOptions extends Conv2dOptions {
   /** Forces a forward kernel (tests, benchmarks); by default the fastest for the shape is chosen. */
   variant?: ForwardVariant;
+}
+
+export interface Conv2dBackwardOptions extends Conv2dOptions {
+  /** Forces a backward kernel (tests, benchmarks); by default the fastest for the shape is chosen. */
+  variant?: BackwardVariant;
 }
 
 export interface Conv2dFusedOptions extends Conv2dForwardOptions {
@@ -41,6 +47,16 @@ function reluMask(y: Tensor, grad: Tensor): Tensor {
     constants: { WG: wg },
   });
   return out;
+}
+
+/** Backward-data kernel for the shape: `rows` on narrow maps. */
+export function chooseBackwardDataVariant(g: Conv2dGeometry): BackwardVariant {
+  return preferRows(g) ? 'rows' : 'tiles';
+}
+
+/** Backward-weight kernel for the shape: `rows` on narrow maps. */
+export function chooseBackwardWeightVariant(g: Conv2dGeometry): BackwardVariant {
+  return preferRows(g) ? 'rows' : 'tiles';
 }
 
 function checkVector(t: Tensor, length: number, what: string, g: Conv2dGeometry): void {
@@ -74,8 +90,8 @@ export function conv2dFused(x: Tensor, weight: Tensor, bias: Tensor | null = nul
   return record(y, relu || residual ? 'conv2dFused' : 'conv2d', inputs, (grad) => {
     const gy = relu ? reluMask(y, grad) : grad;
     const grads: (Tensor | null)[] = [
-      x.requiresGrad ? backwardData(gy, weight, g) : null,
-      weight.requiresGrad ? backwardWeight(x, gy, g) : null,
+      x.requiresGrad ? backwardData(gy, weight, g, chooseBackwardDataVariant(g)) : null,
+      weight.requiresGrad ? backwardWeight(x, gy, g, chooseBackwardWeightVariant(g)) : null,
     ];
     if (bias) grads.push(bias.requiresGrad ? backwardBias(gy) : null);
     if (residual) grads.push(residual.requiresGrad ? gy : null);
@@ -100,11 +116,11 @@ export function conv2dBackwardData(
   dy: Tensor,
   weight: Tensor,
   inputShape: readonly number[],
-  options: Conv2dOptions = {},
+  options: Conv2dBackwardOptions = {},
 ): Tensor {
   const g = conv2dGeometry(inputShape, weight.shape, options);
   checkGradient(dy, g, 'conv2dBackwardData');
-  return backwardData(dy, weight, g);
+  return backwardData(dy, weight, g, options.variant ?? chooseBackwardDataVariant(g));
 }
 
 /** Gradient wrt the weight (torch.nn.grad.conv2d_weight): dweight of shape `weightShape`. Not recorded. */
@@ -112,11 +128,11 @@ export function conv2dBackwardWeight(
   x: Tensor,
   dy: Tensor,
   weightShape: readonly number[],
-  options: Conv2dOptions = {},
+  options: Conv2dBackwardOptions = {},
 ): Tensor {
   const g = conv2dGeometry(x.shape, weightShape, options);
   checkGradient(dy, g, 'conv2dBackwardWeight');
-  return backwardWeight(x, dy, g);
+  return backwardWeight(x, dy, g, options.variant ?? chooseBackwardWeightVariant(g));
 }
 
 /** Gradient wrt the bias: the sum of dy [N, O, OH, OW] over N, OH and OW. Not recorded. */

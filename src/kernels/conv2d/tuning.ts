@@ -5,6 +5,7 @@
  * workgroup memory. Values for lavapipe were measured with bench/conv2d.ts on the 2-core dev machine.
  */
 import { gpu, type AdapterDescription } from '../../engine/device.js';
+import type { Conv2dGeometry } from './geometry.js';
 
 export interface Conv2dTuning {
   /** Invocations per workgroup of every conv2d kernel (the `WG` override). */
@@ -14,11 +15,25 @@ export interface Conv2dTuning {
   weightGradInvocations: number;
   /** Fewest output rows per chunk: shorter chunks cost more in partial sums than they gain. */
   weightGradMinRows: number;
+  /** Backward wrt weight, `rows` kernel: most invocations per workgroup (all share one output block). */
+  weightGradRowsLanes: number;
+  /** ... and the workgroups wanted in all (chunks of the reduction are added until there are). */
+  weightGradRowsWorkgroups: number;
+  /** Fewest output pixels per chunk of the `rows` kernel. */
+  weightGradRowsMinPixels: number;
 }
 
-const lavapipe: Conv2dTuning = { workgroupSize: 64, weightGradInvocations: 16384, weightGradMinRows: 4 };
-const swiftshader: Conv2dTuning = { workgroupSize: 64, weightGradInvocations: 8192, weightGradMinRows: 4 };
-const gpuDefaults: Conv2dTuning = { workgroupSize: 128, weightGradInvocations: 262144, weightGradMinRows: 1 };
+const cpuRows = { weightGradRowsLanes: 128, weightGradRowsWorkgroups: 32, weightGradRowsMinPixels: 64 };
+const lavapipe: Conv2dTuning = { workgroupSize: 64, weightGradInvocations: 16384, weightGradMinRows: 4, ...cpuRows };
+const swiftshader: Conv2dTuning = { workgroupSize: 64, weightGradInvocations: 8192, weightGradMinRows: 4, ...cpuRows };
+const gpuDefaults: Conv2dTuning = {
+  workgroupSize: 128,
+  weightGradInvocations: 262144,
+  weightGradMinRows: 1,
+  weightGradRowsLanes: 128,
+  weightGradRowsWorkgroups: 1024,
+  weightGradRowsMinPixels: 16,
+};
 
 export function tuningFor(adapter: AdapterDescription): Conv2dTuning {
   const vendor = adapter.vendor.toLowerCase();
@@ -37,4 +52,15 @@ export function conv2dTuning(): Conv2dTuning {
   const { adapter } = gpu();
   if (cached?.adapter !== adapter) cached = { adapter, tuning: tuningFor(adapter) };
   return cached.tuning;
+}
+
+/**
+ * Maps narrower than this many output pixels leave most lanes of the 8-pixel row tiles idle: there
+ * the kernels over flattened rows win (measured on lavapipe with `bench/conv2d.ts --pcnn`: 1.5-5x on
+ * PCNN's 12×12 to 1×2 maps, and on its stem's 24-wide map for the weight gradient).
+ */
+const WIDE_ROWS = 16;
+
+export function preferRows(g: Conv2dGeometry): boolean {
+  return g.OW < WIDE_ROWS;
 }

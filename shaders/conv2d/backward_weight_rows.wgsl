@@ -1,0 +1,120 @@
+// conv2d backward wrt the weight as a GEMM over flattened rows, split over the reduction, for small
+// feature maps (any kernel size, stride, padding, dilation, groups):
+//   partial[s, o, c, kh, kw] = Σ_{m in chunk s} dy[n, o, oh, ow] · x[n, g·Cg + c, oh·sh − ph + kh·dh, ow·sw − pw + kw·dw]
+// with m = (n·OH + oh)·OW + ow running over all output pixels of all images (so that 1-pixel-wide maps
+// cost no more per term than wide ones), g = o / Og, and chunk s holding m in [s·R, s·R + R): the
+// product dyᵀ · im2col(x). reduce_chunks.wgsl sums the chunks (with one chunk, `partial` is the
+// weight gradient itself).
+//
+// Thread mapping: one invocation computes COLS output channels × 4 input channels at one tap. The
+// linear workgroup index (wid.x + wid.y·nwg.x) times WG plus the local index enumerates
+// (input-channel block, tap), tap fastest; wid.z enumerates (chunk, group, output block), chunk
+// slowest. All lanes of a workgroup share the output block and walk the same m, so gradient
+// addresses are uniform (one load for all lanes) and the position (n, oh, ow) is advanced in scalars;
+// only the 4 input values per m are gathers: 4 + COLS loads for 4·COLS multiply-adds.
+// Tiling: registers only, no barriers, no early return. Each m's input position and its validity are
+// computed once and shared by the 4 channels.
+// Bounds: input positions outside the input read as zero (clamped address, select); lanes past the
+// last (block, tap) compute on a clamped one and store nothing; channels past the group's end are
+// clamped and never stored.
+
+struct Params {
+  x_shape: vec4<u32>,     // N, C, H, W
+  y_shape: vec4<u32>,     // N, O, OH, OW (of dy)
+  window: vec4<u32>,      // kH, kW, Cg (input channels per group), Og (output channels per group)
+  stride_pad: vec4<i32>,  // sh, sw, ph, pw
+  dilation: vec2<i32>,    // dh, dw
+  blocks: vec2<u32>,      // ceil(Og / COLS), ceil(Cg / 4)
+  chunk_rows: u32,        // R
+}
+
+override WG: u32 = 64;
+
+const COLS: u32 = 8u;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read_write> partial: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let C = params.x_shape.y;
+  let H = params.x_shape.z;
+  let W = params.x_shape.w;
+  let O = params.y_shape.y;
+  let OH = params.y_shape.z;
+  let OW = params.y_shape.w;
+  let KW = params.window.y;
+  let Cg = params.window.z;
+  let Og = params.window.w;
+  let taps = params.window.x * KW;
+  let HW = H * W;
+  let OHW = OH * OW;
+
+  let lanes = params.blocks.y * taps;
+  let index = min((wid.x + wid.y * nwg.x) * WG + lid, lanes - 1u);
+  let tap = index % taps;
+  let c0 = (index / taps) * 4u;
+  let c_last = min(c0 + 3u, Cg - 1u);
+  let output_blocks = (C / Cg) * params.blocks.x;
+  let chunk = wid.z / output_blocks;
+  let g = (wid.z % output_blocks) / params.blocks.x;
+  let o0 = g * Og + (wid.z % params.blocks.x) * COLS;
+  let o_last = min(o0 + COLS - 1u, g * Og + Og - 1u);
+
+  var dy_planes: array<u32, COLS>;
+  for (var j = 0u; j < COLS; j++) {
+    dy_planes[j] = min(o0 + j, o_last) * OHW;
+  }
+  let x_planes = (g * Cg + vec4<u32>(c0, min(c0 + 1u, c_last), min(c0 + 2u, c_last), c_last)) * HW;
+  // Input position of output pixel (oh, ow) at this tap: (oh·sh + dh0, ow·sw + dw0).
+  let dh0 = i32(tap / KW) * params.dilation.x - params.stride_pad.z;
+  let dw0 = i32(tap % KW) * params.dilation.y - params.stride_pad.w;
+
+  let m_begin = chunk * params.chunk_rows;
+  let m_end = min(m_begin + params.chunk_rows, params.y_shape.x * OHW);
+  var n = m_begin / OHW;
+  var oh = (m_begin % OHW) / OW;
+  var ow = m_begin % OW;
+  var acc: array<vec4<f32>, COLS>;
+  for (var m = m_begin; m < m_end; m++) {
+    let ih = i32(oh) * params.stride_pad.x + dh0;
+    let iw = i32(ow) * params.stride_pad.y + dw0;
+    let ok = ih >= 0 && ih < i32(H) && iw >= 0 && iw < i32(W);
+    let at = n * C * HW + select(0u, u32(ih) * W + u32(iw), ok);
+    let xv = select(vec4<f32>(0.0),
+                    vec4<f32>(x[x_planes.x + at], x[x_planes.y + at], x[x_planes.z + at], x[x_planes.w + at]), ok);
+    let dy_at = n * O * OHW + oh * OW + ow;
+    for (var j = 0u; j < COLS; j++) {
+      acc[j] = fma(vec4<f32>(dy[dy_planes[j] + dy_at]), xv, acc[j]);
+    }
+    ow++;
+    if (ow == OW) {
+      ow = 0u;
+      oh++;
+      if (oh == OH) {
+        oh = 0u;
+        n++;
+      }
+    }
+  }
+
+  if ((wid.x + wid.y * nwg.x) * WG + lid >= lanes) {
+    return;
+  }
+  let base = chunk * O * Cg * taps + tap;
+  for (var j = 0u; j < COLS; j++) {
+    let o = o0 + j;
+    if (o > o_last) {
+      break;
+    }
+    for (var i = 0u; i < 4u; i++) {
+      let c = c0 + i;
+      if (c <= c_last) {
+        partial[base + (o * Cg + c) * taps] = acc[j][i];
+      }
+    }
+  }
+}

@@ -1,0 +1,142 @@
+// conv2d forward as an implicit GEMM over flattened rows, for small feature maps (any kernel size,
+// stride, padding, dilation, groups), with the fused epilogue of forward_gemm.wgsl:
+//   y[n, o, oh, ow] = act(bias[o] + residual[n, o, oh, ow]
+//                         + Σ_{c < Cg, kh, kw} x[n, g·Cg + c, oh·sh − ph + kh·dh, ow·sw − pw + kw·dw] · w[o, c, kh, kw])
+// The output is seen as a matrix of M = N·OH·OW rows (batch and pixels flattened together, so that
+// maps one to a few pixels wide still fill every lane) by Og columns per group, K = Cg·kH·kW.
+//
+// Thread mapping: one invocation computes ROWS consecutive rows m × COLS output channels of one
+// group. The linear workgroup index (wid.x + wid.y·nwg.x) times WG plus the local index enumerates the
+// row blocks; wid.z enumerates the channel blocks (group-major). All lanes of a workgroup share the
+// channel block, so weight addresses are uniform (one load for all lanes), and only the ROWS input
+// values per step of K are per-lane gathers: ROWS + COLS loads for ROWS·COLS multiply-adds.
+// Tiling: registers only (no workgroup memory, no barriers). The loops run over the taps that some
+// pixel uses (on a 1×2 map a 3×3 window reads padding only in 6 of 9 taps), then input
+// channels: each row's tap offset and validity are computed once per tap, so the channel loop has no
+// index arithmetic beyond one add per row. No early return: every loop bound is uniform.
+// Bounds: taps outside the input read as zero (clamped address, select); rows past M compute on row
+// M − 1 and store nothing; weight rows of channels past the group's end are clamped to its last
+// channel and never stored.
+
+struct Params {
+  x_shape: vec4<u32>,     // N, C, H, W
+  y_shape: vec4<u32>,     // N, O, OH, OW
+  window: vec4<u32>,      // kH, kW, Cg (input channels per group), Og (output channels per group)
+  stride_pad: vec4<i32>,  // sh, sw, ph, pw
+  dilation: vec2<i32>,    // dh, dw
+  tap_lo: vec2<u32>,      // first kh, kw that reads inside the input for some output pixel
+  tap_hi: vec2<u32>,      // one past the last such kh, kw
+  rows: u32,              // M = N · OH · OW
+  blocks_g: u32,          // ceil(Og / COLS)
+}
+
+override WG: u32 = 64;
+override HAS_BIAS: bool = false;
+override HAS_RESIDUAL: bool = false;
+override RELU: bool = false;
+
+const ROWS: u32 = 4u;
+const COLS: u32 = 8u;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read> residual: array<f32>;
+@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let C = params.x_shape.y;
+  let H = params.x_shape.z;
+  let W = params.x_shape.w;
+  let O = params.y_shape.y;
+  let OH = params.y_shape.z;
+  let OW = params.y_shape.w;
+  let KH = params.window.x;
+  let KW = params.window.y;
+  let Cg = params.window.z;
+  let Og = params.window.w;
+  let HW = H * W;
+  let OHW = OH * OW;
+  let taps = KH * KW;
+
+  let g = wid.z / params.blocks_g;
+  let o0 = g * Og + (wid.z % params.blocks_g) * COLS;
+  let o_last = min(o0 + COLS - 1u, g * Og + Og - 1u);
+  var w_rows: array<u32, COLS>;
+  for (var j = 0u; j < COLS; j++) {
+    w_rows[j] = min(o0 + j, o_last) * Cg * taps;
+  }
+
+  let m0 = ((wid.x + wid.y * nwg.x) * WG + lid) * ROWS;
+  // Per row: the input image's first channel of the group, the top-left input coordinate of its
+  // window, and where its output pixel goes (n·O·OHW + pixel; channel o adds o·OHW).
+  var x_img: array<u32, ROWS>;
+  var ih0: array<i32, ROWS>;
+  var iw0: array<i32, ROWS>;
+  var y_at: array<u32, ROWS>;
+  for (var i = 0u; i < ROWS; i++) {
+    let m = min(m0 + i, params.rows - 1u);
+    let n = m / OHW;
+    let p = m % OHW;
+    x_img[i] = (n * C + g * Cg) * HW;
+    ih0[i] = i32(p / OW) * params.stride_pad.x - params.stride_pad.z;
+    iw0[i] = i32(p % OW) * params.stride_pad.y - params.stride_pad.w;
+    y_at[i] = n * O * OHW + p;
+  }
+
+  var acc: array<array<f32, COLS>, ROWS>;
+  for (var kh = params.tap_lo.x; kh < params.tap_hi.x; kh++) {
+    for (var kw = params.tap_lo.y; kw < params.tap_hi.y; kw++) {
+      var at: array<u32, ROWS>;
+      var ok: array<bool, ROWS>;
+      for (var i = 0u; i < ROWS; i++) {
+        let ih = ih0[i] + i32(kh) * params.dilation.x;
+        let iw = iw0[i] + i32(kw) * params.dilation.y;
+        ok[i] = ih >= 0 && ih < i32(H) && iw >= 0 && iw < i32(W);
+        at[i] = x_img[i] + select(0u, u32(ih) * W + u32(iw), ok[i]);
+      }
+      var k = kh * KW + kw;
+      for (var c = 0u; c < Cg; c++) {
+        var xv: array<f32, ROWS>;
+        for (var i = 0u; i < ROWS; i++) {
+          xv[i] = select(0.0, x[at[i]], ok[i]);
+          at[i] += HW;
+        }
+        for (var j = 0u; j < COLS; j++) {
+          let wv = w[w_rows[j] + k];
+          for (var i = 0u; i < ROWS; i++) {
+            acc[i][j] = fma(xv[i], wv, acc[i][j]);
+          }
+        }
+        k += taps;
+      }
+    }
+  }
+
+  for (var i = 0u; i < ROWS; i++) {
+    if (m0 + i >= params.rows) {
+      break;
+    }
+    for (var j = 0u; j < COLS; j++) {
+      let o = o0 + j;
+      if (o > o_last) {
+        break;
+      }
+      let at = y_at[i] + o * OHW;
+      var v = acc[i][j];
+      if (HAS_BIAS) {
+        v += bias[o];
+      }
+      if (HAS_RESIDUAL) {
+        v += residual[at];
+      }
+      if (RELU) {
+        v = max(v, 0.0);
+      }
+      y[at] = v;
+    }
+  }
+}
