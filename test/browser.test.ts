@@ -14,7 +14,7 @@ import { evalTransform } from '../src/pcnn/data/augment.js';
 import { SYNTHETIC_CLASSES, syntheticFace, syntheticFaces } from '../src/pcnn/data/synthetic.js';
 import { trainSynthetic, type StepRecord } from '../web/train.js';
 import { assertClose } from './helpers/index.js';
-import { CHROMIUM, openDemoPage, type DemoPage } from './browser/demo-page.js';
+import { CHROMIUM, openDemoPage, serveSite, type DemoPage, type Site } from './browser/demo-page.js';
 
 const browser = suite('browser');
 const SIZE = 48;
@@ -22,6 +22,7 @@ const SIZE = 48;
 /** Float32 results of different adapters (SwiftShader there, lavapipe here) and kernel variants. */
 const FLOAT32 = { atol: 1e-4, rtol: 1e-4 };
 
+let site: Site;
 let demo: DemoPage;
 let scratch: string;
 
@@ -54,11 +55,15 @@ const check = existsSync(CHROMIUM) ? browser : browser.skip;
 browser.before(async () => {
   if (!existsSync(CHROMIUM)) return;
   scratch = mkdtempSync(path.join(tmpdir(), 'pcnn-browser-'));
-  demo = await openDemoPage();
+  site = await serveSite();
+  demo = await openDemoPage(site);
+  const { status } = await demo.state();
+  if (status !== 'ready') throw new Error(`demo page: WebGPU not ready (${status}): ${await demo.page.textContent('#status')}`);
 });
 
 browser.after(async () => {
   await demo?.close();
+  site?.stop();
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
@@ -129,7 +134,7 @@ check('benchmark page: every case gives a positive time', async () => {
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
   try {
-    await page.goto(`${demo.url}web/bench.html`);
+    await page.goto(`${site.url}web/bench.html`);
     await page.fill('#reps', '1');
     await page.click('#run:not([disabled])');
     await page.waitForSelector('#run:not([disabled])', { timeout: 60_000 });
@@ -140,6 +145,20 @@ check('benchmark page: every case gives a positive time', async () => {
     assert.equal(errors, []);
   } finally {
     await page.close();
+  }
+});
+
+check('without WebGPU the page says so and offers nothing to run', async () => {
+  const bare = await openDemoPage(site, { webgpu: false });
+  try {
+    const { status } = await bare.state();
+    assert.is(status, 'no-webgpu');
+    assert.match((await bare.page.textContent('#status')) ?? '', 'WebGPU is not available in this browser');
+    assert.is(await bare.page.getAttribute('#status', 'class'), 'error');
+    assert.ok(await bare.page.isDisabled('#train-start'));
+    assert.equal(bare.errors, []);
+  } finally {
+    await bare.close();
   }
 });
 

@@ -4,6 +4,7 @@
 import {
   PCNN, batchNorm2d, conv2d, flush, gpu, init, matmul, noGrad, ones, randn, softmax, sum, tidy, zeros, add, type Tensor,
 } from '../src/index.js';
+import { showAdapter, showNoWebGPU } from './status.js';
 
 interface Case {
   name: string;
@@ -151,7 +152,7 @@ async function runAll(): Promise<void> {
 
 try {
   const { adapter } = await init();
-  $('status').textContent = `WebGPU adapter: ${[adapter.vendor, adapter.architecture, adapter.device || adapter.description].filter(Boolean).join(' / ')}`;
+  showAdapter($('status'), adapter);
   const button = $<HTMLButtonElement>('run');
   button.disabled = false;
   button.addEventListener('click', async () => {
@@ -166,6 +167,5 @@ try {
     }
   });
 } catch (error) {
-  $('status').className = 'error';
-  $('status').textContent = error instanceof Error ? error.message : String(error);
+  showNoWebGPU($('status'), error);
 }

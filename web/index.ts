@@ -8,6 +8,7 @@ import { decodeFile, pixelsAt, toChannels } from './input.js';
 import { modelFromCheckpoint, predict, type LoadedModel, type Prediction } from './model.js';
 import { SYNTHETIC_CLASSES, trainSynthetic, type StepRecord } from './train.js';
 import { drawCrops, drawImage, drawMap, outlineBoxes, plotCurves } from './draw.js';
+import { showAdapter, showNoWebGPU } from './status.js';
 
 const demo = {
   status: 'starting' as 'starting' | 'ready' | 'no-webgpu',
@@ -41,9 +42,9 @@ async function showPrediction(): Promise<void> {
   if (!loaded || !picture) return;
   const { model, classNames } = loaded;
   const { inChannels, inputSize } = model.config;
-  const shape = [inChannels, ...inputSize];
+  const shape = [inChannels, inputSize[0], inputSize[1]] as const;
   const image = pictureAt(picture, inChannels, inputSize);
-  const result = await predict(model, evalTransform(image, shape as [number, number, number]));
+  const result = await predict(model, evalTransform(image, shape));
 
   const scale = Math.max(1, Math.floor(VIEW_PIXELS / Math.max(...inputSize)));
   const boxes = Object.values(cropBoxes(inputSize[0], inputSize[1]));
@@ -150,13 +151,12 @@ function meanAccuracy(records: StepRecord[], end: number): number {
 
 try {
   const { adapter } = await init();
-  $('status').textContent = `WebGPU adapter: ${[adapter.vendor, adapter.architecture, adapter.device || adapter.description].filter(Boolean).join(' / ')}`;
+  showAdapter($('status'), adapter);
   setUpPredict();
   setUpTraining();
   $<HTMLButtonElement>('train-start').disabled = false;
   demo.status = 'ready';
 } catch (error) {
   demo.status = 'no-webgpu';
-  $('status').className = 'error';
-  $('status').textContent = error instanceof Error ? error.message : String(error);
+  showNoWebGPU($('status'), error);
 }
