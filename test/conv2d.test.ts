@@ -107,6 +107,8 @@ test('the default variants: rows on narrow maps; else 1x1 for pointwise, gemm, d
   assert.is(chooseBackwardDataVariant(narrow), 'rows');
   assert.is(chooseBackwardDataVariant(wide), 'tiles');
   assert.is(chooseBackwardWeightVariant(narrow), 'rows');
+  assert.is(chooseBackwardWeightVariant(geometry(spec([2, 1, 48, 48], [16, 1, 7, 7], 2, 3))), 'rows');
+  assert.is(chooseBackwardWeightVariant(geometry(spec([1, 8, 64, 64], [8, 8, 3, 3], 1, 1))), 'tiles');
 });
 
 test('fused bias + residual + ReLU equals the unfused reference, every variant', async () => {

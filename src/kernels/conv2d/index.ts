@@ -10,7 +10,7 @@ import { conv2dGeometry, outputShape, type Conv2dGeometry, type Conv2dOptions } 
 import { chooseForwardVariant, conv2dForward, supportsVariant, type ForwardVariant } from './forward.js';
 import { backwardData, type BackwardVariant } from './backward_data.js';
 import { backwardBias, backwardWeight } from './backward_weight.js';
-import { conv2dTuning, preferRows } from './tuning.js';
+import { conv2dTuning, preferRows, preferRowsForWeightGrad } from './tuning.js';
 import reluMaskSource from '../../../shaders/conv2d/relu_mask.wgsl';
 
 export { foldBatchNorm } from './fold_batchnorm.js';
@@ -54,9 +54,9 @@ export function chooseBackwardDataVariant(g: Conv2dGeometry): BackwardVariant {
   return preferRows(g) ? 'rows' : 'tiles';
 }
 
-/** Backward-weight kernel for the shape: `rows` on narrow maps. */
+/** Backward-weight kernel for the shape: `rows` on maps up to 31 pixels wide. */
 export function chooseBackwardWeightVariant(g: Conv2dGeometry): BackwardVariant {
-  return preferRows(g) ? 'rows' : 'tiles';
+  return preferRowsForWeightGrad(g) ? 'rows' : 'tiles';
 }
 
 function checkVector(t: Tensor, length: number, what: string, g: Conv2dGeometry): void {

@@ -57,10 +57,17 @@ export function conv2dTuning(): Conv2dTuning {
 /**
  * Maps narrower than this many output pixels leave most lanes of the 8-pixel row tiles idle: there
  * the kernels over flattened rows win (measured on lavapipe with `bench/conv2d.ts --pcnn`: 1.5-5x on
- * PCNN's 12×12 to 1×2 maps, and on its stem's 24-wide map for the weight gradient).
+ * PCNN's 12×12 to 1×2 maps).
  */
 const WIDE_ROWS = 16;
+/** The weight gradient over flattened rows also beat the row tiles on PCNN's 24-wide stem (3-4x in a
+ *  training step) and matched them on 28×28 ResNet maps; wider maps keep the tiles. */
+const WIDE_ROWS_WEIGHT_GRAD = 32;
 
 export function preferRows(g: Conv2dGeometry): boolean {
   return g.OW < WIDE_ROWS;
+}
+
+export function preferRowsForWeightGrad(g: Conv2dGeometry): boolean {
+  return g.OW < WIDE_ROWS_WEIGHT_GRAD;
 }
