@@ -6,7 +6,7 @@
 // Usage: node scripts/build.mjs [--no-types]   (--no-types: skip tsc, for a quick page rebuild)
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -56,12 +56,18 @@ const libraryFromPages = {
 };
 
 export async function buildLibrary() {
-  await build({ ...common, entryPoints: ['src/index.ts'], outfile: `dist/${LIBRARY}.js`, platform: 'browser', target: 'es2022', plugins: [nodeOnly] });
+  const { metafile } = await build({
+    ...common,
+    entryPoints: ['src/index.ts'],
+    outfile: `dist/${LIBRARY}.js`,
+    platform: 'browser',
+    target: 'es2022',
+    plugins: [nodeOnly],
+    metafile: true,
+  });
+  const imports = metafile.outputs[`dist/${LIBRARY}.js`].imports.map((i) => i.path);
+  if (imports.length) throw new Error(`build: dist/${LIBRARY}.js must be self-contained, but imports ${imports.join(', ')}`);
   await build({ ...common, entryPoints: ['src/index.ts'], outfile: `dist/${LIBRARY}.node.js`, platform: 'node', target: 'node18', packages: 'external' });
-  const imports = [...readFileSync(path.join(dist, `${LIBRARY}.js`), 'utf8').matchAll(/\bfrom\s*["']([^"']+)["']|\bimport\s*\(\s*["']([^"']+)["']/g)];
-  if (imports.length) {
-    throw new Error(`build: dist/${LIBRARY}.js must be self-contained, but imports ${imports.map((m) => m[1] ?? m[2]).join(', ')}`);
-  }
 }
 
 export async function buildPages() {
