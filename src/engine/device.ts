@@ -59,10 +59,12 @@ async function acquire(): Promise<Gpu> {
   const adapter = await gpu.requestAdapter();
   if (!adapter) {
     throw new Error(
-      'init: no WebGPU adapter found (tried navigator.gpu.requestAdapter() through ' +
-        (dawnInstance ? "Dawn, npm 'webgpu', which needs a Vulkan driver" : 'the browser') +
-        '). On a machine without a GPU, run `bash scripts/setup.sh`: it installs Mesa\'s lavapipe ' +
-        '(Vulkan on the CPU) from bookworm-backports. Debian 12\'s own Mesa 22.3 is rejected by Dawn.',
+      dawnInstance
+        ? "init: no WebGPU adapter found (tried Dawn, npm 'webgpu', which needs a Vulkan driver). On a machine " +
+            "without a GPU, run `bash scripts/setup.sh`: it installs Mesa's lavapipe (Vulkan on the CPU) from " +
+            "bookworm-backports. Debian 12's own Mesa 22.3 is rejected by Dawn."
+        : 'init: navigator.gpu.requestAdapter() found no WebGPU adapter in this browser. Check that WebGPU is ' +
+            'enabled (chrome://gpu) and that the GPU is not blocklisted.',
     );
   }
   const requiredLimits: Record<string, number> = {};
@@ -73,11 +75,12 @@ async function acquire(): Promise<Gpu> {
     requiredFeatures: hasTimestamps ? ['timestamp-query'] : [],
   });
   device.addEventListener('uncapturederror', (event) => {
+    if (current?.device !== device) return; // a released device's errors are not the next one's
     const error = (event as GPUUncapturedErrorEvent).error;
     pendingError ??= new Error(`WebGPU ${error.constructor.name}: ${error.message}`);
   });
   void device.lost.then((info) => {
-    if (info.reason === 'destroyed' && current === null) return;
+    if (current?.device !== device) return; // released (destroyed on purpose) or replaced
     pendingError ??= new Error(`WebGPU device lost (${info.reason}): ${info.message}`);
   });
   const info = adapter.info;
@@ -127,6 +130,24 @@ export function release(): void {
   const gpuNow = current;
   current = null;
   initializing = null;
+  pendingError = null;
   gpuNow?.device.destroy();
   dawnInstance = null;
+}
+
+/**
+ * The error for a readback whose `mapAsync` was rejected. A lost device rejects pending maps (Dawn: a
+ * bare AbortError) and settles its `lost` promise at about the same time, so that promise is given a
+ * moment to say whether the device was lost, which is then what the error says.
+ */
+export async function readbackError(device: GPUDevice, cause: unknown, context: string): Promise<Error> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const lost = await Promise.race([device.lost, new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), 100)))]);
+  clearTimeout(timer);
+  if (lost) {
+    if (current?.device === device) pendingError = null; // reported here, not again at the next flush
+    return new Error(`${context}: the WebGPU device was lost (${lost.reason}: ${lost.message || 'no message'})`);
+  }
+  const { name, message } = cause as Error;
+  return new Error(`${context}: mapping the staging buffer failed (${name}${message ? `: ${message}` : ''})`);
 }

@@ -33,6 +33,7 @@ const trainOptions: OptionSpecs = {
   beta: { type: 'number', default: 8, help: 'weight of CE(sum of sense heads)' },
   'no-augment': { type: 'flag', help: 'train without augmentation' },
   'max-steps': { type: 'int', help: 'stop after this many steps (smoke tests)' },
+  'init-trunks': { type: 'string', help: 'torchvision ResNet-18 state dict (.pth or .safetensors) for the six trunks and layer4' },
   'clip-grad-norm': { type: 'number', help: 'clip gradients to this total 2-norm' },
   'nan-guard': { type: 'string', default: 'off', help: "'stop' or 'skip': check loss and gradients each step, name the op that made a NaN/Inf" },
   'synthetic-count': { type: 'int', default: 2800, help: 'training images of the synthetic set' },
@@ -64,6 +65,7 @@ function trainConfig(o: ParsedOptions, out: string): TrainOptions {
     resume: !!o.resume,
     maxSteps: o['max-steps'] as number | undefined,
     clipGradNorm: o['clip-grad-norm'] as number | undefined,
+    initTrunks: o['init-trunks'] as string | undefined,
     nanGuard: nanGuardMode(o['nan-guard'] as string),
   };
 }

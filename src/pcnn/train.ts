@@ -17,6 +17,7 @@ import { trainStep, guardedTrainStep, type StepResult } from './step.js';
 import { evaluate, checkLabels, type Evaluation } from './evaluate.js';
 import { argmaxRows } from './metrics.js';
 import { loadCheckpoint, loadWeights, saveCheckpoint } from './checkpoint.js';
+import { trunkStateFromResnet } from './init-trunks.js';
 import { ProgressBar } from './progress.js';
 import { lineChart } from './plot.js';
 
@@ -37,6 +38,8 @@ export interface TrainOptions {
   out: string;
   /** Initial weights (ours or a PyTorch .pth). */
   checkpoint?: string;
+  /** A torchvision ResNet-18 state dict for all six trunks and the shared layer4. */
+  initTrunks?: string;
   resume: boolean;
   /** Clip gradients to this total 2-norm. */
   clipGradNorm?: number;
@@ -70,7 +73,7 @@ export interface TrainingMeta {
   recipe: Recipe;
 }
 
-const RECIPE_KEYS = ['batch', 'epochs', 'lr', 'momentum', 'weightDecay', 'stepSize', 'gamma', 'alpha', 'beta', 'seed', 'augment'] as const;
+const RECIPE_KEYS = ['initTrunks', 'batch', 'epochs', 'lr', 'momentum', 'weightDecay', 'stepSize', 'gamma', 'alpha', 'beta', 'seed', 'augment'] as const;
 export type Recipe = Pick<TrainOptions, (typeof RECIPE_KEYS)[number]>;
 
 export interface TrainResult {
@@ -99,6 +102,12 @@ export async function train(
     const { state, ignored } = await loadWeights(options.checkpoint, ['resnet']);
     model.loadStateDict(state);
     if (ignored.length) log(`${options.checkpoint}: ignored ${ignored.length} unused entries (${ignored[0]}, ...)`);
+  }
+  if (options.initTrunks) {
+    const { state: resnet } = await loadWeights(options.initTrunks);
+    const { state, unused } = trunkStateFromResnet(resnet, model, options.initTrunks);
+    model.loadStateDict(state, { strict: false });
+    log(`${options.initTrunks}: loaded into the six trunks and layer4 (${unused.length} entries unused: ${unused.slice(0, 3).join(', ')})`);
   }
   const optimizer = new SGD(model.parameters(), { lr: options.lr, momentum: options.momentum, weightDecay: options.weightDecay });
   const scheduler = new StepLR(optimizer, { stepSize: options.stepSize, gamma: options.gamma });
