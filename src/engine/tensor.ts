@@ -3,7 +3,7 @@
  * order, with shape and strides. Views made by `reshape` share the storage (reference counted); every
  * other op writes a new tensor. Reading back is asynchronous and is the only point that waits.
  */
-import { gpu } from './device.js';
+import { gpu, readbackError } from './device.js';
 import { pool } from './pool.js';
 import { recorder, dispatch, workgroups1d } from './recorder.js';
 import { Kernel } from './kernel.js';
@@ -144,7 +144,9 @@ export class Tensor implements Owned {
     recorder.copy(this.buffer, 0, staging, 0, bytes);
     recorder.flush();
     try {
-      await staging.mapAsync(GPUMapMode.READ);
+      await staging.mapAsync(GPUMapMode.READ).catch(async (error: unknown) => {
+        throw await readbackError(device, error, `reading back a tensor of shape [${this.shape}]`);
+      });
       return staging.getMappedRange(0, bytes).slice(0);
     } finally {
       staging.destroy();
