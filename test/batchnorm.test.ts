@@ -297,17 +297,18 @@ test('bad batch norm arguments are errors naming the op, the shapes and what was
   for (const t of [x, three, two, single]) t.dispose();
 });
 
-/** detectRaces on both workgroups (2 channels), and a control: without its barriers it must race. Returns the
+/** detectRaces over `workgroups`, and a control: without its barriers the first workgroup must race. Returns the
  *  storage buffers of the clean run by binding (1, 2, ...), as wgsl_reflect's interpreter left them. */
 function raceCheck(
   source: string,
+  workgroups: number,
   storage: ArrayBuffer[],
   uniforms: ArrayBuffer,
   constants: Record<string, number>,
 ): ArrayBuffer[] {
   const bindGroups = () => ({ 0: Object.fromEntries([[0, { uniform: uniforms }], ...storage.map((b, i) => [i + 1, b.slice(0)])]) });
   const buffers = bindGroups();
-  const clean = detectRaces(source, 'main', [2, 1, 1], buffers, { constants });
+  const clean = detectRaces(source, 'main', [workgroups, 1, 1], buffers, { constants });
   assert.equal(clean.errors, []);
   assert.equal(clean.races.map((r) => r.message), []);
   const unsynchronised = detectRaces(source.replaceAll('workgroupBarrier();', ''), 'main', [1, 1, 1], bindGroups(), { constants });
@@ -316,54 +317,67 @@ function raceCheck(
 }
 
 test('the workgroup-memory reductions pass the race detector and compute the right sums when interpreted', () => {
-  // 5 x 7 planes, batch 5: 175 elements per channel, so each of the 64 invocations steps through several
-  // (batch, position) pairs, with carries into the next batch entry.
-  const shape: Shape4 = [5, 2, 5, 7];
+  const cases: { shape: Shape4; lanes: number; workgroups: number }[] = [
+    // 175 elements per channel, one channel per workgroup: each of the 64 invocations steps through several
+    // (batch, position) pairs, with carries into the next batch entry.
+    { shape: [5, 2, 5, 7], lanes: 64, workgroups: 2 },
+    // 18 elements per channel over 8 invocations, 8 channel slots per workgroup of which 5 are past the last
+    // channel; each step crosses batch entries (2 whole planes and 2 positions).
+    { shape: [6, 3, 1, 3], lanes: 8, workgroups: 1 },
+  ];
   const eps = 1e-3;
   const momentum = 0.25;
-  const x = channelData(shape, 90);
-  const dy = f32(randomData(size(shape), 91));
-  const weight = f32([0.5, -2]);
-  const bias = f32([1, 0.25]);
-  const running = { mean: f32([0.5, -1]), variance: f32([2, 0.5]) };
   const floats = (values: ArrayLike<number>) => Float32Array.from(values).buffer;
   const words = (...values: number[]) => new Uint32Array(values).buffer;
   const bits = (v: number) => new Uint32Array(Float32Array.of(v).buffer)[0];
-  const perChannel = 5 * 35;
+  for (const { shape, lanes, workgroups } of cases) {
+    const [n, c, h, w] = shape;
+    const what = `[${shape}], ${lanes} lanes`;
+    const x = channelData(shape, 90);
+    const dy = f32(randomData(size(shape), 91));
+    const weight = f32(randomData(c, 92));
+    const bias = f32(randomData(c, 93));
+    const running = { mean: f32(randomData(c, 94)), variance: f32(randomData(c, 95, 0.5, 2)) };
+    const perChannel = n * h * w;
+    const channelsBytes = () => new ArrayBuffer(4 * c);
 
-  // stats: x, weight, bias, table, runningMean, runningVar, batchCount; uniforms channels, planeSize, batch,
-  // eps, momentum, unbias.
-  const [, , , table, runningMean, runningVar, batchCount] = raceCheck(
-    statsSource,
-    [floats(x), floats(weight), floats(bias), new ArrayBuffer(32), floats(running.mean), floats(running.variance), words(7)],
-    words(2, 35, 5, bits(eps), bits(momentum), bits(perChannel / (perChannel - 1))),
-    { UPDATE_RUNNING: 1, COUNT_BATCH: 1 },
-  );
-  const ref = channelStatsRef(x, shape);
-  const invstd = Float64Array.from(ref.variance, (v) => 1 / Math.sqrt(v + eps));
-  const tableRef = [0, 1].flatMap((c) => [ref.mean[c], invstd[c] * weight[c], bias[c], invstd[c]]);
-  assertClose(new Float32Array(table), tableRef, 'interpreted statistics table');
-  const runningRef = { mean: running.mean.slice(), variance: running.variance.slice() };
-  updateRunningRef(runningRef.mean, runningRef.variance, x, shape, momentum);
-  assertClose(new Float32Array(runningMean), runningRef.mean, 'interpreted running mean');
-  assertClose(new Float32Array(runningVar), runningRef.variance, 'interpreted running var');
-  assert.is(new Int32Array(batchCount)[0], 8, 'interpreted batch count');
+    // stats: x, weight, bias, table, runningMean, runningVar, batchCount; uniforms channels, planeSize, batch,
+    // eps, momentum, unbias.
+    const [, , , table, runningMean, runningVar, batchCount] = raceCheck(
+      statsSource,
+      workgroups,
+      [floats(x), floats(weight), floats(bias), new ArrayBuffer(16 * c), floats(running.mean), floats(running.variance), words(7)],
+      words(c, h * w, n, bits(eps), bits(momentum), bits(perChannel / (perChannel - 1))),
+      { UPDATE_RUNNING: 1, COUNT_BATCH: 1, LANES: lanes },
+    );
+    const ref = channelStatsRef(x, shape);
+    const invstd = Float64Array.from(ref.variance, (v) => 1 / Math.sqrt(v + eps));
+    const channels = [...Array(c).keys()];
+    const tableRef = channels.flatMap((k) => [ref.mean[k], invstd[k] * weight[k], bias[k], invstd[k]]);
+    assertClose(new Float32Array(table), tableRef, `${what}: interpreted statistics table`);
+    const runningRef = { mean: running.mean.slice(), variance: running.variance.slice() };
+    updateRunningRef(runningRef.mean, runningRef.variance, x, shape, momentum);
+    assertClose(new Float32Array(runningMean), runningRef.mean, `${what}: interpreted running mean`);
+    assertClose(new Float32Array(runningVar), runningRef.variance, `${what}: interpreted running var`);
+    assert.is(new Int32Array(batchCount)[0], 8, `${what}: interpreted batch count`);
 
-  // grad_sums: x, dy, saved, gradWeight, gradBias, gradTable; uniforms channels, planeSize, batch.
-  const [, , , gradWeight, gradBias, gradTable] = raceCheck(
-    gradSumsSource,
-    [floats(x), floats(dy), floats(tableRef), new ArrayBuffer(8), new ArrayBuffer(8), new ArrayBuffer(32)],
-    words(2, 35, 5),
-    { TRAINING: 1 },
-  );
-  const grads = batchNormTrainBackwardRef(x, dy, shape, weight, eps);
-  assertClose(new Float32Array(gradWeight), grads.gradWeight, 'interpreted weight gradient', { atol: 1e-4 });
-  assertClose(new Float32Array(gradBias), grads.gradBias, 'interpreted bias gradient', { atol: 1e-4 });
-  const gradTableRef = [0, 1].flatMap((c) => {
-    const s = weight[c] * invstd[c];
-    return [grads.gradBias[c] / perChannel, s, ref.mean[c], (-s * invstd[c] * grads.gradWeight[c]) / perChannel];
-  });
-  assertClose(new Float32Array(gradTable), gradTableRef, 'interpreted input-gradient table', { atol: 1e-4 });
+    // grad_sums: x, dy, saved, gradWeight, gradBias, gradTable; uniforms channels, planeSize, batch.
+    const [, , , gradWeight, gradBias, gradTable] = raceCheck(
+      gradSumsSource,
+      workgroups,
+      [floats(x), floats(dy), floats(tableRef), channelsBytes(), channelsBytes(), new ArrayBuffer(16 * c)],
+      words(c, h * w, n),
+      { TRAINING: 1, LANES: lanes },
+    );
+    const grads = batchNormTrainBackwardRef(x, dy, shape, weight, eps);
+    assertClose(new Float32Array(gradWeight), grads.gradWeight, `${what}: interpreted weight gradient`, { atol: 1e-4 });
+    assertClose(new Float32Array(gradBias), grads.gradBias, `${what}: interpreted bias gradient`, { atol: 1e-4 });
+    const gradTableRef = channels.flatMap((k) => {
+      const scale = weight[k] * invstd[k];
+      return [grads.gradBias[k] / perChannel, scale, ref.mean[k], (-scale * invstd[k] * grads.gradWeight[k]) / perChannel];
+    });
+    assertClose(new Float32Array(gradTable), gradTableRef, `${what}: interpreted input-gradient table`, { atol: 1e-4 });
+  }
 });
 
 test.run();

@@ -2,20 +2,23 @@
 // and (mean, _, _, invstd) = saved[c], the table of the forward (stats.wgsl or table.wgsl):
 //   gradBias[c]   = sum(dy)
 //   gradWeight[c] = sum(dy * xhat)
-// the gradients of bias and weight. TRAINING (the forward used batch statistics): the workgroup's first
+// the gradients of bias and weight. TRAINING (the forward used batch statistics): each channel's first
 // invocation also writes the coefficients of channel_affine.wgsl's MODE_GRADIENT for the input gradient,
 //   gradTable[c] = (sum(dy) / n, s, mean, -s * invstd * sum(dy * xhat) / n),  s = saved[c].y = weight * invstd;
 // otherwise gradTable is a placeholder and is not touched.
-// Thread mapping: one workgroup per channel (linear index wid.x + wid.y * nwg.x, folded past 65535).
-// Its WG invocations stride over the channel's elements in (batch, position) order, element j = lid + k*WG:
-// the (batch, position) pair is found by division once and stepped by (WG / planeSize, WG % planeSize),
+// Thread mapping: LANES invocations per channel (a power of two the host picks from N*H*W), WG / LANES
+// channels per workgroup (linear index wid.x + wid.y * nwg.x, folded past 65535): many small channels
+// share a workgroup rather than leaving most of one idle and paying its barriers alone. A channel's
+// LANES invocations stride over its elements in (batch, position) order, element j = lane + k*LANES: the
+// (batch, position) pair is found by division once and stepped by (LANES / planeSize, LANES % planeSize),
 // so small planes keep every invocation busy and no index needs a division in the loop. (x - mean) is
-// summed and scaled by invstd once at the end. The WG partial sums are combined pairwise by a tree
-// reduction in workgroup memory.
-// Bounds: channels past `channels` return before any barrier (uniform condition); the loop stops at
-// batch index N.
+// summed and scaled by invstd once at the end. The LANES partial sums are combined pairwise by a tree
+// reduction in workgroup memory, within each channel's block of LANES slots.
+// Bounds: invocations of channels past `channels` (in the last workgroup) read nothing and write only their
+// own workgroup-memory slots, but stay for the barriers; the loop stops at batch index N.
 
 override TRAINING: bool;
+override LANES: u32;
 
 struct Params {
   channels: u32,
@@ -37,22 +40,26 @@ var<workgroup> partialDyCentered: array<f32, WG>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let c = wid.x + wid.y * nwg.x;
-  if (c >= params.channels) {
-    return;
-  }
+  let lane = lid % LANES;
+  let c = (wid.x + wid.y * nwg.x) * (WG / LANES) + lid / LANES;
   let planeSize = params.planeSize;
   let batchStride = params.channels * planeSize;
   let base = c * planeSize;
-  let t = saved[c];
-  let stepN = WG / planeSize;
-  let stepHw = WG % planeSize;
-  var n = lid / planeSize;
-  var hw = lid % planeSize;
+  // Past the last channel: no elements (batch index 0 is already the end).
+  var batch = 0u;
+  var t = vec4f();
+  if (c < params.channels) {
+    batch = params.batch;
+    t = saved[c];
+  }
+  let stepN = LANES / planeSize;
+  let stepHw = LANES % planeSize;
+  var n = lane / planeSize;
+  var hw = lane % planeSize;
   var sumDy = 0.0;
   var sumDyCentered = 0.0;
   // `for`, not `while`: wgsl_reflect's interpreter (the race test) leaves a `while` after one iteration.
-  for (; n < params.batch;) {
+  for (; n < batch;) {
     let i = n * batchStride + base + hw;
     let g = dy[i];
     sumDy += g;
@@ -67,20 +74,20 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   partialDy[lid] = sumDy;
   partialDyCentered[lid] = sumDyCentered;
   workgroupBarrier();
-  for (var half = WG / 2u; half > 0u; half /= 2u) {
-    if (lid < half) {
+  for (var half = LANES / 2u; half > 0u; half /= 2u) {
+    if (lane < half) {
       partialDy[lid] += partialDy[lid + half];
       partialDyCentered[lid] += partialDyCentered[lid + half];
     }
     workgroupBarrier();
   }
-  if (lid == 0u) {
-    let dyXhat = partialDyCentered[0] * t.w;
-    gradBias[c] = partialDy[0];
+  if (lane == 0u && c < params.channels) {
+    let dyXhat = partialDyCentered[lid] * t.w;
+    gradBias[c] = partialDy[lid];
     gradWeight[c] = dyXhat;
     if (TRAINING) {
       let count = f32(params.batch * planeSize);
-      gradTable[c] = vec4f(partialDy[0] / count, t.y, t.x, -t.y * t.w * dyXhat / count);
+      gradTable[c] = vec4f(partialDy[lid] / count, t.y, t.x, -t.y * t.w * dyXhat / count);
     }
   }
 }

@@ -4,22 +4,27 @@
 //              of channel_affine.wgsl's normalisation, and the statistics saved for the backward;
 //   UPDATE_RUNNING: runningMean = (1 - momentum) * runningMean + momentum * mean,
 //                   runningVar = (1 - momentum) * runningVar + momentum * variance * n / (n - 1)  (`unbias`);
-//   COUNT_BATCH: batchCount[0] += 1 (BatchNorm2d's int32 num_batches_tracked, by channel 0's workgroup).
+//   COUNT_BATCH: batchCount[0] += 1 (BatchNorm2d's int32 num_batches_tracked, by channel 0's first invocation).
 // mean and the biased variance are over the n = N*H*W elements of channel c.
-// Thread mapping: one workgroup per channel (linear index wid.x + wid.y * nwg.x, folded past 65535).
-// Its WG invocations stride over the channel's elements in (batch, position) order, element j = lid + k*WG:
-// the (batch, position) pair is found by division once and stepped by (WG / planeSize, WG % planeSize),
+// Thread mapping: LANES invocations per channel (a power of two the host picks from N*H*W), WG / LANES
+// channels per workgroup (linear index wid.x + wid.y * nwg.x, folded past 65535): many small channels
+// share a workgroup rather than leaving most of one idle and paying its barriers alone. A channel's
+// LANES invocations stride over its elements in (batch, position) order, element j = lane + k*LANES: the
+// (batch, position) pair is found by division once and stepped by (LANES / planeSize, LANES % planeSize),
 // so small planes keep every invocation busy and no index needs a division in the loop.
 // Numerics: shifted sums. Every invocation accumulates s1 = sum(x - K) and s2 = sum((x - K)^2) with one
 // shift K for the whole channel (its first element): with K inside the data's range, s2/n - (s1/n)^2 has
 // none of the cancellation of E[x^2] - E[x]^2 when |mean| >> std, and unlike Welford it costs no division
-// per element. The WG partial sums are combined pairwise by a tree reduction in workgroup memory.
-// Bounds: channels past `channels` return before any barrier (the condition is uniform across the
-// workgroup); the loop stops at batch index N; the variance is clamped at 0 against rounding. Without
-// UPDATE_RUNNING / COUNT_BATCH their buffers are placeholders and are not touched.
+// per element. The LANES partial sums are combined pairwise by a tree reduction in workgroup memory,
+// within each channel's block of LANES slots.
+// Bounds: invocations of channels past `channels` (in the last workgroup) read nothing and write only their
+// own workgroup-memory slots, but stay for the barriers; the loop stops at batch index N; the variance is
+// clamped at 0 against rounding. Without UPDATE_RUNNING / COUNT_BATCH their buffers are placeholders and
+// are not touched.
 
 override UPDATE_RUNNING: bool;
 override COUNT_BATCH: bool;
+override LANES: u32;
 
 struct Params {
   channels: u32,
@@ -45,22 +50,26 @@ var<workgroup> partialSquares: array<f32, WG>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let c = wid.x + wid.y * nwg.x;
-  if (c >= params.channels) {
-    return;
-  }
+  let lane = lid % LANES;
+  let c = (wid.x + wid.y * nwg.x) * (WG / LANES) + lid / LANES;
   let planeSize = params.planeSize;
   let batchStride = params.channels * planeSize;
   let base = c * planeSize;
-  let shift = x[base];
-  let stepN = WG / planeSize;
-  let stepHw = WG % planeSize;
-  var n = lid / planeSize;
-  var hw = lid % planeSize;
+  // Past the last channel: no elements (batch index 0 is already the end).
+  var batch = 0u;
+  var shift = 0.0;
+  if (c < params.channels) {
+    batch = params.batch;
+    shift = x[base];
+  }
+  let stepN = LANES / planeSize;
+  let stepHw = LANES % planeSize;
+  var n = lane / planeSize;
+  var hw = lane % planeSize;
   var s1 = 0.0;
   var s2 = 0.0;
   // `for`, not `while`: wgsl_reflect's interpreter (the race test) leaves a `while` after one iteration.
-  for (; n < params.batch;) {
+  for (; n < batch;) {
     let d = x[n * batchStride + base + hw] - shift;
     s1 += d;
     s2 += d * d;
@@ -74,18 +83,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   partialShifted[lid] = s1;
   partialSquares[lid] = s2;
   workgroupBarrier();
-  for (var half = WG / 2u; half > 0u; half /= 2u) {
-    if (lid < half) {
+  for (var half = LANES / 2u; half > 0u; half /= 2u) {
+    if (lane < half) {
       partialShifted[lid] += partialShifted[lid + half];
       partialSquares[lid] += partialSquares[lid + half];
     }
     workgroupBarrier();
   }
-  if (lid == 0u) {
+  if (lane == 0u && c < params.channels) {
     let count = f32(params.batch * planeSize);
-    let shiftedMean = partialShifted[0] / count;
+    let shiftedMean = partialShifted[lid] / count;
     let mean = shift + shiftedMean;
-    let variance = max(partialSquares[0] / count - shiftedMean * shiftedMean, 0.0);
+    let variance = max(partialSquares[lid] / count - shiftedMean * shiftedMean, 0.0);
     let invstd = inverseSqrt(variance + params.eps);
     table[c] = vec4f(mean, invstd * weight[c], bias[c], invstd);
     if (UPDATE_RUNNING) {

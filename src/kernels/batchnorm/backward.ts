@@ -1,8 +1,8 @@
 /** Batch norm backward: per-channel sums (= the weight and bias gradients, and the input gradient's table). */
 import { Kernel } from '../../engine/kernel.js';
-import { dispatch, workgroups1d } from '../../engine/recorder.js';
+import { dispatch } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
-import type { ChannelLayout } from './forward.js';
+import { reductionDispatch, type ChannelLayout } from './forward.js';
 import gradSumsSource from '../../../shaders/batchnorm/grad_sums.wgsl';
 
 const gradSumsKernel = new Kernel('batchnorm_grad_sums', gradSumsSource);
@@ -26,17 +26,18 @@ export interface BatchNormSums {
   gradTable: Tensor | null;
 }
 
-/** One workgroup per channel: sum(dy) and sum(dy * xhat), and in training the input gradient's table. */
+/** A reduction per channel: sum(dy) and sum(dy * xhat), and in training the input gradient's table. */
 export function batchNormGradSums(dy: Tensor, { x, table, layout, training }: SavedBatchNorm): BatchNormSums {
   const gradWeight = empty([layout.channels], 'float32', 'batchNorm2d grad weight');
   const gradBias = empty([layout.channels], 'float32', 'batchNorm2d grad bias');
   // Outside training the binding is a placeholder the kernel does not write.
   const gradTable = empty(training ? [layout.channels, 4] : [1], 'float32', 'batchNorm2d gradient table');
+  const { workgroups, lanes } = reductionDispatch(layout);
   dispatch(gradSumsKernel, {
-    workgroups: workgroups1d(layout.channels),
+    workgroups,
     buffers: { x, dy, saved: table, gradWeight, gradBias, gradTable },
     uniforms: { channels: layout.channels, planeSize: layout.planeSize, batch: layout.batch },
-    constants: { TRAINING: training ? 1 : 0 },
+    constants: { TRAINING: training ? 1 : 0, LANES: lanes },
   });
   if (training) return { gradWeight, gradBias, gradTable };
   gradTable.dispose();

@@ -21,6 +21,19 @@ export function channelLayout(x: Tensor): ChannelLayout {
   return { batch, channels, planeSize: h * w, count: x.size };
 }
 
+/** Invocations per workgroup of the reduction kernels (their WG). */
+const REDUCTION_WG = 64;
+/** Elements each reduction invocation should sum at least, before a channel gets more invocations. */
+const ELEMENTS_PER_LANE = 64;
+
+/** Dispatch of stats.wgsl and grad_sums.wgsl: LANES invocations per channel, a power of two up to the
+ *  workgroup, chosen so that each sums about ELEMENTS_PER_LANE or more of the channel's N*H*W elements. */
+export function reductionDispatch(layout: ChannelLayout): { workgroups: [number, number, number]; lanes: number } {
+  const perLane = Math.floor((layout.batch * layout.planeSize) / ELEMENTS_PER_LANE);
+  const lanes = Math.min(REDUCTION_WG, 2 ** Math.floor(Math.log2(Math.max(perLane, 1))));
+  return { workgroups: workgroups1d(Math.ceil(layout.channels / (REDUCTION_WG / lanes))), lanes };
+}
+
 /** [C, 4]: per channel (mean, invstd * weight, bias, invstd), invstd = 1 / sqrt(variance + eps). */
 const newTable = (layout: ChannelLayout) => empty([layout.channels, 4], 'float32', 'batchNorm2d statistics');
 
@@ -33,7 +46,7 @@ export interface RunningState {
   batchCount: Tensor | null;
 }
 
-/** The table from the batch's mean and biased variance (one workgroup per channel); in the same dispatch,
+/** The table from the batch's mean and biased variance (a reduction per channel); in the same dispatch,
  *  running = (1 - momentum) * running + momentum * batch statistic (variance made unbiased) and batchCount += 1. */
 export function batchStats(
   x: Tensor,
@@ -53,8 +66,9 @@ export function batchStats(
     return placeholder;
   };
   const perChannel = layout.batch * layout.planeSize;
+  const { workgroups, lanes } = reductionDispatch(layout);
   dispatch(statsKernel, {
-    workgroups: workgroups1d(layout.channels),
+    workgroups,
     buffers: {
       x,
       weight,
@@ -72,7 +86,7 @@ export function batchStats(
       momentum,
       unbias: perChannel / (perChannel - 1),
     },
-    constants: { UPDATE_RUNNING: runningMean ? 1 : 0, COUNT_BATCH: batchCount ? 1 : 0 },
+    constants: { UPDATE_RUNNING: runningMean ? 1 : 0, COUNT_BATCH: batchCount ? 1 : 0, LANES: lanes },
   });
   // Safe right after recording: whoever reuses the pooled buffers is recorded later.
   for (const t of placeholders) t.dispose();
