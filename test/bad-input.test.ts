@@ -241,6 +241,7 @@ const opCases: Record<string, [() => unknown, RegExp][]> = {
     [() => api.conv2d(t(3, 5, 5), t(4, 3, 3, 3)), /conv2d: expected a 4-D input \(N, C, H, W\), got shape \[3,5,5\]/],
     [() => api.conv2d(t(1, 3, 2, 2), t(4, 3, 3, 3)), /conv2d: kernel \[3, 3\] with dilation \[1,1\] spans 3×3, larger than the padded input 2×2/],
     [() => api.conv2d(t(1, 3, 5, 5), t(4, 3, 3, 3), t(3)), /conv2d: bias has shape \[3\], expected \[4\]/],
+    [() => api.conv2d(ints(1, 3, 5, 5), t(4, 3, 3, 3)), /conv2d: input must be float32, got int32 of shape \[1,3,5,5\]/],
   ],
   conv2dFused: [
     [() => api.conv2dFused(t(1, 3, 5, 5), t(4, 3, 3, 3), null, { residual: t(1, 4, 5, 5) }), /residual has shape \[1,4,5,5\], expected the output shape \[1,4,3,3\]/],

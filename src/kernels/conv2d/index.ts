@@ -73,6 +73,9 @@ export function conv2dFused(x: Tensor, weight: Tensor, bias: Tensor | null = nul
   const g = conv2dGeometry(x.shape, weight.shape, options);
   const residual = options.residual ?? null;
   const relu = options.relu ?? false;
+  for (const [what, t] of Object.entries({ input: x, weight, bias, residual })) {
+    if (t && t.dtype !== 'float32') throw new Error(`conv2d: ${what} must be float32, got ${t.dtype} of shape [${t.shape}]`);
+  }
   if (bias) checkVector(bias, g.O, 'bias', g);
   if (residual && residual.shape.join() !== outputShape(g).join()) {
     throw new Error(`conv2d: residual has shape [${residual.shape}], expected the output shape [${outputShape(g)}]`);
