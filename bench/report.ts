@@ -47,7 +47,7 @@ function aggregate(rows: KernelResult[], what: string, floor: number): Floor {
   const theirs = timed.reduce((s, r) => s + r.theirs!.wallMs.median, 0);
   const worst = timed.reduce((w, r) => (r.speedup! < w.speedup! ? r : w));
   const measured = theirs / ours;
-  return { what, floor, measured, worst: { name: `${worst.config} ${worst.name}`, value: worst.speedup! }, met: measured >= floor };
+  return { what, floor, measured, worst: { name: `${worst.config} ${worst.name}`.trim(), value: worst.speedup! }, met: measured >= floor };
 }
 
 /** Sums forward and both backward passes per shape before comparing. */
