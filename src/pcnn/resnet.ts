@@ -9,6 +9,8 @@ import { BatchNorm2d } from '../engine/nn/batchnorm.js';
 import { MaxPool2d } from '../engine/nn/pool.js';
 import { ReLU } from '../engine/nn/activation.js';
 import { add, relu } from '../kernels/elementwise/index.js';
+import { conv2dFused, foldBatchNorm } from '../kernels/conv2d/index.js';
+import { isGradEnabled } from '../engine/autograd.js';
 import { upload, type Tensor } from '../engine/tensor.js';
 import { defaultGenerator } from '../engine/random.js';
 
@@ -35,8 +37,38 @@ export class BasicBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    if (isInference(this)) {
+      const [downConv, downBn] = (this.downsample?.layers ?? []) as [Conv2d?, BatchNorm2d?];
+      const identity = downConv ? convBn(x, downConv, downBn!) : x;
+      return convBn(convBn(x, this.conv1, this.bn1, { relu: true }), this.conv2, this.bn2, { residual: identity, relu: true });
+    }
     const y = this.bn2.forward(this.conv2.forward(relu(this.bn1.forward(this.conv1.forward(x)))));
     return relu(add(y, this.downsample ? this.downsample.forward(x) : x));
+  }
+}
+
+/** Eval mode without a graph: batch norms can be folded into the convolutions before them. */
+function isInference(module: Module): boolean {
+  return !module.training && !isGradEnabled();
+}
+
+/** conv → eval-mode BN (→ + residual) (→ ReLU) as one convolution with folded weights and a fused store. */
+function convBn(x: Tensor, conv: Conv2d, bn: BatchNorm2d, epilogue: { residual?: Tensor; relu?: boolean } = {}): Tensor {
+  if (!bn.runningMean || !bn.runningVar || !bn.weight || !bn.bias) {
+    throw new Error('PCNN inference: batch norms need running statistics and affine parameters to be folded');
+  }
+  const folded = foldBatchNorm(conv.weight, conv.bias, bn.runningMean, bn.runningVar, bn.weight, bn.bias, bn.eps);
+  const { stride, padding, dilation, groups } = conv;
+  return conv2dFused(x, folded.weight, folded.bias, { stride, padding, dilation, groups, ...epilogue });
+}
+
+/** The stem and layer1..3, with the stem's conv, BN and ReLU as one fused convolution in inference. */
+class ResnetTrunk extends Sequential {
+  forward(x: Tensor): Tensor {
+    if (!isInference(this)) return super.forward(x);
+    const [conv, bn, , maxpool, ...layers] = this.layers;
+    const stem = convBn(x, conv as Conv2d, bn as BatchNorm2d, { relu: true });
+    return layers.reduce((y, layer) => layer.forward(y), maxpool.forward(stem));
   }
 }
 
@@ -47,7 +79,7 @@ export function resnetLayer(inChannels: number, channels: number, stride: number
 
 /** conv1 7x7 s2 p3, bn1, relu, maxpool 3x3 s2 p1, layer1..3: width w → 4w channels at about H/16. */
 export function resnetTrunk(inChannels: number, width: number): Sequential {
-  return new Sequential(
+  return new ResnetTrunk(
     new Conv2d(inChannels, width, 7, { stride: 2, padding: 3, bias: false }),
     new BatchNorm2d(width),
     new ReLU(),
