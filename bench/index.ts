@@ -8,6 +8,7 @@
 // --quick runs a representative subset with 3 repetitions and skips the 224 PCNN step; --only keeps the
 // kernel cases and PCNN configurations whose name contains TEXT (the ceiling always runs). Figures are medians with [min–max] over the repetitions.
 import path from 'node:path';
+import { execSync } from 'node:child_process';
 import { init, release } from '../src/engine/device.js';
 import { measureCeiling } from './ceiling.js';
 import { convCases, matmulCase, memoryCases, type KernelCase } from './cases.js';
@@ -60,7 +61,18 @@ function kernelCases(quick: boolean): KernelCase[] {
   return [...cases, ...memoryCases()];
 }
 
+function gitCommit(): string {
+  try {
+    const head = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
+    return execSync('git status --porcelain --untracked-files=no', { encoding: 'utf8' }).trim() ? `${head}+dirty` : head;
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
+}
+
 const options = parseArgs(process.argv.slice(2));
+// Taken before the run: others may commit while it runs, and the bundle was built from this tree.
+const commit = gitCommit();
 const { tf, error: tfError } = options.tfjs ? await loadTfjs() : { tf: null, error: 'disabled by --no-tfjs' };
 const { adapter } = await init();
 const date = new Date().toISOString();
@@ -100,6 +112,7 @@ const results: Results = {
   date,
   adapter,
   command: `npm run bench --${process.argv.slice(2).map((a) => ` ${a}`).join('')}`,
+  commit,
   quick: options.quick,
   reps: options.reps,
   tfjs: tf ? { loaded: true, version: tf.version_core } : { loaded: false, error: tfError },
@@ -113,7 +126,7 @@ printResults(results);
 const device = adapter.device.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '');
 const out = options.out || path.join('bench', 'results', `${date.slice(0, 10)}-${device}.json`);
 const written = writeResults(results, out);
-console.log(`\nwrote ${written.json} and ${written.png}`);
+console.log(`\nwrote ${written.json}${written.png ? ` and ${written.png}` : ''}`);
 release();
 // TF.js's device and the Dawn instance published as navigator.gpu would keep the process alive.
 process.exit(0);

@@ -10,7 +10,7 @@ const a = r.adapter;
 const table = ({ header, rows }: { header: string[]; rows: string[][] }) => markdownTable(header, rows);
 console.log(
   [
-    `Command: \`${r.command}\`; date ${r.date}; adapter ${a.vendor} / ${a.architecture} / ${a.device} (${a.description}); ` +
+    `Command: \`${r.command}\`; date ${r.date}; commit ${r.commit ?? 'not recorded'}; adapter ${a.vendor} / ${a.architecture} / ${a.device} (${a.description}); ` +
       `TF.js ${r.tfjs.loaded ? r.tfjs.version : `not loaded (${r.tfjs.error})`}; ${r.reps} repetitions, median [min–max].`,
     '### Ceiling',
     ceilingLines(r.ceiling)

@@ -22,6 +22,8 @@ export interface Results {
   date: string;
   adapter: AdapterDescription;
   command: string;
+  /** HEAD of the working tree the suite was built from, `+dirty` with uncommitted changes. */
+  commit: string;
   quick: boolean;
   reps: number;
   tfjs: { loaded: boolean; version?: string; error?: string };
@@ -186,10 +188,11 @@ export function printResults(r: Results): void {
 const chartLabel = (s: string) =>
   s.replace(/→/g, '-').replace(/·/g, 'x').replace(/@/g, 'at ').replace(/[^a-z0-9 .\-%:/()]/gi, ' ');
 
-/** Writes the JSON and the chart next to each other; returns their paths. */
-export function writeResults(r: Results, jsonPath: string): { json: string; png: string } {
+/** Writes the JSON and, when kernels were timed, the chart beside it; returns their paths. */
+export function writeResults(r: Results, jsonPath: string): { json: string; png: string | null } {
   mkdirSync(path.dirname(jsonPath), { recursive: true });
   writeFileSync(jsonPath, JSON.stringify(r, null, 2));
+  if (!r.kernels.length) return { json: jsonPath, png: null };
   const png = jsonPath.replace(/\.json$/, '') + '.png';
   const categories = r.kernels.map((k) => chartLabel(`${k.config} ${k.name}`.trim()));
   const chart = barChart(
