@@ -291,6 +291,10 @@ test('bad batch norm arguments are errors naming the op, the shapes and what was
   assert.throws(() => batchNorm2d(x, three, null, null, null, { training: true }), /batchNorm2d: runningMean and runningVar must be given together/);
   assert.throws(() => batchNorm2d(x, null, null, three, three), /batchNorm2d: eval mode \(training: false\) needs runningMean and runningVar/);
   assert.throws(() => batchNorm2d(x.view([2, 3, 4]), three, three, null, null), /batchNorm2d: expected a 4-D float32 input \(N, C, H, W\), got float32 \[2,3,4\]/);
+  assert.throws(
+    () => batchNorm2d(x, null, null, null, null, { training: true, batchCount: three }),
+    /batchNorm2d: batchCount must be a one-element int32 tensor, got float32 \[3\]/,
+  );
   const single = upload([1, 2, 3], [1, 3, 1, 1]);
   assert.throws(() => batchNorm2d(single, null, null, null, null, { training: true }), /batchNorm2d: expected more than 1 value per channel when training, got input \[1,3,1,1\]/);
   assert.throws(() => new BatchNorm2d(3).forward(upload(new Float32Array(8), [2, 2, 2, 1])), /BatchNorm2d\(3\): input \[2,2,2,1\] has 2 channels/);
