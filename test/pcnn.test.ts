@@ -13,6 +13,9 @@ import { SGD } from '../src/engine/optim/index.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
 import { tidy, keep } from '../src/engine/scope.js';
 import { noGrad } from '../src/engine/autograd.js';
+import { kernelStats } from '../src/engine/kernel.js';
+import { pool } from '../src/engine/pool.js';
+import { trainStep } from '../src/pcnn/step.js';
 
 const pthFile = path.join(repoRoot, 'test/fixtures/pcnn/pcnn.pth');
 const { width, inputSize, classes } = fixture.config;
@@ -75,6 +78,28 @@ test('train mode: logits, loss, gradients, two SGD steps and running statistics 
   for (const part of [first, second]) {
     for (const t of [part.out, part.heads, part.loss, ...Object.values(part.grads)] as Tensor[]) t.dispose();
   }
+  optimizer.dispose();
+  model.dispose();
+});
+
+test('a steady training step creates no pipeline and no bind group, and allocates no buffer', async () => {
+  const model = new PCNN({ width: 1, inputSize: [32, 32] });
+  const optimizer = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
+  const batch = { x: Float32Array.from({ length: 4 * 32 * 32 }, (_, i) => Math.sin(i)), y: Int32Array.from([0, 1, 2, 3]) };
+  // Two steps in flight at a time, as the trainer runs them.
+  const run = async (steps: number) => {
+    let previous = trainStep(model, optimizer, batch);
+    for (let i = 1; i < steps; i++) {
+      const next = trainStep(model, optimizer, batch);
+      await previous;
+      previous = next;
+    }
+    await previous;
+  };
+  await run(3);
+  const before = { ...kernelStats, allocated: pool.memory().bytesAllocated };
+  await run(5);
+  assert.equal({ ...kernelStats, allocated: pool.memory().bytesAllocated }, before);
   optimizer.dispose();
   model.dispose();
 });

@@ -30,6 +30,9 @@ interface StorageBinding {
   readOnly: boolean;
 }
 
+/** Device objects created so far, for tests and benchmarks: a steady training step creates none. */
+export const kernelStats = { pipelines: 0, bindGroups: 0 };
+
 const bufferIds = new WeakMap<GPUBuffer, number>();
 let nextBufferId = 1;
 function bufferId(buffer: GPUBuffer): number {
@@ -151,6 +154,7 @@ export class Kernel {
         compute: { module, entryPoint: this.entryPoint, constants },
       });
       this.pipelines.set(key, pipeline);
+      kernelStats.pipelines++;
     }
     return pipeline;
   }
@@ -175,6 +179,7 @@ export class Kernel {
       }
       group = gpu().device.createBindGroup({ label: this.name, layout: this.getLayout(), entries });
       this.bindGroups.set(key, group);
+      kernelStats.bindGroups++;
     }
     return group;
   }

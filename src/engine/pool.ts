@@ -1,8 +1,14 @@
 /**
  * Storage buffers recycled by size class. A class is the request rounded up to a quarter of its power
  * of two (at most 25% waste), so that shapes that vary a little still share buffers. Buffers are never
- * destroyed while the pool lives: a step that runs again reuses exactly the buffers of the step before,
- * which also keeps the bind-group cache warm.
+ * destroyed while the pool lives.
+ *
+ * A request gets the free buffer of its class that was created first, not the one released last: the
+ * choice then depends only on which buffers are free, not on the order they came back in. A training
+ * step that starts from the same free set (all of the previous step's tensors released) makes the same
+ * requests and gets exactly the same buffers, so its bind groups all come from the cache. With a
+ * last-in-first-out list the assignment permuted from step to step, and tens of thousands of distinct
+ * bind groups were made over a few hundred steps.
  */
 import { gpu } from './device.js';
 
@@ -25,7 +31,10 @@ export function sizeClass(bytes: number): number {
 }
 
 export class BufferPool {
+  /** Free buffers per size class, by creation order, latest first (the next one handed out is last). */
   private readonly free = new Map<number, GPUBuffer[]>();
+  private readonly creationOrder = new WeakMap<GPUBuffer, number>();
+  private created = 0;
   private stats: PoolStats = { bytesInUse: 0, bytesAllocated: 0, peakBytesInUse: 0, buffersInUse: 0 };
   private device: GPUDevice | null = null;
   /** Buffers of the current device; those of a released device are dropped, not pooled. */
@@ -51,6 +60,7 @@ export class BufferPool {
     if (!buffer) {
       buffer = device.createBuffer({ size, usage: usage(), label: `pool:${size}` });
       this.owned.add(buffer);
+      this.creationOrder.set(buffer, this.created++);
       this.stats.bytesAllocated += size;
     }
     this.stats.bytesInUse += size;
@@ -64,7 +74,11 @@ export class BufferPool {
     const size = buffer.size;
     let list = this.free.get(size);
     if (!list) this.free.set(size, (list = []));
-    list.push(buffer);
+    // Insert keeping the list sorted by creation, latest first (free lists are short).
+    const order = this.creationOrder.get(buffer)!;
+    let at = list.length;
+    while (at > 0 && this.creationOrder.get(list[at - 1])! < order) at--;
+    list.splice(at, 0, buffer);
     this.stats.bytesInUse -= size;
     this.stats.buffersInUse--;
   }

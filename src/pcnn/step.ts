@@ -95,14 +95,15 @@ export async function guardedTrainStep(
   return { ...result, skipped: culprit };
 }
 
+/** Reads the loss and logits back. Both are disposed at once: `toArray` records its copy before
+ *  returning, and a disposal that does not wait for the GPU keeps the pool's assignment (and so the
+ *  bind groups) identical from step to step. */
 async function readAndDispose(lossValue: Tensor, logits: Tensor): Promise<StepResult> {
-  try {
-    const [l, out] = await Promise.all([lossValue.toArray(), logits.toArray()]);
-    return { loss: l[0], logits: out };
-  } finally {
-    lossValue.dispose();
-    logits.dispose();
-  }
+  const reads = [lossValue.toArray(), logits.toArray()];
+  lossValue.dispose();
+  logits.dispose();
+  const [l, out] = await Promise.all(reads);
+  return { loss: l[0], logits: out };
 }
 
 /** Main-head and summed sense-head logits for a batch, without recording a graph. */
