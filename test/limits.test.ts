@@ -18,6 +18,7 @@ import { resolveData } from '../src/pcnn/datasets.js';
 import { loadCheckpoint } from '../src/pcnn/checkpoint.js';
 
 const CHILD_ENV = 'PCNN_LIMITS_DEVICE_LOSS_OUT';
+const CHILD_TIMEOUT_MS = 180_000;
 
 /**
  * The device-loss scenario, run in a child process (the suite shares one device per process, and
@@ -137,8 +138,12 @@ function runChild(out: string): Promise<{ error: string; after: number[] }> {
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
     child.stderr.on('data', (chunk) => (stderr += chunk));
+    // A run that keeps going on a lost device would never end: that is a failure, not a hang.
+    const watchdog = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
     child.on('error', reject);
-    child.on('exit', (code) => {
+    child.on('exit', (code, signal) => {
+      clearTimeout(watchdog);
+      if (signal === 'SIGKILL') return reject(new Error(`device-loss child did not finish in ${CHILD_TIMEOUT_MS / 1000} s:\n${stderr}`));
       const line = stdout.trim().split('\n').pop() ?? '';
       if (code !== 0 || !line.startsWith('{')) reject(new Error(`device-loss child exited with ${code}:\n${stdout}\n${stderr}`));
       else resolve(JSON.parse(line));
