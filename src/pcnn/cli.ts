@@ -34,6 +34,7 @@ const trainOptions: OptionSpecs = {
   'no-augment': { type: 'flag', help: 'train without augmentation' },
   'max-steps': { type: 'int', help: 'stop after this many steps (smoke tests)' },
   'init-trunks': { type: 'string', help: 'torchvision ResNet-18 state dict (.pth or .safetensors) for the six trunks and layer4' },
+  'time-limit': { type: 'number', help: 'minutes of training: no epoch is started that would end past them' },
   'clip-grad-norm': { type: 'number', help: 'clip gradients to this total 2-norm' },
   'nan-guard': { type: 'string', default: 'off', help: "'stop' or 'skip': check loss and gradients each step, name the op that made a NaN/Inf" },
   'synthetic-count': { type: 'int', default: 2800, help: 'training images of the synthetic set' },
@@ -66,6 +67,7 @@ function trainConfig(o: ParsedOptions, out: string): TrainOptions {
     maxSteps: o['max-steps'] as number | undefined,
     clipGradNorm: o['clip-grad-norm'] as number | undefined,
     initTrunks: o['init-trunks'] as string | undefined,
+    timeLimitMinutes: o['time-limit'] as number | undefined,
     nanGuard: nanGuardMode(o['nan-guard'] as string),
   };
 }

@@ -45,6 +45,8 @@ export interface TrainOptions {
   clipGradNorm?: number;
   /** Check the loss and gradients every step; on a NaN or infinity, name the op and stop or skip. */
   nanGuard?: 'off' | 'stop' | 'skip';
+  /** Minutes of training allowed: no epoch is started that would, at the last epoch's pace, end past it. */
+  timeLimitMinutes?: number;
   /** Stop after this many steps in total (for smoke tests); the epoch is not completed. */
   maxSteps?: number;
   quiet?: boolean;
@@ -146,6 +148,12 @@ export async function train(
   let last: Evaluation | null = null;
   for (let epoch = startEpoch; epoch < options.epochs; epoch++) {
     const epochStart = performance.now();
+    const lastEpochSeconds = history.at(-1)?.seconds ?? 0;
+    if (options.timeLimitMinutes !== undefined && epoch > startEpoch &&
+        (epochStart - started) / 1000 + lastEpochSeconds > 60 * options.timeLimitMinutes) {
+      log(`time limit of ${options.timeLimitMinutes} min: stopping after epoch ${epoch}`);
+      break;
+    }
     pool.resetPeak();
     model.train();
     const bar = new ProgressBar(`epoch ${epoch + 1}/${options.epochs}`, loader.length);
