@@ -37,7 +37,7 @@ const trainOptions: OptionSpecs = {
   'time-limit': { type: 'number', help: 'minutes of training: no epoch is started that would end past them' },
   'clip-grad-norm': { type: 'number', help: 'clip gradients to this total 2-norm' },
   'nan-guard': { type: 'string', default: 'off', help: "'stop' or 'skip': check loss and gradients each step, name the op that made a NaN/Inf" },
-  'synthetic-count': { type: 'int', default: 2800, help: 'training images of the synthetic set' },
+  'synthetic-count': { type: 'int', default: 2100, help: 'training images of the synthetic set' },
   fold: { type: 'int', default: 0, help: 'test fold, for subject-wise folders (CK+48)' },
   folds: { type: 'int', default: 10, help: 'number of subject-wise folds' },
 };
