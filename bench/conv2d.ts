@@ -5,7 +5,9 @@
 // CPU time is the steadier measure: "cpu" figures are FLOPs per (CPU seconds / cores), what an idle
 // machine would reach if the kernels scale over its cores.
 // `--pcnn` takes PCNN's shapes instead (batch 64, width 16, 48x48 crops: small maps, many images).
-// Usage: node scripts/run.mjs bench/conv2d.ts [--runs 5] [--pcnn] [--all-variants] [--only substring]
+// `--repeat R` records each kernel R times per run (figures are per call): small PCNN kernels take
+// about a millisecond, below the noise of one call on a loaded machine.
+// Usage: node scripts/run.mjs bench/conv2d.ts [--runs 5] [--repeat 1] [--pcnn] [--all-variants] [--only substring]
 import { init, gpu, release } from '../src/engine/device.js';
 import { flush } from '../src/engine/recorder.js';
 import { randn, type Tensor } from '../src/engine/tensor.js';
@@ -29,6 +31,7 @@ const flag = (name: string) => args.indexOf(name);
 const runs = flag('--runs') >= 0 ? Number(args[flag('--runs') + 1]) : 5;
 const allVariants = flag('--all-variants') >= 0;
 const only = flag('--only') >= 0 ? args[flag('--only') + 1] : '';
+const repeat = flag('--repeat') >= 0 ? Number(args[flag('--repeat') + 1]) : 1;
 
 type Case = { name: string; x: number[]; w: number[]; options: Conv2dOptions };
 const RESNET: Case[] = [
@@ -56,20 +59,22 @@ const CASES = flag('--pcnn') >= 0 ? PCNN : RESNET;
 
 const median = (v: number[]) => v.sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
-/** Median wall and CPU milliseconds of `fn`'s GPU work. */
+/** Median wall and CPU milliseconds of `fn`'s GPU work, per call. */
 async function time(fn: () => Tensor): Promise<{ wall: number; cpu: number }> {
   const wall: number[] = [];
   const cpu: number[] = [];
   for (let i = 0; i <= runs; i++) {
     const start = performance.now();
     const cpuStart = process.cpuUsage();
-    tidy(() => noGrad(fn));
-    flush();
+    for (let r = 0; r < repeat; r++) {
+      tidy(() => noGrad(fn));
+      flush();
+    }
     await gpu().device.queue.onSubmittedWorkDone();
     const used = process.cpuUsage(cpuStart);
     if (i === 0) continue; // run 0 compiles the pipelines
-    wall.push(performance.now() - start);
-    cpu.push((used.user + used.system) / 1e3);
+    wall.push((performance.now() - start) / repeat);
+    cpu.push((used.user + used.system) / 1e3 / repeat);
   }
   return { wall: median(wall), cpu: median(cpu) };
 }

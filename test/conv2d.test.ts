@@ -18,6 +18,7 @@ import {
 } from '../src/kernels/conv2d/index.js';
 import { weightGradChunks, weightGradRowsSplit } from '../src/kernels/conv2d/backward_weight.js';
 import { conv2dGeometry } from '../src/kernels/conv2d/geometry.js';
+import { conv2dTuning, rowsPerInvocation } from '../src/kernels/conv2d/tuning.js';
 import { chooseForwardVariant, supportsVariant } from '../src/kernels/conv2d/forward.js';
 import { Conv2d } from '../src/engine/nn/conv.js';
 import {
@@ -163,6 +164,31 @@ test('backward data / weight / bias kernels match float64 references', async () 
     }
     const db = await run(() => conv2dBackwardBias(f32(dy, outShape(s))));
     assertClose(db, conv2dBiasGradRef(s, dy), `${name}: dbias`);
+  }
+});
+
+// The rows kernels take 8 rows per invocation once the row count leaves enough invocations (a
+// threshold of the adapter's tuning), 4 below it: both layouts, each with a ragged last block.
+test('rows kernels: 8 rows per invocation on long row counts, 4 on short ones', async () => {
+  const W = 7;
+  const H = Math.ceil((conv2dTuning().rowsTallMinInvocations * 8) / W) + 1;
+  assert.is(rowsPerInvocation(H * W), 8);
+  assert.is(rowsPerInvocation(H * W - 8 * W), 4);
+  assert.ok((H * W) % 8 !== 0, `${H * W} rows: the last block of 8 must be ragged`);
+  // Stride 2 on a 2H x 2W input: each of the 4 phases of the input gradient has H·W rows.
+  const cases: [string, ConvSpec][] = [
+    ['3x3 p1', spec([1, 3, H, W], [9, 3, 3, 3], 1, 1)],
+    ['3x3 s2 p1', spec([1, 2, 2 * H, 2 * W], [5, 2, 3, 3], 2, 1)],
+  ];
+  for (const [k, [name, s]] of cases.entries()) {
+    const { x, w } = inputs(s, 130 + k);
+    const dy = randomData(size(outShape(s)), 140 + k);
+    const y = await run(() => conv2d(f32(x, s.xShape), f32(w, s.wShape), null, { ...options(s), variant: 'rows' }));
+    assertClose(y, conv2dRef(s, x, w, null), `${name}: forward, rows`);
+    const dx = await run(() =>
+      conv2dBackwardData(f32(dy, outShape(s)), f32(w, s.wShape), s.xShape, { ...options(s), variant: 'rows' }),
+    );
+    assertClose(dx, conv2dInputGradRef(s, dy, w), `${name}: dx, rows`);
   }
 });
 

@@ -9,10 +9,12 @@
 //
 // Thread mapping: within a phase, the pixels (ih, iw) = (phase_h + sh·r, phase_w + sw·q), r < PH =
 // ceil(H / sh), q < PW = ceil(W / sw), of all images are flattened into M = N·PH·PW rows; one
-// invocation computes ROWS consecutive rows × COLS input channels of one group. The linear workgroup
-// index (wid.x + wid.y·nwg.x) times WG plus the local index enumerates row blocks; wid.z enumerates
-// (phase, group, channel block), phase-major. All lanes share phase and channels: the valid taps and
-// the weight addresses are uniform, and only the ROWS gradient values per step of K are gathers.
+// invocation computes ROWS consecutive rows × COLS input channels of one group (ROWS = 4 or 8, an
+// override chosen per shape as in forward_rows.wgsl: every load of the K loop costs a per-lane gather
+// on lavapipe, and 8 rows halve the loads per multiply-add where enough invocations remain). The
+// linear workgroup index (wid.x + wid.y·nwg.x) times WG plus the local index enumerates row blocks;
+// wid.z enumerates (phase, group, channel block), phase-major. All lanes share phase and channels:
+// the valid taps and the weight addresses are uniform (though lavapipe gathers those loads too).
 // Tiling: registers only, no barriers, no early return. Only taps some output pixel reads inside the
 // input are visited (the others pair no input pixel with a gradient). Per tap (kh, kw), each row's gradient
 // offset and validity are computed once; the loop over output channels then adds OH·OW per row.
@@ -35,7 +37,9 @@ struct Params {
 
 override WG: u32 = 64;
 
-const ROWS: u32 = 4u;
+override ROWS: u32 = 4u;
+// Register arrays are sized for the largest ROWS; loops run to ROWS, so the rest is never touched.
+const ROWS_MAX: u32 = 8u;
 const COLS: u32 = 8u;
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -77,10 +81,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 
   let m0 = ((wid.x + wid.y * nwg.x) * WG + lid) * ROWS;
   // Per row: the input pixel, and the first gradient channel of the group in its image.
-  var ih: array<i32, ROWS>;
-  var iw: array<i32, ROWS>;
-  var n_of: array<u32, ROWS>;
-  var dy_img: array<u32, ROWS>;
+  var ih: array<i32, ROWS_MAX>;
+  var iw: array<i32, ROWS_MAX>;
+  var n_of: array<u32, ROWS_MAX>;
+  var dy_img: array<u32, ROWS_MAX>;
   for (var i = 0u; i < ROWS; i++) {
     let m = min(m0 + i, params.rows - 1u);
     let q = m % (PH * PW);
@@ -90,7 +94,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     dy_img[i] = (n_of[i] * O + g * Og) * OHW;
   }
 
-  var acc: array<array<f32, COLS>, ROWS>;
+  var acc: array<array<f32, COLS>, ROWS_MAX>;
   for (var kh = params.tap_lo.x; kh < params.tap_hi.x; kh++) {
     // t = ih + ph − kh·dh ≡ phase_h + ph − kh·dh (mod sh) for every row: a uniform test.
     let th = phase_h + params.stride_pad.z - i32(kh) * params.dilation.x;
@@ -102,8 +106,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       if (((tw % sw) + sw) % sw != 0) {
         continue;
       }
-      var at: array<u32, ROWS>;
-      var ok: array<bool, ROWS>;
+      var at: array<u32, ROWS_MAX>;
+      var ok: array<bool, ROWS_MAX>;
       for (var i = 0u; i < ROWS; i++) {
         let t = ih[i] + params.stride_pad.z - i32(kh) * params.dilation.x;
         let u = iw[i] + params.stride_pad.w - i32(kw) * params.dilation.y;
@@ -115,7 +119,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       }
       var k = kh * KW + kw;
       for (var o = 0u; o < Og; o++) {
-        var dv: array<f32, ROWS>;
+        var dv: array<f32, ROWS_MAX>;
         for (var i = 0u; i < ROWS; i++) {
           dv[i] = select(0.0, dy[at[i]], ok[i]);
           at[i] += OHW;

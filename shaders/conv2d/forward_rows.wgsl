@@ -6,10 +6,12 @@
 // maps one to a few pixels wide still fill every lane) by Og columns per group, K = Cg·kH·kW.
 //
 // Thread mapping: one invocation computes ROWS consecutive rows m × COLS output channels of one
-// group. The linear workgroup index (wid.x + wid.y·nwg.x) times WG plus the local index enumerates the
-// row blocks; wid.z enumerates the channel blocks (group-major). All lanes of a workgroup share the
-// channel block, so weight addresses are uniform (one load for all lanes), and only the ROWS input
-// values per step of K are per-lane gathers: ROWS + COLS loads for ROWS·COLS multiply-adds.
+// group (ROWS = 4 or 8, an override chosen per shape: 8 halves the loads per multiply-add of 4 but
+// leaves lanes idle when M is small). The linear workgroup index (wid.x + wid.y·nwg.x) times WG plus
+// the local index enumerates the row blocks; wid.z enumerates the channel blocks (group-major). All
+// lanes of a workgroup share the channel block, so weight addresses are uniform; lavapipe (Mesa 25.0)
+// still loads them lane by lane inside loops, as it does the ROWS input values: every load of the K
+// loop costs a gather, and the block's ROWS + COLS loads per ROWS·COLS multiply-adds set the speed.
 // Tiling: registers only (no workgroup memory, no barriers). The loops run over the taps that some
 // pixel uses (on a 1×2 map a 3×3 window reads padding only in 6 of 9 taps), then input
 // channels: each row's tap offset and validity are computed once per tap, so the channel loop has no
@@ -35,7 +37,9 @@ override HAS_BIAS: bool = false;
 override HAS_RESIDUAL: bool = false;
 override RELU: bool = false;
 
-const ROWS: u32 = 4u;
+override ROWS: u32 = 4u;
+// Register arrays are sized for the largest ROWS; loops run to ROWS, so the rest is never touched.
+const ROWS_MAX: u32 = 8u;
 const COLS: u32 = 8u;
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -73,10 +77,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let m0 = ((wid.x + wid.y * nwg.x) * WG + lid) * ROWS;
   // Per row: the input image's first channel of the group, the top-left input coordinate of its
   // window, and where its output pixel goes (n·O·OHW + pixel; channel o adds o·OHW).
-  var x_img: array<u32, ROWS>;
-  var ih0: array<i32, ROWS>;
-  var iw0: array<i32, ROWS>;
-  var y_at: array<u32, ROWS>;
+  var x_img: array<u32, ROWS_MAX>;
+  var ih0: array<i32, ROWS_MAX>;
+  var iw0: array<i32, ROWS_MAX>;
+  var y_at: array<u32, ROWS_MAX>;
   for (var i = 0u; i < ROWS; i++) {
     let m = min(m0 + i, params.rows - 1u);
     let n = m / OHW;
@@ -87,11 +91,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     y_at[i] = n * O * OHW + p;
   }
 
-  var acc: array<array<f32, COLS>, ROWS>;
+  var acc: array<array<f32, COLS>, ROWS_MAX>;
   for (var kh = params.tap_lo.x; kh < params.tap_hi.x; kh++) {
     for (var kw = params.tap_lo.y; kw < params.tap_hi.y; kw++) {
-      var at: array<u32, ROWS>;
-      var ok: array<bool, ROWS>;
+      var at: array<u32, ROWS_MAX>;
+      var ok: array<bool, ROWS_MAX>;
       for (var i = 0u; i < ROWS; i++) {
         let ih = ih0[i] + i32(kh) * params.dilation.x;
         let iw = iw0[i] + i32(kw) * params.dilation.y;
@@ -100,7 +104,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       }
       var k = kh * KW + kw;
       for (var c = 0u; c < Cg; c++) {
-        var xv: array<f32, ROWS>;
+        var xv: array<f32, ROWS_MAX>;
         for (var i = 0u; i < ROWS; i++) {
           xv[i] = select(0.0, x[at[i]], ok[i]);
           at[i] += HW;

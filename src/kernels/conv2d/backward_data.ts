@@ -9,7 +9,7 @@ import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { outputShape, usedTaps, type Conv2dGeometry } from './geometry.js';
-import { conv2dTuning } from './tuning.js';
+import { conv2dTuning, rowsPerInvocation } from './tuning.js';
 import tilesSource from '../../../shaders/conv2d/backward_data.wgsl';
 import rowsSource from '../../../shaders/conv2d/backward_data_rows.wgsl';
 
@@ -18,9 +18,8 @@ const rowsKernel = new Kernel('conv2d_backward_data_rows', rowsSource);
 
 export type BackwardVariant = 'tiles' | 'rows';
 
-// Must match TP in backward_data.wgsl, ROWS and COLS in backward_data_rows.wgsl.
+// Must match TP in backward_data.wgsl and COLS in backward_data_rows.wgsl.
 const PIXELS = 8;
-const ROWS = 4;
 const COLS = 8;
 
 /** dx [N, C, H, W] from dy [N, O, OH, OW] and weight [O, C / groups, kH, kW]. */
@@ -41,11 +40,12 @@ export function backwardData(dy: Tensor, weight: Tensor, g: Conv2dGeometry, vari
     const rows = g.N * phaseRows * phaseCols;
     const blocks = Math.ceil(g.Cg / COLS);
     const taps = usedTaps(g);
+    const perInvocation = rowsPerInvocation(rows);
     dispatch(rowsKernel, {
-      workgroups: [...workgroups1d(Math.ceil(rows / ROWS / wg)).slice(0, 2), sh * sw * g.groups * blocks],
+      workgroups: [...workgroups1d(Math.ceil(rows / perInvocation / wg)).slice(0, 2), sh * sw * g.groups * blocks],
       buffers: { dy, w: weight, dx },
       uniforms: { ...common, phase_grid: [phaseRows, phaseCols], tap_lo: taps.lo, tap_hi: taps.hi, rows, blocks_g: blocks },
-      constants: { WG: wg },
+      constants: { WG: wg, ROWS: perInvocation },
     });
     return dx;
   }

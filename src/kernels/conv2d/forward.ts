@@ -12,7 +12,7 @@ import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { outputShape, usedTaps, type Conv2dGeometry } from './geometry.js';
-import { conv2dTuning, preferRows } from './tuning.js';
+import { conv2dTuning, preferRows, rowsPerInvocation } from './tuning.js';
 import gemmSource from '../../../shaders/conv2d/forward_gemm.wgsl';
 import pointwiseSource from '../../../shaders/conv2d/forward_1x1.wgsl';
 import directSource from '../../../shaders/conv2d/forward_direct.wgsl';
@@ -36,8 +36,7 @@ const GEMM_PIXELS = 8;
 const GEMM_SEGMENT = 48;
 const POINTWISE_PIXELS = 8;
 const DIRECT_CHANNELS = 8;
-// Must match ROWS and COLS in forward_rows.wgsl.
-const ROWS_ROWS = 4;
+// Must match COLS in forward_rows.wgsl.
 const ROWS_COLS = 8;
 
 /** Taps along W the gemm kernel covers per input-row segment, or 0 when not even one fits. */
@@ -114,8 +113,9 @@ export function conv2dForward(x: Tensor, weight: Tensor, g: Conv2dGeometry, e: E
     const rows = g.N * g.OH * g.OW;
     const rowBlocks = Math.ceil(g.Og / ROWS_COLS);
     const taps = usedTaps(g);
+    const perInvocation = rowsPerInvocation(rows);
     dispatch(rowsKernel, {
-      workgroups: [...workgroups1d(Math.ceil(rows / ROWS_ROWS / wg)).slice(0, 2), g.groups * rowBlocks],
+      workgroups: [...workgroups1d(Math.ceil(rows / perInvocation / wg)).slice(0, 2), g.groups * rowBlocks],
       buffers,
       uniforms: {
         x_shape: [g.N, g.C, g.H, g.W],
@@ -128,7 +128,7 @@ export function conv2dForward(x: Tensor, weight: Tensor, g: Conv2dGeometry, e: E
         rows,
         blocks_g: rowBlocks,
       },
-      constants,
+      constants: { ...constants, ROWS: perInvocation },
     });
   } else {
     const pixels = g.N * g.OH * g.OW;
