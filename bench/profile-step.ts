@@ -1,7 +1,7 @@
-// Profiles one PCNN training step by kernel: GPU time per kernel name (timestamp queries), summed.
+// Profiles one PCNN training step by kernel: GPU time per kernel (timestamp queries), summed by name.
 // node scripts/run.mjs bench/profile-step.ts [batch] [width] [size]
 import { init } from '../src/engine/device.js';
-import { recorder } from '../src/engine/recorder.js';
+import { timeKernels } from '../src/engine/recorder.js';
 import { PCNN } from '../src/pcnn/model.js';
 import { trainStep } from '../src/pcnn/step.js';
 import { SGD } from '../src/engine/optim/index.js';
@@ -15,29 +15,24 @@ const optimizer = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightD
 const x = Float32Array.from({ length: batch * size * size }, (_, i) => Math.sin(i));
 const y = Int32Array.from({ length: batch }, (_, i) => i % 7);
 for (let i = 0; i < 2; i++) await trainStep(model, optimizer, { x, y });
-let t0 = performance.now();
+const t0 = performance.now();
 await trainStep(model, optimizer, { x, y });
 const wall = performance.now() - t0;
-const labels: string[] = [];
-const originalDispatch = recorder.dispatch.bind(recorder);
-recorder.dispatch = (kernel, args) => {
-  labels.push(`${kernel.name}${args.constants ? JSON.stringify(args.constants) : ''}`);
-  originalDispatch(kernel, args);
-};
 let pending!: Promise<unknown>;
-const times = await recorder.timeDispatches(() => {
+const timed = await timeKernels(() => {
   pending = trainStep(model, optimizer, { x, y });
 });
 await pending;
+if (!timed) throw new Error('profile-step: this adapter has no timestamp queries');
 const byKernel = new Map<string, { ns: number; count: number }>();
-labels.forEach((label, i) => {
+for (const { label, ns } of timed) {
   const entry = byKernel.get(label) ?? { ns: 0, count: 0 };
-  entry.ns += times![i];
+  entry.ns += ns;
   entry.count++;
   byKernel.set(label, entry);
-});
-const total = times!.reduce((a, b) => a + b, 0);
-console.log(`step wall ${wall.toFixed(0)} ms; GPU sum ${(total / 1e6).toFixed(0)} ms over ${labels.length} dispatches`);
+}
+const total = timed.reduce((a, d) => a + d.ns, 0);
+console.log(`step wall ${wall.toFixed(0)} ms; GPU sum ${(total / 1e6).toFixed(0)} ms over ${timed.length} dispatches`);
 for (const [label, { ns, count }] of [...byKernel].sort((a, b) => b[1].ns - a[1].ns).slice(0, 30)) {
   console.log(`${(ns / 1e6).toFixed(1).padStart(8)} ms ${String(count).padStart(4)}x  ${label}`);
 }
