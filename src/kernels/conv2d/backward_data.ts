@@ -8,7 +8,7 @@
 import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
-import { outputShape, usedTaps, type Conv2dGeometry } from './geometry.js';
+import { usedTaps, windowUniforms, type Conv2dGeometry } from './geometry.js';
 import { conv2dTuning, rowsPerInvocation } from './tuning.js';
 import tilesSource from '../../../shaders/conv2d/backward_data.wgsl';
 import rowsSource from '../../../shaders/conv2d/backward_data_rows.wgsl';
@@ -29,13 +29,7 @@ export function backwardData(dy: Tensor, weight: Tensor, g: Conv2dGeometry, vari
   const phaseRows = Math.ceil(g.H / sh);
   const phaseCols = Math.ceil(g.W / sw);
   const wg = conv2dTuning().workgroupSize;
-  const common = {
-    x_shape: [g.N, g.C, g.H, g.W],
-    y_shape: outputShape(g),
-    window: [g.kH, g.kW, g.Cg, g.Og],
-    stride_pad: [sh, sw, g.padding[0], g.padding[1]],
-    dilation: g.dilation,
-  };
+  const common = { ...windowUniforms(g), dilation: g.dilation };
   if (variant === 'rows') {
     const rows = g.N * phaseRows * phaseCols;
     const blocks = Math.ceil(g.Cg / COLS);

@@ -9,7 +9,7 @@ import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { gpu } from '../../engine/device.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
-import { outputShape, type Conv2dGeometry } from './geometry.js';
+import { windowUniforms, type Conv2dGeometry } from './geometry.js';
 import { conv2dTuning } from './tuning.js';
 import type { BackwardVariant } from './backward_data.js';
 import weightSource from '../../../shaders/conv2d/backward_weight.wgsl';
@@ -78,10 +78,7 @@ export function backwardWeight(x: Tensor, dy: Tensor, g: Conv2dGeometry, variant
       workgroups: [workgroups, 1, chunks * g.groups * blocks[0]],
       buffers: { x, dy, partial },
       uniforms: {
-        x_shape: [g.N, g.C, g.H, g.W],
-        y_shape: outputShape(g),
-        window: [g.kH, g.kW, g.Cg, g.Og],
-        stride_pad: [g.stride[0], g.stride[1], g.padding[0], g.padding[1]],
+        ...windowUniforms(g),
         dilation: g.dilation,
         blocks,
         chunk_rows: rows,
@@ -103,10 +100,7 @@ export function backwardWeight(x: Tensor, dy: Tensor, g: Conv2dGeometry, variant
     workgroups: [...workgroups1d(Math.ceil(blockCount / wg)).slice(0, 2), chunks],
     buffers: { x, dy, partial },
     uniforms: {
-      x_shape: [g.N, g.C, g.H, g.W],
-      y_shape: outputShape(g),
-      window: [g.kH, g.kW, g.Cg, g.Og],
-      stride_pad: [g.stride[0], g.stride[1], g.padding[0], g.padding[1]],
+      ...windowUniforms(g),
       dilation: g.dilation,
       blocks,
       block_count: blockCount,

@@ -11,7 +11,7 @@
 import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
-import { outputShape, usedTaps, type Conv2dGeometry } from './geometry.js';
+import { outputShape, usedTaps, windowUniforms, type Conv2dGeometry } from './geometry.js';
 import { conv2dTuning, preferRows, rowsPerInvocation } from './tuning.js';
 import gemmSource from '../../../shaders/conv2d/forward_gemm.wgsl';
 import pointwiseSource from '../../../shaders/conv2d/forward_1x1.wgsl';
@@ -98,10 +98,7 @@ export function conv2dForward(x: Tensor, weight: Tensor, g: Conv2dGeometry, e: E
       workgroups: [...workgroups1d(Math.ceil(tileCount / wg)).slice(0, 2), g.groups * blocks],
       buffers,
       uniforms: {
-        x_shape: [g.N, g.C, g.H, g.W],
-        y_shape: outputShape(g),
-        window: [g.kH, g.kW, g.Cg, g.Og],
-        stride_pad: [g.stride[0], g.stride[1], g.padding[0], g.padding[1]],
+        ...windowUniforms(g),
         dilation_h: g.dilation[0],
         tiles_w: tilesW,
         blocks_g: blocks,
@@ -118,10 +115,7 @@ export function conv2dForward(x: Tensor, weight: Tensor, g: Conv2dGeometry, e: E
       workgroups: [...workgroups1d(Math.ceil(rows / perInvocation / wg)).slice(0, 2), g.groups * rowBlocks],
       buffers,
       uniforms: {
-        x_shape: [g.N, g.C, g.H, g.W],
-        y_shape: outputShape(g),
-        window: [g.kH, g.kW, g.Cg, g.Og],
-        stride_pad: [g.stride[0], g.stride[1], g.padding[0], g.padding[1]],
+        ...windowUniforms(g),
         dilation: g.dilation,
         tap_lo: taps.lo,
         tap_hi: taps.hi,
@@ -137,10 +131,7 @@ export function conv2dForward(x: Tensor, weight: Tensor, g: Conv2dGeometry, e: E
       workgroups: [...workgroups1d(Math.ceil(pixels / wg)).slice(0, 2), g.groups * directBlocks],
       buffers,
       uniforms: {
-        x_shape: [g.N, g.C, g.H, g.W],
-        y_shape: outputShape(g),
-        window: [g.kH, g.kW, g.Cg, g.Og],
-        stride_pad: [g.stride[0], g.stride[1], g.padding[0], g.padding[1]],
+        ...windowUniforms(g),
         dilation: g.dilation,
         blocks_g: directBlocks,
         pixel_count: pixels,

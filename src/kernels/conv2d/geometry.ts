@@ -85,6 +85,16 @@ export function outputShape(g: Conv2dGeometry): number[] {
   return [g.N, g.O, g.OH, g.OW];
 }
 
+/** The uniform fields every windowed conv2d shader declares: input and output shapes, window, stride and padding. */
+export function windowUniforms(g: Conv2dGeometry) {
+  return {
+    x_shape: [g.N, g.C, g.H, g.W],
+    y_shape: outputShape(g),
+    window: [g.kH, g.kW, g.Cg, g.Og],
+    stride_pad: [g.stride[0], g.stride[1], g.padding[0], g.padding[1]],
+  };
+}
+
 /** Multiply-adds of one forward pass (each backward pass does as many). */
 export function conv2dMacs(g: Conv2dGeometry): number {
   return g.N * g.O * g.OH * g.OW * g.Cg * g.kH * g.kW;
