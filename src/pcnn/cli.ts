@@ -20,7 +20,7 @@ import { pcnnMacs } from './info.js';
 import { loadCheckpoint, loadWeights } from './checkpoint.js';
 import { predictImages } from './predict.js';
 import {
-  evalTransform, occludeRegion, occludePatch, rotateBy, EYES, MOUTH, subjectFolds, ckplus48,
+  evalTransform, occludeRegion, occludePatch, rotateBy, EYES, MOUTH, subjectFolds, subjectSplit, ckplus48,
   type Transform,
 } from './data/index.js';
 
@@ -205,11 +205,14 @@ async function inferenceLatency(model: PCNN, repeats: number): Promise<number> {
 async function cmdCv(o: ParsedOptions): Promise<void> {
   const k = o.folds as number;
   const data = o.data as string;
-  const subjects = ckplus48(data, { channels: o['in-channels'] as number, size: [o['input-size'] as number, o['input-size'] as number] });
-  subjectFolds(subjects.samples.map((s) => s.subject), k); // validates k against the subjects
+  const size = o['input-size'] as number;
+  // Decoded once; each fold is a split of the same samples.
+  const all = ckplus48(data, { channels: o['in-channels'] as number, size: [size, size] });
+  reportSkipped(all.skipped);
+  subjectFolds(all.samples.map((s) => s.subject), k); // validates k against the subjects before any training
   const accuracies: number[] = [];
   for (let fold = 0; fold < k; fold++) {
-    const resolved = resolveData({ ...dataChoice(o), fold, folds: k });
+    const resolved = { ...subjectSplit(all.samples, k, fold), classNames: all.classNames };
     const config = trainConfig(o, path.join(o.out as string, `fold${fold}`));
     const result = await train({ ...config, quiet: false }, resolved);
     const accuracy = result.history.at(-1)?.testAccuracy ?? NaN;
