@@ -18,7 +18,7 @@ import {
 } from '../src/kernels/conv2d/index.js';
 import { weightGradChunks, weightGradRowsSplit } from '../src/kernels/conv2d/backward_weight.js';
 import { conv2dGeometry } from '../src/kernels/conv2d/geometry.js';
-import { conv2dTuning, rowsPerInvocation } from '../src/kernels/conv2d/tuning.js';
+import { conv2dTuning, preferRows, preferRowsForWeightGrad, rowsPerInvocation } from '../src/kernels/conv2d/tuning.js';
 import { chooseForwardVariant, supportsVariant } from '../src/kernels/conv2d/forward.js';
 import { Conv2d } from '../src/engine/nn/conv.js';
 import {
@@ -110,6 +110,18 @@ test('the default variants: rows on narrow maps; else 1x1 for pointwise, gemm, d
   assert.is(chooseBackwardWeightVariant(narrow), 'rows');
   assert.is(chooseBackwardWeightVariant(geometry(spec([2, 1, 48, 48], [16, 1, 7, 7], 2, 3))), 'rows');
   assert.is(chooseBackwardWeightVariant(geometry(spec([1, 8, 64, 64], [8, 8, 3, 3], 1, 1))), 'tiles');
+});
+
+test('the rows kernels are chosen only where subgroups have at least 8 lanes', () => {
+  const narrow = conv2dGeometry([64, 32, 3, 3], [32, 32, 3, 3], { padding: 1 });
+  for (const lanes of [0, 4]) {
+    assert.is(preferRows(narrow, lanes), false);
+    assert.is(preferRowsForWeightGrad(narrow, lanes), false);
+  }
+  for (const lanes of [8, 32]) {
+    assert.is(preferRows(narrow, lanes), true);
+    assert.is(preferRowsForWeightGrad(narrow, lanes), true);
+  }
 });
 
 test('fused bias + residual + ReLU equals the unfused reference, every variant', async () => {

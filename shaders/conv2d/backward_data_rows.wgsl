@@ -14,13 +14,17 @@
 // on lavapipe, and 8 rows halve the loads per multiply-add where enough invocations remain). The
 // linear workgroup index (wid.x + wid.y·nwg.x) times WG plus the local index enumerates row blocks;
 // wid.z enumerates (phase, group, channel block), phase-major. All lanes share phase and channels:
-// the valid taps and the weight addresses are uniform (though lavapipe gathers those loads too).
-// Tiling: registers only, no barriers, no early return. Only taps some output pixel reads inside the
+// the valid taps are uniform, and so are the COLS weights of each step of the K loop, which lane l of
+// a subgroup loads for channel c0 + l mod COLS and subgroupBroadcast shares (lavapipe would otherwise
+// load each uniform address once per lane; the host needs subgroups of at least COLS lanes).
+// Tiling: registers only, no barriers, no early return (the broadcasts run in uniform control flow). Only taps some output pixel reads inside the
 // input are visited (the others pair no input pixel with a gradient). Per tap (kh, kw), each row's gradient
 // offset and validity are computed once; the loop over output channels then adds OH·OW per row.
 // Bounds: gradient positions outside [0, OH) × [0, OW) read as zero (clamped address, select); rows
 // past M, and phase pixels past H or W (when sh ∤ H or sw ∤ W), compute on clamped data and store
 // nothing; weight columns of channels past the group's end are clamped and never stored.
+
+enable subgroups;
 
 struct Params {
   x_shape: vec4<u32>,     // N, C, H, W (of dx)
@@ -49,7 +53,7 @@ const COLS: u32 = 8u;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
+        @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let C = params.x_shape.y;
   let H = params.x_shape.z;
   let W = params.x_shape.w;
@@ -74,10 +78,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let c0 = (wid.z % params.blocks_g) * COLS;
   let c_last = min(c0 + COLS - 1u, Cg - 1u);
   // w[o, c, kh, kw] = w[o·Cg·taps + c·taps + tap]: the offsets of the COLS channels at o = g·Og.
-  var w_cols: array<u32, COLS>;
-  for (var j = 0u; j < COLS; j++) {
-    w_cols[j] = (g * Og * Cg + min(c0 + j, c_last)) * taps;
-  }
+  let w_col = (g * Og * Cg + min(c0 + lane % COLS, c_last)) * taps;
 
   let m0 = ((wid.x + wid.y * nwg.x) * WG + lid) * ROWS;
   // Per row: the input pixel, and the first gradient channel of the group in its image.
@@ -124,10 +125,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
           dv[i] = select(0.0, dy[at[i]], ok[i]);
           at[i] += OHW;
         }
+        let mine = w[w_col + k];
+        let wv = array<f32, COLS>(subgroupBroadcast(mine, 0u), subgroupBroadcast(mine, 1u), subgroupBroadcast(mine, 2u),
+                                  subgroupBroadcast(mine, 3u), subgroupBroadcast(mine, 4u), subgroupBroadcast(mine, 5u),
+                                  subgroupBroadcast(mine, 6u), subgroupBroadcast(mine, 7u));
         for (var j = 0u; j < COLS; j++) {
-          let wv = w[w_cols[j] + k];
           for (var i = 0u; i < ROWS; i++) {
-            acc[i][j] = fma(dv[i], wv, acc[i][j]);
+            acc[i][j] = fma(dv[i], wv[j], acc[i][j]);
           }
         }
         k += Cg * taps;

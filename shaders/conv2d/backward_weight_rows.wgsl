@@ -9,14 +9,18 @@
 // Thread mapping: one invocation computes COLS output channels × 4 input channels at one tap. The
 // linear workgroup index (wid.x + wid.y·nwg.x) times WG plus the local index enumerates
 // (input-channel block, tap), tap fastest; wid.z enumerates (chunk, group, output block), chunk
-// slowest. All lanes of a workgroup share the output block and walk the same m, so gradient
-// addresses are uniform (one load for all lanes) and the position (n, oh, ow) is advanced in scalars;
-// only the 4 input values per m are gathers: 4 + COLS loads for 4·COLS multiply-adds.
-// Tiling: registers only, no barriers, no early return. Each m's input position and its validity are
-// computed once and shared by the 4 channels.
+// slowest. All lanes of a workgroup share the output block and walk the same m, so the COLS gradient
+// values of a step are the same for every lane: lane l of a subgroup loads the one of channel
+// o0 + l mod COLS and subgroupBroadcast shares them (lavapipe loads even a uniform address once per
+// lane; the host needs subgroups of at least COLS lanes). With the 4 input values per m, that is
+// 5 loads for 4·COLS multiply-adds (4 + COLS before).
+// Tiling: registers only, no barriers, no early return (the broadcasts run in uniform control flow).
+// Each m's input position and its validity are computed once and shared by the 4 channels.
 // Bounds: input positions outside the input read as zero (clamped address, select); lanes past the
 // last (block, tap) compute on a clamped one and store nothing; channels past the group's end are
 // clamped and never stored.
+
+enable subgroups;
 
 struct Params {
   x_shape: vec4<u32>,     // N, C, H, W
@@ -39,7 +43,7 @@ const COLS: u32 = 8u;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
+        @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let C = params.x_shape.y;
   let H = params.x_shape.z;
   let W = params.x_shape.w;
@@ -64,10 +68,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let o0 = g * Og + (wid.z % params.blocks.x) * COLS;
   let o_last = min(o0 + COLS - 1u, g * Og + Og - 1u);
 
-  var dy_planes: array<u32, COLS>;
-  for (var j = 0u; j < COLS; j++) {
-    dy_planes[j] = min(o0 + j, o_last) * OHW;
-  }
+  let dy_plane = min(o0 + lane % COLS, o_last) * OHW;
   let x_planes = (g * Cg + vec4<u32>(c0, min(c0 + 1u, c_last), min(c0 + 2u, c_last), c_last)) * HW;
   // Input position of output pixel (oh, ow) at this tap: (oh·sh + dh0, ow·sw + dw0).
   let dh0 = i32(tap / KW) * params.dilation.x - params.stride_pad.z;
@@ -87,8 +88,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     let xv = select(vec4<f32>(0.0),
                     vec4<f32>(x[x_planes.x + at], x[x_planes.y + at], x[x_planes.z + at], x[x_planes.w + at]), ok);
     let dy_at = n * O * OHW + oh * OW + ow;
+    let mine = dy[dy_plane + dy_at];
+    let dv = array<f32, COLS>(subgroupBroadcast(mine, 0u), subgroupBroadcast(mine, 1u), subgroupBroadcast(mine, 2u),
+                              subgroupBroadcast(mine, 3u), subgroupBroadcast(mine, 4u), subgroupBroadcast(mine, 5u),
+                              subgroupBroadcast(mine, 6u), subgroupBroadcast(mine, 7u));
     for (var j = 0u; j < COLS; j++) {
-      acc[j] = fma(vec4<f32>(dy[dy_planes[j] + dy_at]), xv, acc[j]);
+      acc[j] = fma(vec4<f32>(dv[j]), xv, acc[j]);
     }
     ow++;
     if (ow == OW) {

@@ -9,16 +9,21 @@
 // group (ROWS = 4 or 8, an override chosen per shape: 8 halves the loads per multiply-add of 4 but
 // leaves lanes idle when M is small). The linear workgroup index (wid.x + wid.y·nwg.x) times WG plus
 // the local index enumerates the row blocks; wid.z enumerates the channel blocks (group-major). All
-// lanes of a workgroup share the channel block, so weight addresses are uniform; lavapipe (Mesa 25.0)
-// still loads them lane by lane inside loops, as it does the ROWS input values: every load of the K
-// loop costs a gather, and the block's ROWS + COLS loads per ROWS·COLS multiply-adds set the speed.
+// lanes of a workgroup share the channel block, so at each step of the K loop they all need the same
+// COLS weights: lane l of a subgroup loads the one of channel o0 + l mod COLS and subgroupBroadcast
+// hands the COLS values to every lane (the host runs this kernel only where subgroups have at least
+// COLS lanes). lavapipe (Mesa 25.0) loads even a uniform address once per lane, so sharing cuts the
+// loads per step from ROWS + COLS to ROWS + 1 for ROWS·COLS multiply-adds (about 2x here).
 // Tiling: registers only (no workgroup memory, no barriers). The loops run over the taps that some
 // pixel uses (on a 1×2 map a 3×3 window reads padding only in 6 of 9 taps), then input
 // channels: each row's tap offset and validity are computed once per tap, so the channel loop has no
-// index arithmetic beyond one add per row. No early return: every loop bound is uniform.
+// index arithmetic beyond one add per row. No early return and every loop bound is uniform, so the
+// broadcasts run in uniform control flow with every lane of the subgroup active.
 // Bounds: taps outside the input read as zero (clamped address, select); rows past M compute on row
 // M − 1 and store nothing; weight rows of channels past the group's end are clamped to its last
 // channel and never stored.
+
+enable subgroups;
 
 struct Params {
   x_shape: vec4<u32>,     // N, C, H, W
@@ -51,7 +56,7 @@ const COLS: u32 = 8u;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
+        @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let C = params.x_shape.y;
   let H = params.x_shape.z;
   let W = params.x_shape.w;
@@ -69,10 +74,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let g = wid.z / params.blocks_g;
   let o0 = g * Og + (wid.z % params.blocks_g) * COLS;
   let o_last = min(o0 + COLS - 1u, g * Og + Og - 1u);
-  var w_rows: array<u32, COLS>;
-  for (var j = 0u; j < COLS; j++) {
-    w_rows[j] = min(o0 + j, o_last) * Cg * taps;
-  }
+  let w_row = min(o0 + lane % COLS, o_last) * Cg * taps;
 
   let m0 = ((wid.x + wid.y * nwg.x) * WG + lid) * ROWS;
   // Per row: the input image's first channel of the group, the top-left input coordinate of its
@@ -109,10 +111,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
           xv[i] = select(0.0, x[at[i]], ok[i]);
           at[i] += HW;
         }
+        let mine = w[w_row + k];
+        let wv = array<f32, COLS>(subgroupBroadcast(mine, 0u), subgroupBroadcast(mine, 1u), subgroupBroadcast(mine, 2u),
+                                  subgroupBroadcast(mine, 3u), subgroupBroadcast(mine, 4u), subgroupBroadcast(mine, 5u),
+                                  subgroupBroadcast(mine, 6u), subgroupBroadcast(mine, 7u));
         for (var j = 0u; j < COLS; j++) {
-          let wv = w[w_rows[j] + k];
           for (var i = 0u; i < ROWS; i++) {
-            acc[i][j] = fma(xv[i], wv, acc[i][j]);
+            acc[i][j] = fma(xv[i], wv[j], acc[i][j]);
           }
         }
         k += taps;

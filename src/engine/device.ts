@@ -16,6 +16,9 @@ export interface Gpu {
   adapter: AdapterDescription;
   limits: GPUSupportedLimits;
   hasTimestamps: boolean;
+  /** The fewest lanes a subgroup can have on this device when it has the `subgroups` feature (kernels
+   *  then share loads across lanes with subgroupBroadcast), else 0. */
+  subgroupMinSize: number;
 }
 
 let current: Gpu | null = null;
@@ -70,10 +73,14 @@ async function acquire(): Promise<Gpu> {
   const requiredLimits: Record<string, number> = {};
   for (const name of wantedLimits) requiredLimits[name] = adapter.limits[name] as number;
   const hasTimestamps = adapter.features.has('timestamp-query');
-  const device = await adapter.requestDevice({
-    requiredLimits,
-    requiredFeatures: hasTimestamps ? ['timestamp-query'] : [],
-  });
+  // Subgroup sizes are part of GPUAdapterInfo in current WebGPU, not yet in @webgpu/types.
+  const subgroupMinSize = adapter.features.has('subgroups')
+    ? ((adapter.info as GPUAdapterInfo & { subgroupMinSize?: number }).subgroupMinSize ?? 0)
+    : 0;
+  const requiredFeatures: GPUFeatureName[] = [];
+  if (hasTimestamps) requiredFeatures.push('timestamp-query');
+  if (subgroupMinSize > 0) requiredFeatures.push('subgroups' as GPUFeatureName);
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   device.addEventListener('uncapturederror', (event) => {
     if (current?.device !== device) return; // a released device's errors are not the next one's
     const error = (event as GPUUncapturedErrorEvent).error;
@@ -94,6 +101,7 @@ async function acquire(): Promise<Gpu> {
     },
     limits: device.limits,
     hasTimestamps,
+    subgroupMinSize,
   };
 }
 

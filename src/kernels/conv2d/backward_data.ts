@@ -9,7 +9,7 @@ import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { usedTaps, windowUniforms, type Conv2dGeometry } from './geometry.js';
-import { conv2dTuning, rowsPerInvocation } from './tuning.js';
+import { conv2dTuning, rowsPerInvocation, ROWS_SHARED_LANES } from './tuning.js';
 import tilesSource from '../../../shaders/conv2d/backward_data.wgsl';
 import rowsSource from '../../../shaders/conv2d/backward_data_rows.wgsl';
 
@@ -18,9 +18,9 @@ const rowsKernel = new Kernel('conv2d_backward_data_rows', rowsSource);
 
 export type BackwardVariant = 'tiles' | 'rows';
 
-// Must match TP in backward_data.wgsl and COLS in backward_data_rows.wgsl.
+// Must match TP in backward_data.wgsl.
 const PIXELS = 8;
-const COLS = 8;
+const COLS = ROWS_SHARED_LANES;
 
 /** dx [N, C, H, W] from dy [N, O, OH, OW] and weight [O, C / groups, kH, kW]. */
 export function backwardData(dy: Tensor, weight: Tensor, g: Conv2dGeometry, variant: BackwardVariant): Tensor {

@@ -4,7 +4,7 @@
  * - `gemm`: implicit GEMM with register blocking and input-row reuse across taps, any shape whose
  *   input row segment fits the shader's register array;
  * - `rows`: implicit GEMM over rows flattened across batch and pixels, any shape; for small feature
- *   maps, where `gemm`'s 8-pixel row tiles would leave most lanes idle;
+ *   maps, where `gemm`'s 8-pixel row tiles would leave most lanes idle (needs subgroups of 8 lanes);
  * - `direct`: one pixel per invocation, no reuse, any shape (the fallback).
  * Each applies bias, a residual and ReLU in its store.
  */
@@ -12,7 +12,7 @@ import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { outputShape, usedTaps, windowUniforms, type Conv2dGeometry } from './geometry.js';
-import { conv2dTuning, preferRows, rowsPerInvocation } from './tuning.js';
+import { conv2dTuning, preferRows, rowsKernelsRun, rowsPerInvocation, ROWS_SHARED_LANES } from './tuning.js';
 import gemmSource from '../../../shaders/conv2d/forward_gemm.wgsl';
 import pointwiseSource from '../../../shaders/conv2d/forward_1x1.wgsl';
 import directSource from '../../../shaders/conv2d/forward_direct.wgsl';
@@ -36,8 +36,7 @@ const GEMM_PIXELS = 8;
 const GEMM_SEGMENT = 48;
 const POINTWISE_PIXELS = 8;
 const DIRECT_CHANNELS = 8;
-// Must match COLS in forward_rows.wgsl.
-const ROWS_COLS = 8;
+const ROWS_COLS = ROWS_SHARED_LANES;
 
 /** Taps along W the gemm kernel covers per input-row segment, or 0 when not even one fits. */
 function gemmTapChunk(g: Conv2dGeometry): number {
@@ -50,6 +49,7 @@ function gemmTapChunk(g: Conv2dGeometry): number {
 export function supportsVariant(g: Conv2dGeometry, variant: ForwardVariant): boolean {
   if (variant === '1x1') return g.kH === 1 && g.kW === 1 && g.padding[0] === 0 && g.padding[1] === 0;
   if (variant === 'gemm') return gemmTapChunk(g) > 0;
+  if (variant === 'rows') return rowsKernelsRun();
   return true;
 }
 

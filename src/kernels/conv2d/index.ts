@@ -2,6 +2,7 @@
  * conv2d with torch.nn.functional.conv2d semantics, its fused form (bias + residual + ReLU in the
  * kernel's store), the dedicated backward kernels, and BatchNorm folding for inference.
  */
+import { gpu } from '../../engine/device.js';
 import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { record } from '../../engine/autograd.js';
@@ -10,7 +11,7 @@ import { conv2dGeometry, outputShape, type Conv2dGeometry, type Conv2dOptions } 
 import { chooseForwardVariant, conv2dForward, supportsVariant, type ForwardVariant } from './forward.js';
 import { backwardData, type BackwardVariant } from './backward_data.js';
 import { backwardBias, backwardWeight } from './backward_weight.js';
-import { conv2dTuning, preferRows, preferRowsForWeightGrad } from './tuning.js';
+import { conv2dTuning, preferRows, preferRowsForWeightGrad, rowsKernelsRun, ROWS_SHARED_LANES } from './tuning.js';
 import reluMaskSource from '../../../shaders/conv2d/relu_mask.wgsl';
 
 export { foldBatchNorm } from './fold_batchnorm.js';
@@ -80,7 +81,7 @@ export function conv2dFused(x: Tensor, weight: Tensor, bias: Tensor | null = nul
   if (residual && residual.shape.join() !== outputShape(g).join()) {
     throw new Error(`conv2d: residual has shape [${residual.shape}], expected the output shape [${outputShape(g)}]`);
   }
-  const variant = options.variant ?? chooseForwardVariant(g);
+  const variant = checkRowsVariant(options.variant ?? chooseForwardVariant(g), 'conv2d');
   if (!supportsVariant(g, variant)) {
     throw new Error(
       `conv2d: variant '${variant}' does not support weight [${weight.shape}] with stride [${g.stride}], ` +
@@ -114,6 +115,16 @@ function checkGradient(dy: Tensor, g: Conv2dGeometry, op: string): void {
   }
 }
 
+function checkRowsVariant<V extends ForwardVariant | BackwardVariant>(variant: V, op: string): V {
+  if (variant === 'rows' && !rowsKernelsRun()) {
+    throw new Error(
+      `${op}: variant 'rows' needs the 'subgroups' feature with at least ${ROWS_SHARED_LANES} lanes per subgroup; ` +
+        `this device has ${gpu().subgroupMinSize || 'no subgroups'} (use 'tiles')`,
+    );
+  }
+  return variant;
+}
+
 /** Gradient wrt the input (torch.nn.grad.conv2d_input): dx of shape `inputShape`. Not recorded. */
 export function conv2dBackwardData(
   dy: Tensor,
@@ -123,7 +134,7 @@ export function conv2dBackwardData(
 ): Tensor {
   const g = conv2dGeometry(inputShape, weight.shape, options);
   checkGradient(dy, g, 'conv2dBackwardData');
-  return backwardData(dy, weight, g, options.variant ?? chooseBackwardDataVariant(g));
+  return backwardData(dy, weight, g, checkRowsVariant(options.variant ?? chooseBackwardDataVariant(g), 'conv2dBackwardData'));
 }
 
 /** Gradient wrt the weight (torch.nn.grad.conv2d_weight): dweight of shape `weightShape`. Not recorded. */
@@ -135,7 +146,7 @@ export function conv2dBackwardWeight(
 ): Tensor {
   const g = conv2dGeometry(x.shape, weightShape, options);
   checkGradient(dy, g, 'conv2dBackwardWeight');
-  return backwardWeight(x, dy, g, options.variant ?? chooseBackwardWeightVariant(g));
+  return backwardWeight(x, dy, g, checkRowsVariant(options.variant ?? chooseBackwardWeightVariant(g), 'conv2dBackwardWeight'));
 }
 
 /** Gradient wrt the bias: the sum of dy [N, O, OH, OW] over N, OH and OW. Not recorded. */

@@ -68,12 +68,24 @@ const WIDE_ROWS = 16;
  *  training step) and matched them on 28×28 ResNet maps; wider maps keep the tiles. */
 const WIDE_ROWS_WEIGHT_GRAD = 32;
 
-export function preferRows(g: Conv2dGeometry): boolean {
-  return g.OW < WIDE_ROWS;
+/** Lanes that share one load of the uniform operand (weights, or the output gradient) by
+ *  subgroupBroadcast in the kernels over flattened rows: must match COLS in their shaders. Without
+ *  that sharing lavapipe loads a uniform address once per lane, and the rows kernels were 1.5-2x slower
+ *  (bench/conv2d.ts --pcnn); they now need subgroups of at least this many lanes. */
+export const ROWS_SHARED_LANES = 8;
+
+/** Whether the kernels over flattened rows can run: the device has subgroups of at least
+ *  ROWS_SHARED_LANES lanes (lavapipe: 8; NVIDIA: 32). Elsewhere the row-tile kernels take every shape. */
+export function rowsKernelsRun(subgroupMinSize = gpu().subgroupMinSize): boolean {
+  return subgroupMinSize >= ROWS_SHARED_LANES;
 }
 
-export function preferRowsForWeightGrad(g: Conv2dGeometry): boolean {
-  return g.OW < WIDE_ROWS_WEIGHT_GRAD;
+export function preferRows(g: Conv2dGeometry, subgroupMinSize?: number): boolean {
+  return g.OW < WIDE_ROWS && rowsKernelsRun(subgroupMinSize);
+}
+
+export function preferRowsForWeightGrad(g: Conv2dGeometry, subgroupMinSize?: number): boolean {
+  return g.OW < WIDE_ROWS_WEIGHT_GRAD && rowsKernelsRun(subgroupMinSize);
 }
 
 /** Rows per invocation (the `ROWS` override) of a kernel over `rows` flattened GEMM rows: 8 where
