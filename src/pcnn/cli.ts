@@ -210,22 +210,38 @@ async function cmdCv(o: ParsedOptions): Promise<void> {
   const all = ckplus48(data, { channels: o['in-channels'] as number, size: [size, size] });
   reportSkipped(all.skipped);
   subjectFolds(all.samples.map((s) => s.subject), k); // validates k against the subjects before any training
-  const accuracies: number[] = [];
+  // Per fold, at the last epoch: the main head (the paper's rule), the summed sense heads, and the
+  // ensemble of both on each image and its mirror image (evaluate's `ensemble`).
+  const rules = { main: [] as number[], heads: [] as number[], ensemble: [] as number[] };
   for (let fold = 0; fold < k; fold++) {
     const resolved = { ...subjectSplit(all.samples, k, fold), classNames: all.classNames };
     const config = trainConfig(o, path.join(o.out as string, `fold${fold}`));
     const result = await train({ ...config, quiet: false }, resolved);
-    const accuracy = result.history.at(-1)?.testAccuracy ?? NaN;
-    accuracies.push(accuracy);
-    console.log(`fold ${fold}: ${(100 * accuracy).toFixed(2)}% (${resolved.test.length} test images)`);
+    const final = await evaluate(result.model, resolved.test, { batchSize: Math.max(config.batch, 64), ensemble: true });
+    rules.main.push(final.main.accuracy);
+    rules.heads.push(final.headsAccuracy);
+    rules.ensemble.push(final.ensembleAccuracy!);
+    console.log(
+      `fold ${fold}: ${pct(final.main.accuracy)} (sense heads ${pct(final.headsAccuracy)}, ensemble with mirror ` +
+        `${pct(final.ensembleAccuracy!)}; ${resolved.test.length} test images)`,
+    );
     result.model.dispose();
   }
-  const mean = accuracies.reduce((a, b) => a + b, 0) / k;
-  const std = Math.sqrt(accuracies.reduce((a, b) => a + (b - mean) ** 2, 0) / (k - 1));
-  const summary = { folds: k, accuracies, mean, std };
+  const summary = { folds: k, ...Object.fromEntries(Object.entries(rules).map(([rule, a]) => [rule, meanAndSpread(a)])) };
   writeFileAtomic(path.join(o.out as string, 'cv.json'), new TextEncoder().encode(JSON.stringify(summary, null, 1)));
-  console.log(`${k}-fold subject-wise cross-validation: ${(100 * mean).toFixed(2)}% ± ${(100 * std).toFixed(2)} (mean ± std over folds)`);
+  for (const [rule, a] of Object.entries(rules)) {
+    const { mean, std } = meanAndSpread(a);
+    console.log(`${k}-fold subject-wise cross-validation, ${rule}: ${pct(mean)} ± ${(100 * std).toFixed(2)} (mean ± std over folds)`);
+  }
 }
+
+function meanAndSpread(accuracies: number[]): { accuracies: number[]; mean: number; std: number } {
+  const mean = accuracies.reduce((a, b) => a + b, 0) / accuracies.length;
+  const std = Math.sqrt(accuracies.reduce((a, b) => a + (b - mean) ** 2, 0) / (accuracies.length - 1));
+  return { accuracies, mean, std };
+}
+
+const pct = (fraction: number) => `${(100 * fraction).toFixed(2)}%`;
 
 function outDir(o: ParsedOptions): string {
   return o.out as string;

@@ -1,5 +1,6 @@
 /** Evaluation of a PCNN on a dataset: main-head and sense-head accuracy, confusion matrix. */
 import { DataLoader, evalTransform, type Dataset, type Transform } from './data/index.js';
+import { hflip } from './data/augment.js';
 import type { PCNN } from './model.js';
 import { predictBatch } from './step.js';
 import { ConfusionMatrix, argmaxRows, type ClassificationReport } from './metrics.js';
@@ -8,12 +9,25 @@ export interface Evaluation {
   main: ClassificationReport;
   /** Accuracy of the summed sense heads alone. */
   headsAccuracy: number;
+  /** With `ensemble`: accuracy of the mean of four class distributions, softmax of the main head and
+   *  of the summed sense heads, on each image and on its mirror image. */
+  ensembleAccuracy?: number;
+}
+
+/** Adds softmax(logits) of each row to `into`. */
+function addSoftmax(into: Float32Array, logits: Float32Array, classes: number): void {
+  for (let row = 0; row < logits.length; row += classes) {
+    const max = Math.max(...logits.subarray(row, row + classes));
+    let sum = 0;
+    for (let c = 0; c < classes; c++) sum += Math.exp(logits[row + c] - max);
+    for (let c = 0; c < classes; c++) into[row + c] += Math.exp(logits[row + c] - max) / sum;
+  }
 }
 
 export async function evaluate(
   model: PCNN,
   dataset: Dataset,
-  { batchSize = 64, transform }: { batchSize?: number; transform?: Transform } = {},
+  { batchSize = 64, transform, ensemble = false }: { batchSize?: number; transform?: Transform; ensemble?: boolean } = {},
 ): Promise<Evaluation> {
   const { inChannels, inputSize, numClasses } = model.config;
   const shape = [inChannels, inputSize[0], inputSize[1]] as const;
@@ -27,17 +41,30 @@ export async function evaluate(
   model.eval();
   const main = new ConfusionMatrix(numClasses);
   const heads = new ConfusionMatrix(numClasses);
+  const mixed = new ConfusionMatrix(numClasses);
   try {
     for await (const batch of loader.epoch(0)) {
       checkLabels(batch.y, numClasses);
       const { out, heads: h } = await predictBatch(model, batch);
       main.add(batch.y, argmaxRows(out, numClasses));
       heads.add(batch.y, argmaxRows(h, numClasses));
+      if (ensemble) {
+        // Every row of every channel plane mirrored: the batch seen as one stack of [H, W] planes.
+        const planes = batch.x.length / (inputSize[0] * inputSize[1]);
+        const mirrored = await predictBatch(model, { x: hflip(batch.x, [planes, inputSize[0], inputSize[1]]), y: batch.y });
+        const probabilities = new Float32Array(out.length);
+        for (const logits of [out, h, mirrored.out, mirrored.heads]) addSoftmax(probabilities, logits, numClasses);
+        mixed.add(batch.y, argmaxRows(probabilities, numClasses));
+      }
     }
   } finally {
     model.train(wasTraining);
   }
-  return { main: main.report(), headsAccuracy: heads.report().accuracy };
+  return {
+    main: main.report(),
+    headsAccuracy: heads.report().accuracy,
+    ...(ensemble ? { ensembleAccuracy: mixed.report().accuracy } : {}),
+  };
 }
 
 export function checkLabels(labels: Int32Array, classes: number): void {
