@@ -18,7 +18,7 @@ import {
 } from '../src/kernels/conv2d/index.js';
 import { weightGradChunks, weightGradRowsSplit } from '../src/kernels/conv2d/backward_weight.js';
 import { conv2dGeometry } from '../src/kernels/conv2d/geometry.js';
-import { conv2dTuning, preferRows, preferRowsForWeightGrad, rowsPerInvocation } from '../src/kernels/conv2d/tuning.js';
+import { preferRows, preferRowsForWeightGrad } from '../src/kernels/conv2d/tuning.js';
 import { chooseForwardVariant, supportsVariant } from '../src/kernels/conv2d/forward.js';
 import { Conv2d } from '../src/engine/nn/conv.js';
 import {
@@ -179,17 +179,12 @@ test('backward data / weight / bias kernels match float64 references', async () 
   }
 });
 
-// The rows kernels take 8 rows per invocation once the row count leaves enough invocations (a
-// threshold of the adapter's tuning), 4 below it: both layouts, each with a ragged last block.
-test('rows kernels: 8 rows per invocation on long row counts, 4 on short ones', async () => {
-  const W = 7;
-  const H = Math.ceil((conv2dTuning().rowsTallMinInvocations * 8) / W) + 1;
-  assert.is(rowsPerInvocation(H * W), 8);
-  assert.is(rowsPerInvocation(H * W - 8 * W), 4);
-  assert.ok((H * W) % 8 !== 0, `${H * W} rows: the last block of 8 must be ragged`);
+// The rows kernels take 4 rows × 16 channels per invocation: ragged last row blocks and channel blocks.
+test('rows kernels: ragged row and channel blocks', async () => {
+  const [H, W] = [9, 7];
   // Stride 2 on a 2H x 2W input: each of the 4 phases of the input gradient has H·W rows.
   const cases: [string, ConvSpec][] = [
-    ['3x3 p1', spec([1, 3, H, W], [9, 3, 3, 3], 1, 1)],
+    ['3x3 p1', spec([2, 18, H, W], [20, 18, 3, 3], 1, 1)],
     ['3x3 s2 p1', spec([1, 2, 2 * H, 2 * W], [5, 2, 3, 3], 2, 1)],
   ];
   for (const [k, [name, s]] of cases.entries()) {

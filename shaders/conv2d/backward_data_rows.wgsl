@@ -9,14 +9,14 @@
 //
 // Thread mapping: within a phase, the pixels (ih, iw) = (phase_h + sh·r, phase_w + sw·q), r < PH =
 // ceil(H / sh), q < PW = ceil(W / sw), of all images are flattened into M = N·PH·PW rows; one
-// invocation computes ROWS consecutive rows × COLS input channels of one group (ROWS = 4 or 8, an
-// override chosen per shape as in forward_rows.wgsl: every load of the K loop costs a per-lane gather
-// on lavapipe, and 8 rows halve the loads per multiply-add where enough invocations remain). The
+// invocation computes ROWS = 4 consecutive rows × COLS = 16 input channels of one group (as in
+// forward_rows.wgsl: 8 rows spill registers next to 16 channels on lavapipe). The
 // linear workgroup index (wid.x + wid.y·nwg.x) times WG plus the local index enumerates row blocks;
 // wid.z enumerates (phase, group, channel block), phase-major. All lanes share phase and channels:
 // the valid taps are uniform, and so are the COLS weights of each step of the K loop, which lane l of
-// a subgroup loads for channel c0 + l mod COLS and subgroupBroadcast shares (lavapipe would otherwise
-// load each uniform address once per lane; the host needs subgroups of at least COLS lanes).
+// a subgroup loads for channels c0 + l mod 8 and c0 + 8 + l mod 8 and subgroupBroadcast shares
+// (lavapipe would otherwise load each uniform address once per lane; the host needs subgroups of at
+// least 8 lanes): ROWS + 2 loads per step for ROWS·COLS multiply-adds.
 // Tiling: registers only, no barriers, no early return (the broadcasts run in uniform control flow). Only taps some output pixel reads inside the
 // input are visited (the others pair no input pixel with a gradient). Per tap (kh, kw), each row's gradient
 // offset and validity are computed once; the loop over output channels then adds OH·OW per row.
@@ -41,15 +41,21 @@ struct Params {
 
 override WG: u32 = 64;
 
-override ROWS: u32 = 4u;
-// Register arrays are sized for the largest ROWS; loops run to ROWS, so the rest is never touched.
-const ROWS_MAX: u32 = 8u;
-const COLS: u32 = 8u;
+const ROWS: u32 = 4u;
+// Lanes that share one load; COLS is two such groups.
+const SHARED: u32 = 8u;
+const COLS: u32 = 16u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+
+// The values of lanes 0..7 of the subgroup, in every lane.
+fn shared8(v: f32) -> array<f32, SHARED> {
+  return array<f32, SHARED>(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u),
+                            subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u), subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
+}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -78,14 +84,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let c0 = (wid.z % params.blocks_g) * COLS;
   let c_last = min(c0 + COLS - 1u, Cg - 1u);
   // w[o, c, kh, kw] = w[o·Cg·taps + c·taps + tap]: the offsets of the COLS channels at o = g·Og.
-  let w_col = (g * Og * Cg + min(c0 + lane % COLS, c_last)) * taps;
+  let w_lo = (g * Og * Cg + min(c0 + lane % SHARED, c_last)) * taps;
+  let w_hi = (g * Og * Cg + min(c0 + SHARED + lane % SHARED, c_last)) * taps;
 
   let m0 = ((wid.x + wid.y * nwg.x) * WG + lid) * ROWS;
   // Per row: the input pixel, and the first gradient channel of the group in its image.
-  var ih: array<i32, ROWS_MAX>;
-  var iw: array<i32, ROWS_MAX>;
-  var n_of: array<u32, ROWS_MAX>;
-  var dy_img: array<u32, ROWS_MAX>;
+  var ih: array<i32, ROWS>;
+  var iw: array<i32, ROWS>;
+  var n_of: array<u32, ROWS>;
+  var dy_img: array<u32, ROWS>;
   for (var i = 0u; i < ROWS; i++) {
     let m = min(m0 + i, params.rows - 1u);
     let q = m % (PH * PW);
@@ -95,7 +102,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     dy_img[i] = (n_of[i] * O + g * Og) * OHW;
   }
 
-  var acc: array<array<f32, COLS>, ROWS_MAX>;
+  var acc: array<array<f32, COLS>, ROWS>;
   for (var kh = params.tap_lo.x; kh < params.tap_hi.x; kh++) {
     // t = ih + ph − kh·dh ≡ phase_h + ph − kh·dh (mod sh) for every row: a uniform test.
     let th = phase_h + params.stride_pad.z - i32(kh) * params.dilation.x;
@@ -107,8 +114,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       if (((tw % sw) + sw) % sw != 0) {
         continue;
       }
-      var at: array<u32, ROWS_MAX>;
-      var ok: array<bool, ROWS_MAX>;
+      var at: array<u32, ROWS>;
+      var ok: array<bool, ROWS>;
       for (var i = 0u; i < ROWS; i++) {
         let t = ih[i] + params.stride_pad.z - i32(kh) * params.dilation.x;
         let u = iw[i] + params.stride_pad.w - i32(kw) * params.dilation.y;
@@ -120,18 +127,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       }
       var k = kh * KW + kw;
       for (var o = 0u; o < Og; o++) {
-        var dv: array<f32, ROWS_MAX>;
+        var dv: array<f32, ROWS>;
         for (var i = 0u; i < ROWS; i++) {
           dv[i] = select(0.0, dy[at[i]], ok[i]);
           at[i] += OHW;
         }
-        let mine = w[w_col + k];
-        let wv = array<f32, COLS>(subgroupBroadcast(mine, 0u), subgroupBroadcast(mine, 1u), subgroupBroadcast(mine, 2u),
-                                  subgroupBroadcast(mine, 3u), subgroupBroadcast(mine, 4u), subgroupBroadcast(mine, 5u),
-                                  subgroupBroadcast(mine, 6u), subgroupBroadcast(mine, 7u));
-        for (var j = 0u; j < COLS; j++) {
+        let lo = shared8(w[w_lo + k]);
+        let hi = shared8(w[w_hi + k]);
+        for (var j = 0u; j < SHARED; j++) {
           for (var i = 0u; i < ROWS; i++) {
-            acc[i][j] = fma(dv[i], wv[j], acc[i][j]);
+            acc[i][j] = fma(dv[i], lo[j], acc[i][j]);
+            acc[i][j + SHARED] = fma(dv[i], hi[j], acc[i][j + SHARED]);
           }
         }
         k += Cg * taps;

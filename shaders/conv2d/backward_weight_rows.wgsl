@@ -9,11 +9,11 @@
 // Thread mapping: one invocation computes COLS output channels × 4 input channels at one tap. The
 // linear workgroup index (wid.x + wid.y·nwg.x) times WG plus the local index enumerates
 // (input-channel block, tap), tap fastest; wid.z enumerates (chunk, group, output block), chunk
-// slowest. All lanes of a workgroup share the output block and walk the same m, so the COLS gradient
-// values of a step are the same for every lane: lane l of a subgroup loads the one of channel
-// o0 + l mod COLS and subgroupBroadcast shares them (lavapipe loads even a uniform address once per
-// lane; the host needs subgroups of at least COLS lanes). With the 4 input values per m, that is
-// 5 loads for 4·COLS multiply-adds (4 + COLS before).
+// slowest. All lanes of a workgroup share the output block and walk the same m, so the COLS = 16
+// gradient values of a step are the same for every lane: lane l of a subgroup loads those of channels
+// o0 + l mod 8 and o0 + 8 + l mod 8 and subgroupBroadcast shares them (lavapipe loads even a uniform
+// address once per lane; the host needs subgroups of at least 8 lanes). With the 4 input values per
+// m, that is 6 loads for 4·COLS multiply-adds.
 // Tiling: registers only, no barriers, no early return (the broadcasts run in uniform control flow).
 // Each m's input position and its validity are computed once and shared by the 4 channels.
 // Bounds: input positions outside the input read as zero (clamped address, select); lanes past the
@@ -34,12 +34,20 @@ struct Params {
 
 override WG: u32 = 64;
 
-const COLS: u32 = 8u;
+// Lanes that share one load; COLS is two such groups.
+const SHARED: u32 = 8u;
+const COLS: u32 = 16u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read_write> partial: array<f32>;
+
+// The values of lanes 0..7 of the subgroup, in every lane.
+fn shared8(v: f32) -> array<f32, SHARED> {
+  return array<f32, SHARED>(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u),
+                            subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u), subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
+}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -68,7 +76,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let o0 = g * Og + (wid.z % params.blocks.x) * COLS;
   let o_last = min(o0 + COLS - 1u, g * Og + Og - 1u);
 
-  let dy_plane = min(o0 + lane % COLS, o_last) * OHW;
+  let dy_lo = min(o0 + lane % SHARED, o_last) * OHW;
+  let dy_hi = min(o0 + SHARED + lane % SHARED, o_last) * OHW;
   let x_planes = (g * Cg + vec4<u32>(c0, min(c0 + 1u, c_last), min(c0 + 2u, c_last), c_last)) * HW;
   // Input position of output pixel (oh, ow) at this tap: (oh·sh + dh0, ow·sw + dw0).
   let dh0 = i32(tap / KW) * params.dilation.x - params.stride_pad.z;
@@ -88,12 +97,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     let xv = select(vec4<f32>(0.0),
                     vec4<f32>(x[x_planes.x + at], x[x_planes.y + at], x[x_planes.z + at], x[x_planes.w + at]), ok);
     let dy_at = n * O * OHW + oh * OW + ow;
-    let mine = dy[dy_plane + dy_at];
-    let dv = array<f32, COLS>(subgroupBroadcast(mine, 0u), subgroupBroadcast(mine, 1u), subgroupBroadcast(mine, 2u),
-                              subgroupBroadcast(mine, 3u), subgroupBroadcast(mine, 4u), subgroupBroadcast(mine, 5u),
-                              subgroupBroadcast(mine, 6u), subgroupBroadcast(mine, 7u));
-    for (var j = 0u; j < COLS; j++) {
-      acc[j] = fma(vec4<f32>(dv[j]), xv, acc[j]);
+    let lo = shared8(dy[dy_lo + dy_at]);
+    let hi = shared8(dy[dy_hi + dy_at]);
+    for (var j = 0u; j < SHARED; j++) {
+      acc[j] = fma(vec4<f32>(lo[j]), xv, acc[j]);
+      acc[j + SHARED] = fma(vec4<f32>(hi[j]), xv, acc[j + SHARED]);
     }
     ow++;
     if (ow == OW) {

@@ -5,15 +5,15 @@
 // The output is seen as a matrix of M = N·OH·OW rows (batch and pixels flattened together, so that
 // maps one to a few pixels wide still fill every lane) by Og columns per group, K = Cg·kH·kW.
 //
-// Thread mapping: one invocation computes ROWS consecutive rows m × COLS output channels of one
-// group (ROWS = 4 or 8, an override chosen per shape: 8 halves the loads per multiply-add of 4 but
-// leaves lanes idle when M is small). The linear workgroup index (wid.x + wid.y·nwg.x) times WG plus
+// Thread mapping: one invocation computes ROWS = 4 consecutive rows m × COLS = 16 output channels of
+// one group (measured on lavapipe: 8 rows spill registers next to 16 channels and lose). The linear workgroup index (wid.x + wid.y·nwg.x) times WG plus
 // the local index enumerates the row blocks; wid.z enumerates the channel blocks (group-major). All
 // lanes of a workgroup share the channel block, so at each step of the K loop they all need the same
-// COLS weights: lane l of a subgroup loads the one of channel o0 + l mod COLS and subgroupBroadcast
-// hands the COLS values to every lane (the host runs this kernel only where subgroups have at least
-// COLS lanes). lavapipe (Mesa 25.0) loads even a uniform address once per lane, so sharing cuts the
-// loads per step from ROWS + COLS to ROWS + 1 for ROWS·COLS multiply-adds (about 2x here).
+// COLS weights: lane l of a subgroup loads those of channels o0 + l mod 8 and o0 + 8 + l mod 8, and
+// subgroupBroadcast hands all COLS values to every lane (the host runs this kernel only where
+// subgroups have at least 8 lanes). lavapipe (Mesa 25.0) loads even a uniform address once per lane:
+// sharing cuts the loads per step from ROWS + COLS to ROWS + 2 for ROWS·COLS multiply-adds (2-3x on
+// PCNN's maps with 8 channels, 4 rows and no sharing; 16 channels gain a further ~1.3x).
 // Tiling: registers only (no workgroup memory, no barriers). The loops run over the taps that some
 // pixel uses (on a 1×2 map a 3×3 window reads padding only in 6 of 9 taps), then input
 // channels: each row's tap offset and validity are computed once per tap, so the channel loop has no
@@ -42,10 +42,10 @@ override HAS_BIAS: bool = false;
 override HAS_RESIDUAL: bool = false;
 override RELU: bool = false;
 
-override ROWS: u32 = 4u;
-// Register arrays are sized for the largest ROWS; loops run to ROWS, so the rest is never touched.
-const ROWS_MAX: u32 = 8u;
-const COLS: u32 = 8u;
+const ROWS: u32 = 4u;
+// Lanes that share one load; COLS is two such groups.
+const SHARED: u32 = 8u;
+const COLS: u32 = 16u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -53,6 +53,12 @@ const COLS: u32 = 8u;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> residual: array<f32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
+
+// The values of lanes 0..7 of the subgroup, in every lane.
+fn shared8(v: f32) -> array<f32, SHARED> {
+  return array<f32, SHARED>(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u),
+                            subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u), subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
+}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -74,15 +80,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let g = wid.z / params.blocks_g;
   let o0 = g * Og + (wid.z % params.blocks_g) * COLS;
   let o_last = min(o0 + COLS - 1u, g * Og + Og - 1u);
-  let w_row = min(o0 + lane % COLS, o_last) * Cg * taps;
+  let w_lo = min(o0 + lane % SHARED, o_last) * Cg * taps;
+  let w_hi = min(o0 + SHARED + lane % SHARED, o_last) * Cg * taps;
 
   let m0 = ((wid.x + wid.y * nwg.x) * WG + lid) * ROWS;
   // Per row: the input image's first channel of the group, the top-left input coordinate of its
   // window, and where its output pixel goes (n·O·OHW + pixel; channel o adds o·OHW).
-  var x_img: array<u32, ROWS_MAX>;
-  var ih0: array<i32, ROWS_MAX>;
-  var iw0: array<i32, ROWS_MAX>;
-  var y_at: array<u32, ROWS_MAX>;
+  var x_img: array<u32, ROWS>;
+  var ih0: array<i32, ROWS>;
+  var iw0: array<i32, ROWS>;
+  var y_at: array<u32, ROWS>;
   for (var i = 0u; i < ROWS; i++) {
     let m = min(m0 + i, params.rows - 1u);
     let n = m / OHW;
@@ -93,11 +100,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     y_at[i] = n * O * OHW + p;
   }
 
-  var acc: array<array<f32, COLS>, ROWS_MAX>;
+  var acc: array<array<f32, COLS>, ROWS>;
   for (var kh = params.tap_lo.x; kh < params.tap_hi.x; kh++) {
     for (var kw = params.tap_lo.y; kw < params.tap_hi.y; kw++) {
-      var at: array<u32, ROWS_MAX>;
-      var ok: array<bool, ROWS_MAX>;
+      var at: array<u32, ROWS>;
+      var ok: array<bool, ROWS>;
       for (var i = 0u; i < ROWS; i++) {
         let ih = ih0[i] + i32(kh) * params.dilation.x;
         let iw = iw0[i] + i32(kw) * params.dilation.y;
@@ -106,18 +113,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       }
       var k = kh * KW + kw;
       for (var c = 0u; c < Cg; c++) {
-        var xv: array<f32, ROWS_MAX>;
+        var xv: array<f32, ROWS>;
         for (var i = 0u; i < ROWS; i++) {
           xv[i] = select(0.0, x[at[i]], ok[i]);
           at[i] += HW;
         }
-        let mine = w[w_row + k];
-        let wv = array<f32, COLS>(subgroupBroadcast(mine, 0u), subgroupBroadcast(mine, 1u), subgroupBroadcast(mine, 2u),
-                                  subgroupBroadcast(mine, 3u), subgroupBroadcast(mine, 4u), subgroupBroadcast(mine, 5u),
-                                  subgroupBroadcast(mine, 6u), subgroupBroadcast(mine, 7u));
-        for (var j = 0u; j < COLS; j++) {
+        let lo = shared8(w[w_lo + k]);
+        let hi = shared8(w[w_hi + k]);
+        for (var j = 0u; j < SHARED; j++) {
           for (var i = 0u; i < ROWS; i++) {
-            acc[i][j] = fma(xv[i], wv[j], acc[i][j]);
+            acc[i][j] = fma(xv[i], lo[j], acc[i][j]);
+            acc[i][j + SHARED] = fma(xv[i], hi[j], acc[i][j + SHARED]);
           }
         }
         k += taps;

@@ -2,14 +2,14 @@
  * conv2d backward wrt the input. Two kernels, both visiting only the taps a strided convolution
  * actually used (input pixels split into stride phases):
  * - `tiles`: 4 channels × 8 pixels of one input row per invocation (shaders/conv2d/backward_data.wgsl);
- * - `rows`: input pixels of all images flattened into GEMM rows, 4 rows × 8 channels per invocation
+ * - `rows`: input pixels of all images flattened into GEMM rows, 4 rows × 16 channels per invocation
  *   (shaders/conv2d/backward_data_rows.wgsl), for small maps whose rows would leave `tiles` idle.
  */
 import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { usedTaps, windowUniforms, type Conv2dGeometry } from './geometry.js';
-import { conv2dTuning, rowsPerInvocation, ROWS_SHARED_LANES } from './tuning.js';
+import { conv2dTuning, ROWS_SHARED_LANES } from './tuning.js';
 import tilesSource from '../../../shaders/conv2d/backward_data.wgsl';
 import rowsSource from '../../../shaders/conv2d/backward_data_rows.wgsl';
 
@@ -20,7 +20,9 @@ export type BackwardVariant = 'tiles' | 'rows';
 
 // Must match TP in backward_data.wgsl.
 const PIXELS = 8;
-const COLS = ROWS_SHARED_LANES;
+// Must match ROWS and COLS (two groups of ROWS_SHARED_LANES) in backward_data_rows.wgsl.
+const ROWS_PER_INVOCATION = 4;
+const COLS = 2 * ROWS_SHARED_LANES;
 
 /** dx [N, C, H, W] from dy [N, O, OH, OW] and weight [O, C / groups, kH, kW]. */
 export function backwardData(dy: Tensor, weight: Tensor, g: Conv2dGeometry, variant: BackwardVariant): Tensor {
@@ -34,12 +36,11 @@ export function backwardData(dy: Tensor, weight: Tensor, g: Conv2dGeometry, vari
     const rows = g.N * phaseRows * phaseCols;
     const blocks = Math.ceil(g.Cg / COLS);
     const taps = usedTaps(g);
-    const perInvocation = rowsPerInvocation(rows);
     dispatch(rowsKernel, {
-      workgroups: [...workgroups1d(Math.ceil(rows / perInvocation / wg)).slice(0, 2), sh * sw * g.groups * blocks],
+      workgroups: [...workgroups1d(Math.ceil(rows / ROWS_PER_INVOCATION / wg)).slice(0, 2), sh * sw * g.groups * blocks],
       buffers: { dy, w: weight, dx },
       uniforms: { ...common, phase_grid: [phaseRows, phaseCols], tap_lo: taps.lo, tap_hi: taps.hi, rows, blocks_g: blocks },
-      constants: { WG: wg, ROWS: perInvocation },
+      constants: { WG: wg },
     });
     return dx;
   }

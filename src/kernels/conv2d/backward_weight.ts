@@ -2,7 +2,7 @@
  * conv2d backward wrt the weight and the bias. Both reduce over N·OH·OW, far more terms than
  * outputs: the reduction is split into chunks computed in parallel (partial sums), then summed.
  * Two weight kernels: `tiles` (4×4 channels at one tap per invocation, output rows of one image per
- * step; shaders/conv2d/backward_weight.wgsl) and `rows` (8×4 channels at one tap, output pixels of all
+ * step; shaders/conv2d/backward_weight.wgsl) and `rows` (16×4 channels at one tap, output pixels of all
  * images flattened; shaders/conv2d/backward_weight_rows.wgsl), for small maps.
  */
 import { Kernel } from '../../engine/kernel.js';
@@ -45,7 +45,8 @@ export function weightGradChunks(g: Conv2dGeometry, blockCount: number): { chunk
   return { chunks: Math.ceil(rows / chunkRows), rows: chunkRows };
 }
 
-const ROWS_COLS = ROWS_SHARED_LANES;
+// Must match COLS in backward_weight_rows.wgsl (two groups of ROWS_SHARED_LANES).
+const ROWS_COLS = 2 * ROWS_SHARED_LANES;
 
 /** The `rows` kernel's split: workgroups of `lanes` invocations over (input block, tap), and chunks of
  *  the N·OH·OW output pixels, enough of them to keep every core busy but each long enough to pay for

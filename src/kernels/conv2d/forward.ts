@@ -12,7 +12,7 @@ import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { outputShape, usedTaps, windowUniforms, type Conv2dGeometry } from './geometry.js';
-import { conv2dTuning, preferRows, rowsKernelsRun, rowsPerInvocation, ROWS_SHARED_LANES } from './tuning.js';
+import { conv2dTuning, preferRows, rowsKernelsRun, ROWS_SHARED_LANES } from './tuning.js';
 import gemmSource from '../../../shaders/conv2d/forward_gemm.wgsl';
 import pointwiseSource from '../../../shaders/conv2d/forward_1x1.wgsl';
 import directSource from '../../../shaders/conv2d/forward_direct.wgsl';
@@ -36,7 +36,9 @@ const GEMM_PIXELS = 8;
 const GEMM_SEGMENT = 48;
 const POINTWISE_PIXELS = 8;
 const DIRECT_CHANNELS = 8;
-const ROWS_COLS = ROWS_SHARED_LANES;
+// Must match ROWS and COLS (two groups of ROWS_SHARED_LANES) in forward_rows.wgsl.
+const ROWS_PER_INVOCATION = 4;
+const ROWS_COLS = 2 * ROWS_SHARED_LANES;
 
 /** Taps along W the gemm kernel covers per input-row segment, or 0 when not even one fits. */
 function gemmTapChunk(g: Conv2dGeometry): number {
@@ -110,9 +112,8 @@ export function conv2dForward(x: Tensor, weight: Tensor, g: Conv2dGeometry, e: E
     const rows = g.N * g.OH * g.OW;
     const rowBlocks = Math.ceil(g.Og / ROWS_COLS);
     const taps = usedTaps(g);
-    const perInvocation = rowsPerInvocation(rows);
     dispatch(rowsKernel, {
-      workgroups: [...workgroups1d(Math.ceil(rows / perInvocation / wg)).slice(0, 2), g.groups * rowBlocks],
+      workgroups: [...workgroups1d(Math.ceil(rows / ROWS_PER_INVOCATION / wg)).slice(0, 2), g.groups * rowBlocks],
       buffers,
       uniforms: {
         ...windowUniforms(g),
@@ -122,7 +123,7 @@ export function conv2dForward(x: Tensor, weight: Tensor, g: Conv2dGeometry, e: E
         rows,
         blocks_g: rowBlocks,
       },
-      constants: { ...constants, ROWS: perInvocation },
+      constants,
     });
   } else {
     const pixels = g.N * g.OH * g.OW;

@@ -21,12 +21,9 @@ export interface Conv2dTuning {
   weightGradRowsWorkgroups: number;
   /** Fewest output pixels per chunk of the `rows` kernel. */
   weightGradRowsMinPixels: number;
-  /** Kernels over flattened rows take 8 rows per invocation instead of 4 (fewer loads per
-   *  multiply-add) when that still leaves at least this many invocations per channel block. */
-  rowsTallMinInvocations: number;
 }
 
-const cpuRows = { weightGradRowsLanes: 128, weightGradRowsWorkgroups: 32, weightGradRowsMinPixels: 64, rowsTallMinInvocations: 256 };
+const cpuRows = { weightGradRowsLanes: 128, weightGradRowsWorkgroups: 32, weightGradRowsMinPixels: 64 };
 const lavapipe: Conv2dTuning = { workgroupSize: 64, weightGradInvocations: 16384, weightGradMinRows: 4, ...cpuRows };
 const swiftshader: Conv2dTuning = { workgroupSize: 64, weightGradInvocations: 8192, weightGradMinRows: 4, ...cpuRows };
 const gpuDefaults: Conv2dTuning = {
@@ -36,7 +33,6 @@ const gpuDefaults: Conv2dTuning = {
   weightGradRowsLanes: 128,
   weightGradRowsWorkgroups: 1024,
   weightGradRowsMinPixels: 16,
-  rowsTallMinInvocations: 4096,
 };
 
 export function tuningFor(adapter: AdapterDescription): Conv2dTuning {
@@ -86,10 +82,4 @@ export function preferRows(g: Conv2dGeometry, subgroupMinSize?: number): boolean
 
 export function preferRowsForWeightGrad(g: Conv2dGeometry, subgroupMinSize?: number): boolean {
   return g.OW < WIDE_ROWS_WEIGHT_GRAD && rowsKernelsRun(subgroupMinSize);
-}
-
-/** Rows per invocation (the `ROWS` override) of a kernel over `rows` flattened GEMM rows: 8 where
- *  enough invocations remain (on lavapipe about 20% faster on PCNN's 12×12 maps), else 4. */
-export function rowsPerInvocation(rows: number): 4 | 8 {
-  return Math.ceil(rows / 8) >= conv2dTuning().rowsTallMinInvocations ? 8 : 4;
 }
