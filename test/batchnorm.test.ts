@@ -183,6 +183,39 @@ test('gradCheck in training mode: input, weight and bias (batch 1, one channel, 
   );
 });
 
+test('fused residual and ReLU: relu(bn(x) + r), forward and gradCheck of x, weight, bias and r, training and eval', async () => {
+  const shape: Shape4 = [2, 3, 3, 5];
+  const c = shape[1];
+  const inputs = [
+    { shape: [...shape], data: f32(randomData(size(shape), 60)) },
+    { shape: [c], data: f32(randomData(c, 61)) },
+    { shape: [c], data: f32(randomData(c, 62)) },
+    { shape: [...shape], data: f32(randomData(size(shape), 63)) },
+  ];
+  const mean = f32(randomData(c, 64));
+  const variance = f32(randomData(c, 65, 0.5, 2));
+  const tail = (y: Float64Array, r: Float64Array | null, relu: boolean) =>
+    y.map((v, i) => (relu ? Math.max(v + (r ? r[i] : 0), 0) : v + (r ? r[i] : 0)));
+  for (const training of [true, false]) {
+    for (const [withResidual, relu] of [[true, true], [false, true], [true, false]] as const) {
+      const what = `batchNorm2d ${training ? 'train' : 'eval'}${withResidual ? ' + residual' : ''}${relu ? ', relu' : ''}`;
+      const normalized = (x: Float64Array, w: Float64Array, b: Float64Array) =>
+        training ? batchNormTrainRef(x, shape, w, b, 1e-5) : normalizeRef(x, shape, mean, variance, w, b, 1e-5);
+      const op = (x: Tensor, w: Tensor, b: Tensor, r: Tensor) =>
+        batchNorm2d(x, training ? null : upload(mean, [c]), training ? null : upload(variance, [c]), w, b, {
+          training,
+          residual: withResidual ? r : null,
+          relu,
+        });
+      const reference = (x: Float64Array, w: Float64Array, b: Float64Array, r: Float64Array) =>
+        tail(normalized(x, w, b), withResidual ? r : null, relu);
+      const y = await run(() => noGrad(() => op(...inputs.map((t) => upload(t.data, t.shape)) as [Tensor, Tensor, Tensor, Tensor])));
+      assertClose(y, reference(...(inputs.map((t) => t.data) as [Float64Array, Float64Array, Float64Array, Float64Array])), `${what}: forward`);
+      await gradCheck(what, inputs, op, reference, { skip: withResidual ? [] : [3] });
+    }
+  }
+});
+
 test('gradCheck in eval mode: a per-channel affine map of the input', async () => {
   const shape: Shape4 = [2, 3, 3, 4];
   const mean = f32(randomData(3, 50));

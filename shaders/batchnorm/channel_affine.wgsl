@@ -6,6 +6,8 @@
 //                    dx from dy (a) and x (b) with batch statistics: t = (mean(dy), weight * invstd, mean,
 //                    -weight * invstd^2 * mean(dy * xhat)), which is weight * invstd * (dy - mean(dy) - xhat *
 //                    mean(dy * xhat)) with xhat = (x - mean) * invstd.
+// Epilogue of MODE_NORMALIZE (a ResNet block's "bn, + identity, relu" in one pass): ADD_B adds b (the
+// residual) and RELU then maps negative values to 0 (NaN passes, as in PyTorch).
 // Thread mapping: flat over the tensor in vec4s, whatever the plane size: PCNN's planes are as small as 1x2,
 // where one workgroup per plane would leave most invocations idle. Each invocation does VEC4S vec4s, WG
 // vec4s apart (consecutive invocations touch consecutive vec4s), so its channel and position in the plane
@@ -15,13 +17,15 @@
 // Bounds: vec4 index < ceil(count / 4); workgroups folded into y past 65535 (index wid.x + wid.y * nwg.x).
 // Pool buffers are whole multiples of 16 bytes, so a last partial vec4 exists in every buffer: its lanes
 // past count are computed from padding and land in out's padding, outside the tensor. `b` is only read in
-// MODE_GRADIENT (the host binds `a` there otherwise).
+// MODE_GRADIENT and with ADD_B (the host binds `a` there otherwise).
 
 const MODE_NORMALIZE = 0u;
 const MODE_SCALE = 1u;
 const MODE_GRADIENT = 2u;
 override MODE: u32;
 override ALIGNED: bool;
+override ADD_B: bool = false;
+override RELU: bool = false;
 
 struct Params {
   count: u32,
@@ -70,7 +74,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     }
     let av = a[i];
     var bv = vec4f();
-    if (MODE == MODE_GRADIENT) {
+    if (MODE == MODE_GRADIENT || ADD_B) {
       bv = b[i];
     }
     var r: vec4f;
@@ -93,6 +97,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
           }
         }
       }
+    }
+    if (ADD_B) {
+      r += bv;
+    }
+    if (RELU) {
+      r = select(r, vec4f(), r < vec4f());
     }
     out[i] = r;
     hw += stepHw;

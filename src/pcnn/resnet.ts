@@ -3,12 +3,11 @@
  * ResNet-18 `state_dict` maps onto them: the stem and layer1..3 as one trunk (`conv1`, `bn1`, `relu`,
  * `maxpool`, `layer1`..`layer3` at Sequential indices 0..6), and layer4 on its own.
  */
-import { Module, Sequential } from '../engine/nn/module.js';
+import { Module, Sequential, type Layer } from '../engine/nn/module.js';
 import { Conv2d } from '../engine/nn/conv.js';
 import { BatchNorm2d } from '../engine/nn/batchnorm.js';
 import { MaxPool2d } from '../engine/nn/pool.js';
 import { ReLU } from '../engine/nn/activation.js';
-import { add, relu } from '../kernels/elementwise/index.js';
 import { conv2dFused, foldBatchNorm } from '../kernels/conv2d/index.js';
 import { isGradEnabled } from '../engine/autograd.js';
 import { upload, type Tensor } from '../engine/tensor.js';
@@ -42,8 +41,9 @@ export class BasicBlock extends Module {
       const identity = downConv ? convBn(x, downConv, downBn!) : x;
       return convBn(convBn(x, this.conv1, this.bn1, { relu: true }), this.conv2, this.bn2, { residual: identity, relu: true });
     }
-    const y = this.bn2.forward(this.conv2.forward(relu(this.bn1.forward(this.conv1.forward(x)))));
-    return relu(add(y, this.downsample ? this.downsample.forward(x) : x));
+    const h = this.bn1.forwardFused(this.conv1.forward(x), { relu: true });
+    const identity = this.downsample ? this.downsample.forward(x) : x;
+    return this.bn2.forwardFused(this.conv2.forward(h), { residual: identity, relu: true });
   }
 }
 
@@ -62,12 +62,12 @@ function convBn(x: Tensor, conv: Conv2d, bn: BatchNorm2d, epilogue: { residual?:
   return conv2dFused(x, folded.weight, folded.bias, { stride, padding, dilation, groups, ...epilogue });
 }
 
-/** The stem and layer1..3, with the stem's conv, BN and ReLU as one fused convolution in inference. */
+/** The stem and layer1..3. The stem's BN and ReLU run as one pass in training, and fold into its
+ *  convolution in inference (the ReLU module stays for torchvision's Sequential indices). */
 class ResnetTrunk extends Sequential {
   forward(x: Tensor): Tensor {
-    if (!isInference(this)) return super.forward(x);
-    const [conv, bn, , maxpool, ...layers] = this.layers;
-    const stem = convBn(x, conv as Conv2d, bn as BatchNorm2d, { relu: true });
+    const [conv, bn, , maxpool, ...layers] = this.layers as [Conv2d, BatchNorm2d, ReLU, MaxPool2d, ...Layer[]];
+    const stem = isInference(this) ? convBn(x, conv, bn, { relu: true }) : bn.forwardFused(conv.forward(x), { relu: true });
     return layers.reduce((y, layer) => layer.forward(y), maxpool.forward(stem));
   }
 }

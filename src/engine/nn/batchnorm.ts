@@ -45,14 +45,21 @@ export class BatchNorm2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    return this.forwardFused(x);
+  }
+
+  /** relu(bn(x) + residual) in one pass over the output (either part optional): a ResNet block's tail. */
+  forwardFused(x: Tensor, { residual = null, relu = false }: { residual?: Tensor | null; relu?: boolean } = {}): Tensor {
     if (x.ndim === 4 && x.shape[1] !== this.numFeatures) {
-      throw new Error(`BatchNorm2d(${this.numFeatures}): input [${x.shape}] has ${x.shape[1]} channels`);
+      throw new Error(`BatchNorm2d(${this.numFeatures}): input [${x.shape}] has ${x.shape[1]} channels, expected ${this.numFeatures}`);
     }
     return batchNorm2d(x, this.runningMean, this.runningVar, this.weight, this.bias, {
       training: this.training || !this.runningMean,
       momentum: this.momentum,
       eps: this.eps,
       batchCount: this.training ? this.numBatchesTracked : null,
+      residual,
+      relu,
     });
   }
 }

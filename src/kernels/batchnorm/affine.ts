@@ -15,8 +15,8 @@ const VEC4S_PER_WORKGROUP = 1024;
 
 /**
  * With t = table[c] of the element's channel:
- *  normalize: (a - t.x) * t.y + t.z;  scale: a * t.y;  gradient: (a - t.x) * t.y + (b - t.z) * t.w
- * (`b` is read in 'gradient' only).
+ *  normalize: (a - t.x) * t.y + t.z (+ b when given: a residual) (then ReLU when `relu`);
+ *  scale: a * t.y;  gradient: (a - t.x) * t.y + (b - t.z) * t.w.
  */
 export function channelAffine(
   mode: keyof typeof modes,
@@ -25,13 +25,19 @@ export function channelAffine(
   layout: ChannelLayout,
   label: string,
   b: Tensor | null = null,
+  relu = false,
 ): Tensor {
   const out = empty(a.shape, 'float32', label);
   dispatch(kernel, {
     workgroups: workgroups1d(Math.ceil(Math.ceil(layout.count / 4) / VEC4S_PER_WORKGROUP)),
     buffers: { a, b: b ?? a, table, out },
     uniforms: { count: layout.count, planeSize: layout.planeSize, channels: layout.channels },
-    constants: { MODE: modes[mode], ALIGNED: layout.planeSize % 4 === 0 ? 1 : 0 },
+    constants: {
+      MODE: modes[mode],
+      ALIGNED: layout.planeSize % 4 === 0 ? 1 : 0,
+      ADD_B: mode === 'normalize' && b ? 1 : 0,
+      RELU: relu ? 1 : 0,
+    },
   });
   return out;
 }

@@ -2,12 +2,15 @@
  * batchNorm2d, as torch.nn.functional.batch_norm on [N, C, H, W]: training normalises with the batch's
  * mean and biased variance and updates the running statistics in place (momentum, unbiased variance);
  * eval normalises with the running statistics. Differentiable in the input, weight and bias.
+ * Optionally fused with what follows a batch norm in a ResNet block: relu(bn(x) + residual), in the
+ * same pass over the output (differentiable in the residual too).
  */
 import { isGradEnabled, record } from '../../engine/autograd.js';
 import { full, type Tensor } from '../../engine/tensor.js';
 import { batchStats, channelLayout, statisticsTable } from './forward.js';
 import { batchNormGradSums, type SavedBatchNorm } from './backward.js';
 import { channelAffine } from './affine.js';
+import { reluBackward } from '../elementwise/index.js';
 
 export interface BatchNormOptions {
   /** Normalise with batch statistics and update the running ones (default false). */
@@ -17,6 +20,10 @@ export interface BatchNormOptions {
   /** A one-element int32 counter (BatchNorm2d's num_batches_tracked) incremented in training, by the
    *  statistics pass itself rather than a dispatch of its own. */
   batchCount?: Tensor | null;
+  /** Added to the normalised output (before the ReLU); the output's shape. */
+  residual?: Tensor | null;
+  /** ReLU on the output. */
+  relu?: boolean;
 }
 
 function checkPerChannel(t: Tensor | null, name: string, x: Tensor): void {
@@ -39,6 +46,7 @@ function checkArguments(
   momentum: number,
   eps: number,
   batchCount: Tensor | null,
+  residual: Tensor | null,
 ): void {
   if (x.ndim !== 4 || x.dtype !== 'float32') {
     throw new Error(`batchNorm2d: expected a 4-D float32 input (N, C, H, W), got ${x.dtype} [${x.shape}]`);
@@ -56,6 +64,9 @@ function checkArguments(
   if (batchCount && (batchCount.dtype !== 'int32' || batchCount.size !== 1)) {
     throw new Error(`batchNorm2d: batchCount must be a one-element int32 tensor, got ${batchCount.dtype} [${batchCount.shape}]`);
   }
+  if (residual && (residual.dtype !== 'float32' || residual.shape.join() !== x.shape.join())) {
+    throw new Error(`batchNorm2d: residual must be float32 of the input's shape [${x.shape}], got ${residual.dtype} [${residual.shape}]`);
+  }
   const [n, , h, w] = x.shape;
   if (training && n * h * w <= 1) {
     throw new Error(`batchNorm2d: expected more than 1 value per channel when training, got input [${x.shape}]`);
@@ -70,11 +81,11 @@ export function batchNorm2d(
   runningVar: Tensor | null,
   weight: Tensor | null,
   bias: Tensor | null,
-  { training = false, momentum = 0.1, eps = 1e-5, batchCount = null }: BatchNormOptions = {},
+  { training = false, momentum = 0.1, eps = 1e-5, batchCount = null, residual = null, relu = false }: BatchNormOptions = {},
 ): Tensor {
-  checkArguments(x, runningMean, runningVar, weight, bias, training, momentum, eps, batchCount);
+  checkArguments(x, runningMean, runningVar, weight, bias, training, momentum, eps, batchCount, residual);
   const layout = channelLayout(x);
-  const needsGrad = isGradEnabled() && [x, weight, bias].some((t) => t?.requiresGrad);
+  const needsGrad = isGradEnabled() && [x, weight, bias, residual].some((t) => t?.requiresGrad);
   const affineWeight = weight ?? full([layout.channels], 1);
   const affineBias = bias ?? full([layout.channels], 0);
   // The table is the backward's copy of the statistics too: a later training step may update the running
@@ -82,7 +93,7 @@ export function batchNorm2d(
   const table = training
     ? batchStats(x, affineWeight, affineBias, layout, eps, { runningMean, runningVar, momentum, batchCount })
     : statisticsTable(runningMean!, runningVar!, affineWeight, affineBias, layout, eps);
-  const y = channelAffine('normalize', x, table, layout, 'batchNorm2d');
+  const y = channelAffine('normalize', x, table, layout, 'batchNorm2d', residual, relu);
   // Safe right after recording: whoever reuses the pooled buffers is recorded later.
   if (!weight) affineWeight.dispose();
   if (!bias) affineBias.dispose();
@@ -91,7 +102,9 @@ export function batchNorm2d(
     return y;
   }
   const saved: SavedBatchNorm = { x, table, layout, training };
-  return record(y, 'batchNorm2d', [x, affineWeight, affineBias], (dy) => {
+  const inputs = [x, affineWeight, affineBias, ...(residual ? [residual] : [])];
+  return record(y, relu || residual ? 'batchNorm2dFused' : 'batchNorm2d', inputs, (grad) => {
+    const dy = relu ? reluBackward(grad, y) : grad;
     // With batch statistics the input gradient needs the sums; with constant ones only the affine gradients do.
     const sums = training || weight?.requiresGrad || bias?.requiresGrad ? batchNormGradSums(dy, saved) : null;
     let gradInput: Tensor | null = null;
@@ -106,6 +119,8 @@ export function batchNorm2d(
     if (sums && !gradBias) sums.gradBias.dispose();
     sums?.gradTable?.dispose();
     table.dispose();
-    return [gradInput, gradWeight, gradBias];
+    // dy is the residual's gradient as it is; otherwise a ReLU's masked copy is freed once read.
+    if (dy !== grad && !residual?.requiresGrad) dy.dispose();
+    return [gradInput, gradWeight, gradBias, ...(residual ? [residual.requiresGrad ? dy : null] : [])];
   });
 }

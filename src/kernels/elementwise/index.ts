@@ -76,7 +76,12 @@ export function sqrt(x: Tensor): Tensor {
 }
 
 export function relu(x: Tensor): Tensor {
-  return unary('relu', Fn.RELU, x, (g, y) => elementwise(Fn.RELU_GRAD, g, y, 'relu backward'));
+  return unary('relu', Fn.RELU, x, reluBackward);
+}
+
+/** The gradient through a ReLU from its output y: grad where y > 0, else 0. Not recorded. */
+export function reluBackward(grad: Tensor, y: Tensor): Tensor {
+  return elementwise(Fn.RELU_GRAD, grad, y, 'relu backward');
 }
 
 export function sigmoid(x: Tensor): Tensor {

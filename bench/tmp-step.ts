@@ -1,0 +1,13 @@
+import { init } from '../src/engine/device.js';
+import { PCNN } from '../src/pcnn/model.js';
+import { trainStep } from '../src/pcnn/step.js';
+import { SGD } from '../src/engine/optim/index.js';
+import { recorder } from '../src/engine/recorder.js';
+await init();
+const model = new PCNN({ width: 16, inputSize: [48, 48] });
+const optimizer = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
+const data = { x: new Float32Array(64 * 48 * 48), y: new Int32Array(64) };
+await trainStep(model, optimizer, data);
+(recorder as any).debug = 1;
+await trainStep(model, optimizer, data);
+process.exit(0);
