@@ -39,10 +39,10 @@ test('an infinite weight in one trunk is traced to the op it first poisons', asy
     assert.unreachable('the guard should stop');
   } catch (error) {
     assert.instance(error, NonFiniteError);
-    assert.match((error as Error).message, /first produced by batchNorm2d \(forward\) output \[2,1,/);
+    assert.match((error as Error).message, /first produced by batchNorm2dFused \(forward\) output \[2,1,/);
   }
   const skipped = await guardedTrainStep(model, optimizer, batch, { onNonFinite: 'skip' });
-  assert.match(skipped.skipped!, /^batchNorm2d \(forward\)/);
+  assert.match(skipped.skipped!, /^batchNorm2dFused \(forward\)/);
   assert.equal(await model.fc.weight.toArray(), before, 'no update was applied');
   model.dispose();
   optimizer.dispose();
