@@ -22,10 +22,10 @@ export interface Ceiling {
 }
 
 const CANDIDATES: MatmulTuning[] = [
-  { variant: 'registers', workgroup: [8, 8] },
-  { variant: 'registers', workgroup: [4, 8] },
-  { variant: 'registers', workgroup: [8, 4] },
-  { variant: 'registers', workgroup: [16, 8] },
+  { variant: 'registers', workgroup: [8, 1] },
+  { variant: 'registers', workgroup: [16, 1] },
+  { variant: 'registers', workgroup: [32, 1] },
+  { variant: 'registers', workgroup: [64, 1] },
   { variant: 'tiled', workgroup: [16, 16] },
   { variant: 'tiled', workgroup: [8, 8] },
 ];

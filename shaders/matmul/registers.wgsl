@@ -7,18 +7,24 @@
 // element strides (0 where an operand is broadcast).
 //
 // For adapters that run compute shaders on the CPU (lavapipe, SwiftShader): no workgroup memory and no
-// barriers (both are expensive there). Invocations are SIMD lanes and every load whose address differs
-// between lanes is a gather, which costs far more than a multiply-add; so each invocation keeps a
-// ROWS×8 block of the output in registers (8 loads of B and ROWS of A per k for 8·ROWS multiply-adds).
-// On lavapipe (2 Zen 4 cores, 1024³) 16×8 blocks beat 4×8 by ~1.6× and 8×8 by ~1.2×; 32×8 spills
-// registers and loses. The loops over the block have constant trip counts and are unrolled by the
-// compiler, which keeps `acc` in registers.
+// barriers (both are expensive there). Invocations are SIMD lanes and every load is issued lane by lane
+// (lavapipe does so even for an address all lanes share), which costs far more than a multiply-add;
+// so each invocation keeps a ROWS×8 block of the output in registers, and the ROWS values of A that a
+// step of k needs, the same for every lane of the workgroup, are loaded once per 8 lanes: lane l of a
+// subgroup loads rows l mod 8 and 8 + l mod 8 and subgroupBroadcast hands all ROWS to every lane
+// (the host runs this kernel only where subgroups have at least 8 lanes). That makes 8 loads of B and
+// 2 of A per k for 8·ROWS multiply-adds (8 + ROWS without sharing: 1.3-1.6x slower on lavapipe at
+// 1024³). 16×8 blocks beat 8×8 and 4×8; 32×8 spills registers and loses. The loops over the block
+// have constant trip counts and are unrolled by the compiler, which keeps `acc` in registers.
 //
-// Thread mapping: invocation (x, y) of the grid owns rows ROWS·y .. ROWS·y + ROWS-1 and columns
-// 8x .. 8x+7 of one output matrix; workgroups are WG_X × WG_Y invocations (overridable).
-// Bounds: invocations whose block starts past M or N return at once (there is no barrier to reach).
-// Loads use row and column indices clamped to M-1 and N-1, so the K loop needs no branch; the values
-// of clamped rows and columns are never stored: every store checks row < M and column < N.
+// Thread mapping: the workgroup (WG invocations, overridable) owns rows ROWS·wid.y .. + ROWS-1; its
+// invocation x of the grid owns columns 8x .. 8x+7 of one output matrix (wid.z).
+// Bounds: a workgroup whose rows start past M returns at once (uniformly, before any broadcast).
+// Loads use row and column indices clamped to M-1 and N-1, so the K loop needs no branch and every
+// lane stays active for the broadcasts; the values of clamped rows and columns are never stored:
+// every store checks row < M and column < N.
+
+enable subgroups;
 
 struct Params {
   // M, N, K, R
@@ -34,8 +40,9 @@ struct Params {
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
-override WG_X: u32 = 8;
-override WG_Y: u32 = 8;
+override WG: u32 = 16;
+// Lanes that share one load; ROWS is two such groups.
+const SHARED = 8u;
 const ROWS = 16u;
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -62,15 +69,22 @@ fn batchOffsets(z: u32, r: u32) -> vec2<u32> {
   return offsets;
 }
 
-@compute @workgroup_size(WG_X, WG_Y)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+// The values of lanes 0..7 of the subgroup, in every lane.
+fn shared8(v: f32) -> array<f32, SHARED> {
+  return array<f32, SHARED>(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u),
+                            subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u), subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u,
+        @builtin(subgroup_invocation_id) lane: u32) {
   let M = params.dims.x;
   let N = params.dims.y;
   let K = params.dims.z;
   let R = params.dims.w;
-  let row0 = gid.y * ROWS;
+  let row0 = wid.y * ROWS;
   let col0 = gid.x * 8u;
-  if (row0 >= M || col0 >= N) {
+  if (row0 >= M) {
     return;
   }
   // Element strides of A along m and k, and of B along k and n, fixed per pipeline by the overrides.
@@ -79,10 +93,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
   let strideBk = select(N, 1u, TRANS_B);
   let strideBn = select(1u, K, TRANS_B);
 
-  var rowA: array<u32, ROWS>;
-  for (var i = 0u; i < ROWS; i++) {
-    rowA[i] = min(row0 + i, M - 1u) * strideAm;
-  }
+  let rowA_lo = min(row0 + lane % SHARED, M - 1u) * strideAm;
+  let rowA_hi = min(row0 + SHARED + lane % SHARED, M - 1u) * strideAm;
   let colB0 = min(col0 + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(N - 1u)) * strideBn;
   let colB1 = min(col0 + vec4<u32>(4u, 5u, 6u, 7u), vec4<u32>(N - 1u)) * strideBn;
 
@@ -95,10 +107,15 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
     for (var k = 0u; k < K; k++) {
       let b0 = vec4<f32>(b[atB + colB0.x], b[atB + colB0.y], b[atB + colB0.z], b[atB + colB0.w]);
       let b1 = vec4<f32>(b[atB + colB1.x], b[atB + colB1.y], b[atB + colB1.z], b[atB + colB1.w]);
-      for (var i = 0u; i < ROWS; i++) {
-        let ai = vec4<f32>(a[atA + rowA[i]]);
-        acc[2u * i] = fma(ai, b0, acc[2u * i]);
-        acc[2u * i + 1u] = fma(ai, b1, acc[2u * i + 1u]);
+      let lo = shared8(a[atA + rowA_lo]);
+      let hi = shared8(a[atA + rowA_hi]);
+      for (var i = 0u; i < SHARED; i++) {
+        let a_lo = vec4<f32>(lo[i]);
+        let a_hi = vec4<f32>(hi[i]);
+        acc[2u * i] = fma(a_lo, b0, acc[2u * i]);
+        acc[2u * i + 1u] = fma(a_lo, b1, acc[2u * i + 1u]);
+        acc[2u * (i + SHARED)] = fma(a_hi, b0, acc[2u * (i + SHARED)]);
+        acc[2u * (i + SHARED) + 1u] = fma(a_hi, b1, acc[2u * (i + SHARED) + 1u]);
       }
       atA += strideAk;
       atB += strideBk;

@@ -65,8 +65,7 @@ export function gemm(op: string, g: Gemm): Tensor {
       TRANS_A: Number(g.transA),
       TRANS_B: Number(g.transB),
       HAS_BIAS: Number(!!g.bias),
-      WG_X: workgroup[0],
-      WG_Y: workgroup[1],
+      ...(variant === 'registers' ? { WG: workgroup[0] } : { WG_X: workgroup[0], WG_Y: workgroup[1] }),
     },
   });
   return out;

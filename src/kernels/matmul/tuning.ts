@@ -1,8 +1,9 @@
 /**
  * Which matmul kernel to run on which adapter, and its workgroup shape. On adapters that run compute
  * shaders on the CPU (lavapipe reports architecture 'software', Chromium's SwiftShader 'swiftshader')
- * workgroup memory and barriers are expensive and register blocking wins; on GPUs, tiles staged in
- * workgroup memory win. See ../shared/notes/webgpu-on-cpu.md for the measurements.
+ * workgroup memory and barriers are expensive and register blocking wins (its loads shared across
+ * subgroups of at least 8 lanes: without those, the tiles); on GPUs, tiles staged in workgroup memory
+ * win. See ../shared/notes/webgpu-on-cpu.md for the measurements.
  */
 import { gpu } from '../../engine/device.js';
 
@@ -10,24 +11,29 @@ export type MatmulVariant = 'registers' | 'tiled';
 
 export interface MatmulTuning {
   variant: MatmulVariant;
-  /** Invocations per workgroup along x (columns) and y (rows); the kernels' WG_X and WG_Y overrides. */
+  /** Invocations per workgroup along x (columns) and y (rows): the tiled kernel's WG_X and WG_Y; the
+   *  registers kernel's WG is x, a multiple of 8, with y = 1 (the workgroup shares its rows). */
   workgroup: readonly [number, number];
 }
 
 /** Keyed by `GPUAdapterInfo.architecture`. */
 export const tuningByArchitecture: Readonly<Record<string, MatmulTuning>> = {
-  software: { variant: 'registers', workgroup: [8, 8] },
-  swiftshader: { variant: 'registers', workgroup: [8, 8] },
+  software: { variant: 'registers', workgroup: [16, 1] },
+  swiftshader: { variant: 'registers', workgroup: [16, 1] },
 };
 
 /** Every other adapter (a real GPU). */
 export const gpuTuning: MatmulTuning = { variant: 'tiled', workgroup: [16, 16] };
 
+/** Lanes of a subgroup sharing one load in registers.wgsl (its SHARED). */
+const REGISTERS_SHARED_LANES = 8;
+
 let forced: MatmulTuning | null = null;
 
 /** The tuning in effect: the forced one if set, else the table's entry for this adapter. */
 export function matmulTuning(): MatmulTuning {
-  return forced ?? tuningByArchitecture[gpu().adapter.architecture] ?? gpuTuning;
+  const tuning = forced ?? tuningByArchitecture[gpu().adapter.architecture] ?? gpuTuning;
+  return tuning.variant === 'registers' && gpu().subgroupMinSize < REGISTERS_SHARED_LANES ? gpuTuning : tuning;
 }
 
 /** Forces a tuning (benchmarks, and tests of the variant this adapter would not pick); null restores
@@ -42,6 +48,10 @@ export function setMatmulTuning(tuning: MatmulTuning | null): void {
     // tiled.wgsl sizes its workgroup-memory tiles for at most 16 invocations along each axis.
     if (tuning.variant === 'tiled' && (x > 16 || y > 16)) {
       throw new Error(`setMatmulTuning: tiled workgroup [${tuning.workgroup}] exceeds the kernel's 16 × 16 maximum`);
+    }
+    // registers.wgsl broadcasts within full subgroups of one row block.
+    if (tuning.variant === 'registers' && (y !== 1 || x % REGISTERS_SHARED_LANES !== 0)) {
+      throw new Error(`setMatmulTuning: registers workgroup [${tuning.workgroup}] must be [a multiple of ${REGISTERS_SHARED_LANES}, 1]`);
     }
   }
   forced = tuning;
