@@ -64,15 +64,15 @@ test('maxPool2d: output, and the gradient routed to each argmax, match the float
   }
 });
 
-test('more planes than one dispatch dimension holds (forward and backward split into several dispatches)', async () => {
-  const shape: Shape4 = [2, 32769, 1, 3];
+test('grids past one dispatch dimension (more than 65535 workgroups of 64, folded into y), forward and backward', async () => {
+  const shape: Shape4 = [2, 32769, 9, 9];
   const options: PoolOptions = { kernelSize: [1, 2], stride: 1 };
   const x = randomData(size(shape), 7);
   const ref = maxPoolRef(Float32Array.from(x), shape, windowOf(options));
   const got = await forwardBackward((t) => maxPool2d(t, options), x, shape, (n) => randomData(n, 8));
-  assertClose(got.out, ref.out, 'maxPool2d over 65538 planes', { atol: 0, rtol: 0 });
+  assertClose(got.out, ref.out, 'maxPool2d over 65538 planes of 9x9', { atol: 0, rtol: 0 });
   const grad = maxPoolGradRef(Float32Array.from(randomData(ref.out.length, 8)), ref.indices, shape, ref.outShape);
-  assertClose(got.grad, grad, 'maxPool2d gradient over 65538 planes', { atol: 1e-6, rtol: 1e-6 });
+  assertClose(got.grad, grad, 'maxPool2d gradient over 65538 planes of 9x9', { atol: 1e-6, rtol: 1e-6 });
 });
 
 test('maxPool2d gradCheck (distinct values, so no window has a tie)', async () => {

@@ -2,13 +2,13 @@
 // over the output bins containing (ih, iw), of dy / that bin's size (bins as in adaptive_avg_forward.wgsl).
 // Bins containing row ih: oh in [floor(ih*outH/inH), floor(((ih+1)*outH - 1)/inH)] (from start(oh) <= ih
 // < end(oh)); likewise for columns.
-// Thread mapping: 8x8 invocations per workgroup over a tile of input columns x rows of one plane
-// (plane = wid.z + firstPlane: the host splits more planes than a dispatch dimension holds), so that
-// no coordinate needs a division. Bounds: columns and rows checked against the input size; the bin
-// ranges lie inside the output by construction.
+// Thread mapping: one invocation per input element, flat over all planes (PCNN's maps are as small as
+// 1x2, where a tile per plane would leave most invocations idle): index = (wid.x + wid.y·nwg.x)·64 +
+// local index, split into (plane, row, column) by two divisions. Bounds: index < count (the host folds
+// workgroups past the dispatch limit into y); the bin ranges lie inside the output by construction.
 
 struct Params {
-  firstPlane: u32,
+  count: u32,              // planes · rows · columns of the grid
   inH: u32,
   inW: u32,
   outH: u32,
@@ -29,14 +29,15 @@ fn binsContaining(i: u32, size: u32, count: u32) -> vec2u {
   return vec2u(i * count / size, ((i + 1u) * count - 1u) / size);
 }
 
-@compute @workgroup_size(8, 8)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  let iw = gid.x;
-  let ih = gid.y;
-  if (iw >= params.inW || ih >= params.inH) {
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let index = (wid.x + wid.y * nwg.x) * 64u + lid;
+  if (index >= params.count) {
     return;
   }
-  let plane = wid.z + params.firstPlane;
+  let iw = index % params.inW;
+  let ih = (index / params.inW) % params.inH;
+  let plane = index / (params.inW * params.inH);
   let rows = binsContaining(ih, params.inH, params.outH);
   let cols = binsContaining(iw, params.inW, params.outW);
   let base = plane * params.outH * params.outW;

@@ -1,13 +1,13 @@
 // Adaptive average pooling forward over planes of x [N*C, inH, inW] to [N*C, outH, outW], PyTorch's bins:
 // output row oh averages input rows [floor(oh*inH/outH), ceil((oh+1)*inH/outH)), likewise columns
 // (bins overlap when the sizes do not divide, and repeat rows when out > in).
-// Thread mapping: 8x8 invocations per workgroup over a tile of output columns x rows of one plane
-// (plane = wid.z + firstPlane: the host splits more planes than a dispatch dimension holds), so that
-// no coordinate needs a division. Bounds: columns and rows checked against the output size; bins lie
-// inside the input by construction.
+// Thread mapping: one invocation per output element, flat over all planes (PCNN's maps are as small as
+// 1x2, where a tile per plane would leave most invocations idle): index = (wid.x + wid.y·nwg.x)·64 +
+// local index, split into (plane, row, column) by two divisions. Bounds: index < count (the host folds
+// workgroups past the dispatch limit into y); bins lie inside the input by construction.
 
 struct Params {
-  firstPlane: u32,
+  count: u32,              // planes · rows · columns of the grid
   inH: u32,
   inW: u32,
   outH: u32,
@@ -23,14 +23,15 @@ fn bin(o: u32, size: u32, count: u32) -> vec2u {
   return vec2u(o * size / count, ((o + 1u) * size + count - 1u) / count);
 }
 
-@compute @workgroup_size(8, 8)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  let ow = gid.x;
-  let oh = gid.y;
-  if (ow >= params.outW || oh >= params.outH) {
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let index = (wid.x + wid.y * nwg.x) * 64u + lid;
+  if (index >= params.count) {
     return;
   }
-  let plane = wid.z + params.firstPlane;
+  let ow = index % params.outW;
+  let oh = (index / params.outW) % params.outH;
+  let plane = index / (params.outW * params.outH);
   let o = (plane * params.outH + oh) * params.outW + ow;
   let rows = bin(oh, params.inH, params.outH);
   let cols = bin(ow, params.inW, params.outW);

@@ -3,13 +3,13 @@
 // window cut at in + pad, counting padding with COUNT_INCLUDE_PAD, else only in-bounds elements).
 // The windows containing row ih are oh in [ceil((ih + padH - kernelH + 1) / strideH), (ih + padH) / strideH]
 // clamped to [0, outH); likewise for columns.
-// Thread mapping: 8x8 invocations per workgroup over a tile of input columns x rows of one plane
-// (plane = wid.z + firstPlane: the host splits more planes than a dispatch dimension holds), so that
-// no coordinate needs a division. Bounds: columns and rows checked against the input size; window
-// ranges clamped to the output.
+// Thread mapping: one invocation per input element, flat over all planes (PCNN's maps are as small as
+// 1x2, where a tile per plane would leave most invocations idle): index = (wid.x + wid.y·nwg.x)·64 +
+// local index, split into (plane, row, column) by two divisions. Bounds: index < count (the host folds
+// workgroups past the dispatch limit into y); window ranges clamped to the output.
 
 struct Params {
-  firstPlane: u32,
+  count: u32,              // planes · rows · columns of the grid
   inH: u32,
   inW: u32,
   outH: u32,
@@ -45,14 +45,15 @@ fn windowExtent(o: i32, kernel: u32, stride: u32, pad: u32, size: u32) -> vec2i 
   return vec2i(hi - lo, min(hi, i32(size)) - max(lo, 0));
 }
 
-@compute @workgroup_size(8, 8)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  let iw = gid.x;
-  let ih = gid.y;
-  if (iw >= params.inW || ih >= params.inH) {
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let index = (wid.x + wid.y * nwg.x) * 64u + lid;
+  if (index >= params.count) {
     return;
   }
-  let plane = wid.z + params.firstPlane;
+  let iw = index % params.inW;
+  let ih = (index / params.inW) % params.inH;
+  let plane = index / (params.inW * params.inH);
   let rows = windowsContaining(ih, params.kernelH, params.strideH, params.padH, params.outH);
   let cols = windowsContaining(iw, params.kernelW, params.strideW, params.padW, params.outW);
   let base = plane * params.outH * params.outW;

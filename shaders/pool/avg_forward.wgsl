@@ -2,13 +2,13 @@
 // (oh, ow) spans rows [oh*strideH - padH, + kernelH) cut at inH + padH (ceil mode can run a window past the
 // padding), likewise columns; out = sum of the in-bounds elements / divisor, where the divisor counts the
 // window after that cut including padding (COUNT_INCLUDE_PAD) or only its in-bounds elements.
-// Thread mapping: 8x8 invocations per workgroup over a tile of output columns x rows of one plane
-// (plane = wid.z + firstPlane: the host splits more planes than a dispatch dimension holds), so that
-// no coordinate needs a division. Bounds: columns and rows checked against the output size; summed
-// rows/columns clipped to [0, inH) x [0, inW).
+// Thread mapping: one invocation per output element, flat over all planes (PCNN's maps are as small as
+// 1x2, where a tile per plane would leave most invocations idle): index = (wid.x + wid.y·nwg.x)·64 +
+// local index, split into (plane, row, column) by two divisions. Bounds: index < count (the host folds
+// workgroups past the dispatch limit into y); summed rows/columns clipped to [0, inH) x [0, inW).
 
 struct Params {
-  firstPlane: u32,
+  count: u32,              // planes · rows · columns of the grid
   inH: u32,
   inW: u32,
   outH: u32,
@@ -27,14 +27,15 @@ override COUNT_INCLUDE_PAD: bool;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
-@compute @workgroup_size(8, 8)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  let ow = gid.x;
-  let oh = gid.y;
-  if (ow >= params.outW || oh >= params.outH) {
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let index = (wid.x + wid.y * nwg.x) * 64u + lid;
+  if (index >= params.count) {
     return;
   }
-  let plane = wid.z + params.firstPlane;
+  let ow = index % params.outW;
+  let oh = (index / params.outW) % params.outH;
+  let plane = index / (params.outW * params.outH);
   let o = (plane * params.outH + oh) * params.outW + ow;
   let hFrom = i32(oh * params.strideH) - i32(params.padH);
   let wFrom = i32(ow * params.strideW) - i32(params.padW);

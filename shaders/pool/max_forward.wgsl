@@ -4,14 +4,14 @@
 // maximum in row-major order, and a NaN wins (the last NaN seen), exactly as PyTorch's CPU kernel, whose
 // running maximum starts at -inf with the index of the first element (starting from that element is the
 // same).
-// Thread mapping: 8x8 invocations per workgroup over a tile of output columns x rows of one plane
-// (plane = wid.z + firstPlane: the host splits more planes than a dispatch dimension holds), so that
-// no coordinate needs a division. Bounds: columns and rows checked against the output size; window
-// rows/columns clipped to [0, inH) x [0, inW) (the host guarantees padding <= kernel / 2, so every window
-// holds at least one element).
+// Thread mapping: one invocation per output element, flat over all planes (PCNN's maps are as small as
+// 1x2, where a tile per plane would leave most invocations idle): index = (wid.x + wid.y·nwg.x)·64 +
+// local index, split into (plane, row, column) by two divisions. Bounds: index < count (the host folds
+// workgroups past the dispatch limit into y); window rows/columns clipped to [0, inH) x [0, inW) (the
+// host guarantees padding <= kernel / 2, so every window holds at least one element).
 
 struct Params {
-  firstPlane: u32,
+  count: u32,              // planes · rows · columns of the grid
   inH: u32,
   inW: u32,
   outH: u32,
@@ -34,14 +34,15 @@ fn isNan(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
 }
 
-@compute @workgroup_size(8, 8)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  let ow = gid.x;
-  let oh = gid.y;
-  if (ow >= params.outW || oh >= params.outH) {
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let index = (wid.x + wid.y * nwg.x) * 64u + lid;
+  if (index >= params.count) {
     return;
   }
-  let plane = wid.z + params.firstPlane;
+  let ow = index % params.outW;
+  let oh = (index / params.outW) % params.outH;
+  let plane = index / (params.outW * params.outH);
   let o = (plane * params.outH + oh) * params.outW + ow;
   let hFrom = i32(oh * params.strideH) - i32(params.padH);
   let wFrom = i32(ow * params.strideW) - i32(params.padW);

@@ -1,22 +1,14 @@
-/** Dispatch over planes for the pooling kernels: 8x8 tiles of (columns, rows), one z-slice per plane. */
-import { gpu } from '../../engine/device.js';
+/** Dispatch of the pooling kernels: one invocation per element of a grid of planes, 64 per workgroup. */
 import { Kernel, type Constants, type Uniforms } from '../../engine/kernel.js';
-import { dispatch, type Bindable } from '../../engine/recorder.js';
+import { dispatch, workgroups1d, type Bindable } from '../../engine/recorder.js';
 
-/** Runs `kernel` over `planes` planes of height x width, in several dispatches (uniform `firstPlane`)
- *  when there are more planes than one dispatch dimension holds. */
+/** Runs `kernel` over every element of `planes` planes of height x width (uniform `count`). */
 export function dispatchPlanes(
   kernel: Kernel,
   planes: number,
   [height, width]: readonly [number, number],
   args: { buffers: Record<string, Bindable>; uniforms: Uniforms; constants?: Constants },
 ): void {
-  const limit = gpu().limits.maxComputeWorkgroupsPerDimension;
-  for (let firstPlane = 0; firstPlane < planes; firstPlane += limit) {
-    dispatch(kernel, {
-      ...args,
-      workgroups: [Math.ceil(width / 8), Math.ceil(height / 8), Math.min(planes - firstPlane, limit)],
-      uniforms: { ...args.uniforms, firstPlane },
-    });
-  }
+  const count = planes * height * width;
+  dispatch(kernel, { ...args, workgroups: workgroups1d(Math.ceil(count / 64)), uniforms: { ...args.uniforms, count } });
 }
