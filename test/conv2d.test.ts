@@ -30,6 +30,10 @@ import {
   type ConvSpec,
 } from './reference/conv2d.js';
 import fixture from './fixtures/conv2d.json';
+import forwardRowsSource from '../shaders/conv2d/forward_rows.wgsl';
+import backwardDataRowsSource from '../shaders/conv2d/backward_data_rows.wgsl';
+import backwardWeightRowsSource from '../shaders/conv2d/backward_weight_rows.wgsl';
+import matmulRegistersSource from '../shaders/matmul/registers.wgsl';
 
 type P = number | [number, number];
 const pair = (v: P): [number, number] => (typeof v === 'number' ? [v, v] : v);
@@ -350,6 +354,15 @@ test('nn.Conv2d: PyTorch names, shapes and init bounds; seeded; forward is conv2
   assert.equal(plain.namedParameters().map(([n]) => n), ['weight']);
   assert.is(plain.bias, null);
   for (const m of [conv, again, plain]) m.dispose();
+});
+
+// The subgroup-sharing helper is copied between marked lines (WGSL has no imports): the copies must not drift.
+test('the shared8 broadcast helper is identical in every shader that carries it', () => {
+  const block = (source: string) => /\/\/ <shared8>[^\n]*\n([\s\S]*?)\/\/ <\/shared8>/.exec(source)?.[1];
+  assert.ok(block(forwardRowsSource));
+  for (const source of [backwardDataRowsSource, backwardWeightRowsSource, matmulRegistersSource]) {
+    assert.fixture(block(source) ?? '<missing>', block(forwardRowsSource)!);
+  }
 });
 
 test.run();

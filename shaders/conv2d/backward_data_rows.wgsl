@@ -51,11 +51,13 @@ const COLS: u32 = 16u;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
+// <shared8> (identical in conv2d/*_rows.wgsl and matmul/registers.wgsl; a test checks it)
 // The values of lanes 0..7 of the subgroup, in every lane.
 fn shared8(v: f32) -> array<f32, SHARED> {
   return array<f32, SHARED>(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u),
                             subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u), subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
 }
+// </shared8>
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
