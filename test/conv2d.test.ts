@@ -18,8 +18,8 @@ import {
 } from '../src/kernels/conv2d/index.js';
 import { weightGradChunks, weightGradRowsSplit } from '../src/kernels/conv2d/backward_weight.js';
 import { conv2dGeometry } from '../src/kernels/conv2d/geometry.js';
-import { preferRows, preferRowsForWeightGrad } from '../src/kernels/conv2d/tuning.js';
-import { chooseForwardVariant, supportsVariant } from '../src/kernels/conv2d/forward.js';
+import { conv2dTuning, preferRows, preferRowsForWeightGrad, rowsKernelsRun, tuningFor } from '../src/kernels/conv2d/tuning.js';
+import { chooseForwardVariant, fallbackForwardVariant, supportsVariant } from '../src/kernels/conv2d/forward.js';
 import { Conv2d } from '../src/engine/nn/conv.js';
 import {
   conv2dBiasGradRef,
@@ -98,22 +98,36 @@ test('forward matches the float64 reference, every variant on every shape it sup
   assert.ok(runs >= FORWARD_CASES.length + 10, `${runs} runs`);
 });
 
-test('the default variants: rows on narrow maps; else 1x1 for pointwise, gemm, direct beyond its segment', () => {
+test('the default variants: rows at every width on CPU adapters with subgroups; on GPUs rows on narrow maps, else 1x1, gemm, direct', () => {
   const geometry = (s: ConvSpec) => conv2dGeometry(s.xShape, s.wShape, options(s));
-  const chosen = (s: ConvSpec) => chooseForwardVariant(geometry(s));
-  assert.is(chosen(spec([1, 4, 8, 8], [4, 4, 1, 1], 2)), 'rows');
-  assert.is(chosen(spec([64, 16, 12, 12], [16, 16, 3, 3], 1, 1)), 'rows');
-  assert.is(chosen(spec([1, 4, 40, 40], [4, 4, 1, 1], 2)), '1x1');
-  assert.is(chosen(spec([1, 4, 20, 20], [4, 4, 1, 1], 1, 1)), 'gemm');
-  assert.is(chosen(spec([1, 3, 40, 40], [8, 3, 7, 7], 2, 3)), 'gemm');
-  assert.is(chosen(spec([1, 1, 2, 260], [1, 1, 2, 2], 16)), 'direct');
-  const narrow = geometry(spec([64, 32, 3, 3], [32, 32, 3, 3], 1, 1));
+  const cpu = tuningFor({ vendor: 'mesa', architecture: 'software', device: 'llvmpipe', description: '' });
+  const gpu = tuningFor({ vendor: 'nvidia', architecture: 'hopper', device: 'H200', description: '' });
   const wide = geometry(spec([2, 8, 32, 32], [8, 8, 3, 3], 1, 1));
-  assert.is(chooseBackwardDataVariant(narrow), 'rows');
-  assert.is(chooseBackwardDataVariant(wide), 'tiles');
-  assert.is(chooseBackwardWeightVariant(narrow), 'rows');
-  assert.is(chooseBackwardWeightVariant(geometry(spec([2, 1, 48, 48], [16, 1, 7, 7], 2, 3))), 'rows');
-  assert.is(chooseBackwardWeightVariant(geometry(spec([1, 8, 64, 64], [8, 8, 3, 3], 1, 1))), 'tiles');
+  const narrow = geometry(spec([64, 32, 3, 3], [32, 32, 3, 3], 1, 1));
+  for (const g of [wide, narrow]) {
+    assert.is(preferRows(g, 8, cpu), true);
+    assert.is(preferRowsForWeightGrad(g, 8, cpu), true);
+  }
+  assert.is(preferRows(narrow, 32, gpu), true);
+  assert.is(preferRows(wide, 32, gpu), false);
+  assert.is(preferRowsForWeightGrad(geometry(spec([2, 1, 48, 48], [16, 1, 7, 7], 2, 3)), 32, gpu), true);
+  assert.is(preferRowsForWeightGrad(wide, 32, gpu), false);
+  if (rowsKernelsRun()) {
+    assert.is(chooseForwardVariant(wide), conv2dTuning().rowsBelowWidth > 32 ? 'rows' : 'gemm');
+    assert.is(chooseBackwardDataVariant(narrow), 'rows');
+    assert.is(chooseBackwardWeightVariant(narrow), 'rows');
+  }
+  assert.is(chooseForwardVariant(geometry(spec([64, 16, 12, 12], [16, 16, 3, 3], 1, 1))), rowsKernelsRun() ? 'rows' : 'gemm');
+  // Fewer than 8 input channels: backward data keeps the row tiles.
+  assert.is(chooseBackwardDataVariant(geometry(spec([1, 3, 40, 40], [8, 3, 7, 7], 2, 3))), 'tiles');
+});
+
+test('without rows kernels: 1x1 for pointwise, gemm, direct beyond its segment', () => {
+  const geometry = (s: ConvSpec) => conv2dGeometry(s.xShape, s.wShape, options(s));
+  assert.is(fallbackForwardVariant(geometry(spec([1, 4, 40, 40], [4, 4, 1, 1], 2))), '1x1');
+  assert.is(fallbackForwardVariant(geometry(spec([1, 4, 20, 20], [4, 4, 1, 1], 1, 1))), 'gemm');
+  assert.is(fallbackForwardVariant(geometry(spec([1, 3, 40, 40], [8, 3, 7, 7], 2, 3))), 'gemm');
+  assert.is(fallbackForwardVariant(geometry(spec([1, 1, 2, 260], [1, 1, 2, 2], 16))), 'direct');
 });
 
 test('the rows kernels are chosen only where subgroups have at least 8 lanes', () => {

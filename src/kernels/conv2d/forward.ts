@@ -57,7 +57,11 @@ export function supportsVariant(g: Conv2dGeometry, variant: ForwardVariant): boo
 
 /** The fastest variant for this shape (measured on lavapipe; see bench/conv2d.ts). */
 export function chooseForwardVariant(g: Conv2dGeometry): ForwardVariant {
-  if (preferRows(g)) return 'rows';
+  return preferRows(g) ? 'rows' : fallbackForwardVariant(g);
+}
+
+/** Where the rows kernel is not preferred (or cannot run without subgroups). */
+export function fallbackForwardVariant(g: Conv2dGeometry): ForwardVariant {
   if (supportsVariant(g, '1x1')) return '1x1';
   // gemm beats direct even on the 3-channel 7x7 s2 stem (about 2x: its row reuse matters more than
   // the short channel loop), so direct is only the fallback.

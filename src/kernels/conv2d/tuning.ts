@@ -21,9 +21,24 @@ export interface Conv2dTuning {
   weightGradRowsWorkgroups: number;
   /** Fewest output pixels per chunk of the `rows` kernel. */
   weightGradRowsMinPixels: number;
+  /** Maps narrower than this many output pixels take the kernels over flattened rows (forward and
+   *  backward data; where subgroups allow), wider ones the row tiles. */
+  rowsBelowWidth: number;
+  /** The same for the weight gradient. */
+  rowsBelowWidthWeightGrad: number;
 }
 
-const cpuRows = { weightGradRowsLanes: 128, weightGradRowsWorkgroups: 32, weightGradRowsMinPixels: 64 };
+// With their loads shared across subgroups, the kernels over flattened rows beat the row tiles at every
+// width on lavapipe (bench/conv2d.ts --all-variants: 1.5-2.9x at 56x56 and 28x28, 1.7x on the 224 stem's
+// forward and 2.5x on its weight gradient); only a backward data with few input channels keeps the tiles
+// (chooseBackwardDataVariant).
+const cpuRows = {
+  weightGradRowsLanes: 128,
+  weightGradRowsWorkgroups: 32,
+  weightGradRowsMinPixels: 64,
+  rowsBelowWidth: Infinity,
+  rowsBelowWidthWeightGrad: Infinity,
+};
 const lavapipe: Conv2dTuning = { workgroupSize: 64, weightGradInvocations: 16384, weightGradMinRows: 4, ...cpuRows };
 const swiftshader: Conv2dTuning = { workgroupSize: 64, weightGradInvocations: 8192, weightGradMinRows: 4, ...cpuRows };
 const gpuDefaults: Conv2dTuning = {
@@ -33,6 +48,10 @@ const gpuDefaults: Conv2dTuning = {
   weightGradRowsLanes: 128,
   weightGradRowsWorkgroups: 1024,
   weightGradRowsMinPixels: 16,
+  // Not measured on a GPU yet: the widths where the rows kernels won on lavapipe before their loads
+  // were shared (narrow maps leave most lanes of the 8-pixel row tiles idle).
+  rowsBelowWidth: 16,
+  rowsBelowWidthWeightGrad: 32,
 };
 
 export function tuningFor(adapter: AdapterDescription): Conv2dTuning {
@@ -54,16 +73,6 @@ export function conv2dTuning(): Conv2dTuning {
   return cached.tuning;
 }
 
-/**
- * Maps narrower than this many output pixels leave most lanes of the 8-pixel row tiles idle: there
- * the kernels over flattened rows win (measured on lavapipe with `bench/conv2d.ts --pcnn`: 1.5-5x on
- * PCNN's 12×12 to 1×2 maps).
- */
-const WIDE_ROWS = 16;
-/** The weight gradient over flattened rows also beat the row tiles on PCNN's 24-wide stem (3-4x in a
- *  training step) and matched them on 28×28 ResNet maps; wider maps keep the tiles. */
-const WIDE_ROWS_WEIGHT_GRAD = 32;
-
 /** Lanes that share one load of the uniform operand (weights, or the output gradient) by
  *  subgroupBroadcast in the kernels over flattened rows: must match COLS in their shaders. Without
  *  that sharing lavapipe loads a uniform address once per lane, and the rows kernels were 1.5-2x slower
@@ -76,10 +85,10 @@ export function rowsKernelsRun(subgroupMinSize = gpu().subgroupMinSize): boolean
   return subgroupMinSize >= ROWS_SHARED_LANES;
 }
 
-export function preferRows(g: Conv2dGeometry, subgroupMinSize?: number): boolean {
-  return g.OW < WIDE_ROWS && rowsKernelsRun(subgroupMinSize);
+export function preferRows(g: Conv2dGeometry, subgroupMinSize?: number, tuning = conv2dTuning()): boolean {
+  return g.OW < tuning.rowsBelowWidth && rowsKernelsRun(subgroupMinSize);
 }
 
-export function preferRowsForWeightGrad(g: Conv2dGeometry, subgroupMinSize?: number): boolean {
-  return g.OW < WIDE_ROWS_WEIGHT_GRAD && rowsKernelsRun(subgroupMinSize);
+export function preferRowsForWeightGrad(g: Conv2dGeometry, subgroupMinSize?: number, tuning = conv2dTuning()): boolean {
+  return g.OW < tuning.rowsBelowWidthWeightGrad && rowsKernelsRun(subgroupMinSize);
 }
