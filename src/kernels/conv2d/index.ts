@@ -3,16 +3,14 @@
  * kernel's store), the dedicated backward kernels, and BatchNorm folding for inference.
  */
 import { gpu } from '../../engine/device.js';
-import { Kernel } from '../../engine/kernel.js';
-import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { record } from '../../engine/autograd.js';
-import { empty, type Tensor } from '../../engine/tensor.js';
+import type { Tensor } from '../../engine/tensor.js';
 import { conv2dGeometry, outputShape, type Conv2dGeometry, type Conv2dOptions } from './geometry.js';
 import { chooseForwardVariant, conv2dForward, supportsVariant, type ForwardVariant } from './forward.js';
 import { backwardData, type BackwardVariant } from './backward_data.js';
 import { backwardBias, backwardWeight } from './backward_weight.js';
-import { conv2dTuning, preferRows, preferRowsForWeightGrad, rowsKernelsRun, ROWS_SHARED_LANES } from './tuning.js';
-import reluMaskSource from '../../../shaders/conv2d/relu_mask.wgsl';
+import { preferRows, preferRowsForWeightGrad, rowsKernelsRun, ROWS_SHARED_LANES } from './tuning.js';
+import { reluBackward } from '../elementwise/index.js';
 
 export { foldBatchNorm } from './fold_batchnorm.js';
 export { conv2dMacs, type Conv2dOptions, type Pair } from './geometry.js';
@@ -33,21 +31,6 @@ export interface Conv2dFusedOptions extends Conv2dForwardOptions {
   /** Added to the convolution (and bias) before the ReLU; the shape of the output. */
   residual?: Tensor | null;
   relu?: boolean;
-}
-
-const reluMaskKernel = new Kernel('conv2d_relu_mask', reluMaskSource);
-
-/** grad where y > 0, else 0: the gradient through the fused ReLU, from the fused output. */
-function reluMask(y: Tensor, grad: Tensor): Tensor {
-  const out = empty(grad.shape, 'float32', 'conv2dFused relu backward');
-  const wg = conv2dTuning().workgroupSize;
-  dispatch(reluMaskKernel, {
-    workgroups: workgroups1d(Math.ceil(grad.size / 4 / wg)),
-    buffers: { y, grad, out },
-    uniforms: { count: grad.size },
-    constants: { WG: wg },
-  });
-  return out;
 }
 
 /** Backward-data kernel for the shape: `rows` where the adapter's tuning prefers it, unless fewer than
@@ -93,7 +76,7 @@ export function conv2dFused(x: Tensor, weight: Tensor, bias: Tensor | null = nul
 
   const inputs = [x, weight, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
   return record(y, relu || residual ? 'conv2dFused' : 'conv2d', inputs, (grad) => {
-    const gy = relu ? reluMask(y, grad) : grad;
+    const gy = relu ? reluBackward(grad, y) : grad;
     const grads: (Tensor | null)[] = [
       x.requiresGrad ? backwardData(gy, weight, g, chooseBackwardDataVariant(g)) : null,
       weight.requiresGrad ? backwardWeight(x, gy, g, chooseBackwardWeightVariant(g)) : null,
