@@ -13,7 +13,7 @@ import { commonOptions, helpText, parseArgs, type OptionSpecs, type ParsedOption
 import { resolveData } from './datasets.js';
 import { train, type TrainOptions, type TrainingMeta } from './train.js';
 import { evaluate } from './evaluate.js';
-import { formatReport } from './metrics.js';
+import { formatReport, pct } from './metrics.js';
 import { confusionMatrixChart } from './plot.js';
 import { PCNN, type PCNNConfig } from './model.js';
 import { pcnnMacs } from './info.js';
@@ -98,8 +98,8 @@ async function cmdTrain(o: ParsedOptions): Promise<void> {
   const result = await train(config, data);
   const final = result.history.at(-1);
   if (final) {
-    console.log(`done in ${result.seconds.toFixed(0)} s: test accuracy ${(100 * final.testAccuracy).toFixed(2)}% ` +
-      `(best ${(100 * Math.max(...result.history.map((h) => h.testAccuracy))).toFixed(2)}%); ` +
+    console.log(`done in ${result.seconds.toFixed(0)} s: test accuracy ${pct(final.testAccuracy)} ` +
+      `(best ${pct(Math.max(...result.history.map((h) => h.testAccuracy)))}); ` +
       `checkpoints, log.jsonl and curves in ${config.out}`);
   }
   if (result.last) console.log(formatReport(result.last.main, data.classNames));
@@ -145,11 +145,11 @@ async function cmdEval(o: ParsedOptions): Promise<void> {
     results[name] = result.main.accuracy;
     if (name === 'clean') {
       console.log(formatReport(result.main, classNames));
-      console.log(`sense heads alone: ${(100 * result.headsAccuracy).toFixed(2)}%`);
+      console.log(`sense heads alone: ${pct(result.headsAccuracy)}`);
       writeFileAtomic(path.join(outDir(o), 'confusion.png'), confusionMatrixChart(result.main.confusion, classNames, `${data.name}: ${(100 * result.main.accuracy).toFixed(1)}%`));
       writeFileAtomic(path.join(outDir(o), 'eval.json'), new TextEncoder().encode(JSON.stringify({ data: data.name, ...result }, null, 1)));
     } else {
-      console.log(`${name.padEnd(18)} ${(100 * result.main.accuracy).toFixed(2)}%`);
+      console.log(`${name.padEnd(18)} ${pct(result.main.accuracy)}`);
     }
   }
   console.error(`confusion matrix and eval.json written to ${outDir(o)}`);
@@ -241,7 +241,6 @@ function meanAndSpread(accuracies: number[]): { accuracies: number[]; mean: numb
   return { accuracies, mean, std };
 }
 
-const pct = (fraction: number) => `${(100 * fraction).toFixed(2)}%`;
 
 function outDir(o: ParsedOptions): string {
   return o.out as string;

@@ -8,6 +8,11 @@ export interface ClassificationReport {
   count: number;
 }
 
+/** A fraction as a percentage with two decimals: 0.6095 → "60.95%". */
+export function pct(fraction: number): string {
+  return `${(100 * fraction).toFixed(2)}%`;
+}
+
 export function argmaxRows(logits: Float32Array, classes: number): Int32Array {
   const rows = logits.length / classes;
   const out = new Int32Array(rows);
@@ -52,5 +57,5 @@ export function formatReport(report: ClassificationReport, classNames: string[])
     (row, i) =>
       `${classNames[i].padEnd(pad)} ${row.map((v) => String(v).padStart(6)).join(' ')}   ${(100 * report.perClassAccuracy[i]).toFixed(1).padStart(5)}%`,
   );
-  return [`accuracy ${(100 * report.accuracy).toFixed(2)}% on ${report.count} images`, header, ...rows].join('\n');
+  return [`accuracy ${pct(report.accuracy)} on ${report.count} images`, header, ...rows].join('\n');
 }

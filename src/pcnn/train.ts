@@ -15,7 +15,7 @@ import { DataLoader, augment, type Dataset } from './data/index.js';
 import { PCNN, type PCNNConfig } from './model.js';
 import { trainStep, guardedTrainStep, type StepResult } from './step.js';
 import { evaluate, checkLabels, type Evaluation } from './evaluate.js';
-import { argmaxRows } from './metrics.js';
+import { argmaxRows, pct } from './metrics.js';
 import { loadCheckpoint, loadWeights, saveCheckpoint } from './checkpoint.js';
 import { trunkStateFromResnet } from './init-trunks.js';
 import { ProgressBar } from './progress.js';
@@ -242,9 +242,6 @@ export async function train(
   return { model, history, last, seconds: (performance.now() - started) / 1000 };
 }
 
-function pct(x: number): string {
-  return `${(100 * x).toFixed(2)}%`;
-}
 
 function writeCurves(out: string, history: EpochRecord[]): void {
   const loss = lineChart('training loss', 'epoch', [{ name: 'train loss', points: history.map((h) => [h.epoch, h.trainLoss]) }]);
