@@ -18,7 +18,8 @@ import {
 } from '../src/kernels/conv2d/index.js';
 import { weightGradChunks, weightGradRowsSplit } from '../src/kernels/conv2d/backward_weight.js';
 import { conv2dGeometry } from '../src/kernels/conv2d/geometry.js';
-import { conv2dTuning, preferRows, preferRowsForWeightGrad, rowsKernelsRun, tuningFor } from '../src/kernels/conv2d/tuning.js';
+import { conv2dTuning, preferRows, preferRowsForWeightGrad, tuningFor } from '../src/kernels/conv2d/tuning.js';
+import { sharedLoadsRun } from '../src/kernels/subgroups.js';
 import { chooseForwardVariant, fallbackForwardVariant, supportsVariant } from '../src/kernels/conv2d/forward.js';
 import { Conv2d } from '../src/engine/nn/conv.js';
 import {
@@ -112,12 +113,12 @@ test('the default variants: rows at every width on CPU adapters with subgroups; 
   assert.is(preferRows(wide, 32, gpu), false);
   assert.is(preferRowsForWeightGrad(geometry(spec([2, 1, 48, 48], [16, 1, 7, 7], 2, 3)), 32, gpu), true);
   assert.is(preferRowsForWeightGrad(wide, 32, gpu), false);
-  if (rowsKernelsRun()) {
+  if (sharedLoadsRun()) {
     assert.is(chooseForwardVariant(wide), conv2dTuning().rowsBelowWidth > 32 ? 'rows' : 'gemm');
     assert.is(chooseBackwardDataVariant(narrow), 'rows');
     assert.is(chooseBackwardWeightVariant(narrow), 'rows');
   }
-  assert.is(chooseForwardVariant(geometry(spec([64, 16, 12, 12], [16, 16, 3, 3], 1, 1))), rowsKernelsRun() ? 'rows' : 'gemm');
+  assert.is(chooseForwardVariant(geometry(spec([64, 16, 12, 12], [16, 16, 3, 3], 1, 1))), sharedLoadsRun() ? 'rows' : 'gemm');
   // Fewer than 8 input channels: backward data keeps the row tiles.
   assert.is(chooseBackwardDataVariant(geometry(spec([1, 3, 40, 40], [8, 3, 7, 7], 2, 3))), 'tiles');
 });

@@ -9,7 +9,8 @@ import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { usedTaps, windowUniforms, type Conv2dGeometry } from './geometry.js';
-import { conv2dTuning, ROWS_SHARED_LANES } from './tuning.js';
+import { conv2dTuning } from './tuning.js';
+import { SHARED_LANES } from '../subgroups.js';
 import tilesSource from '../../../shaders/conv2d/backward_data.wgsl';
 import rowsSource from '../../../shaders/conv2d/backward_data_rows.wgsl';
 
@@ -20,9 +21,9 @@ export type BackwardVariant = 'tiles' | 'rows';
 
 // Must match TP in backward_data.wgsl.
 const PIXELS = 8;
-// Must match ROWS and COLS (two groups of ROWS_SHARED_LANES) in backward_data_rows.wgsl.
+// Must match ROWS and COLS (two groups of SHARED_LANES) in backward_data_rows.wgsl.
 const ROWS_PER_INVOCATION = 4;
-const COLS = 2 * ROWS_SHARED_LANES;
+const COLS = 2 * SHARED_LANES;
 
 /** dx [N, C, H, W] from dy [N, O, OH, OW] and weight [O, C / groups, kH, kW]. */
 export function backwardData(dy: Tensor, weight: Tensor, g: Conv2dGeometry, variant: BackwardVariant): Tensor {

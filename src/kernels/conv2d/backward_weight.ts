@@ -10,7 +10,8 @@ import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { gpu } from '../../engine/device.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { windowUniforms, type Conv2dGeometry } from './geometry.js';
-import { conv2dTuning, ROWS_SHARED_LANES } from './tuning.js';
+import { conv2dTuning } from './tuning.js';
+import { SHARED_LANES } from '../subgroups.js';
 import type { BackwardVariant } from './backward_data.js';
 import weightSource from '../../../shaders/conv2d/backward_weight.wgsl';
 import weightRowsSource from '../../../shaders/conv2d/backward_weight_rows.wgsl';
@@ -45,8 +46,8 @@ export function weightGradChunks(g: Conv2dGeometry, blockCount: number): { chunk
   return { chunks: Math.ceil(rows / chunkRows), rows: chunkRows };
 }
 
-// Must match COLS in backward_weight_rows.wgsl (two groups of ROWS_SHARED_LANES).
-const ROWS_COLS = 2 * ROWS_SHARED_LANES;
+// Must match COLS in backward_weight_rows.wgsl (two groups of SHARED_LANES).
+const ROWS_COLS = 2 * SHARED_LANES;
 
 /** The `rows` kernel's split: workgroups of `lanes` invocations over (input block, tap), and chunks of
  *  the N·OH·OW output pixels, enough of them to keep every core busy but each long enough to pay for

@@ -12,7 +12,8 @@ import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { outputShape, usedTaps, windowUniforms, type Conv2dGeometry } from './geometry.js';
-import { conv2dTuning, preferRows, rowsKernelsRun, ROWS_SHARED_LANES } from './tuning.js';
+import { conv2dTuning, preferRows } from './tuning.js';
+import { SHARED_LANES, sharedLoadsRun } from '../subgroups.js';
 import gemmSource from '../../../shaders/conv2d/forward_gemm.wgsl';
 import pointwiseSource from '../../../shaders/conv2d/forward_1x1.wgsl';
 import directSource from '../../../shaders/conv2d/forward_direct.wgsl';
@@ -36,9 +37,9 @@ const GEMM_PIXELS = 8;
 const GEMM_SEGMENT = 48;
 const POINTWISE_PIXELS = 8;
 const DIRECT_CHANNELS = 8;
-// Must match ROWS and COLS (two groups of ROWS_SHARED_LANES) in forward_rows.wgsl.
+// Must match ROWS and COLS (two groups of SHARED_LANES) in forward_rows.wgsl.
 const ROWS_PER_INVOCATION = 4;
-const ROWS_COLS = 2 * ROWS_SHARED_LANES;
+const ROWS_COLS = 2 * SHARED_LANES;
 
 /** Taps along W the gemm kernel covers per input-row segment, or 0 when not even one fits. */
 function gemmTapChunk(g: Conv2dGeometry): number {
@@ -51,7 +52,7 @@ function gemmTapChunk(g: Conv2dGeometry): number {
 export function supportsVariant(g: Conv2dGeometry, variant: ForwardVariant): boolean {
   if (variant === '1x1') return g.kH === 1 && g.kW === 1 && g.padding[0] === 0 && g.padding[1] === 0;
   if (variant === 'gemm') return gemmTapChunk(g) > 0;
-  if (variant === 'rows') return rowsKernelsRun();
+  if (variant === 'rows') return sharedLoadsRun();
   return true;
 }
 

@@ -9,7 +9,8 @@ import { conv2dGeometry, outputShape, type Conv2dGeometry, type Conv2dOptions } 
 import { chooseForwardVariant, conv2dForward, supportsVariant, type ForwardVariant } from './forward.js';
 import { backwardData, type BackwardVariant } from './backward_data.js';
 import { backwardBias, backwardWeight } from './backward_weight.js';
-import { preferRows, preferRowsForWeightGrad, rowsKernelsRun, ROWS_SHARED_LANES } from './tuning.js';
+import { preferRows, preferRowsForWeightGrad } from './tuning.js';
+import { SHARED_LANES, sharedLoadsRun } from '../subgroups.js';
 import { reluBackward } from '../elementwise/index.js';
 
 export { foldBatchNorm } from './fold_batchnorm.js';
@@ -100,9 +101,9 @@ function checkGradient(dy: Tensor, g: Conv2dGeometry, op: string): void {
 }
 
 function checkRowsVariant<V extends ForwardVariant | BackwardVariant>(variant: V, op: string): V {
-  if (variant === 'rows' && !rowsKernelsRun()) {
+  if (variant === 'rows' && !sharedLoadsRun()) {
     throw new Error(
-      `${op}: variant 'rows' needs the 'subgroups' feature with at least ${ROWS_SHARED_LANES} lanes per subgroup; ` +
+      `${op}: variant 'rows' needs the 'subgroups' feature with at least ${SHARED_LANES} lanes per subgroup; ` +
         `this device has ${gpu().subgroupMinSize || 'no subgroups'} (use 'tiles')`,
     );
   }

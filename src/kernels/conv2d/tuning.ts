@@ -6,6 +6,7 @@
  */
 import { gpu, type AdapterDescription } from '../../engine/device.js';
 import type { Conv2dGeometry } from './geometry.js';
+import { sharedLoadsRun } from '../subgroups.js';
 
 export interface Conv2dTuning {
   /** Invocations per workgroup of every conv2d kernel (the `WG` override). */
@@ -73,22 +74,13 @@ export function conv2dTuning(): Conv2dTuning {
   return cached.tuning;
 }
 
-/** Lanes that share one load of the uniform operand (weights, or the output gradient) by
- *  subgroupBroadcast in the kernels over flattened rows: must match COLS in their shaders. Without
- *  that sharing lavapipe loads a uniform address once per lane, and the rows kernels were 1.5-2x slower
- *  (bench/conv2d.ts --pcnn); they now need subgroups of at least this many lanes. */
-export const ROWS_SHARED_LANES = 8;
-
-/** Whether the kernels over flattened rows can run: the device has subgroups of at least
- *  ROWS_SHARED_LANES lanes (lavapipe: 8; NVIDIA: 32). Elsewhere the row-tile kernels take every shape. */
-export function rowsKernelsRun(subgroupMinSize = gpu().subgroupMinSize): boolean {
-  return subgroupMinSize >= ROWS_SHARED_LANES;
-}
-
+/** Whether a map this wide takes the kernels over flattened rows: narrower than the tuning's width, on a
+ *  device where their loads can be shared (lavapipe: subgroups of 8; NVIDIA: 32); elsewhere the row
+ *  tiles take every shape. */
 export function preferRows(g: Conv2dGeometry, subgroupMinSize?: number, tuning = conv2dTuning()): boolean {
-  return g.OW < tuning.rowsBelowWidth && rowsKernelsRun(subgroupMinSize);
+  return g.OW < tuning.rowsBelowWidth && sharedLoadsRun(subgroupMinSize);
 }
 
 export function preferRowsForWeightGrad(g: Conv2dGeometry, subgroupMinSize?: number, tuning = conv2dTuning()): boolean {
-  return g.OW < tuning.rowsBelowWidthWeightGrad && rowsKernelsRun(subgroupMinSize);
+  return g.OW < tuning.rowsBelowWidthWeightGrad && sharedLoadsRun(subgroupMinSize);
 }

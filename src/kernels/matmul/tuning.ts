@@ -6,6 +6,7 @@
  * win. See ../shared/notes/webgpu-on-cpu.md for the measurements.
  */
 import { gpu } from '../../engine/device.js';
+import { SHARED_LANES, sharedLoadsRun } from '../subgroups.js';
 
 export type MatmulVariant = 'registers' | 'tiled';
 
@@ -25,15 +26,12 @@ export const tuningByArchitecture: Readonly<Record<string, MatmulTuning>> = {
 /** Every other adapter (a real GPU). */
 export const gpuTuning: MatmulTuning = { variant: 'tiled', workgroup: [16, 16] };
 
-/** Lanes of a subgroup sharing one load in registers.wgsl (its SHARED). */
-const REGISTERS_SHARED_LANES = 8;
-
 let forced: MatmulTuning | null = null;
 
 /** The tuning in effect: the forced one if set, else the table's entry for this adapter. */
 export function matmulTuning(): MatmulTuning {
   const tuning = forced ?? tuningByArchitecture[gpu().adapter.architecture] ?? gpuTuning;
-  return tuning.variant === 'registers' && gpu().subgroupMinSize < REGISTERS_SHARED_LANES ? gpuTuning : tuning;
+  return tuning.variant === 'registers' && !sharedLoadsRun() ? gpuTuning : tuning;
 }
 
 /** Forces a tuning (benchmarks, and tests of the variant this adapter would not pick); null restores
@@ -50,8 +48,8 @@ export function setMatmulTuning(tuning: MatmulTuning | null): void {
       throw new Error(`setMatmulTuning: tiled workgroup [${tuning.workgroup}] exceeds the kernel's 16 × 16 maximum`);
     }
     // registers.wgsl broadcasts within full subgroups of one row block.
-    if (tuning.variant === 'registers' && (y !== 1 || x % REGISTERS_SHARED_LANES !== 0)) {
-      throw new Error(`setMatmulTuning: registers workgroup [${tuning.workgroup}] must be [a multiple of ${REGISTERS_SHARED_LANES}, 1]`);
+    if (tuning.variant === 'registers' && (y !== 1 || x % SHARED_LANES !== 0)) {
+      throw new Error(`setMatmulTuning: registers workgroup [${tuning.workgroup}] must be [a multiple of ${SHARED_LANES}, 1]`);
     }
   }
   forced = tuning;
