@@ -17,9 +17,10 @@
 // a subgroup loads for channels c0 + l mod 8 and c0 + 8 + l mod 8 and subgroupBroadcast shares
 // (lavapipe would otherwise load each uniform address once per lane; the host needs subgroups of at
 // least 8 lanes): ROWS + 2 loads per step for ROWS·COLS multiply-adds.
-// Tiling: registers only, no barriers, no early return (the broadcasts run in uniform control flow). Only taps some output pixel reads inside the
-// input are visited (the others pair no input pixel with a gradient). Per tap (kh, kw), each row's gradient
-// offset and validity are computed once; the loop over output channels then adds OH·OW per row.
+// Tiling: registers only, no barriers, no early return (the broadcasts run in uniform control flow).
+// Only taps some output pixel reads inside the input are visited (the others pair no input pixel with a
+// gradient). Per tap (kh, kw), each row's gradient offset and validity are computed once; the loop over
+// output channels then adds OH·OW per row.
 // Bounds: gradient positions outside [0, OH) × [0, OW) read as zero (clamped address, select); rows
 // past M, and phase pixels past H or W (when sh ∤ H or sw ∤ W), compute on clamped data and store
 // nothing; weight columns of channels past the group's end are clamped and never stored.

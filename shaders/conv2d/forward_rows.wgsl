@@ -6,14 +6,15 @@
 // maps one to a few pixels wide still fill every lane) by Og columns per group, K = Cg·kH·kW.
 //
 // Thread mapping: one invocation computes ROWS = 4 consecutive rows m × COLS = 16 output channels of
-// one group (measured on lavapipe: 8 rows spill registers next to 16 channels and lose). The linear workgroup index (wid.x + wid.y·nwg.x) times WG plus
-// the local index enumerates the row blocks; wid.z enumerates the channel blocks (group-major). All
-// lanes of a workgroup share the channel block, so at each step of the K loop they all need the same
-// COLS weights: lane l of a subgroup loads those of channels o0 + l mod 8 and o0 + 8 + l mod 8, and
-// subgroupBroadcast hands all COLS values to every lane (the host runs this kernel only where
-// subgroups have at least 8 lanes). lavapipe (Mesa 25.0) loads even a uniform address once per lane:
-// sharing cuts the loads per step from ROWS + COLS to ROWS + 2 for ROWS·COLS multiply-adds (2-3x on
-// PCNN's maps with 8 channels, 4 rows and no sharing; 16 channels gain a further ~1.3x).
+// one group (measured on lavapipe: 8 rows spill registers next to 16 channels and lose). The linear
+// workgroup index (wid.x + wid.y·nwg.x) times WG plus the local index enumerates the row blocks; wid.z
+// enumerates the channel blocks (group-major). All lanes of a workgroup share the channel block, so at
+// each step of the K loop they all need the same COLS weights: lane l of a subgroup loads those of
+// channels o0 + l mod 8 and o0 + 8 + l mod 8, and subgroupBroadcast hands all COLS values to every lane
+// (the host runs this kernel only where subgroups have at least 8 lanes). lavapipe (Mesa 25.0) loads
+// even a uniform address once per lane: sharing cuts the loads per step from ROWS + COLS to ROWS + 2
+// for ROWS·COLS multiply-adds (2-3x on PCNN's maps with 8 channels, 4 rows and no sharing; 16 channels
+// gain a further ~1.3x).
 // Tiling: registers only (no workgroup memory, no barriers). The loops run over the taps that some
 // pixel uses (on a 1×2 map a 3×3 window reads padding only in 6 of 9 taps), then input
 // channels: each row's tap offset and validity are computed once per tap, so the channel loop has no
