@@ -417,4 +417,38 @@ test('the workgroup-memory reductions pass the race detector and compute the rig
   }
 });
 
+test('momentum null averages batches equally (from resetRunningStats); withStatistics lends and updates another set', async () => {
+  const shape: Shape4 = [3, 2, 2, 3];
+  const batches = [0, 1, 2].map((i) => channelData(shape, 90 + i));
+  const meanOfBatches = (pick: (s: { mean: Float64Array; unbiased: Float64Array }) => Float64Array, xs: Float64Array[]) => {
+    const stats = xs.map((x) => {
+      const { mean, variance } = channelStatsRef(x, shape);
+      const count = shape[0] * shape[2] * shape[3];
+      return { mean, unbiased: variance.map((v) => (v * count) / (count - 1)) };
+    });
+    return Float64Array.from({ length: shape[1] }, (_, ch) => stats.reduce((a, s) => a + pick(s)[ch], 0) / stats.length);
+  };
+  const bn = new BatchNorm2d(2, { momentum: null });
+  bn.loadStateDict({ running_mean: { shape: [2], data: [5, 5] }, num_batches_tracked: { shape: [], data: [9] } }, { strict: false });
+  bn.resetRunningStats();
+  for (const x of batches.slice(0, 2)) tidy(() => void bn.forward(upload(x, shape)));
+  const lent = bn.newStatistics();
+  bn.withStatistics(lent, () => tidy(() => void bn.forward(upload(batches[2], shape))));
+  assertClose(await bn.runningMean!.toArray(), meanOfBatches((s) => s.mean, batches.slice(0, 2)), 'own mean, two batches');
+  assertClose(await bn.runningVar!.toArray(), meanOfBatches((s) => s.unbiased, batches.slice(0, 2)), 'own variance, two batches');
+  assert.is(await bn.numBatchesTracked!.item(), 2, 'a lent set does not count in num_batches_tracked');
+  assertClose(await lent.mean.toArray(), meanOfBatches((s) => s.mean, [batches[2]]), 'lent mean');
+  assertClose(await lent.variance.toArray(), meanOfBatches((s) => s.unbiased, [batches[2]]), 'lent variance');
+  // Eval mode inside withStatistics normalises with the lent set.
+  bn.eval();
+  const x = channelData(shape, 99);
+  const y = await run(() => bn.withStatistics(lent, () => bn.forward(upload(x, shape))));
+  const [m, v] = [f32(await lent.mean.toArray()), f32(await lent.variance.toArray())];
+  assertClose(y, normalizeRef(x, shape, m, v, null, null, 1e-5), 'eval with the lent set', { atol: 1e-5 });
+  assertClose(await bn.runningMean!.toArray(), meanOfBatches((s) => s.mean, batches.slice(0, 2)), 'own set back after withStatistics');
+  lent.mean.dispose();
+  lent.variance.dispose();
+  bn.dispose();
+});
+
 test.run();

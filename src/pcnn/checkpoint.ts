@@ -1,7 +1,8 @@
 /**
  * Checkpoints. Ours are safetensors files: the model's tensors under their PyTorch names (so the file is
  * also a plain state dict), the optimizer's state tensors under `optimizer.state.<i>.<name>`, and JSON
- * metadata (`pcnn`: model config and training progress; `optimizer`, `scheduler`: their host state).
+ * metadata (`pcnn`: model config and training progress; `optimizer`, `scheduler`: their host state), and
+ * while weights are being averaged their averages under `average.<name>` (count in metadata `average`).
  * Written atomically (temporary file, fsync, rename). PyTorch `.pth` files are read by the restricted
  * unpickler of src/engine/io, which never executes code from the file.
  */
@@ -12,6 +13,8 @@ import type { Module, StateDict, StateValue } from '../engine/nn/module.js';
 import type { Tensor } from '../engine/tensor.js';
 
 const OPTIMIZER_PREFIX = 'optimizer.';
+const AVERAGE_PREFIX = 'average.';
+const NOT_MODEL = [OPTIMIZER_PREFIX, AVERAGE_PREFIX];
 
 /** What an optimizer and a scheduler offer for checkpointing (SGD, Adam, StepLR, ... all do). */
 export interface Checkpointable<D> {
@@ -25,6 +28,8 @@ export interface CheckpointContents<M> {
   /** The model's state dict (host arrays). */
   model: StateDict;
   meta: M;
+  /** Averaged weights (WeightAverage's state), when the file holds them. */
+  average?: { tensors: StateDict; count: number };
   /** Restores optimizer and scheduler state (when the file holds them). */
   restore(optimizer?: OptimizerLike, scheduler?: SchedulerLike): void;
 }
@@ -43,7 +48,7 @@ async function hostTensors(dict: Record<string, StateValue>, prefix = ''): Promi
 
 export async function saveCheckpoint<M>(
   path: string,
-  parts: { model: Module; meta: M; optimizer?: OptimizerLike; scheduler?: SchedulerLike },
+  parts: { model: Module; meta: M; optimizer?: OptimizerLike; scheduler?: SchedulerLike; average?: { tensors: Record<string, Tensor>; count: number } },
 ): Promise<void> {
   const tensors = await hostTensors(parts.model.stateDict());
   const metadata: Record<string, string> = { format: 'pcnn-webgpu/1', pcnn: JSON.stringify(parts.meta) };
@@ -53,6 +58,10 @@ export async function saveCheckpoint<M>(
     metadata.optimizer = JSON.stringify(meta);
   }
   if (parts.scheduler) metadata.scheduler = JSON.stringify(parts.scheduler.stateDict());
+  if (parts.average) {
+    Object.assign(tensors, await hostTensors(parts.average.tensors, AVERAGE_PREFIX));
+    metadata.average = JSON.stringify(parts.average.count);
+  }
   await saveSafetensors(path, tensors, metadata);
 }
 
@@ -70,8 +79,10 @@ export async function loadCheckpoint<M>(path: string): Promise<CheckpointContent
   const { tensors, metadata } = await loadSafetensors(path);
   const model: StateDict = {};
   const optimizerTensors: StateDict = {};
+  const averageTensors: StateDict = {};
   for (const [name, t] of Object.entries(tensors)) {
     if (name.startsWith(OPTIMIZER_PREFIX)) optimizerTensors[name.slice(OPTIMIZER_PREFIX.length)] = asStateValue(t, name, path);
+    else if (name.startsWith(AVERAGE_PREFIX)) averageTensors[name.slice(AVERAGE_PREFIX.length)] = asStateValue(t, name, path);
     else model[name] = asStateValue(t, name, path);
   }
   const parse = <T>(key: string): T | undefined => {
@@ -82,9 +93,11 @@ export async function loadCheckpoint<M>(path: string): Promise<CheckpointContent
       throw new Error(`${path}: metadata '${key}' is not valid JSON (${(error as Error).message})`);
     }
   };
+  const averageCount = parse<number>('average');
   return {
     model,
     meta: parse<M>('pcnn'),
+    ...(averageCount === undefined ? {} : { average: { tensors: averageTensors, count: averageCount } }),
     restore(optimizer, scheduler) {
       const optimizerMeta = parse<OptimizerStateMeta>('optimizer');
       if (optimizer) {
@@ -113,7 +126,7 @@ export async function loadWeights(
   if (/\.(pth|pt|tar)$/i.test(path)) {
     entries = Object.entries(pthStateDict(await loadPth(path)));
   } else {
-    entries = Object.entries((await loadSafetensors(path)).tensors).filter(([name]) => !name.startsWith(OPTIMIZER_PREFIX));
+    entries = Object.entries((await loadSafetensors(path)).tensors).filter(([name]) => !NOT_MODEL.some((p) => name.startsWith(p)));
   }
   const state: StateDict = {};
   const ignored: string[] = [];

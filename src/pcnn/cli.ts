@@ -3,6 +3,7 @@
  * args.ts; `pcnn <command> --help` lists them. Errors are printed as one line (no stack) with exit 1.
  */
 import path from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { init, release, gpu } from '../engine/device.js';
 import { writeFileAtomic } from '../engine/io/atomic-file.js';
 import { noGrad } from '../engine/autograd.js';
@@ -13,6 +14,7 @@ import { commonOptions, helpText, parseArgs, type OptionSpecs, type ParsedOption
 import { resolveData } from './datasets.js';
 import { train, type TrainOptions, type TrainingMeta } from './train.js';
 import { evaluate } from './evaluate.js';
+import { finishTraining } from './recalibrate.js';
 import { formatReport, pct } from './metrics.js';
 import { confusionMatrixChart } from './plot.js';
 import { PCNN, type PCNNConfig } from './model.js';
@@ -21,7 +23,7 @@ import { loadCheckpoint, loadWeights } from './checkpoint.js';
 import { predictImages } from './predict.js';
 import {
   evalTransform, occludeRegion, occludePatch, rotateBy, EYES, MOUTH, subjectFolds, subjectSplit, ckplus48,
-  type Transform,
+  type Transform, type Dataset,
 } from './data/index.js';
 
 const trainOptions: OptionSpecs = {
@@ -35,6 +37,8 @@ const trainOptions: OptionSpecs = {
   'max-steps': { type: 'int', help: 'stop after this many steps (smoke tests)' },
   'init-trunks': { type: 'string', help: 'torchvision ResNet-18 state dict (.pth or .safetensors) for the six trunks and layer4' },
   'time-limit': { type: 'number', help: 'minutes of training: no epoch is started that would end past them' },
+  'average-from': { type: 'int', help: 'average the weights from the end of this epoch on (SWA); the final model is the average, its BatchNorm statistics re-estimated' },
+  'per-path-bn': { type: 'flag', help: "at the end, re-estimate BatchNorm statistics with layer4's kept apart for its two inputs (x10, x1 + x11)" },
   'clip-grad-norm': { type: 'number', help: 'clip gradients to this total 2-norm' },
   'nan-guard': { type: 'string', default: 'off', help: "'stop' or 'skip': check loss and gradients each step, name the op that made a NaN/Inf" },
   'synthetic-count': { type: 'int', default: 2100, help: 'training images of the synthetic set' },
@@ -68,6 +72,7 @@ function trainConfig(o: ParsedOptions, out: string): TrainOptions {
     clipGradNorm: o['clip-grad-norm'] as number | undefined,
     initTrunks: o['init-trunks'] as string | undefined,
     timeLimitMinutes: o['time-limit'] as number | undefined,
+    averageFrom: o['average-from'] as number | undefined,
     nanGuard: nanGuardMode(o['nan-guard'] as string),
   };
 }
@@ -210,29 +215,78 @@ async function cmdCv(o: ParsedOptions): Promise<void> {
   const all = ckplus48(data, { channels: o['in-channels'] as number, size: [size, size] });
   reportSkipped(all.skipped);
   subjectFolds(all.samples.map((s) => s.subject), k); // validates k against the subjects before any training
-  // Per fold, at the last epoch: the main head (the paper's rule), the summed sense heads, and the
-  // ensemble of both on each image and its mirror image (evaluate's `ensemble`).
-  const rules = { main: [] as number[], heads: [] as number[], ensemble: [] as number[] };
+  const finishing = o['average-from'] !== undefined || !!o['per-path-bn'];
+  if (finishing) console.error(`final model: ${describeFinish(o)}`);
+  const rules: Record<string, number[]> = {};
   for (let fold = 0; fold < k; fold++) {
-    const resolved = { ...subjectSplit(all.samples, k, fold), classNames: all.classNames };
     const config = trainConfig(o, path.join(o.out as string, `fold${fold}`));
-    const result = await train({ ...config, quiet: false }, resolved);
-    const final = await evaluate(result.model, resolved.test, { batchSize: Math.max(config.batch, 64), ensemble: true });
-    rules.main.push(final.main.accuracy);
-    rules.heads.push(final.headsAccuracy);
-    rules.ensemble.push(final.ensembleAccuracy!);
+    const resultFile = path.join(config.out, 'result.json');
+    const recipe = JSON.stringify({ ...config, out: undefined, resume: undefined, perPathBatchNorm: !!o['per-path-bn'] });
+    let result: FoldResult;
+    if (o.resume && existsSync(resultFile)) {
+      result = JSON.parse(readFileSync(resultFile, 'utf8')) as FoldResult;
+      if (JSON.stringify(result.recipe) !== recipe) {
+        throw new Error(`--resume: ${resultFile} was made with another recipe (${JSON.stringify(result.recipe)}); use another --out`);
+      }
+    } else {
+      const split = { ...subjectSplit(all.samples, k, fold), classNames: all.classNames };
+      result = { fold, testImages: split.test.length, recipe: JSON.parse(recipe), accuracies: await foldAccuracies(config, split, o) };
+      writeFileAtomic(resultFile, new TextEncoder().encode(JSON.stringify(result, null, 1)));
+    }
+    for (const [rule, a] of Object.entries(result.accuracies)) (rules[rule] ??= []).push(a);
+    const a = result.accuracies;
     console.log(
-      `fold ${fold}: ${pct(final.main.accuracy)} (sense heads ${pct(final.headsAccuracy)}, ensemble with mirror ` +
-        `${pct(final.ensembleAccuracy!)}; ${resolved.test.length} test images)`,
+      `fold ${fold}: ${pct(a.main)} (sense heads ${pct(a.heads)}, ensemble with mirror ${pct(a.ensemble)}` +
+        (finishing ? `; final model ${pct(a.finalMain)}, heads ${pct(a.finalHeads)}, ensemble ${pct(a.finalEnsemble)}` : '') +
+        `; ${result.testImages} test images)`,
     );
-    result.model.dispose();
   }
-  const summary = { folds: k, ...Object.fromEntries(Object.entries(rules).map(([rule, a]) => [rule, meanAndSpread(a)])) };
+  const summary = { folds: k, ...(finishing ? { final: describeFinish(o) } : {}), ...Object.fromEntries(Object.entries(rules).map(([rule, a]) => [rule, meanAndSpread(a)])) };
   writeFileAtomic(path.join(o.out as string, 'cv.json'), new TextEncoder().encode(JSON.stringify(summary, null, 1)));
   for (const [rule, a] of Object.entries(rules)) {
     const { mean, std } = meanAndSpread(a);
-    console.log(`${k}-fold subject-wise cross-validation, ${rule}: ${pct(mean)} ± ${(100 * std).toFixed(2)} (mean ± std over folds)`);
+    console.log(`${k}-fold subject-wise cross-validation, ${CV_RULES[rule]}: ${pct(mean)} ± ${(100 * std).toFixed(2)} (mean ± std over folds)`);
   }
+}
+
+/** What `pcnn cv` reports per fold: at the last epoch, the main head (the paper's rule), the summed
+ *  sense heads, and the ensemble of both on each image and its mirror image (evaluate's `ensemble`);
+ *  the same three for the final model when the recipe averages weights or re-estimates statistics. */
+const CV_RULES: Record<string, string> = {
+  main: 'main head, last epoch',
+  heads: 'sense heads, last epoch',
+  ensemble: 'mirrored ensemble, last epoch',
+  finalMain: 'main head, final model',
+  finalHeads: 'sense heads, final model',
+  finalEnsemble: 'mirrored ensemble, final model',
+};
+
+interface FoldResult {
+  fold: number;
+  testImages: number;
+  recipe: unknown;
+  accuracies: Record<string, number>;
+}
+
+async function foldAccuracies(config: TrainOptions, split: { train: Dataset; test: Dataset; classNames: string[] }, o: ParsedOptions): Promise<Record<string, number>> {
+  const result = await train({ ...config, quiet: false }, split);
+  const batchSize = Math.max(config.batch, 64);
+  const last = await evaluate(result.model, split.test, { batchSize, ensemble: true });
+  const accuracies: Record<string, number> = { main: last.main.accuracy, heads: last.headsAccuracy, ensemble: last.ensembleAccuracy! };
+  if (result.average || o['per-path-bn']) {
+    await finishTraining(result.model, result.average, split.train, { batchSize: config.batch, perPath: !!o['per-path-bn'] });
+    const final = await evaluate(result.model, split.test, { batchSize, ensemble: true });
+    Object.assign(accuracies, { finalMain: final.main.accuracy, finalHeads: final.headsAccuracy, finalEnsemble: final.ensembleAccuracy! });
+  }
+  result.average?.dispose();
+  result.model.dispose();
+  return accuracies;
+}
+
+function describeFinish(o: ParsedOptions): string {
+  const from = o['average-from'];
+  return `${from === undefined ? 'last weights' : `weights averaged over epochs ${from} to ${o.epochs}`}, ` +
+    `BatchNorm statistics re-estimated on the training images${o['per-path-bn'] ? " (layer4's per input)" : ''}`;
 }
 
 function meanAndSpread(accuracies: number[]): { accuracies: number[]; mean: number; std: number } {

@@ -10,10 +10,15 @@
  *   features8.0          layer4, shared: once on x10 (registration), once on the fused map (classification)
  *   fc_loc.0, fc_loc.2   Linear(8w·h4·w4, 32), ReLU, Linear(32, 6) → theta; affine_grid + grid_sample of x10 → x11
  *   fc                   main head on layer4(x1 + x11)
+ *
+ * layer4's BatchNorms see x10 and x1 + x11, whose statistics differ; as in the official code, one set of
+ * running statistics serves both unless `registrationStatistics` holds a second set for the pass on x10
+ * (see recalibrate.ts).
  */
 import { Module, Sequential } from '../engine/nn/module.js';
 import { Linear } from '../engine/nn/linear.js';
 import { ReLU } from '../engine/nn/activation.js';
+import { BatchNorm2d, type RunningStatistics } from '../engine/nn/batchnorm.js';
 import { add } from '../kernels/elementwise/index.js';
 import { narrow, reshape, flatten } from '../kernels/shape/index.js';
 import { adaptiveAvgPool2d } from '../kernels/pool/index.js';
@@ -62,6 +67,9 @@ export class PCNN extends Module {
   readonly fcLoc: Sequential;
   readonly fc: Linear;
   readonly senseHeads: Linear[];
+  /** Running statistics of layer4's BatchNorms (in `layer4Norms` order) for its pass on x10; null:
+   *  the registered ones serve both passes, as in the official code. Not part of the state dict. */
+  private registration: RunningStatistics[] | null = null;
 
   constructor(config: PCNNConfig = {}) {
     super();
@@ -123,12 +131,46 @@ export class PCNN extends Module {
 
     const [leftEye, rightEye, leftCheek, rightCheek, mouth] = localMaps;
     const x10 = multiDomainFusion(leftEye, rightEye, leftCheek, rightCheek, mouth, [gh, gw]);
-    const theta = reshape(this.fcLoc.forward(flatten(this.features8.forward(x10))), [n, 2, 3]);
+    const theta = reshape(this.fcLoc.forward(flatten(this.registrationPass(x10))), [n, 2, 3]);
     const grid = affineGrid(theta, [n, channels, gh, gw], { alignCorners: true });
     const x11 = gridSample(x10, grid, { mode: 'bilinear', paddingMode: 'zeros', alignCorners: true });
     const fused = this.features8.forward(add(x1, x11));
     const out = this.fc.forward(flatten(adaptiveAvgPool2d(fused, [1, 1])));
     return { out, heads, global: x1, localMaps, x10, x11, theta };
+  }
+
+  /** The BatchNorms of the shared layer4, in state-dict order. */
+  layer4Norms(): BatchNorm2d[] {
+    return [...this.features8.namedModules()].flatMap(([, m]) => (m instanceof BatchNorm2d ? [m] : []));
+  }
+
+  get registrationStatistics(): readonly RunningStatistics[] | null {
+    return this.registration;
+  }
+
+  /** Keeps (or, with null, stops keeping) separate layer4 statistics for the pass on x10. */
+  setRegistrationStatistics(statistics: RunningStatistics[] | null): void {
+    if (statistics && statistics.length !== this.layer4Norms().length) {
+      throw new Error(`PCNN: ${statistics.length} sets of registration statistics for ${this.layer4Norms().length} layer4 BatchNorms`);
+    }
+    for (const s of this.registration ?? []) {
+      if (statistics?.includes(s)) continue;
+      s.mean.dispose();
+      s.variance.dispose();
+    }
+    this.registration = statistics;
+  }
+
+  override dispose(): void {
+    this.setRegistrationStatistics(null);
+    super.dispose();
+  }
+
+  private registrationPass(x10: Tensor): Tensor {
+    const statistics = this.registration;
+    const run = () => this.features8.forward(x10);
+    if (!statistics) return run();
+    return this.layer4Norms().reduce<() => Tensor>((inner, bn, i) => () => bn.withStatistics(statistics[i], inner), run)();
   }
 }
 

@@ -29,7 +29,7 @@ export interface StepResult {
   logits: Float32Array;
 }
 
-function inputTensor(model: PCNN, batch: Batch): Tensor {
+export function inputTensor(model: PCNN, batch: Batch): Tensor {
   const { inChannels, inputSize } = model.config;
   const n = batch.y.length;
   return tensor(batch.x, [n, inChannels, inputSize[0], inputSize[1]]);

@@ -8,7 +8,7 @@
 import { mkdirSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { manualSeed } from '../engine/random.js';
-import { SGD, StepLR } from '../engine/optim/index.js';
+import { SGD, StepLR, WeightAverage } from '../engine/optim/index.js';
 import { pool } from '../engine/pool.js';
 import { writeFileAtomic } from '../engine/io/atomic-file.js';
 import { DataLoader, augment, type Dataset } from './data/index.js';
@@ -47,6 +47,9 @@ export interface TrainOptions {
   nanGuard?: 'off' | 'stop' | 'skip';
   /** Minutes of training allowed: no epoch is started that would, at the last epoch's pace, end past it. */
   timeLimitMinutes?: number;
+  /** Average the weights at the end of this epoch (1-based) and of every later one (stochastic weight
+   *  averaging); the average is returned for `finishAveraging` and kept in last.safetensors. */
+  averageFrom?: number;
   /** Stop after this many steps in total (for smoke tests); the epoch is not completed. */
   maxSteps?: number;
   quiet?: boolean;
@@ -75,11 +78,14 @@ export interface TrainingMeta {
   recipe: Recipe;
 }
 
-const RECIPE_KEYS = ['initTrunks', 'batch', 'epochs', 'lr', 'momentum', 'weightDecay', 'stepSize', 'gamma', 'alpha', 'beta', 'seed', 'augment'] as const;
+const RECIPE_KEYS = ['initTrunks', 'batch', 'epochs', 'lr', 'momentum', 'weightDecay', 'stepSize', 'gamma', 'alpha', 'beta', 'seed', 'augment', 'averageFrom'] as const;
 export type Recipe = Pick<TrainOptions, (typeof RECIPE_KEYS)[number]>;
 
 export interface TrainResult {
+  /** The weights of the last epoch. */
   model: PCNN;
+  /** With `averageFrom`: the running average of the weights. */
+  average: WeightAverage | null;
   history: EpochRecord[];
   last: Evaluation | null;
   seconds: number;
@@ -114,6 +120,11 @@ export async function train(
   const optimizer = new SGD(model.parameters(), { lr: options.lr, momentum: options.momentum, weightDecay: options.weightDecay });
   const scheduler = new StepLR(optimizer, { stepSize: options.stepSize, gamma: options.gamma });
 
+  if (options.averageFrom !== undefined && (!Number.isInteger(options.averageFrom) || options.averageFrom < 1 || options.averageFrom > options.epochs)) {
+    throw new Error(`averageFrom must be an epoch from 1 to ${options.epochs} (the last), got ${options.averageFrom}`);
+  }
+  const average = options.averageFrom === undefined ? null : new WeightAverage(model.namedParameters());
+
   let history: EpochRecord[] = [];
   let bestAccuracy = -1;
   let startEpoch = 0;
@@ -126,6 +137,10 @@ export async function train(
     model.loadStateDict(saved.model);
     saved.restore(optimizer, scheduler);
     ({ history, bestAccuracy, epoch: startEpoch } = saved.meta);
+    if (average && saved.average) average.loadStateDict(saved.average);
+    else if (average && startEpoch >= options.averageFrom!) {
+      throw new Error(`--resume: ${lastPath} holds no weight average, but averaging starts at epoch ${options.averageFrom} and ${startEpoch} are done`);
+    }
     log(`resumed from ${lastPath} after epoch ${startEpoch}`);
   } else if (options.resume) {
     log(`--resume: no ${lastPath} yet, starting from scratch`);
@@ -205,6 +220,7 @@ export async function train(
 
     const lr = optimizer.paramGroups[0].lr;
     scheduler.step();
+    if (average && epoch + 1 >= options.averageFrom!) average.update();
     const trainSeconds = (performance.now() - epochStart) / 1000;
     last = await evaluate(model, data.test, { batchSize: Math.max(options.batch, 64) });
     const record: EpochRecord = {
@@ -231,7 +247,7 @@ export async function train(
       history,
       recipe: Object.fromEntries(RECIPE_KEYS.map((k) => [k, options[k]])) as Recipe,
     };
-    await saveCheckpoint(lastPath, { model, meta, optimizer, scheduler });
+    await saveCheckpoint(lastPath, { model, meta, optimizer, scheduler, ...(average?.count ? { average: average.stateDict() } : {}) });
     if (record.testAccuracy > bestAccuracy) {
       bestAccuracy = record.testAccuracy;
       await saveCheckpoint(bestPath, { model, meta });
@@ -239,7 +255,7 @@ export async function train(
     writeFileAtomic(logPath, new TextEncoder().encode(history.map((h) => JSON.stringify(h)).join('\n') + '\n'));
     writeCurves(options.out, history);
   }
-  return { model, history, last, seconds: (performance.now() - started) / 1000 };
+  return { model, average, history, last, seconds: (performance.now() - started) / 1000 };
 }
 
 

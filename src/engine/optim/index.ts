@@ -13,3 +13,4 @@ export { SGD, type SGDOptions, type SGDHyper, type SGDState } from './sgd.js';
 export { Adam, AdamW, type AdamOptions, type AdamHyper, type AdamState } from './adam.js';
 export { LRScheduler, StepLR, CosineAnnealingLR, type HasParamGroups, type SchedulerStateDict } from './scheduler.js';
 export { clipGradNorm, nonFiniteFlag, nonFiniteFlagOf, gradsAreFinite } from './clip.js';
+export { WeightAverage } from './average.js';

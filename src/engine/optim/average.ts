@@ -1,0 +1,77 @@
+/**
+ * Stochastic weight averaging (Izmailov et al., 2018): an equal-weight running average of parameters
+ * taken at chosen points of training (once per epoch, say), as torch.optim.swa_utils.AveragedModel by
+ * default. Parameters only: BatchNorm running statistics belong to the weights that made them and must
+ * be re-estimated for the average (PyTorch's `update_bn`; PCNN's is pcnn/recalibrate.ts).
+ */
+import { recorder } from '../recorder.js';
+import { keep, tidy } from '../scope.js';
+import { noGrad } from '../autograd.js';
+import { add, mul, sub } from '../../kernels/elementwise/index.js';
+import { upload, type Tensor } from '../tensor.js';
+import type { StateDict } from '../nn/module.js';
+
+export class WeightAverage {
+  /** Snapshots averaged so far. */
+  count = 0;
+  private readonly params: [string, Tensor][] = [];
+  private readonly averages: Map<string, Tensor>;
+
+  /** `params`: named parameters (a module's `namedParameters()`); a tensor listed twice is averaged once. */
+  constructor(params: readonly [string, Tensor][]) {
+    const seen = new Set<Tensor>();
+    for (const [name, t] of params) {
+      if (!seen.has(t)) this.params.push([name, t]);
+      seen.add(t);
+    }
+    this.averages = new Map(this.params.map(([name, t]) => [name, keep(t.detach().clone())]));
+  }
+
+  /** Adds the parameters' current values to the average. */
+  update(): void {
+    const weight = 1 / ++this.count;
+    for (const [name, param] of this.params) {
+      const average = this.averages.get(name)!;
+      // average + (param - average) / count; the first snapshot is copied exactly.
+      const next = noGrad(() => tidy(() => (weight === 1 ? param.detach().clone() : add(average, mul(sub(param.detach(), average), weight)))));
+      recorder.copy(next.buffer, 0, average.buffer, 0, average.size * 4);
+      next.dispose();
+    }
+  }
+
+  /** Writes the average into the parameters. */
+  copyToParameters(): void {
+    if (this.count === 0) throw new Error('WeightAverage: no snapshot has been averaged yet');
+    for (const [name, param] of this.params) recorder.copy(this.averages.get(name)!.buffer, 0, param.buffer, 0, param.size * 4);
+  }
+
+  /** The averages by parameter name (live tensors) and the count, for checkpoints. */
+  stateDict(): { tensors: Record<string, Tensor>; count: number } {
+    return { tensors: Object.fromEntries(this.averages), count: this.count };
+  }
+
+  loadStateDict({ tensors, count }: { tensors: StateDict; count: number }): void {
+    const expected = [...this.averages.keys()];
+    const missing = expected.filter((name) => !(name in tensors));
+    const unexpected = Object.keys(tensors).filter((name) => !this.averages.has(name));
+    if (missing.length || unexpected.length || !Number.isInteger(count) || count < 0) {
+      throw new Error(
+        `WeightAverage.loadStateDict: expected ${expected.length} averages and a count >= 0; ` +
+          `missing [${missing.slice(0, 3).join(', ')}], unexpected [${unexpected.slice(0, 3).join(', ')}], count ${count}`,
+      );
+    }
+    for (const [name, average] of this.averages) {
+      const value = tensors[name];
+      if (value.shape.join() !== average.shape.join()) {
+        throw new Error(`WeightAverage.loadStateDict: '${name}' has shape [${value.shape}], expected [${average.shape}]`);
+      }
+      if ('buffer' in value) recorder.copy(value.buffer, 0, average.buffer, 0, average.size * 4);
+      else upload(average, value.data);
+    }
+    this.count = count;
+  }
+
+  dispose(): void {
+    for (const t of this.averages.values()) t.dispose();
+  }
+}

@@ -1,0 +1,97 @@
+// Stochastic weight averaging and BatchNorm re-estimation (PyTorch's swa_utils.AveragedModel and
+// update_bn): the average against float64, its checkpoint round trip; PCNN's statistics re-estimated
+// per layer4 input against the channel statistics of the two inputs computed on the host.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { assertClose, randomData } from './helpers/index.js';
+import { tensor, upload } from '../src/engine/tensor.js';
+import { add } from '../src/kernels/elementwise/index.js';
+import { tidy } from '../src/engine/scope.js';
+import { noGrad } from '../src/engine/autograd.js';
+import { Sequential } from '../src/engine/nn/module.js';
+import { WeightAverage } from '../src/engine/optim/index.js';
+import { PCNN } from '../src/pcnn/model.js';
+import { BasicBlock } from '../src/pcnn/resnet.js';
+import { recalibrateBatchNorm } from '../src/pcnn/recalibrate.js';
+import { evalTransform, type Sample } from '../src/pcnn/data/index.js';
+
+test('WeightAverage: the equal-weight mean of its snapshots; a shared tensor once; state round trip; clear errors', async () => {
+  const a = tensor(new Float32Array(5), [5]);
+  const b = tensor(new Float32Array(3), [3, 1]);
+  const average = new WeightAverage([['a', a], ['b', b], ['alias', a]]);
+  const snapshots = [0, 1, 2, 3].map((i) => [randomData(5, 10 + i), randomData(3, 20 + i)]);
+  for (const [va, vb] of snapshots) {
+    upload(a, va);
+    upload(b, vb);
+    average.update();
+  }
+  const mean = (k: number, n: number) => Float64Array.from({ length: n }, (_, j) => snapshots.reduce((s, v) => s + Float32Array.from(v[k])[j], 0) / snapshots.length);
+  assert.is(average.count, 4);
+  assert.equal(Object.keys(average.stateDict().tensors), ['a', 'b']);
+  average.copyToParameters();
+  assertClose(await a.toArray(), mean(0, 5), 'average of a');
+  assertClose(await b.toArray(), mean(1, 3), 'average of b');
+
+  const restored = new WeightAverage([['a', a], ['b', b]]);
+  const { tensors, count } = average.stateDict();
+  restored.loadStateDict({ tensors: { a: { shape: [5], data: await tensors.a.toArray() }, b: tensors.b }, count });
+  upload(a, new Float32Array(5).fill(9));
+  restored.update();
+  restored.copyToParameters();
+  assertClose(await a.toArray(), mean(0, 5).map((m) => (4 * Math.fround(m) + 9) / 5), 'a fifth snapshot after a round trip', { atol: 1e-6 });
+  assert.throws(() => restored.loadStateDict({ tensors: { a: tensors.a }, count: 1 }), /missing \[b\]/);
+  assert.throws(() => restored.loadStateDict({ tensors: { a: tensors.b, b: tensors.b }, count: 1 }), /'a' has shape \[3,1\], expected \[5\]/);
+  assert.throws(() => new WeightAverage([['a', a]]).copyToParameters(), /no snapshot/);
+  for (const t of [average, restored]) t.dispose();
+  a.dispose();
+  b.dispose();
+});
+
+/** Per-channel mean and unbiased variance of an [N, C, H, W] array. */
+function channelStats(x: Float32Array, [n, c, h, w]: readonly number[]) {
+  const count = n * h * w;
+  const mean = new Float64Array(c);
+  const variance = new Float64Array(c);
+  for (let ch = 0; ch < c; ch++) {
+    const values = Array.from({ length: count }, (_, i) => x[(Math.floor(i / (h * w)) * c + ch) * h * w + (i % (h * w))]);
+    mean[ch] = values.reduce((s, v) => s + v, 0) / count;
+    variance[ch] = values.reduce((s, v) => s + (v - mean[ch]) ** 2, 0) / (count - 1);
+  }
+  return { mean, variance };
+}
+
+test("recalibrateBatchNorm: layer4's statistics per input (x10, x1 + x11), or one cumulative set for both calls", async () => {
+  const model = new PCNN({ width: 2, inputSize: [48, 48], stnInit: 'default' });
+  const shape = [1, 48, 48] as const;
+  const samples: Sample[] = Array.from({ length: 6 }, (_, i) => ({ image: Float32Array.from(randomData(48 * 48, 40 + i, 0, 1)), label: i % 7, file: `image${i}` }));
+  // What layer4's first BatchNorm sees on each pass, from a training-mode forward of the same batch.
+  const x = tensor(Float32Array.from(samples.flatMap((s) => [...evalTransform(s.image, shape)])), [6, ...shape]);
+  const conv = ((model.features8.layers[0] as Sequential).layers[0] as BasicBlock).conv1;
+  const inputs = noGrad(() =>
+    tidy(() => {
+      const { x10, global, x11 } = model.forwardDetailed(x);
+      return [conv.forward(x10), conv.forward(add(global, x11))];
+    }),
+  );
+  const [registration, classification] = await Promise.all(inputs.map(async (t) => channelStats(await t.toArray(), t.shape)));
+  inputs.forEach((t) => t.dispose());
+  x.dispose();
+  const bn = model.layer4Norms()[0];
+
+  await recalibrateBatchNorm(model, samples, { batchSize: 6, perPath: true });
+  const lent = model.registrationStatistics![0];
+  assertClose(await lent.mean.toArray(), registration.mean, 'registration mean', { atol: 1e-4, rtol: 1e-4 });
+  assertClose(await lent.variance.toArray(), registration.variance, 'registration variance', { atol: 1e-4, rtol: 1e-4 });
+  assertClose(await bn.runningMean!.toArray(), classification.mean, 'classification mean', { atol: 1e-4, rtol: 1e-4 });
+  assertClose(await bn.runningVar!.toArray(), classification.variance, 'classification variance', { atol: 1e-4, rtol: 1e-4 });
+  assert.is(bn.momentum, 0.1, 'momentum restored');
+
+  await recalibrateBatchNorm(model, samples, { batchSize: 6, perPath: false });
+  assert.is(model.registrationStatistics, null);
+  const both = (k: 'mean' | 'variance') => registration[k].map((v, c) => (v + classification[k][c]) / 2);
+  assertClose(await bn.runningMean!.toArray(), both('mean'), 'shared mean: both calls averaged', { atol: 1e-4, rtol: 1e-4 });
+  assertClose(await bn.runningVar!.toArray(), both('variance'), 'shared variance', { atol: 1e-4, rtol: 1e-4 });
+  model.dispose();
+});
+
+test.run();
