@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { repoRoot } from './helpers/index.js';
@@ -72,6 +72,46 @@ test('cv checks its data and folds before training', () => {
   const r = pcnn('cv', '--data', path.join(dir, 'missing'), '--folds', '10');
   assert.is(r.code, 1);
   assert.match(r.err, /missing/);
+});
+
+test('train --average-from --per-path-bn saves a final model that eval reads back, its layer4 statistics included', () => {
+  const out = path.join(dir, 'averaged');
+  const t = pcnn('train', ...tiny, '--epochs', '2', '--average-from', '1', '--per-path-bn', '--out', out);
+  assert.is(t.code, 0, t.err);
+  const reported = /final model \(weights averaged over epochs 1 to 2, .*per input\)\): test accuracy ([\d.]+%)/.exec(t.out);
+  assert.ok(reported, t.out);
+  const e = pcnn('eval', ...tiny, '--checkpoint', path.join(out, 'final.safetensors'), '--out', out);
+  assert.is(e.code, 0, e.err);
+  assert.match(e.out, new RegExp(`accuracy ${reported![1].replace('.', '\\.')} on 7 images`));
+});
+
+test('cv: per-fold results and cv.json; --resume reuses finished folds and refuses another recipe', () => {
+  const root = path.join(dir, 'ckplus');
+  const classes = ['anger', 'contempt', 'disgust', 'fear', 'happy', 'sadness', 'surprise'];
+  const rows = ['path,label,subject'];
+  for (const [label, name] of classes.entries()) {
+    mkdirSync(path.join(root, name), { recursive: true });
+    for (const subject of ['S010', 'S011', 'S012', 'S013']) {
+      const file = `${name}/${subject}_${label}.png`;
+      writeFileSync(path.join(root, file), encodePng(syntheticFace(Number(subject.slice(1)), label, 32, 1, label), 1, 32, 32));
+      rows.push(`${file},${name},${subject}`);
+    }
+  }
+  writeFileSync(path.join(root, 'index.csv'), rows.join('\n') + '\n');
+  const out = path.join(dir, 'cv');
+  const args = ['cv', '--data', root, '--folds', '2', '--width', '1', '--input-size', '32', '--batch', '7', '--epochs', '1', '--average-from', '1', '--per-path-bn', '--out', out];
+  const first = pcnn(...args);
+  assert.is(first.code, 0, first.err);
+  assert.match(first.out, /fold 1: [\d.]+% .*final model [\d.]+%, heads [\d.]+%, ensemble [\d.]+%; 14 test images/);
+  assert.match(first.out, /2-fold subject-wise cross-validation, mirrored ensemble, final model: [\d.]+% ± [\d.]+/);
+  assert.ok(existsSync(path.join(out, 'fold1', 'result.json')) && existsSync(path.join(out, 'cv.json')));
+  const again = pcnn(...args, '--resume');
+  assert.is(again.code, 0, again.err);
+  assert.equal(again.out, first.out, 'the same report, from the saved folds');
+  assert.not.match(again.err, /epoch 1:/, 'no fold trained again');
+  const other = pcnn(...args, '--resume', '--lr', '0.02');
+  assert.is(other.code, 1);
+  assert.match(other.err, /fold0\/result\.json was made with another recipe/);
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -2,7 +2,8 @@
  * Checkpoints. Ours are safetensors files: the model's tensors under their PyTorch names (so the file is
  * also a plain state dict), the optimizer's state tensors under `optimizer.state.<i>.<name>`, and JSON
  * metadata (`pcnn`: model config and training progress; `optimizer`, `scheduler`: their host state), and
- * while weights are being averaged their averages under `average.<name>` (count in metadata `average`).
+ * while weights are being averaged their averages under `average.<name>` (count in metadata `average`);
+ * a model with layer4 statistics per input holds the second set under `registration.<i>.running_*`.
  * Written atomically (temporary file, fsync, rename). PyTorch `.pth` files are read by the restricted
  * unpickler of src/engine/io, which never executes code from the file.
  */
@@ -14,7 +15,8 @@ import type { Tensor } from '../engine/tensor.js';
 
 const OPTIMIZER_PREFIX = 'optimizer.';
 const AVERAGE_PREFIX = 'average.';
-const NOT_MODEL = [OPTIMIZER_PREFIX, AVERAGE_PREFIX];
+const REGISTRATION_PREFIX = 'registration.';
+const NOT_MODEL = [OPTIMIZER_PREFIX, AVERAGE_PREFIX, REGISTRATION_PREFIX];
 
 /** What an optimizer and a scheduler offer for checkpointing (SGD, Adam, StepLR, ... all do). */
 export interface Checkpointable<D> {
@@ -30,6 +32,8 @@ export interface CheckpointContents<M> {
   meta: M;
   /** Averaged weights (WeightAverage's state), when the file holds them. */
   average?: { tensors: StateDict; count: number };
+  /** PCNN's layer4 statistics for its pass on x10 (`registrationState`), when the file holds them. */
+  registration?: StateDict;
   /** Restores optimizer and scheduler state (when the file holds them). */
   restore(optimizer?: OptimizerLike, scheduler?: SchedulerLike): void;
 }
@@ -48,7 +52,14 @@ async function hostTensors(dict: Record<string, StateValue>, prefix = ''): Promi
 
 export async function saveCheckpoint<M>(
   path: string,
-  parts: { model: Module; meta: M; optimizer?: OptimizerLike; scheduler?: SchedulerLike; average?: { tensors: Record<string, Tensor>; count: number } },
+  parts: {
+    model: Module;
+    meta: M;
+    optimizer?: OptimizerLike;
+    scheduler?: SchedulerLike;
+    average?: { tensors: Record<string, Tensor>; count: number };
+    registration?: Record<string, Tensor>;
+  },
 ): Promise<void> {
   const tensors = await hostTensors(parts.model.stateDict());
   const metadata: Record<string, string> = { format: 'pcnn-webgpu/1', pcnn: JSON.stringify(parts.meta) };
@@ -58,6 +69,7 @@ export async function saveCheckpoint<M>(
     metadata.optimizer = JSON.stringify(meta);
   }
   if (parts.scheduler) metadata.scheduler = JSON.stringify(parts.scheduler.stateDict());
+  if (parts.registration) Object.assign(tensors, await hostTensors(parts.registration, REGISTRATION_PREFIX));
   if (parts.average) {
     Object.assign(tensors, await hostTensors(parts.average.tensors, AVERAGE_PREFIX));
     metadata.average = JSON.stringify(parts.average.count);
@@ -80,9 +92,12 @@ export async function loadCheckpoint<M>(path: string): Promise<CheckpointContent
   const model: StateDict = {};
   const optimizerTensors: StateDict = {};
   const averageTensors: StateDict = {};
+  const registration: StateDict = {};
   for (const [name, t] of Object.entries(tensors)) {
-    if (name.startsWith(OPTIMIZER_PREFIX)) optimizerTensors[name.slice(OPTIMIZER_PREFIX.length)] = asStateValue(t, name, path);
-    else if (name.startsWith(AVERAGE_PREFIX)) averageTensors[name.slice(AVERAGE_PREFIX.length)] = asStateValue(t, name, path);
+    const part = (
+      [[OPTIMIZER_PREFIX, optimizerTensors], [AVERAGE_PREFIX, averageTensors], [REGISTRATION_PREFIX, registration]] as const
+    ).find(([prefix]) => name.startsWith(prefix));
+    if (part) part[1][name.slice(part[0].length)] = asStateValue(t, name, path);
     else model[name] = asStateValue(t, name, path);
   }
   const parse = <T>(key: string): T | undefined => {
@@ -98,6 +113,7 @@ export async function loadCheckpoint<M>(path: string): Promise<CheckpointContent
     model,
     meta: parse<M>('pcnn'),
     ...(averageCount === undefined ? {} : { average: { tensors: averageTensors, count: averageCount } }),
+    ...(Object.keys(registration).length ? { registration } : {}),
     restore(optimizer, scheduler) {
       const optimizerMeta = parse<OptimizerStateMeta>('optimizer');
       if (optimizer) {

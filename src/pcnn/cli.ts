@@ -14,12 +14,12 @@ import { commonOptions, helpText, parseArgs, type OptionSpecs, type ParsedOption
 import { resolveData } from './datasets.js';
 import { train, type TrainOptions, type TrainingMeta } from './train.js';
 import { evaluate } from './evaluate.js';
-import { finishTraining } from './recalibrate.js';
+import { finishTraining, loadRegistrationState, registrationState } from './recalibrate.js';
 import { formatReport, pct } from './metrics.js';
 import { confusionMatrixChart } from './plot.js';
 import { PCNN, type PCNNConfig } from './model.js';
 import { pcnnMacs } from './info.js';
-import { loadCheckpoint, loadWeights } from './checkpoint.js';
+import { loadCheckpoint, loadWeights, saveCheckpoint } from './checkpoint.js';
 import { predictImages } from './predict.js';
 import {
   evalTransform, occludeRegion, occludePatch, rotateBy, EYES, MOUTH, subjectFolds, subjectSplit, ckplus48,
@@ -108,6 +108,16 @@ async function cmdTrain(o: ParsedOptions): Promise<void> {
       `checkpoints, log.jsonl and curves in ${config.out}`);
   }
   if (result.last) console.log(formatReport(result.last.main, data.classNames));
+  if (final && (result.average || o['per-path-bn'])) {
+    await finishTraining(result.model, result.average, data.train, { batchSize: config.batch, perPath: !!o['per-path-bn'] });
+    const evaluation = await evaluate(result.model, data.test, { batchSize: Math.max(config.batch, 64), ensemble: true });
+    const file = path.join(config.out, 'final.safetensors');
+    const meta = (await loadCheckpoint<TrainingMeta>(path.join(config.out, 'last.safetensors'))).meta;
+    await saveCheckpoint(file, { model: result.model, meta, registration: registrationState(result.model) });
+    console.log(`final model (${describeFinish(o)}): test accuracy ${pct(evaluation.main.accuracy)}, sense heads ` +
+      `${pct(evaluation.headsAccuracy)}, mirrored ensemble ${pct(evaluation.ensembleAccuracy!)}; saved as ${file}`);
+  }
+  result.average?.dispose();
   result.model.dispose();
 }
 
@@ -117,13 +127,12 @@ async function loadModel(o: ParsedOptions): Promise<{ model: PCNN; classNames?: 
   if (!file) throw new Error('a --checkpoint is required (a .safetensors of ours, or a PyTorch .pth)');
   let config = modelConfig(o);
   let classNames: string[] | undefined;
-  if (file.endsWith('.safetensors')) {
-    const meta = (await loadCheckpoint<TrainingMeta>(file)).meta;
-    if (meta) ({ config, classNames } = meta);
-  }
+  const ours = file.endsWith('.safetensors') ? await loadCheckpoint<TrainingMeta>(file) : null;
+  if (ours?.meta) ({ config, classNames } = ours.meta);
   const model = new PCNN(config);
   const { state, ignored } = await loadWeights(file, ['resnet']);
   model.loadStateDict(state);
+  if (ours?.registration) loadRegistrationState(model, ours.registration, file);
   if (ignored.length) console.error(`${file}: ignored ${ignored.length} entries not used by the model (${ignored.slice(0, 3).join(', ')}, ...)`);
   return { model: model.eval(), classNames };
 }
