@@ -11,15 +11,15 @@
  */
 import { noGrad } from '../engine/autograd.js';
 import { tidy } from '../engine/scope.js';
-import { flush, recorder } from '../engine/recorder.js';
+import { flush } from '../engine/recorder.js';
 import { gpu } from '../engine/device.js';
-import { BatchNorm2d } from '../engine/nn/batchnorm.js';
+import { BatchNorm2d, type RunningStatistics } from '../engine/nn/batchnorm.js';
 import { DataLoader, evalTransform, type Dataset } from './data/index.js';
 import { inputTensor } from './step.js';
 import type { PCNN } from './model.js';
 import type { WeightAverage } from '../engine/optim/average.js';
-import type { StateDict } from '../engine/nn/module.js';
-import { upload, type Tensor } from '../engine/tensor.js';
+import { loadTensors, type StateDict } from '../engine/nn/module.js';
+import type { Tensor } from '../engine/tensor.js';
 
 export async function recalibrateBatchNorm(
   model: PCNN,
@@ -70,31 +70,22 @@ export async function finishTraining(
 /** The model's separate layer4 statistics as named tensors (`<i>.running_mean`, `<i>.running_var`, i in
  *  `layer4Norms` order), for checkpoints; empty when layer4 shares one set, as in the official code. */
 export function registrationState(model: PCNN): Record<string, Tensor> {
-  return Object.fromEntries(
-    (model.registrationStatistics ?? []).flatMap((s, i) => [[`${i}.running_mean`, s.mean], [`${i}.running_var`, s.variance]]),
-  );
+  return byName(model.registrationStatistics ?? []);
+}
+
+function byName(statistics: readonly RunningStatistics[]): Record<string, Tensor> {
+  return Object.fromEntries(statistics.flatMap((s, i) => [[`${i}.running_mean`, s.mean], [`${i}.running_var`, s.variance]]));
 }
 
 /** Gives the model separate layer4 statistics from `registrationState`'s names; all must be there. */
 export function loadRegistrationState(model: PCNN, state: StateDict, file: string): void {
-  const norms = model.layer4Norms();
-  const expected = norms.flatMap((_, i) => [`${i}.running_mean`, `${i}.running_var`]);
-  const wrong = Object.keys(state).filter((k) => !expected.includes(k));
-  const missing = expected.filter((k) => !(k in state));
-  if (wrong.length || missing.length) {
-    throw new Error(`${file}: registration statistics for ${norms.length} layer4 BatchNorms expected; missing [${missing.join(', ')}], unexpected [${wrong.join(', ')}]`);
+  const statistics = model.layer4Norms().map((bn) => bn.newStatistics());
+  const own = byName(statistics);
+  try {
+    loadTensors(own, state, { owner: `${file}: registration statistics` });
+  } catch (error) {
+    for (const t of Object.values(own)) t.dispose();
+    throw error;
   }
-  const statistics = norms.map((bn, i) => {
-    const set = bn.newStatistics();
-    for (const [key, target] of [['running_mean', set.mean], ['running_var', set.variance]] as const) {
-      const value = state[`${i}.${key}`];
-      if (value.shape.join() !== target.shape.join()) {
-        throw new Error(`${file}: registration.${i}.${key} has shape [${value.shape}], expected [${target.shape}]`);
-      }
-      if ('buffer' in value) recorder.copy(value.buffer, 0, target.buffer, 0, target.size * 4);
-      else upload(target, value.data);
-    }
-    return set;
-  });
   model.setRegistrationStatistics(statistics);
 }

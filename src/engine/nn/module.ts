@@ -75,25 +75,7 @@ export class Module {
    * unexpected or mis-shaped entry is an error that lists them all. Returns the names not loaded.
    */
   loadStateDict(dict: StateDict, { strict = true } = {}): { missing: string[]; unexpected: string[] } {
-    const own = this.stateDict();
-    const missing = Object.keys(own).filter((k) => !(k in dict));
-    const unexpected = Object.keys(dict).filter((k) => !(k in own));
-    const misShaped = Object.keys(dict)
-      .filter((k) => k in own && shapeKey(dict[k].shape) !== shapeKey(own[k].shape))
-      .map((k) => `${k}: got [${dict[k].shape}], expected [${own[k].shape}]`);
-    const problems = [
-      ...(misShaped.length ? [`mis-shaped: ${misShaped.join('; ')}`] : []),
-      ...(strict && missing.length ? [`missing: ${missing.join(', ')}`] : []),
-      ...(strict && unexpected.length ? [`unexpected: ${unexpected.join(', ')}`] : []),
-    ];
-    if (problems.length) throw new Error(`loadStateDict (${this.constructor.name}): ${problems.join(' | ')}`);
-    for (const [name, value] of Object.entries(dict)) {
-      const target = own[name];
-      if (!target) continue;
-      if ('buffer' in value) recorder.copy(value.buffer, 0, target.buffer, 0, target.size * 4);
-      else upload(target, value.data);
-    }
-    return { missing, unexpected };
+    return loadTensors(this.stateDict(), dict, { strict, owner: this.constructor.name });
   }
 
   train(mode = true): this {
@@ -127,6 +109,36 @@ export class Module {
       throw new Error(`${this.constructor.name}: '${name}' is registered already`);
     }
   }
+}
+
+/**
+ * Copies `dict`'s values into the tensors of `own` by name (what `loadStateDict` does, for any named
+ * tensors). Strict: a missing, unexpected or mis-shaped entry is an error naming `owner` and listing
+ * them all; not strict: only mis-shaped ones are. Returns the names not loaded.
+ */
+export function loadTensors(
+  own: Record<string, Tensor>,
+  dict: StateDict,
+  { strict = true, owner }: { strict?: boolean; owner: string },
+): { missing: string[]; unexpected: string[] } {
+  const missing = Object.keys(own).filter((k) => !(k in dict));
+  const unexpected = Object.keys(dict).filter((k) => !(k in own));
+  const misShaped = Object.keys(dict)
+    .filter((k) => k in own && shapeKey(dict[k].shape) !== shapeKey(own[k].shape))
+    .map((k) => `${k}: got [${dict[k].shape}], expected [${own[k].shape}]`);
+  const problems = [
+    ...(misShaped.length ? [`mis-shaped: ${misShaped.join('; ')}`] : []),
+    ...(strict && missing.length ? [`missing: ${missing.join(', ')}`] : []),
+    ...(strict && unexpected.length ? [`unexpected: ${unexpected.join(', ')}`] : []),
+  ];
+  if (problems.length) throw new Error(`loadStateDict (${owner}): ${problems.join(' | ')}`);
+  for (const [name, value] of Object.entries(dict)) {
+    const target = own[name];
+    if (!target) continue;
+    if ('buffer' in value) recorder.copy(value.buffer, 0, target.buffer, 0, target.size * 4);
+    else upload(target, value.data);
+  }
+  return { missing, unexpected };
 }
 
 function shapeKey(shape: readonly number[]): string {

@@ -8,8 +8,8 @@ import { recorder } from '../recorder.js';
 import { keep, tidy } from '../scope.js';
 import { noGrad } from '../autograd.js';
 import { add, mul, sub } from '../../kernels/elementwise/index.js';
-import { upload, type Tensor } from '../tensor.js';
-import type { StateDict } from '../nn/module.js';
+import type { Tensor } from '../tensor.js';
+import { loadTensors, type StateDict } from '../nn/module.js';
 
 export class WeightAverage {
   /** Snapshots averaged so far. */
@@ -51,23 +51,8 @@ export class WeightAverage {
   }
 
   loadStateDict({ tensors, count }: { tensors: StateDict; count: number }): void {
-    const expected = [...this.averages.keys()];
-    const missing = expected.filter((name) => !(name in tensors));
-    const unexpected = Object.keys(tensors).filter((name) => !this.averages.has(name));
-    if (missing.length || unexpected.length || !Number.isInteger(count) || count < 0) {
-      throw new Error(
-        `WeightAverage.loadStateDict: expected ${expected.length} averages and a count >= 0; ` +
-          `missing [${missing.slice(0, 3).join(', ')}], unexpected [${unexpected.slice(0, 3).join(', ')}], count ${count}`,
-      );
-    }
-    for (const [name, average] of this.averages) {
-      const value = tensors[name];
-      if (value.shape.join() !== average.shape.join()) {
-        throw new Error(`WeightAverage.loadStateDict: '${name}' has shape [${value.shape}], expected [${average.shape}]`);
-      }
-      if ('buffer' in value) recorder.copy(value.buffer, 0, average.buffer, 0, average.size * 4);
-      else upload(average, value.data);
-    }
+    if (!Number.isInteger(count) || count < 0) throw new Error(`WeightAverage.loadStateDict: count must be an integer >= 0, got ${count}`);
+    loadTensors(Object.fromEntries(this.averages), tensors, { owner: 'WeightAverage' });
     this.count = count;
   }
 
