@@ -108,12 +108,11 @@ async function cmdTrain(o: ParsedOptions): Promise<void> {
       `checkpoints, log.jsonl and curves in ${config.out}`);
   }
   if (result.last) console.log(formatReport(result.last.main, data.classNames));
-  if (final && (result.average || o['per-path-bn'])) {
+  if (result.meta && finishes(o)) {
     await finishTraining(result.model, result.average, data.train, { batchSize: config.batch, perPath: !!o['per-path-bn'] });
     const evaluation = await evaluate(result.model, data.test, { batchSize: Math.max(config.batch, 64), ensemble: true });
     const file = path.join(config.out, 'final.safetensors');
-    const meta = (await loadCheckpoint<TrainingMeta>(path.join(config.out, 'last.safetensors'))).meta;
-    await saveCheckpoint(file, { model: result.model, meta, registration: registrationState(result.model) });
+    await saveCheckpoint(file, { model: result.model, meta: result.meta, registration: registrationState(result.model) });
     console.log(`final model (${describeFinish(o)}): test accuracy ${pct(evaluation.main.accuracy)}, sense heads ` +
       `${pct(evaluation.headsAccuracy)}, mirrored ensemble ${pct(evaluation.ensembleAccuracy!)}; saved as ${file}`);
   }
@@ -224,7 +223,7 @@ async function cmdCv(o: ParsedOptions): Promise<void> {
   const all = ckplus48(data, { channels: o['in-channels'] as number, size: [size, size] });
   reportSkipped(all.skipped);
   subjectFolds(all.samples.map((s) => s.subject), k); // validates k against the subjects before any training
-  const finishing = o['average-from'] !== undefined || !!o['per-path-bn'];
+  const finishing = finishes(o);
   if (finishing) console.error(`final model: ${describeFinish(o)}`);
   const rules: Record<string, number[]> = {};
   for (let fold = 0; fold < k; fold++) {
@@ -282,7 +281,7 @@ async function foldAccuracies(config: TrainOptions, split: { train: Dataset; tes
   const batchSize = Math.max(config.batch, 64);
   const last = await evaluate(result.model, split.test, { batchSize, ensemble: true });
   const accuracies: Record<string, number> = { main: last.main.accuracy, heads: last.headsAccuracy, ensemble: last.ensembleAccuracy! };
-  if (result.average || o['per-path-bn']) {
+  if (finishes(o)) {
     await finishTraining(result.model, result.average, split.train, { batchSize: config.batch, perPath: !!o['per-path-bn'] });
     const final = await evaluate(result.model, split.test, { batchSize, ensemble: true });
     Object.assign(accuracies, { finalMain: final.main.accuracy, finalHeads: final.headsAccuracy, finalEnsemble: final.ensembleAccuracy! });
@@ -290,6 +289,11 @@ async function foldAccuracies(config: TrainOptions, split: { train: Dataset; tes
   result.average?.dispose();
   result.model.dispose();
   return accuracies;
+}
+
+/** Whether the recipe ends with weight averaging or a re-estimation of BatchNorm statistics. */
+function finishes(o: ParsedOptions): boolean {
+  return o['average-from'] !== undefined || !!o['per-path-bn'];
 }
 
 function describeFinish(o: ParsedOptions): string {

@@ -18,7 +18,7 @@
 import { Module, Sequential } from '../engine/nn/module.js';
 import { Linear } from '../engine/nn/linear.js';
 import { ReLU } from '../engine/nn/activation.js';
-import { BatchNorm2d, type RunningStatistics } from '../engine/nn/batchnorm.js';
+import { batchNorms, type BatchNorm2d, type RunningStatistics } from '../engine/nn/batchnorm.js';
 import { add } from '../kernels/elementwise/index.js';
 import { narrow, reshape, flatten } from '../kernels/shape/index.js';
 import { adaptiveAvgPool2d } from '../kernels/pool/index.js';
@@ -141,7 +141,7 @@ export class PCNN extends Module {
 
   /** The BatchNorms of the shared layer4, in state-dict order. */
   layer4Norms(): BatchNorm2d[] {
-    return [...this.features8.namedModules()].flatMap(([, m]) => (m instanceof BatchNorm2d ? [m] : []));
+    return batchNorms(this.features8);
   }
 
   get registrationStatistics(): readonly RunningStatistics[] | null {

@@ -13,7 +13,7 @@ import { noGrad } from '../engine/autograd.js';
 import { tidy } from '../engine/scope.js';
 import { flush } from '../engine/recorder.js';
 import { gpu } from '../engine/device.js';
-import { BatchNorm2d, type RunningStatistics } from '../engine/nn/batchnorm.js';
+import { batchNorms, type RunningStatistics } from '../engine/nn/batchnorm.js';
 import { DataLoader, evalTransform, type Dataset } from './data/index.js';
 import { inputTensor } from './step.js';
 import type { PCNN } from './model.js';
@@ -26,7 +26,7 @@ export async function recalibrateBatchNorm(
   dataset: Dataset,
   { batchSize, perPath }: { batchSize: number; perPath: boolean },
 ): Promise<void> {
-  const norms = [...model.namedModules()].flatMap(([, m]) => (m instanceof BatchNorm2d ? [m] : []));
+  const norms = batchNorms(model);
   const momenta = norms.map((bn) => bn.momentum);
   for (const bn of norms) {
     bn.resetRunningStats();

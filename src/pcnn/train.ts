@@ -48,7 +48,7 @@ export interface TrainOptions {
   /** Minutes of training allowed: no epoch is started that would, at the last epoch's pace, end past it. */
   timeLimitMinutes?: number;
   /** Average the weights at the end of this epoch (1-based) and of every later one (stochastic weight
-   *  averaging); the average is returned for `finishAveraging` and kept in last.safetensors. */
+   *  averaging); the average is returned (for recalibrate.ts's `finishTraining`) and kept in last.safetensors. */
   averageFrom?: number;
   /** Stop after this many steps in total (for smoke tests); the epoch is not completed. */
   maxSteps?: number;
@@ -88,6 +88,8 @@ export interface TrainResult {
   average: WeightAverage | null;
   history: EpochRecord[];
   last: Evaluation | null;
+  /** What the last checkpoint's metadata holds; null when no epoch was completed. */
+  meta: TrainingMeta | null;
   seconds: number;
 }
 
@@ -126,6 +128,7 @@ export async function train(
   const average = options.averageFrom === undefined ? null : new WeightAverage(model.namedParameters());
 
   let history: EpochRecord[] = [];
+  let meta: TrainingMeta | null = null;
   let bestAccuracy = -1;
   let startEpoch = 0;
   if (options.resume && existsSync(lastPath)) {
@@ -136,7 +139,8 @@ export async function train(
     }
     model.loadStateDict(saved.model);
     saved.restore(optimizer, scheduler);
-    ({ history, bestAccuracy, epoch: startEpoch } = saved.meta);
+    meta = saved.meta;
+    ({ history, bestAccuracy, epoch: startEpoch } = meta);
     if (average && saved.average) average.loadStateDict(saved.average);
     else if (average && startEpoch >= options.averageFrom!) {
       throw new Error(`--resume: ${lastPath} holds no weight average, but averaging starts at epoch ${options.averageFrom} and ${startEpoch} are done`);
@@ -239,7 +243,7 @@ export async function train(
       `epoch ${record.epoch}: loss ${record.trainLoss.toFixed(4)}, train ${pct(record.trainAccuracy)}, ` +
         `test ${pct(record.testAccuracy)} (heads ${pct(record.headsAccuracy)}), ${record.imagesPerSecond.toFixed(0)} img/s`,
     );
-    const meta: TrainingMeta = {
+    meta = {
       config: options.model,
       classNames: data.classNames,
       epoch: epoch + 1,
@@ -255,7 +259,7 @@ export async function train(
     writeFileAtomic(logPath, new TextEncoder().encode(history.map((h) => JSON.stringify(h)).join('\n') + '\n'));
     writeCurves(options.out, history);
   }
-  return { model, average, history, last, seconds: (performance.now() - started) / 1000 };
+  return { model, average, history, last, meta, seconds: (performance.now() - started) / 1000 };
 }
 
 

@@ -113,3 +113,8 @@ export class BatchNorm2d extends Module {
     });
   }
 }
+
+/** Every BatchNorm2d in a module tree, in state-dict order. */
+export function batchNorms(module: Module): BatchNorm2d[] {
+  return [...module.namedModules()].flatMap(([, m]) => (m instanceof BatchNorm2d ? [m] : []));
+}
