@@ -32,8 +32,11 @@ export class WeightAverage {
     const weight = 1 / ++this.count;
     for (const [name, param] of this.params) {
       const average = this.averages.get(name)!;
-      // average + (param - average) / count; the first snapshot is copied exactly.
-      const next = noGrad(() => tidy(() => (weight === 1 ? param.detach().clone() : add(average, mul(sub(param.detach(), average), weight)))));
+      if (weight === 1) {
+        recorder.copy(param.buffer, 0, average.buffer, 0, average.size * 4); // the first snapshot, exactly
+        continue;
+      }
+      const next = noGrad(() => tidy(() => add(average, mul(sub(param.detach(), average), weight))));
       recorder.copy(next.buffer, 0, average.buffer, 0, average.size * 4);
       next.dispose();
     }
