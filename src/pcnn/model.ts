@@ -28,6 +28,10 @@ import { upload, type Tensor } from '../engine/tensor.js';
 import { initResnet, resnetLayer, resnetTrunk } from './resnet.js';
 import { checkInputSize, cropBoxes, layer4Size, trunkSize, type CropBox } from './geometry.js';
 
+const SENSE_HEADS = ['fc2', 'fc3', 'fc4', 'fc6', 'fc7'];
+/** The modules whose outputs are class scores: the main head and the five sense heads. */
+export const CLASS_HEADS = ['fc', ...SENSE_HEADS];
+
 export interface PCNNConfig {
   /** Input channels: 1 (grayscale) or 3 (RGB). */
   inChannels?: number;
@@ -97,7 +101,7 @@ export class PCNN extends Module {
     const locInputs = 8 * w * layer4Size(gh) * layer4Size(gw);
     this.fcLoc = this.registerModule('fc_loc', new Sequential(new Linear(locInputs, 32), new ReLU(), new Linear(32, 6)));
     this.fc = this.registerModule('fc', new Linear(8 * w, c.numClasses));
-    this.senseHeads = ['fc2', 'fc3', 'fc4', 'fc6', 'fc7'].map((name) =>
+    this.senseHeads = SENSE_HEADS.map((name) =>
       this.registerModule(name, new Linear(4 * w, c.numClasses)),
     );
     initResnet(this);

@@ -17,7 +17,7 @@ import { trainStep, guardedTrainStep, type StepResult } from './step.js';
 import { evaluate, checkLabels, type Evaluation } from './evaluate.js';
 import { argmaxRows, pct } from './metrics.js';
 import { loadCheckpoint, loadWeights, saveCheckpoint } from './checkpoint.js';
-import { trunkStateFromResnet } from './init-trunks.js';
+import { loadAllButClassHeads, trunkStateFromResnet } from './pretrained.js';
 import { ProgressBar } from './progress.js';
 import { lineChart } from './plot.js';
 
@@ -40,6 +40,8 @@ export interface TrainOptions {
   checkpoint?: string;
   /** A torchvision ResNet-18 state dict for all six trunks and the shared layer4. */
   initTrunks?: string;
+  /** A PCNN checkpoint (trained on other data) for every weight but the class heads. */
+  initFrom?: string;
   resume: boolean;
   /** Clip gradients to this total 2-norm. */
   clipGradNorm?: number;
@@ -78,7 +80,7 @@ export interface TrainingMeta {
   recipe: Recipe;
 }
 
-const RECIPE_KEYS = ['initTrunks', 'batch', 'epochs', 'lr', 'momentum', 'weightDecay', 'stepSize', 'gamma', 'alpha', 'beta', 'seed', 'augment', 'averageFrom'] as const;
+const RECIPE_KEYS = ['initTrunks', 'initFrom', 'batch', 'epochs', 'lr', 'momentum', 'weightDecay', 'stepSize', 'gamma', 'alpha', 'beta', 'seed', 'augment', 'averageFrom'] as const;
 export type Recipe = Pick<TrainOptions, (typeof RECIPE_KEYS)[number]>;
 
 export interface TrainResult {
@@ -118,6 +120,11 @@ export async function train(
     const { state, unused } = trunkStateFromResnet(resnet, model, options.initTrunks);
     model.loadStateDict(state, { strict: false });
     log(`${options.initTrunks}: loaded into the six trunks and layer4 (${unused.length} entries unused: ${unused.slice(0, 3).join(', ')})`);
+  }
+  if (options.initFrom) {
+    const { state } = await loadWeights(options.initFrom, ['resnet']);
+    loadAllButClassHeads(model, state, options.initFrom);
+    log(`${options.initFrom}: loaded all but the class heads, which start fresh`);
   }
   const optimizer = new SGD(model.parameters(), { lr: options.lr, momentum: options.momentum, weightDecay: options.weightDecay });
   const scheduler = new StepLR(optimizer, { stepSize: options.stepSize, gamma: options.gamma });

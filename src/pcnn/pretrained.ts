@@ -1,12 +1,27 @@
 /**
+ * Starting weights from a model trained elsewhere.
+ *
  * `--init-trunks`: like the official code, which starts all six trunks and the shared layer4 from one
  * ResNet-18 checkpoint (MS-Celeb-1M there), map a torchvision ResNet-18 state dict onto PCNN's names:
  * conv1 → features{k}.0, bn1 → .1, layer1..3 → .4..6 for each trunk k, layer4 → features8.0. The
  * classifier (`fc.*`) is not used. An RGB conv1 loaded into a grayscale model is summed over its input
  * channels (the same response to a gray image replicated to RGB).
+ *
+ * `--init-from`: a PCNN trained on other data (FER2013, say, before CK+, whose label sets differ) starts
+ * this one: every parameter and buffer is loaded but those of the class heads (fc, fc2..fc7), which keep
+ * their fresh initialisation because their rows would name other classes.
  */
-import type { StateDict, StateValue } from '../engine/nn/module.js';
-import type { PCNN } from './model.js';
+import { loadTensors, type StateDict, type StateValue } from '../engine/nn/module.js';
+import { CLASS_HEADS, type PCNN } from './model.js';
+
+/** Loads `state` (a PCNN state dict of the same configuration) into `model`, but for the class heads;
+ *  any other missing, unexpected or mis-shaped entry is an error naming `file`. */
+export function loadAllButClassHeads(model: PCNN, state: StateDict, file: string): void {
+  const isHead = (name: string) => CLASS_HEADS.includes(name.split('.')[0]);
+  const own = Object.fromEntries(Object.entries(model.stateDict()).filter(([name]) => !isHead(name)));
+  const body = Object.fromEntries(Object.entries(state).filter(([name]) => !isHead(name)));
+  loadTensors(own, body, { owner: `PCNN from ${file}, all but the class heads` });
+}
 
 const TRUNKS = ['features1', 'features2', 'features3', 'features4', 'features6', 'features7'];
 const STEM: Record<string, string> = { conv1: '0', bn1: '1', layer1: '4', layer2: '5', layer3: '6' };

@@ -1,10 +1,11 @@
 // --init-trunks: a torchvision ResNet-18 state dict goes into all six trunks and the shared layer4;
 // an RGB conv1 into a grayscale model is summed over its input channels; fc and extras are unused.
+// --init-from: a PCNN's weights go everywhere but into the class heads.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import './helpers/index.js';
 import { PCNN } from '../src/pcnn/model.js';
-import { trunkStateFromResnet } from '../src/pcnn/init-trunks.js';
+import { loadAllButClassHeads, trunkStateFromResnet } from '../src/pcnn/pretrained.js';
 import type { StateDict, StateValue } from '../src/engine/nn/module.js';
 
 const host = (value: StateValue) => ('buffer' in value ? [] : value.data) as Float32Array;
@@ -53,6 +54,37 @@ test('a checkpoint of another width is refused naming the entry', async () => {
   const wide = new PCNN({ width: 2, inputSize: [32, 32] });
   assert.throws(() => trunkStateFromResnet(resnet, wide, 'r18.pth'), /r18\.pth: 'conv1\.weight' has shape \[1,3,7,7\], the model needs \[2,1,7,7\]/);
   small.dispose();
+  wide.dispose();
+});
+
+test('--init-from: a PCNN of other classes gives every weight and statistic but the class heads', async () => {
+  const source = new PCNN({ width: 1, inputSize: [32, 32], numClasses: 8 });
+  const target = new PCNN({ width: 1, inputSize: [32, 32], numClasses: 7 });
+  const state: StateDict = {};
+  let k = 0;
+  for (const [name, t] of Object.entries(source.stateDict())) {
+    state[name] = { shape: [...t.shape], data: Float32Array.from({ length: t.size }, (_, i) => ((k++ + i) % 13) - 6) };
+  }
+  const freshHead = await target.stateDict()['fc3.weight'].toArray();
+  loadAllButClassHeads(target, state, 'fer.safetensors');
+  const own = target.stateDict();
+  for (const name of ['features1.0.weight', 'features7.6.1.bn2.running_mean', 'features8.0.0.downsample.1.weight', 'fc_loc.0.weight', 'fc_loc.2.bias']) {
+    assert.equal([...(await own[name].toArray())], [...host(state[name])], name);
+  }
+  assert.equal([...(await own['fc3.weight'].toArray())], [...freshHead]);
+  assert.equal(own['fc.weight'].shape, [7, 8]);
+  source.dispose();
+  target.dispose();
+});
+
+test('--init-from: a missing trunk entry or another width is refused naming the file and the entries', async () => {
+  const model = new PCNN({ width: 1, inputSize: [32, 32] });
+  const wide = new PCNN({ width: 2, inputSize: [32, 32] });
+  const partial: StateDict = { ...model.stateDict() };
+  delete partial['features3.1.running_var'];
+  assert.throws(() => loadAllButClassHeads(model, partial, 'a.safetensors'), /PCNN from a\.safetensors, all but the class heads.*missing: features3\.1\.running_var/);
+  assert.throws(() => loadAllButClassHeads(model, wide.stateDict(), 'w2.safetensors'), /w2\.safetensors.*mis-shaped: features1\.0\.weight: got \[2,1,7,7\], expected \[1,1,7,7\]/);
+  model.dispose();
   wide.dispose();
 });
 
