@@ -12,7 +12,7 @@ import { Sequential } from '../src/engine/nn/module.js';
 import { WeightAverage } from '../src/engine/optim/index.js';
 import { PCNN } from '../src/pcnn/model.js';
 import { BasicBlock } from '../src/pcnn/resnet.js';
-import { recalibrateBatchNorm } from '../src/pcnn/recalibrate.js';
+import { loadRegistrationState, recalibrateBatchNorm, registrationState } from '../src/pcnn/recalibrate.js';
 import { evalTransform, type Sample } from '../src/pcnn/data/index.js';
 
 test('WeightAverage: the equal-weight mean of its snapshots; a shared tensor once; state round trip; clear errors', async () => {
@@ -92,6 +92,29 @@ test("recalibrateBatchNorm: layer4's statistics per input (x10, x1 + x11), or on
   assertClose(await bn.runningMean!.toArray(), both('mean'), 'shared mean: both calls averaged', { atol: 1e-4, rtol: 1e-4 });
   assertClose(await bn.runningVar!.toArray(), both('variance'), 'shared variance', { atol: 1e-4, rtol: 1e-4 });
   model.dispose();
+});
+
+test('registration statistics: saved and loaded by name; a file missing one is refused and leaves the model as it was', async () => {
+  const source = new PCNN({ width: 1, inputSize: [32, 32] });
+  const statistics = source.layer4Norms().map((bn) => bn.newStatistics());
+  statistics.forEach((s, i) => {
+    upload(s.mean, Float32Array.from({ length: s.mean.size }, (_, c) => i + c / 10));
+    upload(s.variance, Float32Array.from({ length: s.variance.size }, (_, c) => 1 + i + c));
+  });
+  source.setRegistrationStatistics(statistics);
+  const saved = registrationState(source);
+  const target = new PCNN({ width: 1, inputSize: [32, 32] });
+  const partial = { ...saved };
+  delete partial['3.running_var'];
+  assert.throws(() => loadRegistrationState(target, partial, 'final.safetensors'), /final\.safetensors: registration statistics.*missing: 3\.running_var/);
+  assert.is(target.registrationStatistics, null);
+  loadRegistrationState(target, saved, 'final.safetensors');
+  for (const [i, s] of target.registrationStatistics!.entries()) {
+    assert.equal([...(await s.mean.toArray())], [...(await statistics[i].mean.toArray())], `${i}.running_mean`);
+    assert.equal([...(await s.variance.toArray())], [...(await statistics[i].variance.toArray())], `${i}.running_var`);
+  }
+  source.dispose();
+  target.dispose();
 });
 
 test.run();
