@@ -12,7 +12,7 @@ import { tensor } from '../engine/tensor.js';
 import { flush } from '../engine/recorder.js';
 import { commonOptions, helpText, parseArgs, type OptionSpecs, type ParsedOptions } from './args.js';
 import { resolveData } from './datasets.js';
-import { train, type TrainOptions, type TrainingMeta } from './train.js';
+import { train, type TrainOptions, type TrainResult, type TrainingMeta } from './train.js';
 import { evaluate } from './evaluate.js';
 import { finishTraining, loadRegistrationState, registrationState } from './recalibrate.js';
 import { formatReport, pct } from './metrics.js';
@@ -111,8 +111,7 @@ async function cmdTrain(o: ParsedOptions): Promise<void> {
   }
   if (result.last) console.log(formatReport(result.last.main, data.classNames));
   if (result.meta && finishes(o)) {
-    await finishTraining(result.model, result.average, data.train, { batchSize: config.batch, perPath: !!o['per-path-bn'] });
-    const evaluation = await evaluate(result.model, data.test, { batchSize: Math.max(config.batch, 64), ensemble: true });
+    const evaluation = await finishAndEvaluate(result, config, data, o);
     const file = path.join(config.out, 'final.safetensors');
     await saveCheckpoint(file, { model: result.model, meta: result.meta, registration: registrationState(result.model) });
     console.log(`final model (${describeFinish(o)}): test accuracy ${pct(evaluation.main.accuracy)}, sense heads ` +
@@ -280,17 +279,27 @@ interface FoldResult {
 
 async function foldAccuracies(config: TrainOptions, split: { train: Dataset; test: Dataset; classNames: string[] }, o: ParsedOptions): Promise<Record<string, number>> {
   const result = await train({ ...config, quiet: false }, split);
-  const batchSize = Math.max(config.batch, 64);
-  const last = await evaluate(result.model, split.test, { batchSize, ensemble: true });
+  const last = await evaluateRules(result.model, split.test, config);
   const accuracies: Record<string, number> = { main: last.main.accuracy, heads: last.headsAccuracy, ensemble: last.ensembleAccuracy! };
   if (finishes(o)) {
-    await finishTraining(result.model, result.average, split.train, { batchSize: config.batch, perPath: !!o['per-path-bn'] });
-    const final = await evaluate(result.model, split.test, { batchSize, ensemble: true });
+    const final = await finishAndEvaluate(result, config, split, o);
     Object.assign(accuracies, { finalMain: final.main.accuracy, finalHeads: final.headsAccuracy, finalEnsemble: final.ensembleAccuracy! });
   }
   result.average?.dispose();
   result.model.dispose();
   return accuracies;
+}
+
+/** The recipe's end (finishTraining: the average in, BatchNorm statistics re-estimated), then every rule on
+ *  the test images. */
+async function finishAndEvaluate(result: TrainResult, config: TrainOptions, data: { train: Dataset; test: Dataset }, o: ParsedOptions) {
+  await finishTraining(result.model, result.average, data.train, { batchSize: config.batch, perPath: !!o['per-path-bn'] });
+  return evaluateRules(result.model, data.test, config);
+}
+
+/** Main head, sense heads and the mirrored ensemble on `test`, at the evaluation batch size train uses. */
+function evaluateRules(model: PCNN, test: Dataset, config: TrainOptions) {
+  return evaluate(model, test, { batchSize: Math.max(config.batch, 64), ensemble: true });
 }
 
 /** Whether the recipe ends with weight averaging or a re-estimation of BatchNorm statistics. */
@@ -309,7 +318,6 @@ function meanAndSpread(accuracies: number[]): { accuracies: number[]; mean: numb
   const std = Math.sqrt(accuracies.reduce((a, b) => a + (b - mean) ** 2, 0) / (accuracies.length - 1));
   return { accuracies, mean, std };
 }
-
 
 function outDir(o: ParsedOptions): string {
   return o.out as string;

@@ -269,7 +269,6 @@ export async function train(
   return { model, average, history, last, meta, seconds: (performance.now() - started) / 1000 };
 }
 
-
 function writeCurves(out: string, history: EpochRecord[]): void {
   const loss = lineChart('training loss', 'epoch', [{ name: 'train loss', points: history.map((h) => [h.epoch, h.trainLoss]) }]);
   const accuracy = lineChart('accuracy (%)', 'epoch', [
