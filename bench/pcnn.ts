@@ -6,7 +6,7 @@
  */
 import { pool } from '../src/engine/pool.js';
 import { Generator } from '../src/engine/random.js';
-import { SGD } from '../src/engine/optim/sgd.js';
+import { SGD } from '../src/optim/sgd.js';
 import { PCNN } from '../src/pcnn/model.js';
 import { predictBatch, trainStep, type Batch } from '../src/pcnn/step.js';
 import { throughput, timeWork, type Stats, type Timing } from './harness.js';

@@ -4,7 +4,7 @@ import { init } from '../src/engine/device.js';
 import { timeKernels } from '../src/engine/recorder.js';
 import { PCNN } from '../src/pcnn/model.js';
 import { trainStep } from '../src/pcnn/step.js';
-import { SGD } from '../src/engine/optim/index.js';
+import { SGD } from '../src/optim/index.js';
 import { manualSeed } from '../src/engine/random.js';
 
 const [batch = 64, width = 16, size = 48] = process.argv.slice(2).map(Number);

@@ -13,7 +13,7 @@ import { init, release } from '../src/engine/device.js';
 import { pool } from '../src/engine/pool.js';
 import { recorder } from '../src/engine/recorder.js';
 import { manualSeed } from '../src/engine/random.js';
-import { SGD } from '../src/engine/optim/sgd.js';
+import { SGD } from '../src/optim/sgd.js';
 import { PCNN } from '../src/pcnn/model.js';
 import { trainStep, type StepResult } from '../src/pcnn/step.js';
 import { DataLoader, augment, syntheticDataset } from '../src/pcnn/data/index.js';

@@ -21,8 +21,8 @@ export { maxPool2d, avgPool2d, adaptiveAvgPool2d } from './kernels/pool/index.js
 export { interpolate, affineGrid, gridSample } from './kernels/resample/index.js';
 export { multiDomainFusion } from './kernels/fusion/index.js';
 
-export * as nn from './engine/nn/index.js';
-export * as optim from './engine/optim/index.js';
+export * as nn from './nn/index.js';
+export * as optim from './optim/index.js';
 export { encodeSafetensors, decodeSafetensors } from './engine/io/safetensors.js';
 
 export { PCNN, type PCNNConfig, type PCNNOutput, type PCNNInternals } from './pcnn/model.js';

@@ -11,10 +11,10 @@ import { manualSeed } from '../src/engine/random.js';
 import { add, mul, relu } from '../src/kernels/elementwise/index.js';
 import { sum } from '../src/kernels/reduce/index.js';
 import { crossEntropy } from '../src/kernels/softmax/index.js';
-import { Linear } from '../src/engine/nn/linear.js';
-import { Sequential } from '../src/engine/nn/module.js';
-import { ReLU } from '../src/engine/nn/activation.js';
-import { SGD } from '../src/engine/optim/index.js';
+import { Linear } from '../src/nn/linear.js';
+import { Sequential } from '../src/nn/module.js';
+import { ReLU } from '../src/nn/activation.js';
+import { SGD } from '../src/optim/index.js';
 
 test('a tensor used several times gets the sum of its gradients', async () => {
   const x = tensor([1, -2, 3], [3], { requiresGrad: true });

@@ -6,7 +6,7 @@ import { tensor, type Tensor } from '../src/engine/tensor.js';
 import { noGrad } from '../src/engine/autograd.js';
 import { tidy } from '../src/engine/scope.js';
 import { batchNorm2d } from '../src/kernels/batchnorm/index.js';
-import { BatchNorm2d } from '../src/engine/nn/batchnorm.js';
+import { BatchNorm2d } from '../src/nn/batchnorm.js';
 import {
   batchNormEvalBackwardRef,
   batchNormTrainBackwardRef,

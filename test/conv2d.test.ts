@@ -21,7 +21,7 @@ import { conv2dGeometry } from '../src/kernels/conv2d/geometry.js';
 import { conv2dTuning, preferRows, preferRowsForWeightGrad, tuningFor } from '../src/kernels/conv2d/tuning.js';
 import { sharedLoadsRun } from '../src/kernels/subgroups.js';
 import { chooseForwardVariant, fallbackForwardVariant, supportsVariant } from '../src/kernels/conv2d/forward.js';
-import { Conv2d } from '../src/engine/nn/conv.js';
+import { Conv2d } from '../src/nn/conv.js';
 import {
   conv2dBiasGradRef,
   conv2dInputGradRef,

@@ -6,7 +6,7 @@ import './helpers/index.js';
 import { PCNN } from '../src/pcnn/model.js';
 import { guardedTrainStep } from '../src/pcnn/step.js';
 import { NonFiniteError } from '../src/pcnn/guard.js';
-import { SGD } from '../src/engine/optim/index.js';
+import { SGD } from '../src/optim/index.js';
 import { upload } from '../src/engine/tensor.js';
 import { manualSeed } from '../src/engine/random.js';
 

@@ -7,7 +7,7 @@ import { matmul, linear, setMatmulTuning, matmulTuning, type MatmulTuning } from
 import { gemm } from '../src/kernels/matmul/gemm.js';
 import { batchPlan } from '../src/kernels/matmul/batch.js';
 import { tuningByArchitecture, gpuTuning } from '../src/kernels/matmul/tuning.js';
-import { Linear } from '../src/engine/nn/linear.js';
+import { Linear } from '../src/nn/linear.js';
 
 // ---- float64 references ----------------------------------------------------------------------
 

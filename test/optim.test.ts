@@ -20,7 +20,7 @@ import {
   type SGDOptions,
   type AdamOptions,
   type GroupHyper,
-} from '../src/engine/optim/index.js';
+} from '../src/optim/index.js';
 import normTotalSource from '../shaders/optim/norm_total.wgsl';
 import fixtureJson from './fixtures/optim.json';
 

@@ -9,7 +9,7 @@ import fixture from './fixtures/pcnn/pcnn.json';
 import { PCNN } from '../src/pcnn/model.js';
 import { pcnnLoss } from '../src/pcnn/loss.js';
 import { loadWeights } from '../src/pcnn/checkpoint.js';
-import { SGD } from '../src/engine/optim/index.js';
+import { SGD } from '../src/optim/index.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
 import { tidy, keep } from '../src/engine/scope.js';
 import { noGrad } from '../src/engine/autograd.js';

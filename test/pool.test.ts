@@ -4,7 +4,7 @@ import { assertClose, gradCheck, randomData, run } from './helpers/index.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
 import { tidy } from '../src/engine/scope.js';
 import { maxPool2d, avgPool2d, adaptiveAvgPool2d, type PoolOptions, type AvgPool2dOptions } from '../src/kernels/pool/index.js';
-import { MaxPool2d, AvgPool2d, AdaptiveAvgPool2d } from '../src/engine/nn/pool.js';
+import { MaxPool2d, AvgPool2d, AdaptiveAvgPool2d } from '../src/nn/pool.js';
 import {
   adaptiveAvgPoolRef,
   avgPoolRef,

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import './helpers/index.js';
 import { PCNN } from '../src/pcnn/model.js';
 import { loadAllButClassHeads, trunkStateFromResnet } from '../src/pcnn/pretrained.js';
-import type { StateDict, StateValue } from '../src/engine/nn/module.js';
+import type { StateDict, StateValue } from '../src/nn/module.js';
 
 const host = (value: StateValue) => ('buffer' in value ? [] : value.data) as Float32Array;
 

@@ -9,8 +9,8 @@
  */
 import { loadSafetensors, saveSafetensors, type HostTensor, type TensorToSave } from '../engine/io/safetensors.js';
 import { loadPth, pthStateDict } from '../engine/io/pth.js';
-import { joinOptimizerState, splitOptimizerState, type OptimizerStateMeta } from '../engine/optim/optimizer.js';
-import type { Module, StateDict, StateValue } from '../engine/nn/module.js';
+import { joinOptimizerState, splitOptimizerState, type OptimizerStateMeta } from '../optim/optimizer.js';
+import type { Module, StateDict, StateValue } from '../nn/module.js';
 import type { Tensor } from '../engine/tensor.js';
 
 const OPTIMIZER_PREFIX = 'optimizer.';

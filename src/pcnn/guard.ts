@@ -3,7 +3,7 @@
  * and names the first one holding a NaN or an infinity.
  */
 import { observeOps } from '../engine/autograd.js';
-import { nonFiniteFlagOf } from '../engine/optim/index.js';
+import { nonFiniteFlagOf } from '../optim/index.js';
 import { keep, tidy } from '../engine/scope.js';
 import type { Tensor } from '../engine/tensor.js';
 

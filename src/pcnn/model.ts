@@ -15,10 +15,10 @@
  * running statistics serves both unless `registrationStatistics` holds a second set for the pass on x10
  * (see recalibrate.ts).
  */
-import { Module, Sequential } from '../engine/nn/module.js';
-import { Linear } from '../engine/nn/linear.js';
-import { ReLU } from '../engine/nn/activation.js';
-import { batchNorms, type BatchNorm2d, type RunningStatistics } from '../engine/nn/batchnorm.js';
+import { Module, Sequential } from '../nn/module.js';
+import { Linear } from '../nn/linear.js';
+import { ReLU } from '../nn/activation.js';
+import { batchNorms, type BatchNorm2d, type RunningStatistics } from '../nn/batchnorm.js';
 import { add } from '../kernels/elementwise/index.js';
 import { narrow, reshape, flatten } from '../kernels/shape/index.js';
 import { adaptiveAvgPool2d } from '../kernels/pool/index.js';

@@ -11,7 +11,7 @@
  * this one: every parameter and buffer is loaded but those of the class heads (fc, fc2..fc7), which keep
  * their fresh initialisation because their rows would name other classes.
  */
-import { loadTensors, type StateDict, type StateValue } from '../engine/nn/module.js';
+import { loadTensors, type StateDict, type StateValue } from '../nn/module.js';
 import { CLASS_HEADS, type PCNN } from './model.js';
 
 /** Loads `state` (a PCNN state dict of the same configuration) into `model`, but for the class heads;

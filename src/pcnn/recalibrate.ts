@@ -13,12 +13,12 @@ import { noGrad } from '../engine/autograd.js';
 import { tidy } from '../engine/scope.js';
 import { flush } from '../engine/recorder.js';
 import { gpu } from '../engine/device.js';
-import { batchNorms, type RunningStatistics } from '../engine/nn/batchnorm.js';
+import { batchNorms, type RunningStatistics } from '../nn/batchnorm.js';
 import { DataLoader, evalTransform, type Dataset } from './data/index.js';
 import { inputTensor } from './step.js';
 import type { PCNN } from './model.js';
-import type { WeightAverage } from '../engine/optim/average.js';
-import { loadTensors, type StateDict } from '../engine/nn/module.js';
+import type { WeightAverage } from '../optim/average.js';
+import { loadTensors, type StateDict } from '../nn/module.js';
 import type { Tensor } from '../engine/tensor.js';
 
 export async function recalibrateBatchNorm(

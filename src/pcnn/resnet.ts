@@ -3,11 +3,11 @@
  * ResNet-18 `state_dict` maps onto them: the stem and layer1..3 as one trunk (`conv1`, `bn1`, `relu`,
  * `maxpool`, `layer1`..`layer3` at Sequential indices 0..6), and layer4 on its own.
  */
-import { Module, Sequential, type Layer } from '../engine/nn/module.js';
-import { Conv2d } from '../engine/nn/conv.js';
-import { BatchNorm2d } from '../engine/nn/batchnorm.js';
-import { MaxPool2d } from '../engine/nn/pool.js';
-import { ReLU } from '../engine/nn/activation.js';
+import { Module, Sequential, type Layer } from '../nn/module.js';
+import { Conv2d } from '../nn/conv.js';
+import { BatchNorm2d } from '../nn/batchnorm.js';
+import { MaxPool2d } from '../nn/pool.js';
+import { ReLU } from '../nn/activation.js';
 import { conv2dFused, foldBatchNorm } from '../kernels/conv2d/index.js';
 import { isGradEnabled } from '../engine/autograd.js';
 import { upload, type Tensor } from '../engine/tensor.js';

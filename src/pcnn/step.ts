@@ -8,7 +8,7 @@ import { tidy, keep } from '../engine/scope.js';
 import { noGrad } from '../engine/autograd.js';
 import type { PCNN } from './model.js';
 import { pcnnLoss, type PCNNLossOptions } from './loss.js';
-import { clipGradNorm, nonFiniteFlagOf } from '../engine/optim/index.js';
+import { clipGradNorm, nonFiniteFlagOf } from '../optim/index.js';
 import { locateNonFinite, NonFiniteError } from './guard.js';
 
 /** What a training step needs of an optimizer. */

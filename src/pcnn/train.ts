@@ -8,7 +8,7 @@
 import { mkdirSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { manualSeed } from '../engine/random.js';
-import { SGD, StepLR, WeightAverage } from '../engine/optim/index.js';
+import { SGD, StepLR, WeightAverage } from '../optim/index.js';
 import { pool } from '../engine/pool.js';
 import { writeFileAtomic } from '../engine/io/atomic-file.js';
 import { DataLoader, augment, type Dataset } from './data/index.js';

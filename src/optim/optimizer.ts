@@ -12,9 +12,9 @@
  * safetensors file) and a JSON-serialisable rest (the sidecar); `joinOptimizerState` inverts it, and
  * `loadStateDict` accepts the host arrays read back from the file in place of tensors.
  */
-import { Tensor, empty, tensor, zeros } from '../tensor.js';
-import { keep } from '../scope.js';
-import { workgroups1d } from '../recorder.js';
+import { Tensor, empty, tensor, zeros } from '../engine/tensor.js';
+import { keep } from '../engine/scope.js';
+import { workgroups1d } from '../engine/recorder.js';
 import type { StateValue } from '../nn/module.js';
 
 /** Hyper-parameters every group has. */

@@ -1,6 +1,6 @@
 /** Pooling layers: MaxPool2d, AvgPool2d and AdaptiveAvgPool2d (no parameters). */
 import { Module } from './module.js';
-import type { Tensor } from '../tensor.js';
+import type { Tensor } from '../engine/tensor.js';
 import {
   adaptiveAvgPool2d,
   avgPool2d,
@@ -8,7 +8,7 @@ import {
   type AvgPool2dOptions,
   type IntOrPair,
   type MaxPool2dOptions,
-} from '../../kernels/pool/index.js';
+} from '../kernels/pool/index.js';
 
 export class MaxPool2d extends Module {
   constructor(readonly options: MaxPool2dOptions) {

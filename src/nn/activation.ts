@@ -1,8 +1,8 @@
 /** Parameter-free layers, so that `Sequential` can hold them at PyTorch's indices. */
 import { Module } from './module.js';
-import { relu } from '../../kernels/elementwise/index.js';
-import { flatten } from '../../kernels/shape/index.js';
-import type { Tensor } from '../tensor.js';
+import { relu } from '../kernels/elementwise/index.js';
+import { flatten } from '../kernels/shape/index.js';
+import type { Tensor } from '../engine/tensor.js';
 
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {

@@ -3,15 +3,15 @@
  * `clipGradNorm` is `torch.nn.utils.clip_grad_norm_` (PyTorch 1.13); `nonFiniteFlag` /
  * `gradsAreFinite` test every gradient for NaN and infinities with one small kernel per tensor.
  */
-import { Kernel } from '../kernel.js';
-import { dispatch, workgroups1d } from '../recorder.js';
-import { empty, tensor, type Tensor } from '../tensor.js';
-import { tidy } from '../scope.js';
+import { Kernel } from '../engine/kernel.js';
+import { dispatch, workgroups1d } from '../engine/recorder.js';
+import { empty, tensor, type Tensor } from '../engine/tensor.js';
+import { tidy } from '../engine/scope.js';
 import { vec4Workgroups } from './optimizer.js';
-import partialSource from '../../../shaders/optim/norm_partial.wgsl';
-import totalSource from '../../../shaders/optim/norm_total.wgsl';
-import scaleSource from '../../../shaders/optim/scale.wgsl';
-import nonFiniteSource from '../../../shaders/optim/nonfinite.wgsl';
+import partialSource from '../../shaders/optim/norm_partial.wgsl';
+import totalSource from '../../shaders/optim/norm_total.wgsl';
+import scaleSource from '../../shaders/optim/scale.wgsl';
+import nonFiniteSource from '../../shaders/optim/nonfinite.wgsl';
 
 const partialKernel = new Kernel('clip_norm_partial', partialSource);
 const totalKernel = new Kernel('clip_norm_total', totalSource);

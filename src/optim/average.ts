@@ -4,11 +4,11 @@
  * default. Parameters only: BatchNorm running statistics belong to the weights that made them and must
  * be re-estimated for the average (PyTorch's `update_bn`; PCNN's is pcnn/recalibrate.ts).
  */
-import { recorder } from '../recorder.js';
-import { keep, tidy } from '../scope.js';
-import { noGrad } from '../autograd.js';
-import { add, mul, sub } from '../../kernels/elementwise/index.js';
-import type { Tensor } from '../tensor.js';
+import { recorder } from '../engine/recorder.js';
+import { keep, tidy } from '../engine/scope.js';
+import { noGrad } from '../engine/autograd.js';
+import { add, mul, sub } from '../kernels/elementwise/index.js';
+import type { Tensor } from '../engine/tensor.js';
 import { loadTensors, type StateDict } from '../nn/module.js';
 
 export class WeightAverage {

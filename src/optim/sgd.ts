@@ -3,11 +3,11 @@
  * as `torch.optim.SGD` in PyTorch 1.13 (see shaders/optim/sgd.wgsl for the update). One fused
  * dispatch per parameter tensor; the momentum buffer is made on a parameter's first step.
  */
-import { Kernel } from '../kernel.js';
-import { dispatch } from '../recorder.js';
-import type { Tensor } from '../tensor.js';
+import { Kernel } from '../engine/kernel.js';
+import { dispatch } from '../engine/recorder.js';
+import type { Tensor } from '../engine/tensor.js';
 import { Optimizer, definedOnly, nonNegative, vec4Workgroups, type ParamsInput } from './optimizer.js';
-import source from '../../../shaders/optim/sgd.wgsl';
+import source from '../../shaders/optim/sgd.wgsl';
 
 export interface SGDOptions {
   lr: number;

@@ -8,9 +8,9 @@
  * to two kinds of input (PCNN's shared layer4) can keep one set per kind.
  */
 import { Module } from './module.js';
-import { full, tensor, upload, type Tensor } from '../tensor.js';
-import { keep } from '../scope.js';
-import { batchNorm2d } from '../../kernels/batchnorm/index.js';
+import { full, tensor, upload, type Tensor } from '../engine/tensor.js';
+import { keep } from '../engine/scope.js';
+import { batchNorm2d } from '../kernels/batchnorm/index.js';
 
 export interface BatchNorm2dOptions {
   eps?: number;

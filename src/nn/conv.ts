@@ -1,8 +1,8 @@
 /** `Conv2d`: torch.nn.Conv2d with PyTorch's parameter names and default initialisation. */
 import { Module } from './module.js';
-import { rand, type Tensor } from '../tensor.js';
-import { defaultGenerator, type Generator } from '../random.js';
-import { conv2d, type Pair } from '../../kernels/conv2d/index.js';
+import { rand, type Tensor } from '../engine/tensor.js';
+import { defaultGenerator, type Generator } from '../engine/random.js';
+import { conv2d, type Pair } from '../kernels/conv2d/index.js';
 
 export interface Conv2dModuleOptions {
   stride?: Pair;

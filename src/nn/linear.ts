@@ -1,7 +1,7 @@
 /** `Linear` (torch.nn.Linear): y = x · weightᵀ + bias, weight [out, in], bias [out]. */
 import { Module } from './module.js';
-import { linear } from '../../kernels/matmul/index.js';
-import { rand, type Tensor } from '../tensor.js';
+import { linear } from '../kernels/matmul/index.js';
+import { rand, type Tensor } from '../engine/tensor.js';
 
 export class Linear extends Module {
   readonly weight: Tensor;

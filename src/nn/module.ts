@@ -3,9 +3,9 @@
  * `stateDict()` give PyTorch's dotted names (`features1.4.0.conv1.weight`) and checkpoints convert by
  * name. Parameters and buffers are kept out of tidy scopes; `dispose()` frees them.
  */
-import { keep } from '../scope.js';
-import { recorder } from '../recorder.js';
-import { upload, type Tensor } from '../tensor.js';
+import { keep } from '../engine/scope.js';
+import { recorder } from '../engine/recorder.js';
+import { upload, type Tensor } from '../engine/tensor.js';
 
 /** A state-dict value: a tensor, or host data with its shape (as read from a checkpoint file). */
 export type StateValue = Tensor | { shape: readonly number[]; data: ArrayLike<number> };

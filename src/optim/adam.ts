@@ -5,11 +5,11 @@
  * (shaders/optim/adam.wgsl), one dispatch per parameter tensor; the bias corrections are computed here
  * in float64, as torch computes them in Python, and passed as uniforms.
  */
-import { Kernel } from '../kernel.js';
-import { dispatch } from '../recorder.js';
-import type { Tensor } from '../tensor.js';
+import { Kernel } from '../engine/kernel.js';
+import { dispatch } from '../engine/recorder.js';
+import type { Tensor } from '../engine/tensor.js';
 import { Optimizer, definedOnly, nonNegative, vec4Workgroups, type ParamsInput } from './optimizer.js';
-import source from '../../../shaders/optim/adam.wgsl';
+import source from '../../shaders/optim/adam.wgsl';
 
 export interface AdamOptions {
   lr?: number;
