@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import path from 'node:path';
-import { assertClose, repoRoot } from './helpers/index.js';
+import { assertClose, assertCloseInNorm, repoRoot } from './helpers/index.js';
 import fixture from './fixtures/pcnn/pcnn.json';
 import { PCNN } from '../src/pcnn/model.js';
 import { pcnnLoss } from '../src/pcnn/loss.js';
@@ -21,6 +21,11 @@ const pthFile = path.join(repoRoot, 'test/fixtures/pcnn/pcnn.pth');
 const { width, inputSize, classes } = fixture.config;
 // Float32 through ~40 layers in a different summation order: a few ulps per layer, compounding.
 const tolerance = { atol: 2e-4, rtol: 2e-3 };
+// Gradients span orders of magnitude within one tensor (fc_loc.0.weight: 0.47 down to 2e-6), so they are
+// compared by the norm of the difference: ~4e-6 of the norm here. Zeroing or flipping the sign of the
+// entries of fc_loc.0.weight below 2.5e-4 (a third), which an elementwise atol of 5e-4 let pass, makes
+// it 3e-4 or 7e-4.
+const gradientTolerance = { rtol: 1e-4 };
 
 async function loadModel(): Promise<PCNN> {
   const model = new PCNN({ inChannels: 1, width, numClasses: classes, inputSize: [inputSize, inputSize], stnInit: 'default' });
@@ -65,7 +70,7 @@ test('train mode: logits, loss, gradients, two SGD steps and running statistics 
   assertClose(await first.heads.toArray(), fixture.trainHeads, 'train heads', tolerance);
   assertClose([await first.loss.item()], [fixture.loss], 'loss', tolerance);
   for (const [name, g] of Object.entries(first.grads) as [string, Tensor][]) {
-    assertClose(await g.toArray(), (fixture.grads as Record<string, number[]>)[name], `gradient of ${name}`, { atol: 5e-4, rtol: 5e-3 });
+    assertCloseInNorm(await g.toArray(), (fixture.grads as Record<string, number[]>)[name], `gradient of ${name}`, gradientTolerance);
   }
   const second = step(false);
   assertClose([await second.loss.item()], [fixture.loss2], 'loss after one step', tolerance);

@@ -45,6 +45,38 @@ export function assertClose(
   }
 }
 
+/**
+ * Throws when ‖actual − expected‖ / ‖expected‖ > rtol (Euclidean norms over the whole tensor), naming
+ * that error and the relative error of the norm itself. For tensors whose values span orders of
+ * magnitude, where any elementwise atol loose enough for the large entries lets the small ones be
+ * zeroed or change sign; the norm of the difference sees them all. The norm's own relative error is
+ * at most the difference's (triangle inequality), so it is reported, not checked separately.
+ */
+export function assertCloseInNorm(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, { rtol }: { rtol: number }): void {
+  if (actual.length !== expected.length) {
+    throw new Error(`${what}: ${actual.length} values, expected ${expected.length}`);
+  }
+  let differenceSquared = 0;
+  let actualSquared = 0;
+  let expectedSquared = 0;
+  for (let i = 0; i < actual.length; i++) {
+    differenceSquared += (actual[i] - expected[i]) ** 2;
+    actualSquared += actual[i] ** 2;
+    expectedSquared += expected[i] ** 2;
+  }
+  const expectedNorm = Math.sqrt(expectedSquared);
+  const differenceError = Math.sqrt(differenceSquared) / expectedNorm;
+  const normError = Math.abs(Math.sqrt(actualSquared) - expectedNorm) / expectedNorm;
+  // Written so that NaN in actual fails, and so does an all-zero expected (0 / 0), which has no scale.
+  if (!(differenceError <= rtol)) {
+    throw new Error(
+      `${what}: ‖actual − expected‖ / ‖expected‖ = ${differenceError.toExponential(3)} > ${rtol} ` +
+        `(norm ${Math.sqrt(actualSquared)}, expected ${expectedNorm}: relative error ${normError.toExponential(3)}; ` +
+        `${actual.length} elements)`,
+    );
+  }
+}
+
 export interface GradCheckInput {
   shape: number[];
   data: Float64Array;
