@@ -7,7 +7,7 @@
  * a dynamic offset into the recorder's uniform arena; storage buffers bound whole (bounds come from the
  * uniforms, never from `arrayLength`, since pooled buffers are larger than the tensors they hold).
  */
-import { WgslReflect, ResourceType, type MemberInfo } from 'wgsl_reflect/wgsl_reflect.module.js';
+import { WgslReflect, WgslParser, Const, LiteralExpr, ScalarData, ResourceType, type MemberInfo } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { gpu } from './device.js';
 
 export type UniformValue = number | readonly number[];
@@ -77,6 +77,23 @@ function uniformFields(members: MemberInfo[], where: string): UniformField[] {
   });
 }
 
+const NUMERIC_CONSTANT_TYPES = new Set(['u32', 'i32', 'f32', /* abstract int */ 'x32']);
+
+/**
+ * The module-scope `const`s of a WGSL source that evaluate to one number (`const NAME = 4u;`,
+ * `const NAME: u32 = WG * 4u;`), by name. Host code reads the numbers it shares with a shader (function
+ * codes, tile sizes) from here, so that the shader is their only source.
+ */
+export function wgslConstants(source: string): ReadonlyMap<string, number> {
+  const constants = new Map<string, number>();
+  for (const statement of new WgslParser().parse(source)) {
+    if (!(statement instanceof Const) || !(statement.value instanceof LiteralExpr)) continue;
+    const value = statement.value.value;
+    if (value instanceof ScalarData && NUMERIC_CONSTANT_TYPES.has(value.typeInfo.name)) constants.set(statement.name, value.data[0]);
+  }
+  return constants;
+}
+
 export class Kernel {
   readonly storage: StorageBinding[] = [];
   readonly uniformBinding: number | null = null;
@@ -84,6 +101,8 @@ export class Kernel {
   readonly uniformSize: number = 0;
   readonly workgroupSize: readonly [number, number, number] | null;
   readonly usesWorkgroupMemory: boolean;
+  /** Parsed on first use: most kernels share no constant with the host. */
+  private constants: ReadonlyMap<string, number> | null = null;
   private layout: GPUBindGroupLayout | null = null;
   private pipelineLayout: GPUPipelineLayout | null = null;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
@@ -117,6 +136,25 @@ export class Kernel {
         }
       }
     }
+  }
+
+  /** The number the module-scope `const NAME` of this kernel's WGSL holds (see `wgslConstants`). */
+  constant(name: string): number {
+    this.constants ??= wgslConstants(this.source);
+    const value = this.constants.get(name);
+    if (value === undefined) {
+      throw new Error(
+        `kernel ${this.name}: expected a module-scope numeric const '${name}' in its WGSL, ` +
+          `found only ${[...this.constants.keys()].join(', ') || 'none'}`,
+      );
+    }
+    return value;
+  }
+
+  /** Invocations in one workgroup, by the entry point's @workgroup_size (an override-sized one: its default). */
+  get workgroupInvocations(): number {
+    const [x, y, z] = this.workgroupSize ?? [1, 1, 1];
+    return x * y * z;
   }
 
   /** Writes `values` into `target` (a uniform arena slot) at the offsets the WGSL struct declares. */
