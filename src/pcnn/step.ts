@@ -6,6 +6,8 @@
 import { tensor, type Tensor } from '../engine/tensor.js';
 import { tidy, keep } from '../engine/scope.js';
 import { noGrad } from '../engine/autograd.js';
+import { recorder } from '../engine/recorder.js';
+import { batchNorms } from '../nn/batchnorm.js';
 import type { PCNN } from './model.js';
 import { pcnnLoss, type PCNNLossOptions } from './loss.js';
 import { clipGradNorm, nonFiniteFlagOf } from '../optim/index.js';
@@ -64,6 +66,8 @@ export function trainStep(model: PCNN, optimizer: Stepper, batch: Batch, options
  * A step that checks the loss and every gradient before the update (one readback per step). When one
  * is not finite, the step is re-run watching every op to name the first that produced a NaN or an
  * infinity; then `onNonFinite` 'stop' throws a NonFiniteError naming it, 'skip' drops the update.
+ * Either way the weights, the optimizer state and the BatchNorm running statistics are left as they
+ * were before the step: the forward updates the statistics, so they are saved first and put back.
  */
 export async function guardedTrainStep(
   model: PCNN,
@@ -71,28 +75,53 @@ export async function guardedTrainStep(
   batch: Batch,
   options: StepOptions & { onNonFinite: 'stop' | 'skip' },
 ): Promise<StepResult & { skipped?: string }> {
-  const [lossValue, logits, flag] = tidy(() => {
-    const result = lossAndGradients(model, batch, options);
-    const grads = model.parameters().flatMap((p) => (p.grad ? [p.grad] : []));
-    return [...result, keep(nonFiniteFlagOf([result[0], ...grads]))];
-  });
-  const bad = (await flag.item()) !== 0;
-  flag.dispose();
-  if (!bad) {
-    tidy(() => {
-      optimizer.step();
-      optimizer.zeroGrad();
+  const statistics = saveRunningStatistics(model);
+  try {
+    const [lossValue, logits, flag] = tidy(() => {
+      const result = lossAndGradients(model, batch, options);
+      const grads = model.parameters().flatMap((p) => (p.grad ? [p.grad] : []));
+      return [...result, keep(nonFiniteFlagOf([result[0], ...grads]))];
     });
-    return readAndDispose(lossValue, logits);
+    const bad = (await flag.item()) !== 0;
+    flag.dispose();
+    if (!bad) {
+      tidy(() => {
+        optimizer.step();
+        optimizer.zeroGrad();
+      });
+      return await readAndDispose(lossValue, logits);
+    }
+    optimizer.zeroGrad();
+    const culprit = (await locateNonFinite(() => void lossAndGradients(model, batch, options).forEach((t) => t.dispose()))) ?? 'no op (the fault did not recur)';
+    optimizer.zeroGrad();
+    statistics.restore();
+    const result = await readAndDispose(lossValue, logits);
+    if (options.onNonFinite === 'stop') {
+      throw new NonFiniteError(`non-finite loss or gradient (loss ${result.loss}); first produced by ${culprit}`);
+    }
+    return { ...result, skipped: culprit };
+  } finally {
+    statistics.dispose();
   }
-  optimizer.zeroGrad();
-  const culprit = (await locateNonFinite(() => void lossAndGradients(model, batch, options).forEach((t) => t.dispose()))) ?? 'no op (the fault did not recur)';
-  optimizer.zeroGrad();
-  const result = await readAndDispose(lossValue, logits);
-  if (options.onNonFinite === 'stop') {
-    throw new NonFiniteError(`non-finite loss or gradient (loss ${result.loss}); first produced by ${culprit}`);
+}
+
+/** Copies of what a training forward writes besides its outputs: every BatchNorm's running statistics
+ *  and batch count, PCNN's registration statistics included. */
+function saveRunningStatistics(model: PCNN): { restore(): void; dispose(): void } {
+  const cumulative = batchNorms(model).find((bn) => bn.momentum === null);
+  if (cumulative) {
+    throw new Error(
+      `guardedTrainStep: a BatchNorm2d(${cumulative.numFeatures}) has momentum null (a cumulative average), whose ` +
+        'batch count is kept on the host where a rejected step could not put it back; expected a number (0.1 by default)',
+    );
   }
-  return { ...result, skipped: culprit };
+  const registration = (model.registrationStatistics ?? []).flatMap((s) => [s.mean, s.variance]);
+  const live = [...new Set([...model.namedBuffers().map(([, t]) => t), ...registration])];
+  const saved = live.map((t) => keep(t.clone()));
+  return {
+    restore: () => live.forEach((t, i) => recorder.copy(saved[i].buffer, 0, t.buffer, 0, t.size * 4)),
+    dispose: () => saved.forEach((t) => t.dispose()),
+  };
 }
 
 /** Reads the loss and logits back. Both are disposed at once: `toArray` records its copy before
