@@ -25,7 +25,7 @@ const WG = 64u;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
-var<workgroup> partial: array<f32, 64>;
+var<workgroup> partial: array<f32, WG>;
 
 // By bits: compilers may assume v != v is false.
 fn isNan(v: f32) -> bool {
@@ -39,7 +39,7 @@ fn combine(acc: f32, v: f32) -> f32 {
   return acc + v;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let row = wid.x + wid.y * nwg.x;
   if (row >= params.rows) {

@@ -12,31 +12,30 @@ import source from '../../../shaders/elementwise/elementwise.wgsl';
 
 const kernel = new Kernel('elementwise', source);
 
-/** The function codes of elementwise.wgsl (its `const`s of the same names). */
-export const Fn = {
-  ADD: 0,
-  SUB: 1,
-  MUL: 2,
-  DIV: 3,
-  POW: 4,
-  EQ: 5,
-  EXP: 6,
-  LOG: 7,
-  SQRT: 8,
-  RELU: 9,
-  SIGMOID: 10,
-  TANH: 11,
-  DIV_GRAD_B: 12,
-  POW_GRAD_BASE: 13,
-  POW_GRAD_EXP: 14,
-  RELU_GRAD: 15,
-  SIGMOID_GRAD: 16,
-  TANH_GRAD: 17,
-  SQRT_GRAD: 18,
-} as const;
-export type FnCode = (typeof Fn)[keyof typeof Fn];
+/** The functions of elementwise.wgsl, by the names of its `const` codes (the numbers come from there). */
+export type ElementwiseFn =
+  | 'ADD'
+  | 'SUB'
+  | 'MUL'
+  | 'DIV'
+  | 'POW'
+  | 'EQ'
+  | 'EXP'
+  | 'LOG'
+  | 'SQRT'
+  | 'RELU'
+  | 'SIGMOID'
+  | 'TANH'
+  | 'DIV_GRAD_B'
+  | 'POW_GRAD_BASE'
+  | 'POW_GRAD_EXP'
+  | 'RELU_GRAD'
+  | 'SIGMOID_GRAD'
+  | 'TANH_GRAD'
+  | 'SQRT_GRAD';
 
-const Layout = { BROADCAST: 0, CONTIGUOUS: 1, SCALAR_B: 2, SCALAR_A: 3, BROADCAST_ROWS: 4 } as const;
+/** The operand layouts of elementwise.wgsl, likewise by name. */
+type Layout = 'BROADCAST' | 'CONTIGUOUS' | 'SCALAR_B' | 'SCALAR_A' | 'BROADCAST_ROWS';
 
 /** The broadcast shape of two shapes (NumPy/PyTorch rules: aligned right, sizes equal or one is 1). */
 export function broadcastShapes(a: readonly number[], b: readonly number[], op: string): number[] {
@@ -64,7 +63,7 @@ function checkOperand(t: Tensor, op: string): void {
  * out = f(a, b) elementwise with broadcasting; a number operand is passed as a uniform. Unary
  * functions take their input as `a` and ignore `b` (pass 0).
  */
-export function elementwise(fn: FnCode, a: Tensor | number, b: Tensor | number, op: string): Tensor {
+export function elementwise(fn: ElementwiseFn, a: Tensor | number, b: Tensor | number, op: string): Tensor {
   if (!(a instanceof Tensor) && !(b instanceof Tensor)) {
     throw new Error(`${op}: expected at least one Tensor operand, got the numbers ${a} and ${b}`);
   }
@@ -74,20 +73,20 @@ export function elementwise(fn: FnCode, a: Tensor | number, b: Tensor | number, 
   const out = empty(shape, 'float32', op);
   const count = out.size;
   const uniforms = { count, ndim: 0, scalar: 0, shape: dimsUniform([], op), aStrides: dimsUniform([], op), bStrides: dimsUniform([], op) };
-  let layout: number;
+  let layout: Layout;
   if (!(a instanceof Tensor)) {
-    layout = Layout.SCALAR_A;
+    layout = 'SCALAR_A';
     uniforms.scalar = a;
   } else if (!(b instanceof Tensor)) {
-    layout = Layout.SCALAR_B;
+    layout = 'SCALAR_B';
     uniforms.scalar = b;
   } else if (a.size === count && b.size === count) {
-    layout = Layout.CONTIGUOUS;
+    layout = 'CONTIGUOUS';
   } else {
     const walk = coalesce(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)]);
     const inner = walk.shape.length - 1;
     const rows = walk.shape[inner] % 4 === 0 && walk.strides.every((s) => s[inner] <= 1);
-    layout = rows ? Layout.BROADCAST_ROWS : Layout.BROADCAST;
+    layout = rows ? 'BROADCAST_ROWS' : 'BROADCAST';
     uniforms.ndim = walk.shape.length;
     uniforms.shape = dimsUniform(walk.shape, op);
     uniforms.aStrides = dimsUniform(walk.strides[0], op);
@@ -95,10 +94,11 @@ export function elementwise(fn: FnCode, a: Tensor | number, b: Tensor | number, 
   }
   const [bufferA, bufferB] = [a instanceof Tensor ? a : (b as Tensor), b instanceof Tensor ? b : (a as Tensor)];
   dispatch(kernel, {
-    workgroups: workgroups1d(Math.ceil(count / 1024)),
+    // One vec4 of the output per invocation.
+    workgroups: workgroups1d(Math.ceil(count / (4 * kernel.workgroupInvocations))),
     buffers: { a: bufferA, b: bufferB, out },
     uniforms,
-    constants: { OP: fn, LAYOUT: layout },
+    constants: { OP: kernel.constant(fn), LAYOUT: kernel.constant(layout) },
   });
   return out;
 }

@@ -15,11 +15,9 @@ const general = new Kernel('reduce', generalSource);
 const rows = new Kernel('reduce_rows', rowsSource);
 const maxBackwardKernel = new Kernel('max_backward', maxBackwardSource);
 
-export const Reduction = { SUM: 0, MAX: 1 } as const;
-export type ReductionCode = (typeof Reduction)[keyof typeof Reduction];
+/** The reductions of reduce.wgsl and reduce_rows.wgsl, by the names of their `const` codes. */
+export type ReductionOp = 'SUM' | 'MAX';
 
-/** Rows at least this long take the workgroup tree (reduce_rows.wgsl assumes one element per invocation). */
-const ROW_WORKGROUP = 64;
 /** Below this many outputs, a reduction of at least SPLIT_MIN_LENGTH elements is split into partials
  *  so that enough invocations run. */
 const SPLIT_MAX_OUTPUTS = 4096;
@@ -30,7 +28,7 @@ const SPLIT_CHUNK_MIN = 256;
  * Reduces the dimensions of `x` flagged in `reduced` with `code`, multiplies by `scale`, and returns the
  * result (kept dimensions in order) with shape `outShape`, whose element count must match.
  */
-export function reduce(x: Tensor, reduced: readonly boolean[], code: ReductionCode, scale: number, outShape: readonly number[], op: string): Tensor {
+export function reduce(x: Tensor, reduced: readonly boolean[], code: ReductionOp, scale: number, outShape: readonly number[], op: string): Tensor {
   const kept = coalesce(
     x.shape.filter((_, d) => !reduced[d]),
     [x.strides.filter((_, d) => !reduced[d])],
@@ -45,13 +43,14 @@ export function reduce(x: Tensor, reduced: readonly boolean[], code: ReductionCo
 
   const rowsContiguous =
     red.shape.length === 1 && red.strides[0][0] === 1 && (kept.shape.length === 0 || (kept.shape.length === 1 && kept.strides[0][0] === length));
-  if (rowsContiguous && length >= ROW_WORKGROUP && (outCount >= 8 || length <= 16 * SPLIT_MIN_LENGTH)) {
+  // reduce_rows.wgsl gives each invocation of a row's workgroup at least one element.
+  if (rowsContiguous && length >= rows.workgroupInvocations && (outCount >= 8 || length <= 16 * SPLIT_MIN_LENGTH)) {
     const out = empty(outShape, 'float32', op);
     dispatch(rows, {
       workgroups: workgroups1d(outCount),
       buffers: { x, out },
       uniforms: { rows: outCount, rowLength: length, scale },
-      constants: { OP: code },
+      constants: { OP: rows.constant(code) },
     });
     return out;
   }
@@ -62,7 +61,7 @@ export function reduce(x: Tensor, reduced: readonly boolean[], code: ReductionCo
   const target = empty(chunks === 1 ? outShape : [outCount, chunks], 'float32', op);
   const chunkSize = Math.ceil(length / chunks);
   dispatch(general, {
-    workgroups: workgroups1d(Math.ceil((outCount * chunks) / 256)),
+    workgroups: workgroups1d(Math.ceil((outCount * chunks) / general.workgroupInvocations)),
     buffers: { x, out: target },
     uniforms: {
       outCount,
@@ -77,7 +76,7 @@ export function reduce(x: Tensor, reduced: readonly boolean[], code: ReductionCo
       reducedShape: dimsUniform(red.shape, op),
       reducedStrides: dimsUniform(red.strides[0], op),
     },
-    constants: { OP: code },
+    constants: { OP: general.constant(code) },
   });
   if (chunks === 1) return target;
   const result = reduce(target, [false, true], code, scale, outShape, op);
@@ -91,7 +90,7 @@ export function maxBackward(x: Tensor, grad: Tensor, size: number, inner: number
   const outCount = x.size / size;
   const dx = empty(x.shape, 'float32', 'max backward');
   dispatch(maxBackwardKernel, {
-    workgroups: workgroups1d(Math.ceil(outCount / 256)),
+    workgroups: workgroups1d(Math.ceil(outCount / maxBackwardKernel.workgroupInvocations)),
     buffers: { x, grad, dx },
     uniforms: { outCount, size, inner },
   });

@@ -6,10 +6,10 @@
 import { record } from '../../engine/autograd.js';
 import { tidy } from '../../engine/scope.js';
 import type { Tensor } from '../../engine/tensor.js';
-import { Fn, elementwise } from '../elementwise/forward.js';
+import { elementwise } from '../elementwise/forward.js';
 import { normalizeDim } from '../shape/layout.js';
 import { broadcastTo } from '../shape/strided_copy.js';
-import { Reduction, maxBackward, reduce } from './forward.js';
+import { maxBackward, reduce } from './forward.js';
 
 /** Per dimension of `x`, whether `dim` reduces it. A 0-D tensor takes dim 0 or -1 (and reduces nothing). */
 function reducedDims(x: Tensor, dim: number | readonly number[] | undefined, op: string): boolean[] {
@@ -36,14 +36,14 @@ function reducedCount(x: Tensor, reduced: readonly boolean[]): number {
 function spread(grad: Tensor, x: Tensor, reduced: readonly boolean[], scale: number, op: string): Tensor {
   return tidy(() => {
     const kept = grad.view(x.shape.map((s, d) => (reduced[d] ? 1 : s)));
-    return broadcastTo(scale === 1 ? kept : elementwise(Fn.MUL, kept, scale, op), x.shape, op);
+    return broadcastTo(scale === 1 ? kept : elementwise('MUL', kept, scale, op), x.shape, op);
   });
 }
 
 /** Sum over `dim` (all dimensions when omitted), like torch.sum. */
 export function sum(x: Tensor, dim?: number | readonly number[], keepdim = false): Tensor {
   const reduced = reducedDims(x, dim, 'sum');
-  const out = reduce(x, reduced, Reduction.SUM, 1, resultShape(x, reduced, keepdim), 'sum');
+  const out = reduce(x, reduced, 'SUM', 1, resultShape(x, reduced, keepdim), 'sum');
   return record(out, 'sum', [x], (grad) => [spread(grad, x, reduced, 1, 'sum backward')]);
 }
 
@@ -53,7 +53,7 @@ export function mean(x: Tensor, dim?: number | readonly number[], keepdim = fals
   const reduced = reducedDims(x, dim, 'mean');
   const count = reducedCount(x, reduced);
   if (count === 0) throw new Error(`mean: reduces over 0 elements (shape [${x.shape}], dim ${JSON.stringify(dim)}); expected at least one`);
-  const out = reduce(x, reduced, Reduction.SUM, 1 / count, resultShape(x, reduced, keepdim), 'mean');
+  const out = reduce(x, reduced, 'SUM', 1 / count, resultShape(x, reduced, keepdim), 'mean');
   return record(out, 'mean', [x], (grad) => [spread(grad, x, reduced, 1 / count, 'mean backward')]);
 }
 
@@ -71,13 +71,13 @@ export function max(x: Tensor, dim?: number, keepdim = false): Tensor {
   if (reducedCount(x, reduced) === 0) {
     throw new Error(`max: reduces over 0 elements (shape [${x.shape}], dim ${dim}); expected at least one`);
   }
-  const out = reduce(x, reduced, Reduction.MAX, 1, resultShape(x, reduced, keepdim), 'max');
+  const out = reduce(x, reduced, 'MAX', 1, resultShape(x, reduced, keepdim), 'max');
   if (dim === undefined) {
     return record(out, 'max', [x], (grad) => [
       tidy(() => {
-        const mask = elementwise(Fn.EQ, x, out, 'max backward');
-        const ties = reduce(mask, reduced, Reduction.SUM, 1, out.shape, 'max backward');
-        return elementwise(Fn.MUL, mask, elementwise(Fn.DIV, grad, ties, 'max backward'), 'max backward');
+        const mask = elementwise('EQ', x, out, 'max backward');
+        const ties = reduce(mask, reduced, 'SUM', 1, out.shape, 'max backward');
+        return elementwise('MUL', mask, elementwise('DIV', grad, ties, 'max backward'), 'max backward');
       }),
     ]);
   }
@@ -100,6 +100,6 @@ export function sumToShape(grad: Tensor, shape: readonly number[]): Tensor {
   if (!reduced.includes(true)) {
     return record(grad.view(shape), 'sumToShape', [grad], (g) => [g.view(grad.shape)]);
   }
-  const out = reduce(grad, reduced, Reduction.SUM, 1, shape, 'sumToShape');
+  const out = reduce(grad, reduced, 'SUM', 1, shape, 'sumToShape');
   return record(out, 'sumToShape', [grad], (g) => [broadcastTo(g, grad.shape, 'sumToShape backward')]);
 }
