@@ -1,5 +1,6 @@
 // The autograd tape and memory ownership: accumulation over reused tensors, explicit upstream
-// gradients, noGrad, detach, errors; and a 1000-step training loop that keeps the pool flat.
+// gradients, noGrad, detach, errors; a graph run backward twice, or after its scope closed; a tidy
+// that throws; and a 1000-step training loop that keeps the pool flat.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { assertClose } from './helpers/index.js';
@@ -10,6 +11,9 @@ import { pool } from '../src/engine/pool.js';
 import { manualSeed } from '../src/engine/random.js';
 import { add, mul, relu } from '../src/kernels/elementwise/index.js';
 import { sum } from '../src/kernels/reduce/index.js';
+import { maxPool2d } from '../src/kernels/pool/index.js';
+import { batchNorm2d } from '../src/kernels/batchnorm/index.js';
+import { reshape } from '../src/kernels/shape/index.js';
 import { crossEntropy } from '../src/kernels/softmax/index.js';
 import { Linear } from '../src/nn/linear.js';
 import { Sequential } from '../src/nn/module.js';
@@ -60,6 +64,103 @@ test('noGrad records nothing; detach cuts the graph', async () => {
   tidy(() => sum(mul(mul(x, x).detach(), x)).backward());
   assertClose(await x.grad!.toArray(), [1, 4], 'd/dx of sum(stop(x*x) * x) = x*x');
   for (const t of [x, y, x.grad!]) t.dispose();
+});
+
+test('a second backward through the same graph is refused, naming the op, before any work', async () => {
+  const x = tensor([1, -2, 3], [3], { requiresGrad: true });
+  tidy(() => {
+    const y = mul(x, x);
+    const loss = sum(y);
+    loss.backward();
+    assert.throws(() => loss.backward(), /backward: trying to backward through the graph a second time: the output of sum \[\] \(the tensor backward was called on\)/);
+    // Through a shared intermediate: the leaf must not be mistaken for the intermediate, nor get anything.
+    assert.throws(() => sum(mul(y, 2)).backward(), /second time: the output of mul \[3\] \(input 0 of mul\)/);
+  });
+  assert.equal(Array.from(await x.grad!.toArray()), [2, -4, 6], 'only the first backward reached x');
+  x.grad!.dispose();
+  x.dispose();
+});
+
+test('backward(grad, { retainGraph: true }) keeps the graph for another backward', async () => {
+  const x = tensor([1, -2, 3], [3], { requiresGrad: true });
+  tidy(() => {
+    const y = mul(x, x);
+    sum(y).backward({ retainGraph: true });
+    y.backward(tensor([1, 1, 1], [3]), { retainGraph: true });
+    sum(y).backward();
+    assert.throws(() => sum(y).backward(), /second time: the output of mul \[3\]/);
+  });
+  assertClose(await x.grad!.toArray(), [6, -12, 18], 'three backwards of 2x accumulate');
+  x.grad!.dispose();
+  x.dispose();
+});
+
+test('a retained graph keeps the saved temporaries its rules read (crossEntropy, maxPool2d, batchNorm2d)', async () => {
+  const x = tensor(Float32Array.from({ length: 2 * 2 * 4 * 4 }, (_, i) => Math.sin(i)), [2, 2, 4, 4], { requiresGrad: true });
+  const runningMean = zeros([2]);
+  const runningVar = zeros([2]);
+  tidy(() => {
+    const pooled = maxPool2d(batchNorm2d(x, runningMean, runningVar, null, null, { training: true }), { kernelSize: 2 });
+    const loss = crossEntropy(reshape(pooled, [2, 8]), Int32Array.from([3, 5]));
+    loss.backward({ retainGraph: true });
+    loss.backward();
+  });
+  const once = tidy(() => {
+    const pooled = maxPool2d(batchNorm2d(x, zeros([2]), zeros([2]), null, null, { training: true }), { kernelSize: 2 });
+    const grad = x.grad!;
+    x.grad = null;
+    crossEntropy(reshape(pooled, [2, 8]), Int32Array.from([3, 5])).backward();
+    return [grad, x.grad!];
+  });
+  const [twice, single] = await Promise.all(once.map((t) => t.toArray()));
+  assertClose(twice, single.map((v) => 2 * v), 'two backwards through the retained graph give twice the gradient');
+  for (const t of [...once, x, runningMean, runningVar]) t.dispose();
+});
+
+test('backward after the forward scope closed names the op whose tensor is gone, and why', () => {
+  const w = tensor([0.5, -1, 2, 0.25, 1, -0.5], [2, 3], { requiresGrad: true });
+  const labels = Int32Array.from([2, 0]);
+  // crossEntropy saves its row logsumexp, made (and disposed) inside the scope.
+  const onLeaf = tidy(() => crossEntropy(w, labels));
+  assert.throws(
+    () => onLeaf.backward(),
+    /backward of crossEntropy: a tensor it saved in the forward \(shape \[2\]\) was disposed: the graph outlived the tidy scope of its forward/,
+  );
+  // An intermediate of the graph disposed with its scope: named, never taken for a leaf.
+  const throughIntermediate = tidy(() => crossEntropy(mul(w, 2), labels));
+  assert.throws(
+    () => throughIntermediate.backward(),
+    /backward: the output of mul \[2,3\] \(input 0 of crossEntropy\) was disposed before backward: the graph outlived the tidy scope/,
+  );
+  assert.is(w.grad, null, 'nothing reached the leaf');
+  for (const t of [onLeaf, throughIntermediate, w]) t.dispose();
+});
+
+test('a tidy whose function throws disposes what it made: pool flat over 1000 throwing steps', () => {
+  const x = tensor([1, 2, 3, 4], [4], { requiresGrad: true });
+  const throwingStep = () => {
+    try {
+      tidy(() => {
+        sum(mul(x, x)).backward();
+        throw new Error('step failed');
+      });
+    } catch (error) {
+      assert.is((error as Error).message, 'step failed');
+    }
+  };
+  throwingStep();
+  x.grad!.dispose();
+  x.grad = null;
+  const before = pool.memory();
+  for (let i = 0; i < 1000; i++) {
+    throwingStep();
+    x.grad!.dispose(); // kept on purpose: a leaf's gradient outlives every scope
+    x.grad = null;
+  }
+  const after = pool.memory();
+  assert.is(after.bytesInUse, before.bytesInUse, 'bytes in use');
+  assert.is(after.buffersInUse, before.buffersInUse, 'buffers in use');
+  x.dispose();
 });
 
 test('1000 training steps keep pool memory flat', async () => {

@@ -3,9 +3,10 @@
  * its output: the inputs, and a rule mapping the output's gradient to the inputs' gradients.
  * `backward` walks the graph in reverse topological order, summing gradients of tensors used more
  * than once, disposing each intermediate gradient once its node has run, and adding into `.grad` of
- * leaves (which are kept out of tidy scopes, like parameters).
+ * leaves (which are kept out of tidy scopes, like parameters). As in PyTorch, a backward frees the graph
+ * it ran through (a second one through it is an error) unless it is asked to retain it.
  */
-import { empty, full, type Tensor } from './tensor.js';
+import { DisposedTensorError, empty, full, type Tensor } from './tensor.js';
 import { dispatch, workgroups1d } from './recorder.js';
 import { Kernel } from './kernel.js';
 import { keep } from './scope.js';
@@ -15,8 +16,23 @@ export interface GradNode {
   /** Name of the op, for errors and debugging. */
   op: string;
   inputs: readonly Tensor[];
-  /** Gradients for each input (null where the input needs none), given the output's gradient. */
-  backward(grad: Tensor): (Tensor | null)[];
+  /** Gradients for each input (null where the input needs none), given the output's gradient; null once
+   *  a backward has run through the node without retaining the graph. */
+  backward: ((grad: Tensor) => (Tensor | null)[]) | null;
+  /** Temporaries of the forward that only the rule reads: freed with the node. */
+  saved: readonly Tensor[];
+}
+
+/** Frees a node's saved temporaries (after a backward that does not retain the graph, or when its
+ *  output is disposed) and returns what stays of it: its name, for the error a later backward gets. */
+export function releaseNode(node: GradNode): GradNode {
+  for (const t of node.saved) t.dispose();
+  return { op: node.op, inputs: [], backward: null, saved: [] };
+}
+
+export interface BackwardOptions {
+  /** Keep the graph, so that another backward can run through it (PyTorch's `retain_graph`). */
+  retainGraph?: boolean;
 }
 
 let gradEnabled = true;
@@ -49,17 +65,24 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
-/** Attaches the backward rule to `out` when grad mode is on and an input requires grad. */
+/** Whether an op on these inputs records its backward: grad mode is on and an input requires grad. */
+export function willRecord(inputs: readonly (Tensor | null | undefined)[]): boolean {
+  return gradEnabled && inputs.some((t) => t?.requiresGrad);
+}
+
+/** Attaches the backward rule to `out` when grad mode is on and an input requires grad. `saved`: the
+ *  forward's temporaries that the rule reads, freed when the graph is (so that a retained graph keeps them). */
 export function record(
   out: Tensor,
   op: string,
   inputs: readonly Tensor[],
   backwardRule: (grad: Tensor) => (Tensor | null)[],
+  saved: readonly Tensor[] = [],
 ): Tensor {
   observer?.(`${op} (forward) output [${out.shape}]`, out);
-  if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
+  if (willRecord(inputs)) {
     out.requiresGrad = true;
-    out.node = { op, inputs, backward: backwardRule };
+    out.node = { op, inputs, backward: backwardRule, saved };
   }
   return out;
 }
@@ -78,9 +101,29 @@ export function accumulate(a: Tensor, b: Tensor, makeEmpty: (shape: readonly num
   return out;
 }
 
+/** Refuses, before any work, a graph that can no longer be run backward: named by the op that made
+ *  `t` and the op `t` feeds (`use`). */
+function checkRunnable(t: Tensor, use: string): void {
+  const made = t.node ? `the output of ${t.node.op} [${t.shape}]` : `a leaf of shape [${t.shape}]`;
+  if (t.isDisposed) {
+    throw new Error(
+      `backward: ${made} (${use}) was disposed before backward: the graph outlived the tidy scope that ` +
+        'made it; run backward inside that scope, or return from it what backward needs',
+    );
+  }
+  if (t.node?.backward === null) {
+    throw new Error(
+      `backward: trying to backward through the graph a second time: ${made} (${use}) was already ` +
+        'backpropagated through, which freed its part of the graph; pass { retainGraph: true } to the ' +
+        'first backward to run another through it',
+    );
+  }
+}
+
 function topologicalOrder(root: Tensor): Tensor[] {
   const order: Tensor[] = [];
   const visited = new Set<Tensor>();
+  checkRunnable(root, 'the tensor backward was called on');
   // Iterative DFS: PCNN graphs are deep enough to make recursion a risk in small-stack browsers.
   const stack: [Tensor, number][] = [[root, 0]];
   visited.add(root);
@@ -88,8 +131,10 @@ function topologicalOrder(root: Tensor): Tensor[] {
     const top = stack[stack.length - 1];
     const inputs = top[0].node?.inputs ?? [];
     if (top[1] < inputs.length) {
-      const next = inputs[top[1]++];
+      const index = top[1]++;
+      const next = inputs[index];
       if (next.requiresGrad && !visited.has(next)) {
+        checkRunnable(next, `input ${index} of ${top[0].node!.op}`);
         visited.add(next);
         stack.push([next, 0]);
       }
@@ -101,7 +146,21 @@ function topologicalOrder(root: Tensor): Tensor[] {
   return order.reverse();
 }
 
-export function backward(root: Tensor, grad?: Tensor): void {
+/** A node's rule, run; a tensor it saved and that is gone is named with the op and the reason. */
+function runRule(node: GradNode, grad: Tensor): (Tensor | null)[] {
+  try {
+    return node.backward!(grad);
+  } catch (error) {
+    if (!(error instanceof DisposedTensorError)) throw error;
+    throw new Error(
+      `backward of ${node.op}: a tensor it saved in the forward (shape [${error.shape}]) was disposed: the ` +
+        'graph outlived the tidy scope of its forward; run backward inside that scope',
+      { cause: error },
+    );
+  }
+}
+
+export function backward(root: Tensor, grad?: Tensor, options: BackwardOptions = {}): void {
   if (!root.requiresGrad) throw new Error(`backward: tensor of shape [${root.shape}] does not require grad`);
   if (grad === undefined) {
     if (root.size !== 1) {
@@ -148,7 +207,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
       }
       pending.delete(t);
       held.delete(g);
-      const grads = node.backward(g);
+      const grads = runRule(node, g);
       if (grads.length !== node.inputs.length) {
         throw new Error(`backward of ${node.op}: ${grads.length} gradients for ${node.inputs.length} inputs`);
       }
@@ -163,7 +222,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
         else if (ig !== g) ig.dispose();
       });
       if (!held.has(g)) g.dispose();
-      t.node = null;
+      if (!options.retainGraph) t.node = releaseNode(node);
     }
   });
 }

@@ -27,6 +27,8 @@ let current: Gpu | null = null;
 let dawnInstance: unknown = null;
 let pendingError: Error | null = null;
 let initializing: Promise<Gpu> | null = null;
+/** What holds objects of the device (pool, recorder, kernels) and must forget them when it goes. */
+const releaseHooks: (() => void)[] = [];
 
 const wantedLimits = [
   'maxStorageBufferBindingSize',
@@ -133,12 +135,19 @@ export function throwPendingGpuError(context: string): void {
   throw error;
 }
 
+/** Registers `forget`, called by `release()`: the device's buffers, pipelines and encoders die with it,
+ *  and whatever caches them must start afresh on the next device. */
+export function onRelease(forget: () => void): void {
+  releaseHooks.push(forget);
+}
+
 /** Destroys the device and drops Dawn, so that a Node process can exit. `init()` may be called again. */
 export function release(): void {
   const gpuNow = current;
   current = null;
   initializing = null;
   pendingError = null;
+  for (const forget of releaseHooks) forget();
   gpuNow?.device.destroy();
   dawnInstance = null;
 }

@@ -8,7 +8,7 @@
  * uniforms, never from `arrayLength`, since pooled buffers are larger than the tensors they hold).
  */
 import { WgslReflect, WgslParser, Const, LiteralExpr, ScalarData, ResourceType, type MemberInfo } from 'wgsl_reflect/wgsl_reflect.module.js';
-import { gpu } from './device.js';
+import { gpu, onRelease } from './device.js';
 
 export type UniformValue = number | readonly number[];
 export type Uniforms = Record<string, UniformValue>;
@@ -77,6 +77,16 @@ function uniformFields(members: MemberInfo[], where: string): UniformField[] {
   });
 }
 
+/** A kernel's objects on the current device, made on first use; they die with the device. */
+interface DeviceObjects {
+  layout: GPUBindGroupLayout;
+  pipelineLayout: GPUPipelineLayout;
+  pipelines: Map<string, GPUComputePipeline>;
+  bindGroups: Map<string, GPUBindGroup>;
+}
+let deviceObjects = new WeakMap<Kernel, DeviceObjects>();
+onRelease(() => (deviceObjects = new WeakMap()));
+
 const NUMERIC_CONSTANT_TYPES = new Set(['u32', 'i32', 'f32', /* abstract int */ 'x32']);
 
 /**
@@ -103,12 +113,6 @@ export class Kernel {
   readonly usesWorkgroupMemory: boolean;
   /** Parsed on first use: most kernels share no constant with the host. */
   private constants: ReadonlyMap<string, number> | null = null;
-  private layout: GPUBindGroupLayout | null = null;
-  private pipelineLayout: GPUPipelineLayout | null = null;
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
-  private readonly bindGroups = new Map<string, GPUBindGroup>();
-  /** The device the cached objects belong to; a new device (after `release()` and `init()`) clears them. */
-  private device: GPUDevice | null = null;
 
   constructor(
     readonly name: string,
@@ -172,26 +176,34 @@ export class Kernel {
         const at = base + field.offset + Math.floor(i / field.vectorWidth) * field.stride + (i % field.vectorWidth) * 4;
         const v = list[i];
         if (field.kind === 'f32') target.setFloat32(at, v, true);
-        else if (field.kind === 'u32') target.setUint32(at, v, true);
-        else target.setInt32(at, v, true);
+        else {
+          // DataView would wrap -1 to 4294967295 and cut 2.5 to 2 without a word.
+          const [low, high] = field.kind === 'u32' ? [0, 2 ** 32 - 1] : [-(2 ** 31), 2 ** 31 - 1];
+          if (!Number.isInteger(v) || v < low || v > high) {
+            const where = list.length > 1 ? `${field.name}[${i}]` : field.name;
+            throw new Error(`kernel ${this.name}: uniform '${where}' is ${field.kind}, which holds integers ${low}..${high}; got ${v}`);
+          }
+          if (field.kind === 'u32') target.setUint32(at, v, true);
+          else target.setInt32(at, v, true);
+        }
       }
     }
     if (given.size) throw new Error(`kernel ${this.name}: unknown uniform(s) ${[...given].join(', ')}`);
   }
 
   pipeline(constants: Constants = {}): GPUComputePipeline {
-    this.forgetStaleDevice();
+    const objects = this.deviceObjects();
     const key = JSON.stringify(constants);
-    let pipeline = this.pipelines.get(key);
+    let pipeline = objects.pipelines.get(key);
     if (!pipeline) {
       const { device } = gpu();
       const module = device.createShaderModule({ code: this.source, label: this.name });
       pipeline = device.createComputePipeline({
         label: key === '{}' ? this.name : `${this.name}${key}`,
-        layout: this.getPipelineLayout(),
+        layout: objects.pipelineLayout,
         compute: { module, entryPoint: this.entryPoint, constants },
       });
-      this.pipelines.set(key, pipeline);
+      objects.pipelines.set(key, pipeline);
       kernelStats.pipelines++;
     }
     return pipeline;
@@ -208,32 +220,25 @@ export class Kernel {
       throw new Error(`kernel ${this.name}: unknown buffer(s) ${unknown.join(', ')}`);
     }
     const key = ordered.map(bufferId).join(',') + (uniformArena ? `|${bufferId(uniformArena)}` : '');
-    let group = this.bindGroups.get(key);
+    const objects = this.deviceObjects();
+    let group = objects.bindGroups.get(key);
     if (!group) {
-      if (this.bindGroups.size > 4096) this.bindGroups.clear();
+      if (objects.bindGroups.size > 4096) objects.bindGroups.clear();
       const entries: GPUBindGroupEntry[] = this.storage.map((b, i) => ({ binding: b.binding, resource: { buffer: ordered[i] } }));
       if (this.uniformBinding !== null) {
         entries.push({ binding: this.uniformBinding, resource: { buffer: uniformArena!, size: this.uniformSize } });
       }
-      group = gpu().device.createBindGroup({ label: this.name, layout: this.getLayout(), entries });
-      this.bindGroups.set(key, group);
+      group = gpu().device.createBindGroup({ label: this.name, layout: objects.layout, entries });
+      objects.bindGroups.set(key, group);
       kernelStats.bindGroups++;
     }
     return group;
   }
 
-  private forgetStaleDevice(): void {
-    const { device } = gpu();
-    if (this.device === device) return;
-    this.device = device;
-    this.layout = null;
-    this.pipelineLayout = null;
-    this.pipelines.clear();
-    this.bindGroups.clear();
-  }
-
-  private getLayout(): GPUBindGroupLayout {
-    if (!this.layout) {
+  private deviceObjects(): DeviceObjects {
+    let objects = deviceObjects.get(this);
+    if (!objects) {
+      const { device } = gpu();
       const entries: GPUBindGroupLayoutEntry[] = this.storage.map((b) => ({
         binding: b.binding,
         visibility: GPUShaderStage.COMPUTE,
@@ -246,14 +251,11 @@ export class Kernel {
           buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: this.uniformSize },
         });
       }
-      this.layout = gpu().device.createBindGroupLayout({ label: this.name, entries });
+      const layout = device.createBindGroupLayout({ label: this.name, entries });
+      const pipelineLayout = device.createPipelineLayout({ label: this.name, bindGroupLayouts: [layout] });
+      objects = { layout, pipelineLayout, pipelines: new Map(), bindGroups: new Map() };
+      deviceObjects.set(this, objects);
     }
-    return this.layout;
-  }
-
-  private getPipelineLayout(): GPUPipelineLayout {
-    this.pipelineLayout ??= gpu().device.createPipelineLayout({ label: this.name, bindGroupLayouts: [this.getLayout()] });
-    return this.pipelineLayout;
+    return objects;
   }
 }
-

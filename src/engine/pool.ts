@@ -10,7 +10,8 @@
  * last-in-first-out list the assignment permuted from step to step, and tens of thousands of distinct
  * bind groups were made over a few hundred steps.
  */
-import { gpu } from './device.js';
+import { gpu, onRelease } from './device.js';
+import { recorder } from './recorder.js';
 
 const usage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
@@ -36,19 +37,20 @@ export class BufferPool {
   private readonly creationOrder = new WeakMap<GPUBuffer, number>();
   private created = 0;
   private stats: PoolStats = { bytesInUse: 0, bytesAllocated: 0, peakBytesInUse: 0, buffersInUse: 0 };
-  private device: GPUDevice | null = null;
   /** Buffers of the current device; those of a released device are dropped, not pooled. */
   private owned = new WeakSet<GPUBuffer>();
 
-  acquire(bytes: number, what: string): GPUBuffer {
-    const { device, limits } = gpu();
-    if (device !== this.device) {
-      // A new device (after release() and init()): the old buffers died with the old one.
-      this.device = device;
+  constructor() {
+    // The old buffers die with the old device; tensors still holding one give it back to nobody.
+    onRelease(() => {
       this.free.clear();
       this.owned = new WeakSet();
       this.stats = { bytesInUse: 0, bytesAllocated: 0, peakBytesInUse: 0, buffersInUse: 0 };
-    }
+    });
+  }
+
+  acquire(bytes: number, what: string): GPUBuffer {
+    const { device, limits } = gpu();
     const size = sizeClass(bytes);
     if (size > limits.maxStorageBufferBindingSize || size > limits.maxBufferSize) {
       throw new Error(
@@ -91,8 +93,11 @@ export class BufferPool {
     this.stats.peakBytesInUse = this.stats.bytesInUse;
   }
 
-  /** Destroys the free buffers (those in use are kept). */
+  /** Destroys the free buffers (those in use are kept). A free buffer may still be read or written by
+   *  work recorded before its tensor was disposed, and a destroyed buffer fails the submit that uses
+   *  it, so that work is submitted first; work already submitted keeps its buffers alive by itself. */
   trim(): void {
+    recorder.flush();
     for (const list of this.free.values()) {
       for (const buffer of list) {
         this.stats.bytesAllocated -= buffer.size;

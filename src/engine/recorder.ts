@@ -7,7 +7,7 @@
  * `DEBUG=1` (env var in Node, `globalThis.DEBUG` in a browser) prints each dispatch with its kernel,
  * shapes and workgroups; `DEBUG=2` adds each dispatch's GPU time from timestamp queries.
  */
-import { gpu, throwPendingGpuError } from './device.js';
+import { gpu, onRelease, throwPendingGpuError } from './device.js';
 import type { Constants, Kernel, Uniforms } from './kernel.js';
 
 const SLOT = 256;
@@ -49,7 +49,6 @@ class CommandRecorder {
   /** While `timeDispatches` runs: the GPU durations of each submitted batch, instead of printing them. */
   private timing: Promise<TimedDispatch[]>[] | null = null;
   private querySet: GPUQuerySet | null = null;
-  private device: GPUDevice | null = null;
   readonly debug = debugLevel();
   /** Dispatches recorded since the process started (for tests and benchmarks). */
   dispatchCount = 0;
@@ -181,10 +180,9 @@ class CommandRecorder {
     return (await Promise.all(pending)).flat();
   }
 
-  private beginEncoder(device: GPUDevice): GPUCommandEncoder {
-    if (this.device !== device) {
-      // A new device (after release() and init()): objects of the old one are unusable.
-      this.device = device;
+  constructor() {
+    // Objects of a released device are unusable, and so is the work recorded for it.
+    onRelease(() => {
       this.encoder = null;
       this.pass = null;
       this.arena = null;
@@ -192,7 +190,10 @@ class CommandRecorder {
       this.arenaUsed = 0;
       this.timed = [];
       this.afterSubmit = [];
-    }
+    });
+  }
+
+  private beginEncoder(device: GPUDevice): GPUCommandEncoder {
     this.encoder ??= device.createCommandEncoder();
     return this.encoder;
   }

@@ -38,7 +38,8 @@ function collectOwned(value: unknown, into: Set<Owned>, seen = new Set<unknown>(
 }
 
 /** Runs `fn`; disposes every tensor made inside it except those in its result (arrays, objects and
- *  maps are searched). `fn` must be synchronous: GPU work is recorded, not awaited. */
+ *  maps are searched), and all of them if it throws. `fn` must be synchronous: GPU work is recorded,
+ *  not awaited. */
 export function tidy<T>(fn: () => T): T {
   const scope = new Set<Owned>();
   scopes.push(scope);
@@ -46,6 +47,13 @@ export function tidy<T>(fn: () => T): T {
   try {
     result = fn();
     if (result instanceof Promise) throw new Error('tidy: the function returned a Promise; tidy scopes must be synchronous');
+  } catch (error) {
+    // Nothing made inside escapes a scope that threw: no result carries it out.
+    for (const value of scope) {
+      value.scope = null;
+      value.dispose();
+    }
+    throw error;
   } finally {
     scopes.pop();
   }

@@ -9,10 +9,20 @@ import { recorder, dispatch, workgroups1d } from './recorder.js';
 import { Kernel } from './kernel.js';
 import { adopt, keep, type Owned } from './scope.js';
 import { defaultGenerator, type Generator } from './random.js';
-import { backward, type GradNode } from './autograd.js';
+import { backward, releaseNode, type BackwardOptions, type GradNode } from './autograd.js';
 import fillSource from '../../shaders/engine/fill.wgsl';
 
 export type DType = 'float32' | 'int32';
+
+/** A tensor's data was asked for after `dispose()` (autograd names the op whose saved tensor it was). */
+export class DisposedTensorError extends Error {
+  constructor(
+    readonly shape: readonly number[],
+    op?: string,
+  ) {
+    super(`${op ? `${op}: ` : ''}tensor of shape [${shape}] used after dispose()`);
+  }
+}
 
 class Storage {
   refs = 1;
@@ -73,7 +83,7 @@ export class Tensor implements Owned {
   }
 
   get buffer(): GPUBuffer {
-    if (!this.storage) throw new Error(`tensor of shape [${this.shape}] used after dispose()`);
+    if (!this.storage) throw new DisposedTensorError(this.shape);
     return this.storage.buffer;
   }
 
@@ -86,7 +96,8 @@ export class Tensor implements Owned {
     if (!this.storage) return;
     this.storage.release();
     this.storage = null;
-    this.node = null;
+    // The name of the op stays, for the error of a backward that reaches a disposed tensor.
+    if (this.node) this.node = releaseNode(this.node);
     this.scope?.delete(this);
     this.scope = null;
   }
@@ -94,7 +105,7 @@ export class Tensor implements Owned {
   /** A view of the same data with another shape (`-1` once: inferred). */
   view(shape: readonly number[]): Tensor {
     const resolved = resolveShape(shape, this.size, 'reshape', this.shape);
-    if (!this.storage) throw new Error(`reshape: tensor of shape [${this.shape}] used after dispose()`);
+    if (!this.storage) throw new DisposedTensorError(this.shape, 'reshape');
     this.storage.refs++;
     return new Tensor(resolved, this.storage, this.dtype);
   }
@@ -116,9 +127,11 @@ export class Tensor implements Owned {
   }
 
   /** Reverse-mode gradient of this tensor with respect to every leaf that requires grad.
-   *  Without `grad`, this tensor must hold one element (the upstream gradient is 1). */
-  backward(grad?: Tensor): void {
-    backward(this, grad);
+   *  Without `grad`, this tensor must hold one element (the upstream gradient is 1). The graph is freed
+   *  unless `retainGraph` (then another backward may run through it). */
+  backward(grad?: Tensor | BackwardOptions, options?: BackwardOptions): void {
+    if (grad instanceof Tensor || grad === undefined) backward(this, grad, options);
+    else backward(this, undefined, grad);
   }
 
   /** A copy with its own storage, outside the graph. */

@@ -5,7 +5,7 @@
  * Optionally fused with what follows a batch norm in a ResNet block: relu(bn(x) + residual), in the
  * same pass over the output (differentiable in the residual too).
  */
-import { isGradEnabled, record } from '../../engine/autograd.js';
+import { record, willRecord } from '../../engine/autograd.js';
 import { full, type Tensor } from '../../engine/tensor.js';
 import { batchStats, channelLayout, statisticsTable } from './forward.js';
 import { batchNormGradSums, type SavedBatchNorm } from './backward.js';
@@ -85,7 +85,7 @@ export function batchNorm2d(
 ): Tensor {
   checkArguments(x, runningMean, runningVar, weight, bias, training, momentum, eps, batchCount, residual);
   const layout = channelLayout(x);
-  const needsGrad = isGradEnabled() && [x, weight, bias, residual].some((t) => t?.requiresGrad);
+  const needsGrad = willRecord([x, weight, bias, residual]);
   const affineWeight = weight ?? full([layout.channels], 1);
   const affineBias = bias ?? full([layout.channels], 0);
   // The table is the backward's copy of the statistics too: a later training step may update the running
@@ -118,9 +118,8 @@ export function batchNorm2d(
     if (sums && !gradWeight) sums.gradWeight.dispose();
     if (sums && !gradBias) sums.gradBias.dispose();
     sums?.gradTable?.dispose();
-    table.dispose();
     // dy is the residual's gradient as it is; otherwise a ReLU's masked copy is freed once read.
     if (dy !== grad && !residual?.requiresGrad) dy.dispose();
     return [gradInput, gradWeight, gradBias, ...(residual ? [residual.requiresGrad ? dy : null] : [])];
-  });
+  }, [table]);
 }

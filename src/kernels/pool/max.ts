@@ -2,7 +2,7 @@
 import { Kernel } from '../../engine/kernel.js';
 import { dispatchPlanes } from './planes.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
-import { isGradEnabled, record } from '../../engine/autograd.js';
+import { record, willRecord } from '../../engine/autograd.js';
 import { poolGeometry, type PoolOptions } from './window.js';
 import forwardSource from '../../../shaders/pool/max_forward.wgsl';
 import backwardSource from '../../../shaders/pool/max_backward.wgsl';
@@ -21,7 +21,7 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor {
     buffers: { x, out, indices },
     uniforms: geometry,
   });
-  if (!(isGradEnabled() && x.requiresGrad)) {
+  if (!willRecord([x])) {
     indices.dispose();
     return out;
   }
@@ -31,7 +31,6 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor {
       buffers: { dy, indices, dx },
       uniforms: geometry,
     });
-    indices.dispose();
     return [dx];
-  });
+  }, [indices]);
 }

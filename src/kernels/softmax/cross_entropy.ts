@@ -8,7 +8,7 @@
 import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, full, tensor, type Tensor } from '../../engine/tensor.js';
-import { isGradEnabled, record } from '../../engine/autograd.js';
+import { record, willRecord } from '../../engine/autograd.js';
 import forwardSource from '../../../shaders/softmax/cross_entropy_forward.wgsl';
 import reduceSource from '../../../shaders/softmax/cross_entropy_reduce.wgsl';
 import backwardSource from '../../../shaders/softmax/cross_entropy_backward.wgsl';
@@ -57,7 +57,7 @@ function checkedWeight(weight: Tensor | Float32Array | undefined, c: number): Te
   if (weight.dtype !== 'float32' || weight.ndim !== 1 || weight.shape[0] !== c) {
     throw new Error(`crossEntropy: weight must be a float32 tensor of shape [${c}], got ${weight.dtype} [${weight.shape}]`);
   }
-  if (weight.requiresGrad && isGradEnabled()) {
+  if (willRecord([weight])) {
     throw new Error('crossEntropy: the gradient with respect to weight is not implemented (nor in PyTorch); detach it');
   }
   return weight;
@@ -115,7 +115,7 @@ export function crossEntropy(logits: Tensor, labels: Int32Array | Tensor, option
     ...(labelTensor === labels ? [] : [labelTensor]),
     ...(weight === options.weight ? [] : [weight]),
   ];
-  if (!(isGradEnabled() && logits.requiresGrad)) {
+  if (!willRecord([logits])) {
     // Safe right after recording: whoever reuses the pooled buffers is recorded later.
     for (const t of temporaries) t.dispose();
     return out;
@@ -127,7 +127,6 @@ export function crossEntropy(logits: Tensor, labels: Int32Array | Tensor, option
       buffers: { ...buffers, lse, upstream: grad, divisor, gx },
       uniforms: { ...common, smoothing: labelSmoothing, upstreamStride: reduction === 'none' ? 1 : 0 },
     });
-    for (const t of temporaries) t.dispose();
     return [gx];
-  });
+  }, temporaries);
 }
