@@ -38,4 +38,27 @@ test('Kernel.constant reads one const; a missing one is named with those that ex
   );
 });
 
+test('packUniforms refuses integers its u32 and i32 fields would wrap or cut, naming kernel, field and value', () => {
+  const kernel = new Kernel('uniform_probe', `
+struct Params { count: u32, offset: i32, scale: f32, shape: vec2<u32> }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@compute @workgroup_size(1)
+fn main() { out[0] = f32(params.count) + f32(params.offset) + params.scale + f32(params.shape.x); }
+`);
+  const slot = new DataView(new ArrayBuffer(256));
+  const pack = (values: Record<string, number | number[]>) =>
+    kernel.packUniforms({ count: 1, offset: -1, scale: 0.5, shape: [2, 3], ...values }, slot, 0);
+  pack({ count: 2 ** 32 - 1, offset: -(2 ** 31) });
+  assert.is(slot.getUint32(0, true), 2 ** 32 - 1);
+  assert.is(slot.getInt32(4, true), -(2 ** 31));
+  const refused = (values: Record<string, number | number[]>, message: string) =>
+    assert.throws(() => pack(values), (e: Error) => e.message === message);
+  refused({ count: -1 }, "kernel uniform_probe: uniform 'count' is u32, which holds integers 0..4294967295; got -1");
+  refused({ count: 2 ** 32 }, "kernel uniform_probe: uniform 'count' is u32, which holds integers 0..4294967295; got 4294967296");
+  refused({ count: 2.5 }, "kernel uniform_probe: uniform 'count' is u32, which holds integers 0..4294967295; got 2.5");
+  refused({ offset: 2 ** 31 }, "kernel uniform_probe: uniform 'offset' is i32, which holds integers -2147483648..2147483647; got 2147483648");
+  refused({ shape: [2, NaN] }, "kernel uniform_probe: uniform 'shape[1]' is u32, which holds integers 0..4294967295; got NaN");
+});
+
 test.run();

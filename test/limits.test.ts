@@ -49,7 +49,8 @@ async function deviceLossChild(out: string): Promise<void> {
   clearInterval(poll);
   release();
   await init();
-  const after = Array.from(await tensor([1, 2, 3]).toArray());
+  // A kernel the training used: its pipelines and bind groups of the old device must not be reused.
+  const after = Array.from(await matmul(tensor([1, 2, 3], [1, 3]), tensor([1, 0, 0, 0, 1, 0, 0, 0, 1], [3, 3])).toArray());
   console.log(JSON.stringify({ error, after }));
   release();
 }

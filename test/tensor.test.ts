@@ -5,6 +5,7 @@ import { tensor, full, zeros, randn, empty } from '../src/engine/tensor.js';
 import { pool } from '../src/engine/pool.js';
 import { tidy, keep } from '../src/engine/scope.js';
 import { manualSeed } from '../src/engine/random.js';
+import { add } from '../src/kernels/elementwise/index.js';
 
 test('tensor uploads and reads back exactly', async () => {
   const data = Float32Array.from({ length: 1000 }, (_, i) => Math.sin(i) * 1e3);
@@ -70,6 +71,17 @@ test('tidy disposes what it does not return, and the pool reuses buffers', () =>
   const allocated = pool.memory().bytesAllocated;
   tidy(() => empty([1000]));
   assert.is(pool.memory().bytesAllocated, allocated, 'no new buffer for a size seen before');
+});
+
+test('pool.trim submits recorded work before destroying free buffers that work still uses', async () => {
+  const out = tidy(() => {
+    const source = tensor([1, 2, 3, 4]);
+    return keep(add(source, source)); // the recorded add reads source, whose buffer is free once tidy closes
+  });
+  pool.trim();
+  assert.equal(Array.from(await out.toArray()), [2, 4, 6, 8]);
+  assert.is(pool.memory().bytesAllocated, pool.memory().bytesInUse, 'only buffers in use remain');
+  out.dispose();
 });
 
 test.run();
