@@ -1,7 +1,7 @@
 /**
  * End to end: PCNN training steps (forward, two-phase loss, backward, SGD with momentum) and inference
- * passes, on random images and labels, with the configurations of ../shared/notes/webgpu-on-cpu.md so
- * that the figures sit next to PyTorch's on the same machine. Each step reads its loss back, as
+ * passes, on random images and labels, at the configurations PyTorch 1.13 was timed at on the same
+ * machine (bench/RESULTS.md), so that the figures sit next to PyTorch's. Each step reads its loss back, as
  * training does; the peak of the buffer pool is taken over the warm-up and timed steps of each mode.
  */
 import { pool } from '../src/engine/pool.js';
