@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { assertClose, device, gradCheck, randomData, run } from './helpers/index.js';
+import { assertClose, device, gradCheck, kernelsDispatched, randomData, run } from './helpers/index.js';
 import { tensor } from '../src/engine/tensor.js';
 import { manualSeed } from '../src/engine/random.js';
 import { matmul, linear, setMatmulTuning, matmulTuning, type MatmulTuning } from '../src/kernels/matmul/index.js';
@@ -8,6 +8,7 @@ import { gemm } from '../src/kernels/matmul/gemm.js';
 import { batchPlan } from '../src/kernels/matmul/batch.js';
 import { tuningByArchitecture, gpuTuning } from '../src/kernels/matmul/tuning.js';
 import { Linear } from '../src/nn/linear.js';
+import { sharedLoadsRun } from '../src/kernels/subgroups.js';
 
 // ---- float64 references ----------------------------------------------------------------------
 
@@ -74,18 +75,22 @@ function transpose(x: Float64Array, rows: number, cols: number): Float64Array {
 const size = (shape: number[]) => shape.reduce((x, y) => x * y, 1);
 
 // Both kernels on whatever adapter runs the tests, with the default workgroups and with odd ones
-// that put ragged edges inside and across workgroups.
-const tunings: MatmulTuning[] = [
+// that put ragged edges inside and across workgroups. Register blocking only where it can run (it is
+// refused elsewhere: see the test of setMatmulTuning's refusal).
+const tunings = ([
   { variant: 'registers', workgroup: [32, 1] },
   { variant: 'registers', workgroup: [8, 1] },
   { variant: 'tiled', workgroup: [16, 16] },
   { variant: 'tiled', workgroup: [4, 8] },
-];
+] satisfies MatmulTuning[]).filter((t) => t.variant === 'tiled' || sharedLoadsRun());
 
+/** Runs `fn` under each tuning, having seen that a product under it dispatches that tuning's kernel. */
 async function forEachTuning(fn: (tuning: MatmulTuning) => Promise<void>): Promise<void> {
   try {
     for (const tuning of tunings) {
       setMatmulTuning(tuning);
+      const ran = await kernelsDispatched(() => void matmul(tensor(new Float32Array(6), [2, 3]), tensor(new Float32Array(12), [3, 4])));
+      assert.equal(ran, [`matmul_${tuning.variant}`], `${name(tuning)}: the kernel dispatched`);
       await fn(tuning);
     }
   } finally {
@@ -287,6 +292,31 @@ test('the tuning table picks register blocking on CPU adapters and tiles elsewhe
   // Register blocking shares its loads across subgroups of 8 lanes; without them the tiles run.
   assert.equal(matmulTuning(), listed.variant === 'registers' && device.subgroupMinSize < 8 ? gpuTuning : listed);
   assert.throws(() => setMatmulTuning({ variant: 'registers', workgroup: [3, 5] }), /registers workgroup \[3,5\] must be \[a multiple of 8, 1\]/);
+});
+
+test('a forced registers tuning on a device without subgroups of 8 lanes is refused, naming why', async () => {
+  const registers: MatmulTuning = { variant: 'registers', workgroup: [16, 1] };
+  const before = matmulTuning();
+  try {
+    // The second argument stands in for the device's smallest subgroup (0: no subgroups feature).
+    assert.throws(
+      () => setMatmulTuning(registers, 0),
+      /setMatmulTuning: the forced tuning registers \[16,1\] needs the 'subgroups' feature with at least 8 lanes per subgroup; this device has no subgroups \(force 'tiled'\)/,
+    );
+    assert.throws(() => setMatmulTuning(registers, 4), /this device has subgroups of as few as 4 lanes/);
+    assert.equal(matmulTuning(), before, 'a refused tuning leaves the one in effect');
+    setMatmulTuning({ variant: 'tiled', workgroup: [8, 8] }, 0);
+    assert.equal(matmulTuning(), { variant: 'tiled', workgroup: [8, 8] }, 'the tiles need no subgroups');
+    // On this device: refused exactly where it cannot run, and where it runs, it is what runs.
+    if (sharedLoadsRun()) {
+      setMatmulTuning(registers);
+      assert.equal(await kernelsDispatched(() => void matmul(tensor([1, 2], [1, 2]), tensor([3, 4], [2, 1]))), ['matmul_registers']);
+    } else {
+      assert.throws(() => setMatmulTuning(registers), /needs the 'subgroups' feature/);
+    }
+  } finally {
+    setMatmulTuning(null);
+  }
 });
 
 test.run();

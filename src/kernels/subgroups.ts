@@ -13,3 +13,11 @@ export const SHARED_LANES = 8;
 export function sharedLoadsRun(subgroupMinSize = gpu().subgroupMinSize): boolean {
   return subgroupMinSize >= SHARED_LANES;
 }
+
+/** Why kernels built on `shared8` cannot run on this device (or with the given subgroup size), for an
+ *  error naming the kernel; null where they can. */
+export function sharedLoadsMissing(subgroupMinSize = gpu().subgroupMinSize): string | null {
+  if (sharedLoadsRun(subgroupMinSize)) return null;
+  const has = subgroupMinSize > 0 ? `subgroups of as few as ${subgroupMinSize} lanes` : 'no subgroups';
+  return `needs the 'subgroups' feature with at least ${SHARED_LANES} lanes per subgroup; this device has ${has}`;
+}

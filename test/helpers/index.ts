@@ -4,6 +4,7 @@ import { Generator } from '../../src/engine/random.js';
 import { tensor, type Tensor } from '../../src/engine/tensor.js';
 import { noGrad } from '../../src/engine/autograd.js';
 import { tidy } from '../../src/engine/scope.js';
+import { timeKernels } from '../../src/engine/recorder.js';
 
 export const device = await init();
 
@@ -124,6 +125,17 @@ export async function gradCheck(
     t.grad?.dispose();
     t.dispose();
   }
+}
+
+/**
+ * The names of the kernels `fn` dispatches, in order, seen through the recorder's per-dispatch
+ * timestamp queries (the one view of what actually ran that needs no debug output). Throws on an
+ * adapter without timestamps rather than letting a check of them pass unseen. What `fn` makes is disposed.
+ */
+export async function kernelsDispatched(fn: () => void): Promise<string[]> {
+  const timed = await timeKernels(() => noGrad(() => tidy(fn)));
+  if (!timed) throw new Error(`kernelsDispatched: adapter ${device.adapter.architecture} has no timestamp queries, so which kernels ran cannot be seen`);
+  return timed.map((d) => d.label);
 }
 
 /** Runs `fn` without grad and reads its result back. */

@@ -2,7 +2,6 @@
  * conv2d with torch.nn.functional.conv2d semantics, its fused form (bias + residual + ReLU in the
  * kernel's store), the dedicated backward kernels, and BatchNorm folding for inference.
  */
-import { gpu } from '../../engine/device.js';
 import { record } from '../../engine/autograd.js';
 import type { Tensor } from '../../engine/tensor.js';
 import { conv2dGeometry, outputShape, type Conv2dGeometry, type Conv2dOptions } from './geometry.js';
@@ -10,7 +9,7 @@ import { chooseForwardVariant, conv2dForward, supportsVariant, type ForwardVaria
 import { backwardData, type BackwardVariant } from './backward_data.js';
 import { backwardBias, backwardWeight } from './backward_weight.js';
 import { preferRows, preferRowsForWeightGrad } from './tuning.js';
-import { SHARED_LANES, sharedLoadsRun } from '../subgroups.js';
+import { sharedLoadsMissing } from '../subgroups.js';
 import { reluBackward } from '../elementwise/index.js';
 
 export { foldBatchNorm } from './fold_batchnorm.js';
@@ -101,12 +100,8 @@ function checkGradient(dy: Tensor, g: Conv2dGeometry, op: string): void {
 }
 
 function checkRowsVariant<V extends ForwardVariant | BackwardVariant>(variant: V, op: string): V {
-  if (variant === 'rows' && !sharedLoadsRun()) {
-    throw new Error(
-      `${op}: variant 'rows' needs the 'subgroups' feature with at least ${SHARED_LANES} lanes per subgroup; ` +
-        `this device has ${gpu().subgroupMinSize || 'no subgroups'} (use 'tiles')`,
-    );
-  }
+  const missing = variant === 'rows' ? sharedLoadsMissing() : null;
+  if (missing) throw new Error(`${op}: variant 'rows' ${missing} (use 'tiles')`);
   return variant;
 }
 

@@ -6,7 +6,7 @@
  * win. See ../shared/notes/webgpu-on-cpu.md for the measurements.
  */
 import { gpu } from '../../engine/device.js';
-import { SHARED_LANES, sharedLoadsRun } from '../subgroups.js';
+import { SHARED_LANES, sharedLoadsMissing, sharedLoadsRun } from '../subgroups.js';
 
 export type MatmulVariant = 'registers' | 'tiled';
 
@@ -28,15 +28,27 @@ export const gpuTuning: MatmulTuning = { variant: 'tiled', workgroup: [16, 16] }
 
 let forced: MatmulTuning | null = null;
 
-/** The tuning in effect: the forced one if set, else the table's entry for this adapter. */
+/** The tuning in effect: the forced one if set, else the table's entry for this adapter, which gives way
+ *  to the tiles where register blocking cannot share its loads (no subgroups of 8 lanes). */
 export function matmulTuning(): MatmulTuning {
-  const tuning = forced ?? tuningByArchitecture[gpu().adapter.architecture] ?? gpuTuning;
-  return tuning.variant === 'registers' && !sharedLoadsRun() ? gpuTuning : tuning;
+  if (forced) {
+    // Forced on an earlier device (release() and init() since) that had the subgroups this one lacks.
+    throwUnlessRunnable('matmul', forced);
+    return forced;
+  }
+  const listed = tuningByArchitecture[gpu().adapter.architecture] ?? gpuTuning;
+  return listed.variant === 'registers' && !sharedLoadsRun() ? gpuTuning : listed;
+}
+
+function throwUnlessRunnable(op: string, tuning: MatmulTuning, subgroupMinSize?: number): void {
+  const missing = tuning.variant === 'registers' ? sharedLoadsMissing(subgroupMinSize) : null;
+  if (missing) throw new Error(`${op}: the forced tuning registers [${tuning.workgroup}] ${missing} (force 'tiled')`);
 }
 
 /** Forces a tuning (benchmarks, and tests of the variant this adapter would not pick); null restores
- *  the table. */
-export function setMatmulTuning(tuning: MatmulTuning | null): void {
+ *  the table. A tuning this device cannot run is refused, not replaced. `subgroupMinSize` stands in for
+ *  the device's, to test that refusal on adapters that do have subgroups. */
+export function setMatmulTuning(tuning: MatmulTuning | null, subgroupMinSize?: number): void {
   if (tuning) {
     const [x, y] = tuning.workgroup;
     const limit = gpu().limits.maxComputeInvocationsPerWorkgroup;
@@ -51,6 +63,7 @@ export function setMatmulTuning(tuning: MatmulTuning | null): void {
     if (tuning.variant === 'registers' && (y !== 1 || x % SHARED_LANES !== 0)) {
       throw new Error(`setMatmulTuning: registers workgroup [${tuning.workgroup}] must be [a multiple of ${SHARED_LANES}, 1]`);
     }
+    throwUnlessRunnable('setMatmulTuning', tuning, subgroupMinSize);
   }
   forced = tuning;
 }
