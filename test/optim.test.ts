@@ -323,11 +323,14 @@ test('gradsAreFinite finds a NaN or an infinity anywhere, including a vec4 tail;
     assert.not.ok(await gradsAreFinite(params), `${value} at ${at} of gradient ${i}`);
   }
   // Past a tensor's end, its pooled buffer may hold anything: free a buffer of the same size class
-  // holding NaN there, so that the next 5-element gradient gets it (the pool reuses the last freed).
+  // holding NaN there, so that the next 5-element gradient gets it.
   setGrads(params, clean());
   params[0].grad!.dispose();
-  keep(tensor([1, 2, 3, 4, 5, NaN, NaN, NaN], [8])).dispose();
+  const padded = keep(tensor([1, 2, 3, 4, 5, NaN, NaN, NaN], [8]));
+  const nanPadding = padded.buffer;
+  padded.dispose();
   params[0].grad = keep(tensor([1, 2, 3, 4, 5], [5]));
+  assert.ok(params[0].grad.buffer === nanPadding, 'the 5-element gradient got the buffer holding NaN past its end');
   const flag = nonFiniteFlag(params);
   assert.is(await flag.item(), 0, 'NaN in the padding is ignored');
   flag.dispose();
