@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { assertClose } from './helpers/index.js';
-import { tensor, full, zeros, randn, empty } from '../src/engine/tensor.js';
+import { tensor, full, zeros, ones, randn, empty } from '../src/engine/tensor.js';
 import { pool } from '../src/engine/pool.js';
 import { tidy, keep } from '../src/engine/scope.js';
 import { manualSeed } from '../src/engine/random.js';
@@ -33,6 +33,30 @@ test('full and zeros fill every element, including a ragged tail', async () => {
   const z = zeros([2, 3]);
   assertClose(await z.toArray(), new Float64Array(6), 'zeros');
   z.dispose();
+});
+
+test('full, zeros and ones honour dtype int32, bit for bit; int32 values must be int32 integers', async () => {
+  // -1 and the extremes are NaN or unusual patterns as float32 words: a float round trip would change them.
+  for (const value of [7, -1, 2 ** 31 - 1, -(2 ** 31)]) {
+    for (const n of [1, 1025]) {
+      const t = full([n], value, { dtype: 'int32' });
+      assert.is(t.dtype, 'int32');
+      const values = await t.toInt32Array();
+      assert.ok(values.every((v) => v === value), `full([${n}], ${value}, int32): got ${values[0]} at 0`);
+      t.dispose();
+    }
+  }
+  for (const [make, value] of [[zeros, 0], [ones, 1]] as const) {
+    const t = make([2, 3], { dtype: 'int32' });
+    assert.is(t.dtype, 'int32');
+    assert.equal([...(await t.toInt32Array())], new Array(6).fill(value), `${make.name} int32`);
+    t.dispose();
+  }
+  const negativeZero = full([1], -0);
+  assert.ok(Object.is((await negativeZero.toArray())[0], -0), 'float32 -0 keeps its sign');
+  negativeZero.dispose();
+  assert.throws(() => full([2], 2.5, { dtype: 'int32' }), /full: an int32 tensor holds integers -2147483648\.\.2147483647, got 2\.5/);
+  assert.throws(() => full([2], 2 ** 31, { dtype: 'int32' }), /full: an int32 tensor holds integers .*, got 2147483648/);
 });
 
 test('randn is reproducible from the seed', async () => {

@@ -1,22 +1,23 @@
-// fill: out[i] = value for i < count.
+// fill: out[i] = word for i < count. The word is the value's 32-bit pattern in the tensor's dtype
+// (float32 or int32), encoded by the host, so one kernel fills either dtype bit for bit.
 // Thread mapping: one invocation per 4 consecutive elements (vec4-friendly stores); 256 per workgroup,
 // workgroups folded into y past 65535 (index = wid.x + wid.y * nwg.x).
 // Bounds: every store checked against count.
 
 struct Params {
   count: u32,
-  value: f32,
+  word: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<u32>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let base = ((wid.x + wid.y * nwg.x) * 256u + lid) * 4u;
   for (var k = 0u; k < 4u; k++) {
     if (base + k < params.count) {
-      out[base + k] = params.value;
+      out[base + k] = params.word;
     }
   }
 }

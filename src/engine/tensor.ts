@@ -230,12 +230,24 @@ export function upload(target: Tensor, data: ArrayLike<number>): void {
 
 const fillKernel = new Kernel('fill', fillSource);
 
+/** The 32-bit word that holds `value` in a tensor of `dtype` (float32: rounded to nearest). */
+function wordOf(value: number, dtype: DType, op: string): number {
+  if (dtype === 'float32') return new Uint32Array(Float32Array.of(value).buffer)[0];
+  if (!Number.isInteger(value) || value < -(2 ** 31) || value > 2 ** 31 - 1) {
+    throw new Error(`${op}: an int32 tensor holds integers ${-(2 ** 31)}..${2 ** 31 - 1}, got ${value}`);
+  }
+  return value >>> 0;
+}
+
+/** A tensor of `options.dtype` (default float32) with every element `value`. */
 export function full(shape: readonly number[], value: number, options: TensorOptions = {}): Tensor {
-  const out = empty(shape, 'float32', 'full');
+  const dtype = options.dtype ?? 'float32';
+  const word = wordOf(value, dtype, 'full');
+  const out = empty(shape, dtype, 'full');
   dispatch(fillKernel, {
     workgroups: workgroups1d(Math.ceil(out.size / 1024)),
     buffers: { out },
-    uniforms: { count: out.size, value },
+    uniforms: { count: out.size, word },
   });
   out.requiresGrad = options.requiresGrad ?? false;
   return out;
