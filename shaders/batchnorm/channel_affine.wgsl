@@ -41,6 +41,7 @@ struct Params {
 
 const WG = 256u;
 const VEC4S = 4u;
+const VEC4S_PER_WORKGROUP = WG * VEC4S;
 // Elements between one invocation's consecutive vec4s.
 const STRIDE = WG * 4u;
 
@@ -55,7 +56,7 @@ fn affine(a: f32, b: f32, t: vec4f) -> f32 {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let count4 = (params.count + 3u) / 4u;
-  let first = (wid.x + wid.y * nwg.x) * WG * VEC4S + lid;
+  let first = (wid.x + wid.y * nwg.x) * VEC4S_PER_WORKGROUP + lid;
   if (first >= count4) {
     return;
   }

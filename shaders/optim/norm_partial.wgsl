@@ -1,9 +1,9 @@
 // norm_partial: first pass of clip_grad_norm_'s total norm. For one gradient tensor it writes
 // partialCount partial results into partials[offset ..): invocation t combines the elements of the
 // vec4s t, t + partialCount, t + 2 * partialCount, ... (coalesced: neighbours read neighbouring vec4s):
-//   NORM 0 (p = 2):      sum of g * g            (squares exactly, not through pow)
-//   NORM 1 (p = inf):    max of |g|, NaN propagating as torch's max does
-//   NORM 2 (other p):    sum of |g|^p
+//   NORM_L2 (p = 2):     sum of g * g            (squares exactly, not through pow)
+//   NORM_MAX (p = inf):  max of |g|, NaN propagating as torch's max does
+//   NORM_P (other p):    sum of |g|^p
 // norm_total combines the partials of all tensors. The host picks partialCount = ceil(vec4s / 16).
 // Thread mapping: one invocation per partial, 256 per workgroup, workgroups folded into y past 65535
 // (index = wid.x + wid.y * nwg.x). No workgroup memory.
@@ -11,6 +11,9 @@
 // (pool buffers are whole multiples of 16 bytes, so the last vec4 exists).
 
 override NORM: u32 = 0u;
+const NORM_L2 = 0u;
+const NORM_MAX = 1u;
+const NORM_P = 2u;
 
 struct Params {
   count: u32,
@@ -41,9 +44,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   for (var i = t; i < vec4s; i += params.partialCount) {
     let inTensor = vec4u(0u, 1u, 2u, 3u) < vec4u(params.count - i * 4u);
     let a = select(vec4f(0.0), abs(grad[i]), inTensor);
-    if (NORM == 0u) {
+    if (NORM == NORM_L2) {
       acc += dot(a, a);
-    } else if (NORM == 1u) {
+    } else if (NORM == NORM_MAX) {
       acc = maxPropagatingNaN(maxPropagatingNaN(acc, a.x), a.y);
       acc = maxPropagatingNaN(maxPropagatingNaN(acc, a.z), a.w);
     } else {

@@ -1,5 +1,5 @@
 // norm_total: second pass of clip_grad_norm_. One workgroup combines the `count` partials of
-// norm_partial (sum, or max for NORM 1) into the total norm (sum^(1/p); sqrt for p = 2) and the clip
+// norm_partial (sum, or max for NORM_MAX) into the total norm (sum^(1/p); sqrt for p = 2) and the clip
 // coefficient torch uses, min(maxNorm / (total + 1e-6), 1), kept NaN when the total is NaN so that
 // the gradients become NaN as in torch.
 // Thread mapping: one workgroup of 256; invocation l reads partials l, l + 256, ...; then a tree
@@ -8,6 +8,9 @@
 // Bounds: partial reads checked against count; each halving reads only slots below 2 * stride.
 
 override NORM: u32 = 0u;
+const NORM_L2 = 0u;
+const NORM_MAX = 1u;
+const NORM_P = 2u;
 
 struct Params {
   count: u32,
@@ -30,7 +33,7 @@ fn maxPropagatingNaN(a: f32, b: f32) -> f32 {
 }
 
 fn combine(a: f32, b: f32) -> f32 {
-  if (NORM == 1u) {
+  if (NORM == NORM_MAX) {
     return maxPropagatingNaN(a, b);
   }
   return a + b;
@@ -52,9 +55,9 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   }
   if (lid == 0u) {
     var norm = scratch[0];
-    if (NORM == 0u) {
+    if (NORM == NORM_L2) {
       norm = sqrt(norm);
-    } else if (NORM == 2u) {
+    } else if (NORM == NORM_P) {
       norm = pow(norm, 1.0 / params.p);
     }
     total[0] = norm;

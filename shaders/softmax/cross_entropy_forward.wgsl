@@ -27,9 +27,11 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> loss: array<f32>;
 @group(0) @binding(5) var<storage, read_write> lse: array<f32>;
 
-@compute @workgroup_size(64)
+const WG = 64u;
+
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let n = (wid.x + wid.y * nwg.x) * 64u + lid;
+  let n = (wid.x + wid.y * nwg.x) * WG + lid;
   if (n >= params.rows) {
     return;
   }

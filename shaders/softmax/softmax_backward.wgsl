@@ -26,11 +26,12 @@ struct Params {
 @group(0) @binding(2) var<storage, read> g: array<f32>;
 @group(0) @binding(3) var<storage, read_write> gx: array<f32>;
 
-var<workgroup> partial: array<f32, 256>;
+const WG = 256u;
+var<workgroup> partial: array<f32, WG>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = (wid.x + wid.y * nwg.x) * (256u / THREADS_PER_ROW) + lid / THREADS_PER_ROW;
+  let row = (wid.x + wid.y * nwg.x) * (WG / THREADS_PER_ROW) + lid / THREADS_PER_ROW;
   let lane = lid % THREADS_PER_ROW;
   let inRange = row < params.rows;
   let o = row / params.inner;

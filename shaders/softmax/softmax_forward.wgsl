@@ -29,7 +29,8 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
-var<workgroup> partial: array<vec2f, 256>;
+const WG = 256u;
+var<workgroup> partial: array<vec2f, WG>;
 
 const LOWEST: f32 = bitcast<f32>(0xff7fffffu);
 
@@ -38,9 +39,9 @@ fn merge(a: vec2f, b: vec2f) -> vec2f {
   return vec2f(m, a.y * exp(a.x - m) + b.y * exp(b.x - m));
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = (wid.x + wid.y * nwg.x) * (256u / THREADS_PER_ROW) + lid / THREADS_PER_ROW;
+  let row = (wid.x + wid.y * nwg.x) * (WG / THREADS_PER_ROW) + lid / THREADS_PER_ROW;
   let lane = lid % THREADS_PER_ROW;
   let inRange = row < params.rows;
   let o = row / params.inner;

@@ -66,7 +66,7 @@ abstract class AdamFamily extends Optimizer<AdamHyper, AdamState> {
     state.step += 1;
     const [beta1, beta2] = h.betas;
     dispatch(kernel, {
-      workgroups: vec4Workgroups(param.size),
+      workgroups: vec4Workgroups(kernel, param.size),
       buffers: {
         grad,
         param,

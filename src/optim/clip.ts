@@ -43,17 +43,17 @@ export function clipGradNorm(params: Tensor | readonly Tensor[], maxNorm: number
   }
   const grads = gradsOf(params, 'clipGradNorm');
   if (grads.length === 0) return tensor([0], []);
-  const norm = normType === 2 ? 0 : normType === Infinity ? 1 : 2;
+  const norm = normType === 2 ? 'NORM_L2' : normType === Infinity ? 'NORM_MAX' : 'NORM_P';
   return tidy(() => {
     const counts = grads.map((g) => Math.ceil(Math.ceil(g.size / 4) / VEC4S_PER_PARTIAL));
     const partials = empty([counts.reduce((a, b) => a + b, 0)], 'float32', 'clipGradNorm partials');
     let offset = 0;
     grads.forEach((grad, i) => {
       dispatch(partialKernel, {
-        workgroups: workgroups1d(Math.ceil(counts[i] / 256)),
+        workgroups: workgroups1d(Math.ceil(counts[i] / partialKernel.workgroupInvocations)),
         buffers: { grad, partials },
         uniforms: { count: grad.size, partialCount: counts[i], offset, p: normType },
-        constants: { NORM: norm },
+        constants: { NORM: partialKernel.constant(norm) },
       });
       offset += counts[i];
     });
@@ -63,10 +63,10 @@ export function clipGradNorm(params: Tensor | readonly Tensor[], maxNorm: number
       workgroups: [1],
       buffers: { partials, total, coef },
       uniforms: { count: partials.size, p: normType, maxNorm },
-      constants: { NORM: norm },
+      constants: { NORM: totalKernel.constant(norm) },
     });
     for (const grad of grads) {
-      dispatch(scaleKernel, { workgroups: vec4Workgroups(grad.size), buffers: { coef, grad }, uniforms: { count: grad.size } });
+      dispatch(scaleKernel, { workgroups: vec4Workgroups(scaleKernel, grad.size), buffers: { coef, grad }, uniforms: { count: grad.size } });
     }
     return total;
   });
@@ -82,7 +82,7 @@ export function nonFiniteFlag(params: Tensor | readonly Tensor[]): Tensor {
 export function nonFiniteFlagOf(tensors: readonly Tensor[]): Tensor {
   const flag = tensor(new Int32Array(1));
   for (const grad of tensors) {
-    dispatch(nonFiniteKernel, { workgroups: vec4Workgroups(grad.size), buffers: { grad, flag }, uniforms: { count: grad.size } });
+    dispatch(nonFiniteKernel, { workgroups: vec4Workgroups(nonFiniteKernel, grad.size), buffers: { grad, flag }, uniforms: { count: grad.size } });
   }
   return flag;
 }

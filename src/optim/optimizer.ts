@@ -15,6 +15,7 @@
 import { Tensor, empty, tensor, zeros } from '../engine/tensor.js';
 import { keep } from '../engine/scope.js';
 import { workgroups1d } from '../engine/recorder.js';
+import type { Kernel } from '../engine/kernel.js';
 import type { StateValue } from '../nn/module.js';
 
 /** Hyper-parameters every group has. */
@@ -46,9 +47,9 @@ export interface StateKeys {
   numbers: readonly string[];
 }
 
-/** Workgroups for the optim kernels: 256 invocations of one vec4 each. */
-export function vec4Workgroups(count: number): [number, number, number] {
-  return workgroups1d(Math.ceil(count / 1024));
+/** Workgroups for an optim kernel whose invocations take one vec4 each of `count` elements. */
+export function vec4Workgroups(kernel: Kernel, count: number): [number, number, number] {
+  return workgroups1d(Math.ceil(count / (4 * kernel.workgroupInvocations)));
 }
 
 /** The options without their undefined entries (so that they do not hide the defaults). */

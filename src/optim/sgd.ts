@@ -53,7 +53,7 @@ export class SGD extends Optimizer<SGDHyper, SGDState> {
     const first = hasMomentum && !state.momentumBuffer;
     if (first) state.momentumBuffer = this.newState(param);
     dispatch(kernel, {
-      workgroups: vec4Workgroups(param.size),
+      workgroups: vec4Workgroups(kernel, param.size),
       buffers: { grad, param, momentumBuffer: state.momentumBuffer ?? this.placeholder() },
       uniforms: {
         count: param.size,

@@ -7,11 +7,8 @@ import source from '../../../shaders/batchnorm/channel_affine.wgsl';
 
 const kernel = new Kernel('batchnorm_affine', source);
 
-/** The shader's MODE values. */
-const modes = { normalize: 0, scale: 1, gradient: 2 } as const;
-
-/** Vec4s per workgroup: 256 invocations of 4 vec4s each. */
-const VEC4S_PER_WORKGROUP = 1024;
+/** The shader's `const` for each MODE. */
+const modes = { normalize: 'MODE_NORMALIZE', scale: 'MODE_SCALE', gradient: 'MODE_GRADIENT' } as const;
 
 /**
  * With t = table[c] of the element's channel:
@@ -29,11 +26,11 @@ export function channelAffine(
 ): Tensor {
   const out = empty(a.shape, 'float32', label);
   dispatch(kernel, {
-    workgroups: workgroups1d(Math.ceil(Math.ceil(layout.count / 4) / VEC4S_PER_WORKGROUP)),
+    workgroups: workgroups1d(Math.ceil(Math.ceil(layout.count / 4) / kernel.constant('VEC4S_PER_WORKGROUP'))),
     buffers: { a, b: b ?? a, table, out },
     uniforms: { count: layout.count, planeSize: layout.planeSize, channels: layout.channels },
     constants: {
-      MODE: modes[mode],
+      MODE: kernel.constant(modes[mode]),
       ALIGNED: layout.planeSize % 4 === 0 ? 1 : 0,
       ADD_B: mode === 'normalize' && b ? 1 : 0,
       RELU: relu ? 1 : 0,

@@ -32,7 +32,7 @@ export function batchNormGradSums(dy: Tensor, { x, table, layout, training }: Sa
   const gradBias = empty([layout.channels], 'float32', 'batchNorm2d grad bias');
   // Outside training the binding is a placeholder the kernel does not write.
   const gradTable = empty(training ? [layout.channels, 4] : [1], 'float32', 'batchNorm2d gradient table');
-  const { workgroups, lanes } = reductionDispatch(layout);
+  const { workgroups, lanes } = reductionDispatch(gradSumsKernel, layout);
   dispatch(gradSumsKernel, {
     workgroups,
     buffers: { x, dy, saved: table, gradWeight, gradBias, gradTable },

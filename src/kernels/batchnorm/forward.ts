@@ -21,19 +21,18 @@ export function channelLayout(x: Tensor): ChannelLayout {
   return { batch, channels, planeSize: h * w, count: x.size };
 }
 
-/** Invocations per workgroup of the reduction kernels (their WG). */
-const REDUCTION_WG = 64;
 /** Elements each reduction invocation sums at least (channels permitting) before a channel gets more
  *  invocations: fewer, busier invocations per channel pay fewer barrier steps. On lavapipe, PCNN's
  *  shapes measured alike from 64 to 256 and slower at 16 and below. */
 const ELEMENTS_PER_LANE = 64;
 
-/** Dispatch of stats.wgsl and grad_sums.wgsl: LANES invocations per channel, a power of two up to the
- *  workgroup, as many as give each ELEMENTS_PER_LANE or more of the channel's N*H*W elements. */
-export function reductionDispatch(layout: ChannelLayout): { workgroups: [number, number, number]; lanes: number } {
+/** Dispatch of `kernel`, stats.wgsl or grad_sums.wgsl: LANES invocations per channel, a power of two up
+ *  to the workgroup, as many as give each ELEMENTS_PER_LANE or more of the channel's N*H*W elements. */
+export function reductionDispatch(kernel: Kernel, layout: ChannelLayout): { workgroups: [number, number, number]; lanes: number } {
+  const invocations = kernel.workgroupInvocations;
   const perLane = Math.floor((layout.batch * layout.planeSize) / ELEMENTS_PER_LANE);
-  const lanes = Math.min(REDUCTION_WG, 2 ** Math.floor(Math.log2(Math.max(perLane, 1))));
-  return { workgroups: workgroups1d(Math.ceil(layout.channels / (REDUCTION_WG / lanes))), lanes };
+  const lanes = Math.min(invocations, 2 ** Math.floor(Math.log2(Math.max(perLane, 1))));
+  return { workgroups: workgroups1d(Math.ceil(layout.channels / (invocations / lanes))), lanes };
 }
 
 /** [C, 4]: per channel (mean, invstd * weight, bias, invstd), invstd = 1 / sqrt(variance + eps). */
@@ -68,7 +67,7 @@ export function batchStats(
     return placeholder;
   };
   const perChannel = layout.batch * layout.planeSize;
-  const { workgroups, lanes } = reductionDispatch(layout);
+  const { workgroups, lanes } = reductionDispatch(statsKernel, layout);
   dispatch(statsKernel, {
     workgroups,
     buffers: {
@@ -106,7 +105,7 @@ export function statisticsTable(
 ): Tensor {
   const table = newTable(layout);
   dispatch(tableKernel, {
-    workgroups: [Math.ceil(layout.channels / 64)],
+    workgroups: [Math.ceil(layout.channels / tableKernel.workgroupInvocations)],
     buffers: { mean, variance, weight, bias, table },
     uniforms: { channels: layout.channels, eps },
   });

@@ -86,7 +86,7 @@ export function multiDomainFusion(
   };
   const out = empty([n, c, outH, outW], 'float32', 'multiDomainFusion');
   dispatch(forwardKernel, {
-    workgroups: workgroups1d(Math.ceil(out.size / 256)),
+    workgroups: workgroups1d(Math.ceil(out.size / forwardKernel.workgroupInvocations)),
     buffers: { leftEye, rightEye, leftCheek, rightCheek, mouth, fused: out },
     uniforms,
   });
@@ -95,7 +95,7 @@ export function multiDomainFusion(
     const grads = parts.map((p, i) => empty(p.shape, 'float32', `multiDomainFusion backward ${names[i]}`));
     const total = grads.reduce((sum, g) => sum + g.size, 0);
     dispatch(backwardKernel, {
-      workgroups: workgroups1d(Math.ceil(total / 256)),
+      workgroups: workgroups1d(Math.ceil(total / backwardKernel.workgroupInvocations)),
       buffers: {
         dfused,
         dleftEye: grads[0],

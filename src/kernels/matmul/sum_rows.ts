@@ -9,6 +9,6 @@ const kernel = new Kernel('matmul_sum_rows', source);
 /** out[n] = Σ_i g[i, n] for g holding rows·cols elements; out has shape `outShape` (cols elements). */
 export function sumRows(g: Tensor, rows: number, cols: number, outShape: readonly number[]): Tensor {
   const out = empty(outShape, 'float32', 'linear bias gradient');
-  dispatch(kernel, { workgroups: workgroups1d(Math.ceil(cols / 64)), buffers: { g, out }, uniforms: { rows, cols } });
+  dispatch(kernel, { workgroups: workgroups1d(Math.ceil(cols / kernel.workgroupInvocations)), buffers: { g, out }, uniforms: { rows, cols } });
   return out;
 }

@@ -1,4 +1,4 @@
-/** Dispatch of the pooling kernels: one invocation per element of a grid of planes, 64 per workgroup. */
+/** Dispatch of the pooling kernels: one invocation per element of a grid of planes. */
 import { Kernel, type Constants, type Uniforms } from '../../engine/kernel.js';
 import { dispatch, workgroups1d, type Bindable } from '../../engine/recorder.js';
 
@@ -10,5 +10,5 @@ export function dispatchPlanes(
   args: { buffers: Record<string, Bindable>; uniforms: Uniforms; constants?: Constants },
 ): void {
   const count = planes * height * width;
-  dispatch(kernel, { ...args, workgroups: workgroups1d(Math.ceil(count / 64)), uniforms: { ...args.uniforms, count } });
+  dispatch(kernel, { ...args, workgroups: workgroups1d(Math.ceil(count / kernel.workgroupInvocations)), uniforms: { ...args.uniforms, count } });
 }

@@ -31,14 +31,14 @@ export function affineGrid(
   const uniforms = { batch: n, height: h, width: w, alignCorners: alignCorners ? 1 : 0 };
   const grid = empty([n, h, w, 2], 'float32', 'affineGrid');
   dispatch(forwardKernel, {
-    workgroups: workgroups1d(Math.ceil((n * h * w) / 256)),
+    workgroups: workgroups1d(Math.ceil((n * h * w) / forwardKernel.workgroupInvocations)),
     buffers: { source: theta, result: grid },
     uniforms,
   });
   return record(grid, 'affineGrid', [theta], (grad) => {
     const dtheta = empty(theta.shape, 'float32', 'affineGrid backward');
     dispatch(backwardKernel, {
-      workgroups: workgroups1d(Math.ceil((2 * n) / 64)),
+      workgroups: workgroups1d(Math.ceil((2 * n) / backwardKernel.workgroupInvocations)),
       buffers: { source: grad, result: dtheta },
       uniforms,
     });

@@ -50,18 +50,18 @@ export function gridSample(x: Tensor, grid: Tensor, options: GridSampleOptions =
     border: paddingMode === 'border' ? 1 : 0,
   };
   const out = empty([n, c, ho, wo], 'float32', op);
-  dispatch(forwardKernel, { workgroups: workgroups1d(Math.ceil(out.size / 256)), buffers: { x, grid, out }, uniforms });
+  dispatch(forwardKernel, { workgroups: workgroups1d(Math.ceil(out.size / forwardKernel.workgroupInvocations)), buffers: { x, grid, out }, uniforms });
   return record(out, op, [x, grid], (upstream) => {
     let dx: Tensor | null = null;
     let dgrid: Tensor | null = null;
     if (x.requiresGrad) {
       dx = empty(x.shape, 'float32', `${op} backward input`);
-      dispatch(backwardInputKernel, { workgroups: workgroups1d(Math.ceil((n * c) / 64)), buffers: { grid, upstream, dx }, uniforms });
+      dispatch(backwardInputKernel, { workgroups: workgroups1d(Math.ceil((n * c) / backwardInputKernel.workgroupInvocations)), buffers: { grid, upstream, dx }, uniforms });
     }
     if (grid.requiresGrad) {
       dgrid = empty(grid.shape, 'float32', `${op} backward grid`);
       dispatch(backwardGridKernel, {
-        workgroups: workgroups1d(Math.ceil((n * ho * wo) / 64)),
+        workgroups: workgroups1d(Math.ceil((n * ho * wo) / backwardGridKernel.workgroupInvocations)),
         buffers: { x, grid, upstream, dgrid },
         uniforms,
       });

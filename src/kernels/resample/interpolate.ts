@@ -79,7 +79,7 @@ function geometry(x: Tensor, options: InterpolateOptions): Geometry {
 
 function run(kernel: Kernel, g: Geometry, from: Tensor, to: Tensor): void {
   dispatch(kernel, {
-    workgroups: workgroups1d(Math.ceil(to.size / 256)),
+    workgroups: workgroups1d(Math.ceil(to.size / kernel.workgroupInvocations)),
     buffers: { source: from, result: to },
     uniforms: { ...g },
   });

@@ -41,7 +41,8 @@ export function copyStrided(x: Tensor, from: Region, out: Tensor, to: Region, sh
     return;
   }
   dispatch(kernel, {
-    workgroups: workgroups1d(Math.ceil(count / 1024)),
+    // Four elements per invocation.
+    workgroups: workgroups1d(Math.ceil(count / (4 * kernel.workgroupInvocations))),
     buffers: { x, out },
     uniforms: {
       count,

@@ -17,8 +17,6 @@ const forwardKernel = new Kernel('cross_entropy_forward', forwardSource);
 const reduceKernel = new Kernel('cross_entropy_reduce', reduceSource);
 const backwardKernel = new Kernel('cross_entropy_backward', backwardSource);
 
-const ROWS_PER_WORKGROUP = 64;
-
 export type Reduction = 'mean' | 'sum' | 'none';
 
 export interface CrossEntropyOptions {
@@ -88,9 +86,10 @@ export function crossEntropy(logits: Tensor, labels: Int32Array | Tensor, option
 
   const rowLoss = empty([rows], 'float32', 'crossEntropy');
   const lse = empty([rows], 'float32', 'crossEntropy');
-  const workgroups = workgroups1d(Math.ceil(rows / ROWS_PER_WORKGROUP));
+  // One invocation per row.
+  const workgroups = (kernel: Kernel) => workgroups1d(Math.ceil(rows / kernel.workgroupInvocations));
   dispatch(forwardKernel, {
-    workgroups,
+    workgroups: workgroups(forwardKernel),
     buffers: { ...buffers, loss: rowLoss, lse },
     uniforms: { ...common, smoothing: labelSmoothing },
   });
@@ -123,7 +122,7 @@ export function crossEntropy(logits: Tensor, labels: Int32Array | Tensor, option
   return record(out, 'crossEntropy', [logits], (grad) => {
     const gx = empty(logits.shape, 'float32', 'crossEntropy backward');
     dispatch(backwardKernel, {
-      workgroups,
+      workgroups: workgroups(backwardKernel),
       buffers: { ...buffers, lse, upstream: grad, divisor, gx },
       uniforms: { ...common, smoothing: labelSmoothing, upstreamStride: reduction === 'none' ? 1 : 0 },
     });

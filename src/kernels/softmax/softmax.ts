@@ -12,7 +12,8 @@ import backwardSource from '../../../shaders/softmax/softmax_backward.wgsl';
 const forwardKernel = new Kernel('softmax_forward', forwardSource);
 const backwardKernel = new Kernel('softmax_backward', backwardSource);
 
-const WORKGROUP = 256;
+/** The most lanes a row may have: they all sit in one workgroup, of the forward and of the backward kernel. */
+const WORKGROUP = Math.min(forwardKernel.workgroupInvocations, backwardKernel.workgroupInvocations);
 /** Elements a lane should own before a row is worth splitting across more lanes (and barriers):
  *  barriers are dear on CPU adapters (lavapipe), measured best at 64 per lane for rows of 1000-4096. */
 const ELEMENTS_PER_LANE = 64;
@@ -50,7 +51,7 @@ function rowLayout(x: Tensor, dim: number, op: string): RowLayout {
 function dispatchRows(kernel: Kernel, layout: RowLayout, log: boolean, buffers: Record<string, Tensor>): void {
   const { rows, size, inner, threadsPerRow } = layout;
   dispatch(kernel, {
-    workgroups: workgroups1d(Math.ceil((rows * threadsPerRow) / WORKGROUP)),
+    workgroups: workgroups1d(Math.ceil((rows * threadsPerRow) / kernel.workgroupInvocations)),
     buffers,
     uniforms: { rows, size, inner },
     constants: { THREADS_PER_ROW: threadsPerRow, LOG: log ? 1 : 0 },
