@@ -24,7 +24,7 @@ test('the race detector reports a missing workgroupBarrier, and passes once it i
 
 test('the race detector reports a race across the last barrier of a reused tile', () => {
   // Without the trailing barrier, a fast invocation's next load overwrites what a slow one still reads.
-  const dropLast = matmulTiled.replace(/workgroupBarrier\(\);\s*\}\s*\}\s*\n\s*for \(var i = 0u; i < 4u; i\+\+\) \{\s*let row/, (m) =>
+  const dropLast = matmulTiled.replace(/workgroupBarrier\(\);\s*\}\s*\}\s*\n\s*for \(var i = 0u; i < BLOCK; i\+\+\) \{\s*let row/, (m) =>
     m.replace('workgroupBarrier();', ''),
   );
   assert.not.equal(dropLast, matmulTiled, 'the trailing barrier was found and removed');

@@ -44,6 +44,8 @@ override WG: u32 = 16;
 // Lanes that share one load; ROWS is two such groups.
 const SHARED = 8u;
 const ROWS = 16u;
+// Output columns per invocation: two vec4s of each row of the block.
+const COLS = 8u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
@@ -85,7 +87,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
   let K = params.dims.z;
   let R = params.dims.w;
   let row0 = wid.y * ROWS;
-  let col0 = gid.x * 8u;
+  let col0 = gid.x * COLS;
   if (row0 >= M) {
     return;
   }
@@ -130,7 +132,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
       break;
     }
     let base = (wid.z * M + row) * N;
-    for (var j = 0u; j < 8u; j++) {
+    for (var j = 0u; j < COLS; j++) {
       let col = col0 + j;
       if (col < N) {
         var v = acc[2u * i + j / 4u][j % 4u];

@@ -35,6 +35,8 @@ const TILE_K = 16u;
 // Tiles are sized for the largest workgroup (WG_X, WG_Y ≤ MAX_WG) with constant-sized arrays, which
 // every WGSL implementation and wgsl_reflect's race detector accept (override-sized ones are not).
 const MAX_WG = 16u;
+// Output rows and columns per invocation: a row of the block is one vec4.
+const BLOCK = 4u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
@@ -42,8 +44,8 @@ const MAX_WG = 16u;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-var<workgroup> tileA: array<f32, TILE_K * 4u * MAX_WG>;
-var<workgroup> tileB: array<f32, TILE_K * 4u * MAX_WG>;
+var<workgroup> tileA: array<f32, TILE_K * BLOCK * MAX_WG>;
+var<workgroup> tileB: array<f32, TILE_K * BLOCK * MAX_WG>;
 
 // Element offsets of the A and B matrices used for output batch element z and reduced index r.
 fn batchOffsets(z: u32, r: u32) -> vec2<u32> {
@@ -73,8 +75,8 @@ fn main(
   let N = params.dims.y;
   let K = params.dims.z;
   let R = params.dims.w;
-  let tileM = 4u * WG_Y;
-  let tileN = 4u * WG_X;
+  let tileM = BLOCK * WG_Y;
+  let tileN = BLOCK * WG_X;
   let threads = WG_X * WG_Y;
   let rowBase = wid.y * tileM;
   let colBase = wid.x * tileN;
@@ -83,7 +85,7 @@ fn main(
   let strideBk = select(N, 1u, TRANS_B);
   let strideBn = select(1u, K, TRANS_B);
 
-  var acc = array<vec4<f32>, 4>();
+  var acc = array<vec4<f32>, BLOCK>();
   for (var r = 0u; r < R; r++) {
     let offsets = batchOffsets(wid.z, r);
     for (var k0 = 0u; k0 < K; k0 += TILE_K) {
@@ -114,7 +116,7 @@ fn main(
         let rowB = kk * tileN + lid.x;
         let bv = vec4<f32>(tileB[rowB], tileB[rowB + WG_X], tileB[rowB + 2u * WG_X], tileB[rowB + 3u * WG_X]);
         let rowA = kk * tileM + lid.y;
-        for (var i = 0u; i < 4u; i++) {
+        for (var i = 0u; i < BLOCK; i++) {
           acc[i] = fma(vec4<f32>(tileA[rowA + i * WG_Y]), bv, acc[i]);
         }
       }
@@ -123,12 +125,12 @@ fn main(
     }
   }
 
-  for (var i = 0u; i < 4u; i++) {
+  for (var i = 0u; i < BLOCK; i++) {
     let row = rowBase + lid.y + i * WG_Y;
     if (row >= M) {
       continue;
     }
-    for (var j = 0u; j < 4u; j++) {
+    for (var j = 0u; j < BLOCK; j++) {
       let col = colBase + lid.x + j * WG_X;
       if (col < N) {
         var v = acc[i][j];

@@ -8,7 +8,7 @@ import { dispatch } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { gpu } from '../../engine/device.js';
 import type { BatchPlan } from './batch.js';
-import { matmulTuning } from './tuning.js';
+import { matmulTuning, type MatmulVariant } from './tuning.js';
 import registersSource from '../../../shaders/matmul/registers.wgsl';
 import tiledSource from '../../../shaders/matmul/tiled.wgsl';
 
@@ -16,8 +16,11 @@ const kernels = {
   registers: new Kernel('matmul_registers', registersSource),
   tiled: new Kernel('matmul_tiled', tiledSource),
 };
-/** Output rows and columns one invocation computes, per kernel. */
-const block = { registers: [16, 8], tiled: [4, 4] } as const;
+/** Output rows and columns one invocation of the variant's kernel computes. */
+function block(variant: MatmulVariant): [number, number] {
+  const kernel = kernels[variant];
+  return variant === 'registers' ? [kernel.constant('ROWS'), kernel.constant('COLS')] : [kernel.constant('BLOCK'), kernel.constant('BLOCK')];
+}
 
 export interface Gemm {
   /** A is stored [M, K] per batch element, or [K, M] when transA; B [K, N], or [N, K] when transB. */
@@ -39,7 +42,7 @@ export function gemm(op: string, g: Gemm): Tensor {
   const out = empty(g.outShape, 'float32', op);
   if (out.size === 0) return out;
   const { variant, workgroup } = matmulTuning();
-  const [rows, cols] = block[variant];
+  const [rows, cols] = block(variant);
   const workgroups = [Math.ceil(g.n / (cols * workgroup[0])), Math.ceil(g.m / (rows * workgroup[1])), g.batch.count];
   const limit = gpu().limits.maxComputeWorkgroupsPerDimension;
   if (workgroups.some((w) => w > limit)) {

@@ -6,7 +6,12 @@
  * win. See ../shared/notes/webgpu-on-cpu.md for the measurements.
  */
 import { gpu } from '../../engine/device.js';
+import { wgslConstants } from '../../engine/kernel.js';
 import { SHARED_LANES, sharedLoadsMissing, sharedLoadsRun } from '../subgroups.js';
+import tiledSource from '../../../shaders/matmul/tiled.wgsl';
+
+/** tiled.wgsl sizes its workgroup-memory tiles for at most this many invocations along each axis. */
+const TILED_MAX_WORKGROUP = wgslConstants(tiledSource).get('MAX_WG')!;
 
 export type MatmulVariant = 'registers' | 'tiled';
 
@@ -55,9 +60,10 @@ export function setMatmulTuning(tuning: MatmulTuning | null, subgroupMinSize?: n
     if (!Number.isInteger(x) || !Number.isInteger(y) || x < 1 || y < 1 || x * y > limit) {
       throw new Error(`setMatmulTuning: workgroup [${tuning.workgroup}] must be positive integers with x·y ≤ ${limit}`);
     }
-    // tiled.wgsl sizes its workgroup-memory tiles for at most 16 invocations along each axis.
-    if (tuning.variant === 'tiled' && (x > 16 || y > 16)) {
-      throw new Error(`setMatmulTuning: tiled workgroup [${tuning.workgroup}] exceeds the kernel's 16 × 16 maximum`);
+    if (tuning.variant === 'tiled' && (x > TILED_MAX_WORKGROUP || y > TILED_MAX_WORKGROUP)) {
+      throw new Error(
+        `setMatmulTuning: tiled workgroup [${tuning.workgroup}] exceeds the kernel's ${TILED_MAX_WORKGROUP} × ${TILED_MAX_WORKGROUP} maximum`,
+      );
     }
     // registers.wgsl broadcasts within full subgroups of one row block.
     if (tuning.variant === 'registers' && (y !== 1 || x % SHARED_LANES !== 0)) {
