@@ -245,7 +245,8 @@ export function full(shape: readonly number[], value: number, options: TensorOpt
   const word = wordOf(value, dtype, 'full');
   const out = empty(shape, dtype, 'full');
   dispatch(fillKernel, {
-    workgroups: workgroups1d(Math.ceil(out.size / 1024)),
+    // Four elements per invocation.
+    workgroups: workgroups1d(Math.ceil(out.size / (4 * fillKernel.workgroupInvocations))),
     buffers: { out },
     uniforms: { count: out.size, word },
   });
