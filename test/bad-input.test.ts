@@ -147,6 +147,28 @@ test('a checkpoint of another configuration: loadStateDict lists every mis-shape
   other.dispose();
 });
 
+test('loadStateDict refuses a tensor of another dtype, naming the entry and both dtypes; host data is converted', async () => {
+  const bn = new nn.BatchNorm2d(2);
+  const before = await bn.weight!.toArray();
+  const intWeight = tensor(Int32Array.from([3, 4]), [2]);
+  const floatCount = tensor([7], []);
+  // Copied as bytes, int32 3 would become the float 4e-45 and float 7 the count 1088421888.
+  const message = await messageOf(
+    () => bn.loadStateDict({ weight: intWeight, num_batches_tracked: floatCount }, { strict: false }),
+    'int32 weight, float32 count',
+  );
+  assert.match(message, /^loadStateDict \(BatchNorm2d\): of another dtype \(a tensor is copied as it is, not converted\): /);
+  assert.match(message, /weight: got int32, expected float32/);
+  assert.match(message, /num_batches_tracked: got float32, expected int32/);
+  assert.equal(await bn.weight!.toArray(), before, 'nothing was loaded');
+  // Host data (what a checkpoint reader hands over) converts by value, as PyTorch's copy_ does.
+  bn.loadStateDict({ weight: { shape: [2], data: Int32Array.from([3, 4]) }, num_batches_tracked: { shape: [], data: [7] } }, { strict: false });
+  assert.equal([...(await bn.weight!.toArray())], [3, 4]);
+  assert.is(await bn.numBatchesTracked!.item(), 7);
+  for (const t of [intWeight, floatCount]) t.dispose();
+  bn.dispose();
+});
+
 /** Every proper prefix of `bytes` must be refused by `load` with a message naming `name`. */
 async function everyTruncation(bytes: Uint8Array, name: string, load: (b: Uint8Array) => unknown): Promise<void> {
   for (let length = 0; length < bytes.length; length++) {

@@ -72,7 +72,8 @@ export class Module {
 
   /**
    * Copies values into this module's parameters and buffers by name. Strict by default: a missing,
-   * unexpected or mis-shaped entry is an error that lists them all. Returns the names not loaded.
+   * unexpected, mis-shaped or (for a tensor) mis-typed entry is an error that lists them all; host data
+   * is converted (see `loadTensors`). Returns the names not loaded.
    */
   loadStateDict(dict: StateDict, { strict = true } = {}): { missing: string[]; unexpected: string[] } {
     return loadTensors(this.stateDict(), dict, { strict, owner: this.constructor.name });
@@ -113,8 +114,14 @@ export class Module {
 
 /**
  * Copies `dict`'s values into the tensors of `own` by name (what `loadStateDict` does, for any named
- * tensors). Strict: a missing, unexpected or mis-shaped entry is an error naming `owner` and listing
- * them all; not strict: only mis-shaped ones are. Returns the names not loaded.
+ * tensors). Strict: a missing, unexpected, mis-shaped or mis-typed entry is an error naming `owner` and
+ * listing them all; not strict: only mis-shaped and mis-typed ones are. All are checked before anything
+ * is copied. Returns the names not loaded.
+ *
+ * Dtypes: host data (what checkpoint readers give) is converted to the target's dtype by value, as
+ * PyTorch's load_state_dict does (a .pth's int64 num_batches_tracked into our int32 counter). A tensor
+ * of another dtype is refused, naming the entry and both dtypes, rather than converted: it is copied on
+ * the GPU as it is, and its bytes would be reinterpreted (int32 3 as the float 4e-45).
  */
 export function loadTensors(
   own: Record<string, Tensor>,
@@ -126,8 +133,12 @@ export function loadTensors(
   const misShaped = Object.keys(dict)
     .filter((k) => k in own && shapeKey(dict[k].shape) !== shapeKey(own[k].shape))
     .map((k) => `${k}: got [${dict[k].shape}], expected [${own[k].shape}]`);
+  const misTyped = Object.entries(dict).flatMap(([k, value]) =>
+    k in own && isTensor(value) && value.dtype !== own[k].dtype ? [`${k}: got ${value.dtype}, expected ${own[k].dtype}`] : [],
+  );
   const problems = [
     ...(misShaped.length ? [`mis-shaped: ${misShaped.join('; ')}`] : []),
+    ...(misTyped.length ? [`of another dtype (a tensor is copied as it is, not converted): ${misTyped.join('; ')}`] : []),
     ...(strict && missing.length ? [`missing: ${missing.join(', ')}`] : []),
     ...(strict && unexpected.length ? [`unexpected: ${unexpected.join(', ')}`] : []),
   ];
@@ -135,10 +146,14 @@ export function loadTensors(
   for (const [name, value] of Object.entries(dict)) {
     const target = own[name];
     if (!target) continue;
-    if ('buffer' in value) recorder.copy(value.buffer, 0, target.buffer, 0, target.size * 4);
+    if (isTensor(value)) recorder.copy(value.buffer, 0, target.buffer, 0, target.size * 4);
     else upload(target, value.data);
   }
   return { missing, unexpected };
+}
+
+function isTensor(value: StateValue): value is Tensor {
+  return 'buffer' in value;
 }
 
 function shapeKey(shape: readonly number[]): string {
