@@ -3,6 +3,7 @@ import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { conv2dTuning } from './tuning.js';
+import { expectFloat32 } from '../checks.js';
 import source from '../../../shaders/conv2d/fold_batchnorm.wgsl';
 
 const kernel = new Kernel('conv2d_fold_batchnorm', source);
@@ -28,7 +29,7 @@ export function foldBatchNorm(
   const O = weight.shape[0];
   const vectors = { bias, runningMean, runningVar, gamma, beta };
   for (const [name, t] of Object.entries({ weight, ...vectors })) {
-    if (t && t.dtype !== 'float32') throw new Error(`foldBatchNorm: ${name} must be float32, got ${t.dtype} of shape [${t.shape}]`);
+    if (t) expectFloat32('foldBatchNorm', name, t);
   }
   for (const [name, t] of Object.entries(vectors)) {
     if (t && (t.ndim !== 1 || t.shape[0] !== O)) {
@@ -42,17 +43,9 @@ export function foldBatchNorm(
   const wg = conv2dTuning().workgroupSize;
   dispatch(kernel, {
     workgroups: workgroups1d(Math.ceil(Math.max(weight.size, O) / wg)),
-    buffers: {
-      w: weight,
-      bias: bias ?? weight,
-      running_mean: runningMean,
-      running_var: runningVar,
-      gamma,
-      beta,
-      w_out: wOut,
-      b_out: bOut,
-    },
-    uniforms: { channels: O, k_len: kLen, eps },
+    // Absent bias: bind the weight in its place; the shader never reads it then.
+    buffers: { w: weight, bias: bias ?? weight, runningMean, runningVar, gamma, beta, wOut, bOut },
+    uniforms: { channels: O, kLen, eps },
     constants: { WG: wg, HAS_BIAS: bias ? 1 : 0 },
   });
   return { weight: wOut, bias: bOut };
