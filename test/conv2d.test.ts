@@ -19,7 +19,8 @@ import {
 import { weightGradChunks, weightGradRowsSplit } from '../src/kernels/conv2d/backward_weight.js';
 import { conv2dGeometry } from '../src/kernels/conv2d/geometry.js';
 import { conv2dTuning, preferRows, preferRowsForWeightGrad, tuningFor } from '../src/kernels/conv2d/tuning.js';
-import { sharedLoadsRun } from '../src/kernels/subgroups.js';
+import { SHARED_LANES, sharedLoadsRun } from '../src/kernels/subgroups.js';
+import { wgslConstants } from '../src/engine/kernel.js';
 import { chooseForwardVariant, fallbackForwardVariant, supportsVariant } from '../src/kernels/conv2d/forward.js';
 import { Conv2d } from '../src/nn/conv.js';
 import {
@@ -371,12 +372,14 @@ test('nn.Conv2d: PyTorch names, shapes and init bounds; seeded; forward is conv2
   for (const m of [conv, again, plain]) m.dispose();
 });
 
-// The subgroup-sharing helper is copied between marked lines (WGSL has no imports): the copies must not drift.
-test('the shared8 broadcast helper is identical in every shader that carries it', () => {
+// The subgroup-sharing helper is copied between marked lines (WGSL has no imports): the copies must not
+// drift, nor their width SHARED, which the host reads (SHARED_LANES) from one of them.
+test('the shared8 broadcast helper and its width are identical in every shader that carries it', () => {
   const block = (source: string) => /\/\/ <shared8>[^\n]*\n([\s\S]*?)\/\/ <\/shared8>/.exec(source)?.[1];
   assert.ok(block(forwardRowsSource));
-  for (const source of [backwardDataRowsSource, backwardWeightRowsSource, matmulRegistersSource]) {
+  for (const source of [forwardRowsSource, backwardDataRowsSource, backwardWeightRowsSource, matmulRegistersSource]) {
     assert.fixture(block(source) ?? '<missing>', block(forwardRowsSource)!);
+    assert.is(wgslConstants(source).get('SHARED'), SHARED_LANES);
   }
 });
 

@@ -15,19 +15,21 @@
 // clamped indices and store nothing; gradient columns outside [0, OW) read as zero.
 
 struct Params {
-  x_shape: vec4<u32>,     // N, C, H, W (of dx)
-  y_shape: vec4<u32>,     // N, O, OH, OW (of dy)
-  window: vec4<u32>,      // kH, kW, Cg (input channels per group), Og (output channels per group)
-  stride_pad: vec4<i32>,  // sh, sw, ph, pw
-  dilation: vec2<i32>,    // dh, dw
-  phase_grid: vec2<u32>,  // rows per phase ceil(H / sh), pixel tiles per phase row ceil(ceil(W / sw) / TP)
-  blocks_g: u32,          // ceil(Cg / 4)
-  tile_count: u32,        // N · phase_grid.x · phase_grid.y
+  xShape: vec4<u32>,     // N, C, H, W (of dx)
+  yShape: vec4<u32>,     // N, O, OH, OW (of dy)
+  window: vec4<u32>,     // kH, kW, Cg (input channels per group), Og (output channels per group)
+  stridePad: vec4<i32>,  // sh, sw, ph, pw
+  dilation: vec2<i32>,   // dh, dw
+  phaseGrid: vec2<u32>,  // rows per phase ceil(H / sh), pixel tiles per phase row ceil(ceil(W / sw) / TP)
+  blocksPerGroup: u32,   // ceil(Cg / CHANNELS)
+  tileCount: u32,        // N · phaseGrid.x · phaseGrid.y
 }
 
 override WG: u32 = 64;
 
 const TP: i32 = 8;
+// Input channels per invocation: the lanes of one vec4 accumulator per pixel.
+const CHANNELS: u32 = 4u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
@@ -38,34 +40,34 @@ const TP: i32 = 8;
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let tile = (wid.x + wid.y * nwg.x) * WG + lid;
-  if (tile >= params.tile_count) {
+  if (tile >= params.tileCount) {
     return;
   }
-  let C = params.x_shape.y;
-  let H = i32(params.x_shape.z);
-  let W = i32(params.x_shape.w);
-  let OH = i32(params.y_shape.z);
-  let OW = i32(params.y_shape.w);
-  let O = params.y_shape.y;
+  let C = params.xShape.y;
+  let H = i32(params.xShape.z);
+  let W = i32(params.xShape.w);
+  let OH = i32(params.yShape.z);
+  let OW = i32(params.yShape.w);
+  let O = params.yShape.y;
   let KH = i32(params.window.x);
   let KW = i32(params.window.y);
   let Cg = params.window.z;
   let Og = params.window.w;
-  let sh = params.stride_pad.x;
-  let sw = params.stride_pad.y;
+  let sh = params.stridePad.x;
+  let sw = params.stridePad.y;
 
-  let channel_blocks = (C / Cg) * params.blocks_g;
+  let channel_blocks = (C / Cg) * params.blocksPerGroup;
   let phase = i32(wid.z / channel_blocks);
   let channel_block = wid.z % channel_blocks;
-  let g = channel_block / params.blocks_g;
-  let c0 = (channel_block % params.blocks_g) * 4u;
-  let c_last = min(c0 + 3u, Cg - 1u);
+  let g = channel_block / params.blocksPerGroup;
+  let c0 = (channel_block % params.blocksPerGroup) * CHANNELS;
+  let c_last = min(c0 + CHANNELS - 1u, Cg - 1u);
 
-  let tiles_w = params.phase_grid.y;
+  let tiles_w = params.phaseGrid.y;
   let iw_first = phase % sw + sw * i32(tile % tiles_w) * TP;
   let row = tile / tiles_w;
-  let ih = phase / sw + sh * i32(row % params.phase_grid.x);
-  let n = row / params.phase_grid.x;
+  let ih = phase / sw + sh * i32(row % params.phaseGrid.x);
+  let n = row / params.phaseGrid.x;
   if (ih >= H) {
     return;
   }
@@ -77,13 +79,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 
   var acc: array<vec4<f32>, TP>;
   for (var kh = 0; kh < KH; kh++) {
-    let t = ih + params.stride_pad.z - kh * params.dilation.x;
+    let t = ih + params.stridePad.z - kh * params.dilation.x;
     if (t < 0 || t % sh != 0 || t / sh >= OH) {
       continue;
     }
     let dy_row = dy_image + u32((t / sh) * OW);
     for (var kw = 0; kw < KW; kw++) {
-      let u = iw_first + params.stride_pad.w - kw * params.dilation.y;
+      let u = iw_first + params.stridePad.w - kw * params.dilation.y;
       // u ≡ phase (mod sw) for every lane of the workgroup: this test is uniform.
       if (((u % sw) + sw) % sw != 0) {
         continue;
@@ -110,7 +112,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
 
   let x_row = (n * C + g * Cg) * u32(H * W) + u32(ih * W);
-  for (var i = 0u; i < 4u; i++) {
+  for (var i = 0u; i < CHANNELS; i++) {
     let c = c0 + i;
     if (c > c_last) {
       break;

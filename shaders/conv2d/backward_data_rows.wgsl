@@ -28,24 +28,24 @@
 enable subgroups;
 
 struct Params {
-  x_shape: vec4<u32>,     // N, C, H, W (of dx)
-  y_shape: vec4<u32>,     // N, O, OH, OW (of dy)
-  window: vec4<u32>,      // kH, kW, Cg (input channels per group), Og (output channels per group)
-  stride_pad: vec4<i32>,  // sh, sw, ph, pw
-  dilation: vec2<i32>,    // dh, dw
-  phase_grid: vec2<u32>,  // PH, PW
-  tap_lo: vec2<u32>,      // first kh, kw that reads inside the input for some output pixel
-  tap_hi: vec2<u32>,      // one past the last such kh, kw
-  rows: u32,              // M = N · PH · PW
-  blocks_g: u32,          // ceil(Cg / COLS)
+  xShape: vec4<u32>,     // N, C, H, W (of dx)
+  yShape: vec4<u32>,     // N, O, OH, OW (of dy)
+  window: vec4<u32>,     // kH, kW, Cg (input channels per group), Og (output channels per group)
+  stridePad: vec4<i32>,  // sh, sw, ph, pw
+  dilation: vec2<i32>,   // dh, dw
+  phaseGrid: vec2<u32>,  // PH, PW
+  tapLo: vec2<u32>,      // first kh, kw that reads inside the input for some output pixel
+  tapHi: vec2<u32>,      // one past the last such kh, kw
+  rows: u32,             // M = N · PH · PW
+  blocksPerGroup: u32,   // ceil(Cg / COLS)
 }
 
 override WG: u32 = 64;
 
 const ROWS: u32 = 4u;
-// Lanes that share one load; COLS is two such groups.
+// Lanes that share one load (the width of shared8 below).
 const SHARED: u32 = 8u;
-const COLS: u32 = 16u;
+const COLS: u32 = 2u * SHARED;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
@@ -63,28 +63,28 @@ fn shared8(v: f32) -> array<f32, SHARED> {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let C = params.x_shape.y;
-  let H = params.x_shape.z;
-  let W = params.x_shape.w;
-  let O = params.y_shape.y;
-  let OH = i32(params.y_shape.z);
-  let OW = i32(params.y_shape.w);
+  let C = params.xShape.y;
+  let H = params.xShape.z;
+  let W = params.xShape.w;
+  let O = params.yShape.y;
+  let OH = i32(params.yShape.z);
+  let OW = i32(params.yShape.w);
   let KW = params.window.y;
   let Cg = params.window.z;
   let Og = params.window.w;
-  let sh = params.stride_pad.x;
-  let sw = params.stride_pad.y;
+  let sh = params.stridePad.x;
+  let sw = params.stridePad.y;
   let OHW = u32(OH * OW);
   let taps = params.window.x * KW;
-  let PH = params.phase_grid.x;
-  let PW = params.phase_grid.y;
+  let PH = params.phaseGrid.x;
+  let PW = params.phaseGrid.y;
 
-  let channel_blocks = (C / Cg) * params.blocks_g;
+  let channel_blocks = (C / Cg) * params.blocksPerGroup;
   let phase = i32(wid.z / channel_blocks);
   let phase_h = phase / sw;
   let phase_w = phase % sw;
-  let g = (wid.z % channel_blocks) / params.blocks_g;
-  let c0 = (wid.z % params.blocks_g) * COLS;
+  let g = (wid.z % channel_blocks) / params.blocksPerGroup;
+  let c0 = (wid.z % params.blocksPerGroup) * COLS;
   let c_last = min(c0 + COLS - 1u, Cg - 1u);
   // w[o, c, kh, kw] = w[o·Cg·taps + c·taps + tap]: the offsets of the COLS channels at o = g·Og.
   let w_lo = (g * Og * Cg + min(c0 + lane % SHARED, c_last)) * taps;
@@ -106,22 +106,22 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
 
   var acc: array<array<f32, COLS>, ROWS>;
-  for (var kh = params.tap_lo.x; kh < params.tap_hi.x; kh++) {
+  for (var kh = params.tapLo.x; kh < params.tapHi.x; kh++) {
     // t = ih + ph − kh·dh ≡ phase_h + ph − kh·dh (mod sh) for every row: a uniform test.
-    let th = phase_h + params.stride_pad.z - i32(kh) * params.dilation.x;
+    let th = phase_h + params.stridePad.z - i32(kh) * params.dilation.x;
     if (((th % sh) + sh) % sh != 0) {
       continue;
     }
-    for (var kw = params.tap_lo.y; kw < params.tap_hi.y; kw++) {
-      let tw = phase_w + params.stride_pad.w - i32(kw) * params.dilation.y;
+    for (var kw = params.tapLo.y; kw < params.tapHi.y; kw++) {
+      let tw = phase_w + params.stridePad.w - i32(kw) * params.dilation.y;
       if (((tw % sw) + sw) % sw != 0) {
         continue;
       }
       var at: array<u32, ROWS>;
       var ok: array<bool, ROWS>;
       for (var i = 0u; i < ROWS; i++) {
-        let t = ih[i] + params.stride_pad.z - i32(kh) * params.dilation.x;
-        let u = iw[i] + params.stride_pad.w - i32(kw) * params.dilation.y;
+        let t = ih[i] + params.stridePad.z - i32(kh) * params.dilation.x;
+        let u = iw[i] + params.stridePad.w - i32(kw) * params.dilation.y;
         // t and u are multiples of the strides here, so the divisions are exact when t, u >= 0.
         let oh = t / sh;
         let ow = u / sw;

@@ -15,17 +15,21 @@
 // clamped indices and store nothing.
 
 struct Params {
-  x_shape: vec4<u32>,     // N, C, H, W
-  y_shape: vec4<u32>,     // N, O, OH, OW (of dy)
-  window: vec4<u32>,      // kH, kW, Cg (input channels per group), Og (output channels per group)
-  stride_pad: vec4<i32>,  // sh, sw, ph, pw
-  dilation: vec2<i32>,    // dh, dw
-  blocks: vec2<u32>,      // ceil(Og / 4), ceil(Cg / 4)
-  block_count: u32,       // groups · blocks.x · blocks.y · kH · kW
-  chunk_rows: u32,        // R
+  xShape: vec4<u32>,     // N, C, H, W
+  yShape: vec4<u32>,     // N, O, OH, OW (of dy)
+  window: vec4<u32>,     // kH, kW, Cg (input channels per group), Og (output channels per group)
+  stridePad: vec4<i32>,  // sh, sw, ph, pw
+  dilation: vec2<i32>,   // dh, dw
+  blocks: vec2<u32>,     // ceil(Og / OUT_CHANNELS), ceil(Cg / IN_CHANNELS)
+  blockCount: u32,       // groups · blocks.x · blocks.y · kH · kW
+  chunkRows: u32,        // R
 }
 
 override WG: u32 = 64;
+
+// Output and input channels per invocation (acc: a vec4 over the output channels per input channel).
+const OUT_CHANNELS: u32 = 4u;
+const IN_CHANNELS: u32 = 4u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -36,15 +40,15 @@ override WG: u32 = 64;
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let index = (wid.x + wid.y * nwg.x) * WG + lid;
-  if (index >= params.block_count) {
+  if (index >= params.blockCount) {
     return;
   }
-  let C = params.x_shape.y;
-  let H = i32(params.x_shape.z);
-  let W = i32(params.x_shape.w);
-  let O = params.y_shape.y;
-  let OH = params.y_shape.z;
-  let OW = i32(params.y_shape.w);
+  let C = params.xShape.y;
+  let H = i32(params.xShape.z);
+  let W = i32(params.xShape.w);
+  let O = params.yShape.y;
+  let OH = params.yShape.z;
+  let OW = i32(params.yShape.w);
   let KW = i32(params.window.y);
   let Cg = params.window.z;
   let Og = params.window.w;
@@ -56,30 +60,30 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let g = index / taps / params.blocks.y / params.blocks.x;
   let kh = i32(tap) / KW;
   let kw = i32(tap) % KW;
-  let o0 = g * Og + ob * 4u;
-  let o_last = min(o0 + 3u, g * Og + Og - 1u);
-  let c0 = cb * 4u;
-  let c_last = min(c0 + 3u, Cg - 1u);
+  let o0 = g * Og + ob * OUT_CHANNELS;
+  let o_last = min(o0 + OUT_CHANNELS - 1u, g * Og + Og - 1u);
+  let c0 = cb * IN_CHANNELS;
+  let c_last = min(c0 + IN_CHANNELS - 1u, Cg - 1u);
 
   let HW = u32(H * W);
   let OHW = OH * u32(OW);
   let dy_planes = vec4<u32>(o0, min(o0 + 1u, o_last), min(o0 + 2u, o_last), o_last) * OHW;
   let x_planes = (g * Cg + vec4<u32>(c0, min(c0 + 1u, c_last), min(c0 + 2u, c_last), c_last)) * HW;
 
-  let sh = params.stride_pad.x;
-  let sw = params.stride_pad.y;
+  let sh = params.stridePad.x;
+  let sw = params.stridePad.y;
   // Columns ow with 0 <= ow·sw + shift < W.
-  let shift = kw * params.dilation.y - params.stride_pad.w;
+  let shift = kw * params.dilation.y - params.stridePad.w;
   let ow_lo = select(0, (-shift + sw - 1) / sw, shift < 0);
   let ow_hi = min(OW, select(0, (W - 1 - shift) / sw + 1, shift < W));
 
-  var acc: array<vec4<f32>, 4>;
-  let r_begin = wid.z * params.chunk_rows;
-  let r_end = min(r_begin + params.chunk_rows, params.y_shape.x * OH);
+  var acc: array<vec4<f32>, IN_CHANNELS>;
+  let r_begin = wid.z * params.chunkRows;
+  let r_end = min(r_begin + params.chunkRows, params.yShape.x * OH);
   for (var r = r_begin; r < r_end; r++) {
     let oh = r % OH;
     let n = r / OH;
-    let ih = i32(oh) * sh - params.stride_pad.z + kh * params.dilation.x;
+    let ih = i32(oh) * sh - params.stridePad.z + kh * params.dilation.x;
     if (ih < 0 || ih >= H) {
       continue;
     }
@@ -98,12 +102,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 
   let size = O * Cg * taps;
   let base = wid.z * size + tap;
-  for (var i = 0u; i < 4u; i++) {
+  for (var i = 0u; i < IN_CHANNELS; i++) {
     let c = c0 + i;
     if (c > c_last) {
       break;
     }
-    for (var k = 0u; k < 4u; k++) {
+    for (var k = 0u; k < OUT_CHANNELS; k++) {
       let o = o0 + k;
       if (o <= o_last) {
         partial[base + (o * Cg + c) * taps] = acc[i][k];

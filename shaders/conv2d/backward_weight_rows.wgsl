@@ -23,20 +23,22 @@
 enable subgroups;
 
 struct Params {
-  x_shape: vec4<u32>,     // N, C, H, W
-  y_shape: vec4<u32>,     // N, O, OH, OW (of dy)
-  window: vec4<u32>,      // kH, kW, Cg (input channels per group), Og (output channels per group)
-  stride_pad: vec4<i32>,  // sh, sw, ph, pw
-  dilation: vec2<i32>,    // dh, dw
-  blocks: vec2<u32>,      // ceil(Og / COLS), ceil(Cg / 4)
-  chunk_rows: u32,        // R
+  xShape: vec4<u32>,     // N, C, H, W
+  yShape: vec4<u32>,     // N, O, OH, OW (of dy)
+  window: vec4<u32>,     // kH, kW, Cg (input channels per group), Og (output channels per group)
+  stridePad: vec4<i32>,  // sh, sw, ph, pw
+  dilation: vec2<i32>,   // dh, dw
+  blocks: vec2<u32>,     // ceil(Og / COLS), ceil(Cg / IN_CHANNELS)
+  chunkRows: u32,        // R
 }
 
 override WG: u32 = 64;
 
-// Lanes that share one load; COLS is two such groups.
+// Lanes that share one load (the width of shared8 below).
 const SHARED: u32 = 8u;
-const COLS: u32 = 16u;
+const COLS: u32 = 2u * SHARED;
+// Input channels per invocation: the lanes of the vec4 accumulators.
+const IN_CHANNELS: u32 = 4u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -54,12 +56,12 @@ fn shared8(v: f32) -> array<f32, SHARED> {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let C = params.x_shape.y;
-  let H = params.x_shape.z;
-  let W = params.x_shape.w;
-  let O = params.y_shape.y;
-  let OH = params.y_shape.z;
-  let OW = params.y_shape.w;
+  let C = params.xShape.y;
+  let H = params.xShape.z;
+  let W = params.xShape.w;
+  let O = params.yShape.y;
+  let OH = params.yShape.z;
+  let OW = params.yShape.w;
   let KW = params.window.y;
   let Cg = params.window.z;
   let Og = params.window.w;
@@ -70,8 +72,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let lanes = params.blocks.y * taps;
   let index = min((wid.x + wid.y * nwg.x) * WG + lid, lanes - 1u);
   let tap = index % taps;
-  let c0 = (index / taps) * 4u;
-  let c_last = min(c0 + 3u, Cg - 1u);
+  let c0 = (index / taps) * IN_CHANNELS;
+  let c_last = min(c0 + IN_CHANNELS - 1u, Cg - 1u);
   let output_blocks = (C / Cg) * params.blocks.x;
   let chunk = wid.z / output_blocks;
   let g = (wid.z % output_blocks) / params.blocks.x;
@@ -82,18 +84,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let dy_hi = min(o0 + SHARED + lane % SHARED, o_last) * OHW;
   let x_planes = (g * Cg + vec4<u32>(c0, min(c0 + 1u, c_last), min(c0 + 2u, c_last), c_last)) * HW;
   // Input position of output pixel (oh, ow) at this tap: (oh·sh + dh0, ow·sw + dw0).
-  let dh0 = i32(tap / KW) * params.dilation.x - params.stride_pad.z;
-  let dw0 = i32(tap % KW) * params.dilation.y - params.stride_pad.w;
+  let dh0 = i32(tap / KW) * params.dilation.x - params.stridePad.z;
+  let dw0 = i32(tap % KW) * params.dilation.y - params.stridePad.w;
 
-  let m_begin = chunk * params.chunk_rows;
-  let m_end = min(m_begin + params.chunk_rows, params.y_shape.x * OHW);
+  let m_begin = chunk * params.chunkRows;
+  let m_end = min(m_begin + params.chunkRows, params.yShape.x * OHW);
   var n = m_begin / OHW;
   var oh = (m_begin % OHW) / OW;
   var ow = m_begin % OW;
   var acc: array<vec4<f32>, COLS>;
   for (var m = m_begin; m < m_end; m++) {
-    let ih = i32(oh) * params.stride_pad.x + dh0;
-    let iw = i32(ow) * params.stride_pad.y + dw0;
+    let ih = i32(oh) * params.stridePad.x + dh0;
+    let iw = i32(ow) * params.stridePad.y + dw0;
     let ok = ih >= 0 && ih < i32(H) && iw >= 0 && iw < i32(W);
     let at = n * C * HW + select(0u, u32(ih) * W + u32(iw), ok);
     let xv = select(vec4<f32>(0.0),
@@ -125,7 +127,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     if (o > o_last) {
       break;
     }
-    for (var i = 0u; i < 4u; i++) {
+    for (var i = 0u; i < IN_CHANNELS; i++) {
       let c = c0 + i;
       if (c <= c_last) {
         partial[base + (o * Cg + c) * taps] = acc[j][i];

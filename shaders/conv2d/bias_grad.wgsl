@@ -3,11 +3,11 @@
 // Thread mapping: one invocation per (n, o) plane, linear index (wid.x + wid.y·nwg.x)·WG + local
 // index, which is also the plane's index in dy and in `partial`. Four running sums break the
 // dependency chain of the adds. No workgroup memory.
-// Bounds: invocations past N·O return at once; the plane loop stops at `plane_size`.
+// Bounds: invocations past N·O return at once; the plane loop stops at `planeSize`.
 
 struct Params {
-  planes: u32,      // N · O
-  plane_size: u32,  // OH · OW
+  planes: u32,     // N · O
+  planeSize: u32,  // OH · OW
 }
 
 override WG: u32 = 64;
@@ -23,13 +23,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (plane >= params.planes) {
     return;
   }
-  let base = plane * params.plane_size;
+  let base = plane * params.planeSize;
   var sums = vec4<f32>();
   var q = 0u;
-  for (; q + 4u <= params.plane_size; q += 4u) {
+  for (; q + 4u <= params.planeSize; q += 4u) {
     sums += vec4<f32>(dy[base + q], dy[base + q + 1u], dy[base + q + 2u], dy[base + q + 3u]);
   }
-  for (; q < params.plane_size; q++) {
+  for (; q < params.planeSize; q++) {
     sums.x += dy[base + q];
   }
   partial[plane] = sums.x + sums.y + sums.z + sums.w;

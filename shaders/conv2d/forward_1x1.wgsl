@@ -14,13 +14,13 @@
 // group's end are clamped to its last channel and not stored; tiles past the end return at once.
 
 struct Params {
-  x_shape: vec4<u32>,     // N, C, H, W
-  y_shape: vec4<u32>,     // N, O, OH, OW
-  groups: vec2<u32>,      // Cg (input channels per group), Og (output channels per group)
-  stride: vec2<u32>,      // sh, sw
-  tiles_img: u32,         // ceil(OH·OW / TP)
-  blocks_g: u32,          // ceil(Og / 4)
-  tile_count: u32,        // N · tiles_img
+  xShape: vec4<u32>,    // N, C, H, W
+  yShape: vec4<u32>,    // N, O, OH, OW
+  groups: vec2<u32>,    // Cg (input channels per group), Og (output channels per group)
+  stride: vec2<u32>,    // sh, sw
+  tilesPerImage: u32,   // ceil(OH·OW / TP)
+  blocksPerGroup: u32,  // ceil(Og / CHANNELS)
+  tileCount: u32,       // N · tilesPerImage
 }
 
 override WG: u32 = 64;
@@ -29,6 +29,8 @@ override HAS_RESIDUAL: bool = false;
 override RELU: bool = false;
 
 const TP: u32 = 8u;
+// Output channels per invocation: the lanes of one vec4 accumulator.
+const CHANNELS: u32 = 4u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -41,31 +43,31 @@ const TP: u32 = 8u;
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let tile = (wid.x + wid.y * nwg.x) * WG + lid;
-  if (tile >= params.tile_count) {
+  if (tile >= params.tileCount) {
     return;
   }
-  let HW = params.x_shape.z * params.x_shape.w;
-  let O = params.y_shape.y;
-  let OW = params.y_shape.w;
-  let OHW = params.y_shape.z * OW;
+  let HW = params.xShape.z * params.xShape.w;
+  let O = params.yShape.y;
+  let OW = params.yShape.w;
+  let OHW = params.yShape.z * OW;
   let Cg = params.groups.x;
   let Og = params.groups.y;
 
-  let n = tile / params.tiles_img;
-  let q0 = (tile % params.tiles_img) * TP;
-  let g = wid.z / params.blocks_g;
-  let o0 = g * Og + (wid.z % params.blocks_g) * 4u;
-  let o_last = min(o0 + 3u, g * Og + Og - 1u);
+  let n = tile / params.tilesPerImage;
+  let q0 = (tile % params.tilesPerImage) * TP;
+  let g = wid.z / params.blocksPerGroup;
+  let o0 = g * Og + (wid.z % params.blocksPerGroup) * CHANNELS;
+  let o_last = min(o0 + CHANNELS - 1u, g * Og + Og - 1u);
   let w_rows = vec4<u32>(o0, min(o0 + 1u, o_last), min(o0 + 2u, o_last), o_last) * Cg;
 
   var offset: array<u32, TP>;
   for (var j = 0u; j < TP; j++) {
     let q = min(q0 + j, OHW - 1u);
-    offset[j] = (q / OW) * params.stride.x * params.x_shape.w + (q % OW) * params.stride.y;
+    offset[j] = (q / OW) * params.stride.x * params.xShape.w + (q % OW) * params.stride.y;
   }
 
   var acc: array<vec4<f32>, TP>;
-  var plane = (n * params.x_shape.y + g * Cg) * HW;
+  var plane = (n * params.xShape.y + g * Cg) * HW;
   for (var c = 0u; c < Cg; c++) {
     let wv = vec4<f32>(w[w_rows.x + c], w[w_rows.y + c], w[w_rows.z + c], w[w_rows.w + c]);
     for (var j = 0u; j < TP; j++) {
@@ -75,7 +77,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
 
   let y_img = n * O * OHW;
-  for (var i = 0u; i < 4u; i++) {
+  for (var i = 0u; i < CHANNELS; i++) {
     let o = o0 + i;
     if (o > o_last) {
       break;

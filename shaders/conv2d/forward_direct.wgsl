@@ -14,19 +14,22 @@
 // last channel and not stored.
 
 struct Params {
-  x_shape: vec4<u32>,     // N, C, H, W
-  y_shape: vec4<u32>,     // N, O, OH, OW
-  window: vec4<u32>,      // kH, kW, Cg (input channels per group), Og (output channels per group)
-  stride_pad: vec4<i32>,  // sh, sw, ph, pw
-  dilation: vec2<i32>,    // dh, dw
-  blocks_g: u32,          // ceil(Og / 8)
-  pixel_count: u32,       // N · OH · OW
+  xShape: vec4<u32>,     // N, C, H, W
+  yShape: vec4<u32>,     // N, O, OH, OW
+  window: vec4<u32>,     // kH, kW, Cg (input channels per group), Og (output channels per group)
+  stridePad: vec4<i32>,  // sh, sw, ph, pw
+  dilation: vec2<i32>,   // dh, dw
+  blocksPerGroup: u32,   // ceil(Og / CHANNELS)
+  pixelCount: u32,       // N · OH · OW
 }
 
 override WG: u32 = 64;
 override HAS_BIAS: bool = false;
 override HAS_RESIDUAL: bool = false;
 override RELU: bool = false;
+
+// Output channels per invocation: the lanes of two vec4 accumulators, lo and hi.
+const CHANNELS: u32 = 8u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -46,14 +49,14 @@ fn tap_range(origin: i32, d: i32, size: i32, K: i32) -> vec2<i32> {
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let pixel = (wid.x + wid.y * nwg.x) * WG + lid;
-  if (pixel >= params.pixel_count) {
+  if (pixel >= params.pixelCount) {
     return;
   }
-  let H = i32(params.x_shape.z);
-  let W = i32(params.x_shape.w);
-  let O = params.y_shape.y;
-  let OH = params.y_shape.z;
-  let OW = params.y_shape.w;
+  let H = i32(params.xShape.z);
+  let W = i32(params.xShape.w);
+  let O = params.yShape.y;
+  let OH = params.yShape.z;
+  let OW = params.yShape.w;
   let KH = i32(params.window.x);
   let KW = i32(params.window.y);
   let Cg = params.window.z;
@@ -62,22 +65,22 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let ow = pixel % OW;
   let oh = (pixel / OW) % OH;
   let n = pixel / (OW * OH);
-  let g = wid.z / params.blocks_g;
-  let o0 = g * Og + (wid.z % params.blocks_g) * 8u;
-  let o_last = min(o0 + 7u, g * Og + Og - 1u);
+  let g = wid.z / params.blocksPerGroup;
+  let o0 = g * Og + (wid.z % params.blocksPerGroup) * CHANNELS;
+  let o_last = min(o0 + CHANNELS - 1u, g * Og + Og - 1u);
   let k_len = Cg * u32(KH * KW);
   let rows_lo = vec4<u32>(o0, min(o0 + 1u, o_last), min(o0 + 2u, o_last), min(o0 + 3u, o_last)) * k_len;
   let rows_hi = vec4<u32>(min(o0 + 4u, o_last), min(o0 + 5u, o_last), min(o0 + 6u, o_last), o_last) * k_len;
 
-  let ih0 = i32(oh) * params.stride_pad.x - params.stride_pad.z;
-  let iw0 = i32(ow) * params.stride_pad.y - params.stride_pad.w;
+  let ih0 = i32(oh) * params.stridePad.x - params.stridePad.z;
+  let iw0 = i32(ow) * params.stridePad.y - params.stridePad.w;
   let kh_range = tap_range(ih0, params.dilation.x, H, KH);
   let kw_range = tap_range(iw0, params.dilation.y, W, KW);
 
   var lo = vec4<f32>();
   var hi = vec4<f32>();
   for (var c = 0u; c < Cg; c++) {
-    let plane = (n * params.x_shape.y + g * Cg + c) * u32(H * W);
+    let plane = (n * params.xShape.y + g * Cg + c) * u32(H * W);
     for (var kh = kh_range.x; kh < kh_range.y; kh++) {
       let x_row = plane + u32((ih0 + kh * params.dilation.x) * W + iw0);
       let w_row = c * u32(KH * KW) + u32(kh * KW);
@@ -91,7 +94,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
 
   let at = (n * O * OH + oh) * OW + ow;
-  for (var i = 0u; i < 8u; i++) {
+  for (var i = 0u; i < CHANNELS; i++) {
     let o = o0 + i;
     if (o > o_last) {
       break;

@@ -19,14 +19,14 @@
 // tiles past the end compute on clamped data and store nothing.
 
 struct Params {
-  x_shape: vec4<u32>,     // N, C, H, W
-  y_shape: vec4<u32>,     // N, O, OH, OW
-  window: vec4<u32>,      // kH, kW, Cg (input channels per group), Og (output channels per group)
-  stride_pad: vec4<i32>,  // sh, sw, ph, pw
-  dilation_h: i32,        // dh (dw is the override DW)
-  tiles_w: u32,           // ceil(OW / TP)
-  blocks_g: u32,          // ceil(Og / 4)
-  tile_count: u32,        // N · OH · tiles_w
+  xShape: vec4<u32>,     // N, C, H, W
+  yShape: vec4<u32>,     // N, O, OH, OW
+  window: vec4<u32>,     // kH, kW, Cg (input channels per group), Og (output channels per group)
+  stridePad: vec4<i32>,  // sh, sw, ph, pw
+  dilationH: i32,        // dh (dw is the override DW)
+  tilesPerRow: u32,      // ceil(OW / TP)
+  blocksPerGroup: u32,   // ceil(Og / CHANNELS)
+  tileCount: u32,        // N · OH · tilesPerRow
 }
 
 override WG: u32 = 64;
@@ -39,6 +39,8 @@ override RELU: bool = false;
 
 const TP: i32 = 8;
 const SEG_MAX: i32 = 48;
+// Output channels per invocation: the lanes of one vec4 accumulator.
+const CHANNELS: u32 = 4u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -51,41 +53,41 @@ const SEG_MAX: i32 = 48;
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let tile = (wid.x + wid.y * nwg.x) * WG + lid;
-  if (tile >= params.tile_count) {
+  if (tile >= params.tileCount) {
     return;
   }
-  let H = i32(params.x_shape.z);
-  let W = i32(params.x_shape.w);
-  let O = params.y_shape.y;
-  let OH = params.y_shape.z;
-  let OW = params.y_shape.w;
+  let H = i32(params.xShape.z);
+  let W = i32(params.xShape.w);
+  let O = params.yShape.y;
+  let OH = params.yShape.z;
+  let OW = params.yShape.w;
   let KH = i32(params.window.x);
   let KW = i32(params.window.y);
   let Cg = params.window.z;
   let Og = params.window.w;
 
-  let ow0 = i32(tile % params.tiles_w) * TP;
-  let row = tile / params.tiles_w;
+  let ow0 = i32(tile % params.tilesPerRow) * TP;
+  let row = tile / params.tilesPerRow;
   let oh = row % OH;
   let n = row / OH;
-  let g = wid.z / params.blocks_g;
-  let o0 = g * Og + (wid.z % params.blocks_g) * 4u;
-  let o_last = min(o0 + 3u, g * Og + Og - 1u);
+  let g = wid.z / params.blocksPerGroup;
+  let o0 = g * Og + (wid.z % params.blocksPerGroup) * CHANNELS;
+  let o_last = min(o0 + CHANNELS - 1u, g * Og + Og - 1u);
 
   let taps = u32(KH * KW);
   let k_len = Cg * taps;
   // Offsets of the 4 weight rows, clamped to the group's last channel.
   let w_rows = vec4<u32>(o0, min(o0 + 1u, o_last), min(o0 + 2u, o_last), o_last) * k_len;
-  let ih0 = i32(oh) * params.stride_pad.x - params.stride_pad.z;
-  let iw0 = ow0 * SW - params.stride_pad.w;
+  let ih0 = i32(oh) * params.stridePad.x - params.stridePad.z;
+  let iw0 = ow0 * SW - params.stridePad.w;
 
   var acc: array<vec4<f32>, TP>;
   var seg: array<f32, SEG_MAX>;
   for (var c = 0u; c < Cg; c++) {
-    let plane = (n * params.x_shape.y + g * Cg + c) * u32(H * W);
+    let plane = (n * params.xShape.y + g * Cg + c) * u32(H * W);
     let w_c = c * taps;
     for (var kh = 0; kh < KH; kh++) {
-      let ih = ih0 + kh * params.dilation_h;
+      let ih = ih0 + kh * params.dilationH;
       if (ih < 0 || ih >= H) {
         continue;
       }
@@ -110,7 +112,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
 
   let y_row = (n * O * OH + oh) * OW;
-  for (var i = 0u; i < 4u; i++) {
+  for (var i = 0u; i < CHANNELS; i++) {
     let o = o0 + i;
     if (o > o_last) {
       break;

@@ -27,15 +27,15 @@
 enable subgroups;
 
 struct Params {
-  x_shape: vec4<u32>,     // N, C, H, W
-  y_shape: vec4<u32>,     // N, O, OH, OW
-  window: vec4<u32>,      // kH, kW, Cg (input channels per group), Og (output channels per group)
-  stride_pad: vec4<i32>,  // sh, sw, ph, pw
-  dilation: vec2<i32>,    // dh, dw
-  tap_lo: vec2<u32>,      // first kh, kw that reads inside the input for some output pixel
-  tap_hi: vec2<u32>,      // one past the last such kh, kw
-  rows: u32,              // M = N · OH · OW
-  blocks_g: u32,          // ceil(Og / COLS)
+  xShape: vec4<u32>,     // N, C, H, W
+  yShape: vec4<u32>,     // N, O, OH, OW
+  window: vec4<u32>,     // kH, kW, Cg (input channels per group), Og (output channels per group)
+  stridePad: vec4<i32>,  // sh, sw, ph, pw
+  dilation: vec2<i32>,   // dh, dw
+  tapLo: vec2<u32>,      // first kh, kw that reads inside the input for some output pixel
+  tapHi: vec2<u32>,      // one past the last such kh, kw
+  rows: u32,             // M = N · OH · OW
+  blocksPerGroup: u32,   // ceil(Og / COLS)
 }
 
 override WG: u32 = 64;
@@ -44,9 +44,9 @@ override HAS_RESIDUAL: bool = false;
 override RELU: bool = false;
 
 const ROWS: u32 = 4u;
-// Lanes that share one load; COLS is two such groups.
+// Lanes that share one load (the width of shared8 below).
 const SHARED: u32 = 8u;
-const COLS: u32 = 16u;
+const COLS: u32 = 2u * SHARED;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -66,12 +66,12 @@ fn shared8(v: f32) -> array<f32, SHARED> {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let C = params.x_shape.y;
-  let H = params.x_shape.z;
-  let W = params.x_shape.w;
-  let O = params.y_shape.y;
-  let OH = params.y_shape.z;
-  let OW = params.y_shape.w;
+  let C = params.xShape.y;
+  let H = params.xShape.z;
+  let W = params.xShape.w;
+  let O = params.yShape.y;
+  let OH = params.yShape.z;
+  let OW = params.yShape.w;
   let KH = params.window.x;
   let KW = params.window.y;
   let Cg = params.window.z;
@@ -80,8 +80,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let OHW = OH * OW;
   let taps = KH * KW;
 
-  let g = wid.z / params.blocks_g;
-  let o0 = g * Og + (wid.z % params.blocks_g) * COLS;
+  let g = wid.z / params.blocksPerGroup;
+  let o0 = g * Og + (wid.z % params.blocksPerGroup) * COLS;
   let o_last = min(o0 + COLS - 1u, g * Og + Og - 1u);
   let w_lo = min(o0 + lane % SHARED, o_last) * Cg * taps;
   let w_hi = min(o0 + SHARED + lane % SHARED, o_last) * Cg * taps;
@@ -98,14 +98,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     let n = m / OHW;
     let p = m % OHW;
     x_img[i] = (n * C + g * Cg) * HW;
-    ih0[i] = i32(p / OW) * params.stride_pad.x - params.stride_pad.z;
-    iw0[i] = i32(p % OW) * params.stride_pad.y - params.stride_pad.w;
+    ih0[i] = i32(p / OW) * params.stridePad.x - params.stridePad.z;
+    iw0[i] = i32(p % OW) * params.stridePad.y - params.stridePad.w;
     y_at[i] = n * O * OHW + p;
   }
 
   var acc: array<array<f32, COLS>, ROWS>;
-  for (var kh = params.tap_lo.x; kh < params.tap_hi.x; kh++) {
-    for (var kw = params.tap_lo.y; kw < params.tap_hi.y; kw++) {
+  for (var kh = params.tapLo.x; kh < params.tapHi.x; kh++) {
+    for (var kw = params.tapLo.y; kw < params.tapHi.y; kw++) {
       var at: array<u32, ROWS>;
       var ok: array<bool, ROWS>;
       for (var i = 0u; i < ROWS; i++) {

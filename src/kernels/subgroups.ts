@@ -5,9 +5,12 @@
  * that many lanes; elsewhere their families choose other kernels.
  */
 import { gpu } from '../engine/device.js';
+import { wgslConstants } from '../engine/kernel.js';
+import forwardRowsSource from '../../shaders/conv2d/forward_rows.wgsl';
 
-/** Lanes one shared load serves: the width of `shared8`. */
-export const SHARED_LANES = 8;
+/** Lanes one shared load serves: the width of `shared8`, the `SHARED` const of the shaders that carry it
+ *  (read from one; a test checks that every carrier declares the same). */
+export const SHARED_LANES = wgslConstants(forwardRowsSource).get('SHARED')!;
 
 /** Whether kernels built on `shared8` can run on this device (or with the given subgroup size). */
 export function sharedLoadsRun(subgroupMinSize = gpu().subgroupMinSize): boolean {

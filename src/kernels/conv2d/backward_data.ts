@@ -8,50 +8,62 @@
 import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
-import { usedTaps, windowUniforms, type Conv2dGeometry } from './geometry.js';
+import { usedTaps, windowUniforms, type ChannelBlockLaunch, type Conv2dGeometry } from './geometry.js';
 import { conv2dTuning } from './tuning.js';
-import { SHARED_LANES } from '../subgroups.js';
 import tilesSource from '../../../shaders/conv2d/backward_data.wgsl';
 import rowsSource from '../../../shaders/conv2d/backward_data_rows.wgsl';
 
+// Tile shapes (TP, ROWS, COLS, CHANNELS) are the shaders' consts (Kernel.constant), not overrides:
+// they size function-scope arrays, which WGSL allows only for const-expressions.
 const tilesKernel = new Kernel('conv2d_backward_data', tilesSource);
 const rowsKernel = new Kernel('conv2d_backward_data_rows', rowsSource);
 
 export type BackwardVariant = 'tiles' | 'rows';
 
-// Must match TP in backward_data.wgsl.
-const PIXELS = 8;
-// Must match ROWS and COLS (two groups of SHARED_LANES) in backward_data_rows.wgsl.
-const ROWS_PER_INVOCATION = 4;
-const COLS = 2 * SHARED_LANES;
+/** Both kernels cover one stride phase at a time: `phaseRows` × `phaseCols` input pixels per image. */
+interface BackwardDataKernel {
+  kernel: Kernel;
+  launch(g: Conv2dGeometry, phaseRows: number, phaseCols: number): ChannelBlockLaunch;
+}
+
+const backwardDataKernels: Record<BackwardVariant, BackwardDataKernel> = {
+  tiles: {
+    kernel: tilesKernel,
+    launch(g, phaseRows, phaseCols) {
+      const phaseTiles = Math.ceil(phaseCols / tilesKernel.constant('TP'));
+      const tileCount = g.N * phaseRows * phaseTiles;
+      return {
+        invocations: tileCount,
+        blocksPerGroup: Math.ceil(g.Cg / tilesKernel.constant('CHANNELS')),
+        uniforms: { phaseGrid: [phaseRows, phaseTiles], tileCount },
+      };
+    },
+  },
+  rows: {
+    kernel: rowsKernel,
+    launch(g, phaseRows, phaseCols) {
+      const rows = g.N * phaseRows * phaseCols;
+      const taps = usedTaps(g);
+      return {
+        invocations: Math.ceil(rows / rowsKernel.constant('ROWS')),
+        blocksPerGroup: Math.ceil(g.Cg / rowsKernel.constant('COLS')),
+        uniforms: { phaseGrid: [phaseRows, phaseCols], tapLo: taps.lo, tapHi: taps.hi, rows },
+      };
+    },
+  },
+};
 
 /** dx [N, C, H, W] from dy [N, O, OH, OW] and weight [O, C / groups, kH, kW]. */
 export function backwardData(dy: Tensor, weight: Tensor, g: Conv2dGeometry, variant: BackwardVariant): Tensor {
   const dx = empty([g.N, g.C, g.H, g.W], 'float32', 'conv2dBackwardData');
   const [sh, sw] = g.stride;
-  const phaseRows = Math.ceil(g.H / sh);
-  const phaseCols = Math.ceil(g.W / sw);
   const wg = conv2dTuning().workgroupSize;
-  const common = { ...windowUniforms(g), dilation: g.dilation };
-  if (variant === 'rows') {
-    const rows = g.N * phaseRows * phaseCols;
-    const blocks = Math.ceil(g.Cg / COLS);
-    const taps = usedTaps(g);
-    dispatch(rowsKernel, {
-      workgroups: [...workgroups1d(Math.ceil(rows / ROWS_PER_INVOCATION / wg)).slice(0, 2), sh * sw * g.groups * blocks],
-      buffers: { dy, w: weight, dx },
-      uniforms: { ...common, phase_grid: [phaseRows, phaseCols], tap_lo: taps.lo, tap_hi: taps.hi, rows, blocks_g: blocks },
-      constants: { WG: wg },
-    });
-    return dx;
-  }
-  const phaseTiles = Math.ceil(phaseCols / PIXELS);
-  const tileCount = g.N * phaseRows * phaseTiles;
-  const blocks = Math.ceil(g.Cg / 4);
-  dispatch(tilesKernel, {
-    workgroups: [...workgroups1d(Math.ceil(tileCount / wg)).slice(0, 2), sh * sw * g.groups * blocks],
+  const { kernel, launch } = backwardDataKernels[variant];
+  const { invocations, blocksPerGroup, uniforms } = launch(g, Math.ceil(g.H / sh), Math.ceil(g.W / sw));
+  dispatch(kernel, {
+    workgroups: [...workgroups1d(Math.ceil(invocations / wg)).slice(0, 2), sh * sw * g.groups * blocksPerGroup],
     buffers: { dy, w: weight, dx },
-    uniforms: { ...common, phase_grid: [phaseRows, phaseTiles], blocks_g: blocks, tile_count: tileCount },
+    uniforms: { ...windowUniforms(g), dilation: g.dilation, ...uniforms, blocksPerGroup },
     constants: { WG: wg },
   });
   return dx;

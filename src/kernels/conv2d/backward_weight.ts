@@ -5,19 +5,20 @@
  * step; shaders/conv2d/backward_weight.wgsl) and `rows` (16×4 channels at one tap, output pixels of all
  * images flattened; shaders/conv2d/backward_weight_rows.wgsl), for small maps.
  */
-import { Kernel } from '../../engine/kernel.js';
+import { Kernel, type Constants, type Uniforms } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { gpu } from '../../engine/device.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { windowUniforms, type Conv2dGeometry } from './geometry.js';
 import { conv2dTuning } from './tuning.js';
-import { SHARED_LANES } from '../subgroups.js';
 import type { BackwardVariant } from './backward_data.js';
 import weightSource from '../../../shaders/conv2d/backward_weight.wgsl';
 import weightRowsSource from '../../../shaders/conv2d/backward_weight_rows.wgsl';
 import reduceSource from '../../../shaders/conv2d/reduce_chunks.wgsl';
 import biasSource from '../../../shaders/conv2d/bias_grad.wgsl';
 
+// Tile shapes (COLS, OUT_CHANNELS, IN_CHANNELS) are the shaders' consts (Kernel.constant), not
+// overrides: they size function-scope arrays, which WGSL allows only for const-expressions.
 const weightKernel = new Kernel('conv2d_backward_weight', weightSource);
 const weightRowsKernel = new Kernel('conv2d_backward_weight_rows', weightRowsSource);
 const reduceKernel = new Kernel('conv2d_reduce_chunks', reduceSource);
@@ -46,68 +47,87 @@ export function weightGradChunks(g: Conv2dGeometry, blockCount: number): { chunk
   return { chunks: Math.ceil(rows / chunkRows), rows: chunkRows };
 }
 
-// Must match COLS in backward_weight_rows.wgsl (two groups of SHARED_LANES).
-const ROWS_COLS = 2 * SHARED_LANES;
-
 /** The `rows` kernel's split: workgroups of `lanes` invocations over (input block, tap), and chunks of
  *  the N·OH·OW output pixels, enough of them to keep every core busy but each long enough to pay for
- *  its partial sums. */
-export function weightGradRowsSplit(g: Conv2dGeometry): { lanes: number; workgroups: number; chunks: number; rows: number } {
+ *  its partial sums; `blocks` are the output and input channel blocks per group. */
+export function weightGradRowsSplit(g: Conv2dGeometry): {
+  lanes: number;
+  workgroups: number;
+  chunks: number;
+  rows: number;
+  blocks: [number, number];
+} {
   const tuning = conv2dTuning();
-  const columns = Math.ceil(g.Cg / 4) * g.kH * g.kW;
+  const blocks: [number, number] = [
+    Math.ceil(g.Og / weightRowsKernel.constant('COLS')),
+    Math.ceil(g.Cg / weightRowsKernel.constant('IN_CHANNELS')),
+  ];
+  const columns = blocks[1] * g.kH * g.kW;
   const workgroups = Math.ceil(columns / tuning.weightGradRowsLanes);
   const lanes = Math.ceil(columns / workgroups / 8) * 8;
-  const blocks = workgroups * g.groups * Math.ceil(g.Og / ROWS_COLS);
+  const workgroupsPerChunk = workgroups * g.groups * blocks[0];
   const pixels = g.N * g.OH * g.OW;
   const size = g.O * g.Cg * g.kH * g.kW;
   const byMemory = Math.floor(gpu().limits.maxStorageBufferBindingSize / (4 * size));
-  const wanted = Math.ceil(tuning.weightGradRowsWorkgroups / blocks);
-  const chunks = Math.max(1, Math.min(wanted, Math.ceil(pixels / tuning.weightGradRowsMinPixels), byMemory, Math.floor(65535 / blocks)));
+  const wanted = Math.ceil(tuning.weightGradRowsWorkgroups / workgroupsPerChunk);
+  const chunks = Math.max(
+    1,
+    Math.min(wanted, Math.ceil(pixels / tuning.weightGradRowsMinPixels), byMemory, Math.floor(65535 / workgroupsPerChunk)),
+  );
   const rows = Math.ceil(pixels / chunks);
-  return { lanes, workgroups, chunks: Math.ceil(pixels / rows), rows };
+  return { lanes, workgroups, chunks: Math.ceil(pixels / rows), rows, blocks };
 }
+
+/** How a weight-gradient kernel covers one geometry: its grid, the chunks of the reduction (partial
+ *  sums, one slice of `partial` each), and the uniforms and constants particular to the kernel. */
+interface WeightGradLaunch {
+  kernel: Kernel;
+  workgroups: readonly number[];
+  chunks: number;
+  uniforms: Uniforms;
+  constants: Constants;
+}
+
+const weightGradLaunches: Record<BackwardVariant, (g: Conv2dGeometry) => WeightGradLaunch> = {
+  tiles(g) {
+    const blocks = [
+      Math.ceil(g.Og / weightKernel.constant('OUT_CHANNELS')),
+      Math.ceil(g.Cg / weightKernel.constant('IN_CHANNELS')),
+    ];
+    const blockCount = g.groups * blocks[0] * blocks[1] * g.kH * g.kW;
+    const { chunks, rows } = weightGradChunks(g, blockCount);
+    const wg = conv2dTuning().workgroupSize;
+    return {
+      kernel: weightKernel,
+      workgroups: [...workgroups1d(Math.ceil(blockCount / wg)).slice(0, 2), chunks],
+      chunks,
+      uniforms: { blocks, blockCount, chunkRows: rows },
+      constants: { WG: wg },
+    };
+  },
+  rows(g) {
+    const { lanes, workgroups, chunks, rows, blocks } = weightGradRowsSplit(g);
+    return {
+      kernel: weightRowsKernel,
+      workgroups: [workgroups, 1, chunks * g.groups * blocks[0]],
+      chunks,
+      uniforms: { blocks, chunkRows: rows },
+      constants: { WG: lanes },
+    };
+  },
+};
 
 /** dweight [O, C / groups, kH, kW] from x [N, C, H, W] and dy [N, O, OH, OW]. */
 export function backwardWeight(x: Tensor, dy: Tensor, g: Conv2dGeometry, variant: BackwardVariant): Tensor {
   const size = g.O * g.Cg * g.kH * g.kW;
   const dw = empty([g.O, g.Cg, g.kH, g.kW], 'float32', 'conv2dBackwardWeight');
-  if (variant === 'rows') {
-    const { lanes, workgroups, chunks, rows } = weightGradRowsSplit(g);
-    const partial = chunks === 1 ? dw : empty([chunks, size], 'float32', 'conv2dBackwardWeight partials');
-    const blocks = [Math.ceil(g.Og / ROWS_COLS), Math.ceil(g.Cg / 4)];
-    dispatch(weightRowsKernel, {
-      workgroups: [workgroups, 1, chunks * g.groups * blocks[0]],
-      buffers: { x, dy, partial },
-      uniforms: {
-        ...windowUniforms(g),
-        dilation: g.dilation,
-        blocks,
-        chunk_rows: rows,
-      },
-      constants: { WG: lanes },
-    });
-    if (partial !== dw) {
-      reduceChunks(partial, dw, size, chunks);
-      partial.dispose();
-    }
-    return dw;
-  }
-  const blocks = [Math.ceil(g.Og / 4), Math.ceil(g.Cg / 4)];
-  const blockCount = g.groups * blocks[0] * blocks[1] * g.kH * g.kW;
-  const { chunks, rows } = weightGradChunks(g, blockCount);
+  const { kernel, workgroups, chunks, uniforms, constants } = weightGradLaunches[variant](g);
   const partial = chunks === 1 ? dw : empty([chunks, size], 'float32', 'conv2dBackwardWeight partials');
-  const wg = conv2dTuning().workgroupSize;
-  dispatch(weightKernel, {
-    workgroups: [...workgroups1d(Math.ceil(blockCount / wg)).slice(0, 2), chunks],
+  dispatch(kernel, {
+    workgroups,
     buffers: { x, dy, partial },
-    uniforms: {
-      ...windowUniforms(g),
-      dilation: g.dilation,
-      blocks,
-      block_count: blockCount,
-      chunk_rows: rows,
-    },
-    constants: { WG: wg },
+    uniforms: { ...windowUniforms(g), dilation: g.dilation, ...uniforms },
+    constants,
   });
   if (partial !== dw) {
     reduceChunks(partial, dw, size, chunks);
@@ -126,7 +146,7 @@ export function backwardBias(dy: Tensor): Tensor {
   dispatch(biasKernel, {
     workgroups: workgroups1d(Math.ceil((N * O) / wg)),
     buffers: { dy, partial },
-    uniforms: { planes: N * O, plane_size: OH * OW },
+    uniforms: { planes: N * O, planeSize: OH * OW },
     constants: { WG: wg },
   });
   reduceChunks(partial, db, O, N);

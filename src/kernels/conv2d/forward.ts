@@ -11,14 +11,17 @@
 import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
-import { outputShape, usedTaps, windowUniforms, type Conv2dGeometry } from './geometry.js';
+import { outputShape, usedTaps, windowUniforms, type ChannelBlockLaunch, type Conv2dGeometry } from './geometry.js';
 import { conv2dTuning, preferRows } from './tuning.js';
-import { SHARED_LANES, sharedLoadsRun } from '../subgroups.js';
+import { sharedLoadsRun } from '../subgroups.js';
 import gemmSource from '../../../shaders/conv2d/forward_gemm.wgsl';
 import pointwiseSource from '../../../shaders/conv2d/forward_1x1.wgsl';
 import directSource from '../../../shaders/conv2d/forward_direct.wgsl';
 import rowsSource from '../../../shaders/conv2d/forward_rows.wgsl';
 
+// Tile shapes (TP, SEG_MAX, ROWS, COLS, CHANNELS) are the shaders' module-scope consts, read with
+// Kernel.constant, not overrides: they size function-scope arrays (accumulators, the input row
+// segment), which WGSL allows only for const-expressions, or the lanes of a vec4 accumulator.
 const gemmKernel = new Kernel('conv2d_forward_gemm', gemmSource);
 const pointwiseKernel = new Kernel('conv2d_forward_1x1', pointwiseSource);
 const directKernel = new Kernel('conv2d_forward_direct', directSource);
@@ -32,28 +35,85 @@ export interface Epilogue {
   relu: boolean;
 }
 
-// Must match TP and SEG_MAX in forward_gemm.wgsl, TP in forward_1x1.wgsl and forward_direct.wgsl.
-const GEMM_PIXELS = 8;
-const GEMM_SEGMENT = 48;
-const POINTWISE_PIXELS = 8;
-const DIRECT_CHANNELS = 8;
-// Must match ROWS and COLS (two groups of SHARED_LANES) in forward_rows.wgsl.
-const ROWS_PER_INVOCATION = 4;
-const ROWS_COLS = 2 * SHARED_LANES;
+/** A forward variant: its kernel, the geometries it takes, and how it covers one. */
+interface ForwardKernel {
+  kernel: Kernel;
+  supports(g: Conv2dGeometry): boolean;
+  launch(g: Conv2dGeometry): ChannelBlockLaunch;
+}
 
 /** Taps along W the gemm kernel covers per input-row segment, or 0 when not even one fits. */
 function gemmTapChunk(g: Conv2dGeometry): number {
   const [, sw] = g.stride;
   const [, dw] = g.dilation;
-  const room = GEMM_SEGMENT - 1 - (GEMM_PIXELS - 1) * sw;
+  const room = gemmKernel.constant('SEG_MAX') - 1 - (gemmKernel.constant('TP') - 1) * sw;
   return room < 0 ? 0 : Math.min(g.kW, Math.floor(room / dw) + 1);
 }
 
+const forwardKernels: Record<ForwardVariant, ForwardKernel> = {
+  '1x1': {
+    kernel: pointwiseKernel,
+    supports: (g) => g.kH === 1 && g.kW === 1 && g.padding[0] === 0 && g.padding[1] === 0,
+    launch(g) {
+      const tilesPerImage = Math.ceil((g.OH * g.OW) / pointwiseKernel.constant('TP'));
+      const tileCount = g.N * tilesPerImage;
+      return {
+        invocations: tileCount,
+        blocksPerGroup: Math.ceil(g.Og / pointwiseKernel.constant('CHANNELS')),
+        uniforms: {
+          xShape: [g.N, g.C, g.H, g.W],
+          yShape: outputShape(g),
+          groups: [g.Cg, g.Og],
+          stride: g.stride,
+          tilesPerImage,
+          tileCount,
+        },
+      };
+    },
+  },
+  gemm: {
+    kernel: gemmKernel,
+    supports: (g) => gemmTapChunk(g) > 0,
+    launch(g) {
+      const tilesPerRow = Math.ceil(g.OW / gemmKernel.constant('TP'));
+      const tileCount = g.N * g.OH * tilesPerRow;
+      return {
+        invocations: tileCount,
+        blocksPerGroup: Math.ceil(g.Og / gemmKernel.constant('CHANNELS')),
+        uniforms: { ...windowUniforms(g), dilationH: g.dilation[0], tilesPerRow, tileCount },
+        constants: { SW: g.stride[1], DW: g.dilation[1], KWC: gemmTapChunk(g) },
+      };
+    },
+  },
+  rows: {
+    kernel: rowsKernel,
+    supports: () => sharedLoadsRun(),
+    launch(g) {
+      const rows = g.N * g.OH * g.OW;
+      const taps = usedTaps(g);
+      return {
+        invocations: Math.ceil(rows / rowsKernel.constant('ROWS')),
+        blocksPerGroup: Math.ceil(g.Og / rowsKernel.constant('COLS')),
+        uniforms: { ...windowUniforms(g), dilation: g.dilation, tapLo: taps.lo, tapHi: taps.hi, rows },
+      };
+    },
+  },
+  direct: {
+    kernel: directKernel,
+    supports: () => true,
+    launch(g) {
+      const pixelCount = g.N * g.OH * g.OW;
+      return {
+        invocations: pixelCount,
+        blocksPerGroup: Math.ceil(g.Og / directKernel.constant('CHANNELS')),
+        uniforms: { ...windowUniforms(g), dilation: g.dilation, pixelCount },
+      };
+    },
+  },
+};
+
 export function supportsVariant(g: Conv2dGeometry, variant: ForwardVariant): boolean {
-  if (variant === '1x1') return g.kH === 1 && g.kW === 1 && g.padding[0] === 0 && g.padding[1] === 0;
-  if (variant === 'gemm') return gemmTapChunk(g) > 0;
-  if (variant === 'rows') return sharedLoadsRun();
-  return true;
+  return forwardKernels[variant].supports(g);
 }
 
 /** The fastest variant for this shape (measured on lavapipe; see bench/conv2d.ts). */
@@ -69,81 +129,18 @@ export function fallbackForwardVariant(g: Conv2dGeometry): ForwardVariant {
   return supportsVariant(g, 'gemm') ? 'gemm' : 'direct';
 }
 
-function epilogueConstants(e: Epilogue, workgroupSize: number): Record<string, number> {
-  return { WG: workgroupSize, HAS_BIAS: e.bias ? 1 : 0, HAS_RESIDUAL: e.residual ? 1 : 0, RELU: e.relu ? 1 : 0 };
-}
-
 /** y = act(conv(x, weight) + bias + residual) with the kernel `variant` (checked by the caller). */
 export function conv2dForward(x: Tensor, weight: Tensor, g: Conv2dGeometry, e: Epilogue, variant: ForwardVariant): Tensor {
   const y = empty(outputShape(g), 'float32', 'conv2d');
   const wg = conv2dTuning().workgroupSize;
-  // Absent bias / residual: bind x in their place; the shader never reads them then.
-  const buffers = { x, w: weight, bias: e.bias ?? x, residual: e.residual ?? x, y };
-  const constants = epilogueConstants(e, wg);
-  const blocks = Math.ceil(g.Og / 4);
-  if (variant === '1x1') {
-    const tilesImg = Math.ceil((g.OH * g.OW) / POINTWISE_PIXELS);
-    const tileCount = g.N * tilesImg;
-    dispatch(pointwiseKernel, {
-      workgroups: [...workgroups1d(Math.ceil(tileCount / wg)).slice(0, 2), g.groups * blocks],
-      buffers,
-      uniforms: {
-        x_shape: [g.N, g.C, g.H, g.W],
-        y_shape: outputShape(g),
-        groups: [g.Cg, g.Og],
-        stride: g.stride,
-        tiles_img: tilesImg,
-        blocks_g: blocks,
-        tile_count: tileCount,
-      },
-      constants,
-    });
-  } else if (variant === 'gemm') {
-    const tilesW = Math.ceil(g.OW / GEMM_PIXELS);
-    const tileCount = g.N * g.OH * tilesW;
-    dispatch(gemmKernel, {
-      workgroups: [...workgroups1d(Math.ceil(tileCount / wg)).slice(0, 2), g.groups * blocks],
-      buffers,
-      uniforms: {
-        ...windowUniforms(g),
-        dilation_h: g.dilation[0],
-        tiles_w: tilesW,
-        blocks_g: blocks,
-        tile_count: tileCount,
-      },
-      constants: { ...constants, SW: g.stride[1], DW: g.dilation[1], KWC: gemmTapChunk(g) },
-    });
-  } else if (variant === 'rows') {
-    const rows = g.N * g.OH * g.OW;
-    const rowBlocks = Math.ceil(g.Og / ROWS_COLS);
-    const taps = usedTaps(g);
-    dispatch(rowsKernel, {
-      workgroups: [...workgroups1d(Math.ceil(rows / ROWS_PER_INVOCATION / wg)).slice(0, 2), g.groups * rowBlocks],
-      buffers,
-      uniforms: {
-        ...windowUniforms(g),
-        dilation: g.dilation,
-        tap_lo: taps.lo,
-        tap_hi: taps.hi,
-        rows,
-        blocks_g: rowBlocks,
-      },
-      constants,
-    });
-  } else {
-    const pixels = g.N * g.OH * g.OW;
-    const directBlocks = Math.ceil(g.Og / DIRECT_CHANNELS);
-    dispatch(directKernel, {
-      workgroups: [...workgroups1d(Math.ceil(pixels / wg)).slice(0, 2), g.groups * directBlocks],
-      buffers,
-      uniforms: {
-        ...windowUniforms(g),
-        dilation: g.dilation,
-        blocks_g: directBlocks,
-        pixel_count: pixels,
-      },
-      constants,
-    });
-  }
+  const { kernel, launch } = forwardKernels[variant];
+  const { invocations, blocksPerGroup, uniforms, constants } = launch(g);
+  dispatch(kernel, {
+    workgroups: [...workgroups1d(Math.ceil(invocations / wg)).slice(0, 2), g.groups * blocksPerGroup],
+    // Absent bias / residual: bind x in their place; the shader never reads them then.
+    buffers: { x, w: weight, bias: e.bias ?? x, residual: e.residual ?? x, y },
+    uniforms: { ...uniforms, blocksPerGroup },
+    constants: { WG: wg, HAS_BIAS: e.bias ? 1 : 0, HAS_RESIDUAL: e.residual ? 1 : 0, RELU: e.relu ? 1 : 0, ...constants },
+  });
   return y;
 }

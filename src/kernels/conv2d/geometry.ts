@@ -3,6 +3,8 @@
  * Semantics are torch.nn.functional.conv2d's: x [N, C, H, W], weight [O, C / groups, kH, kW],
  * OH = floor((H + 2·ph − dh·(kH − 1) − 1) / sh) + 1, likewise OW.
  */
+import type { Constants, Uniforms } from '../../engine/kernel.js';
+
 export type Pair = number | readonly [number, number];
 
 export interface Conv2dOptions {
@@ -88,11 +90,21 @@ export function outputShape(g: Conv2dGeometry): number[] {
 /** The uniform fields every windowed conv2d shader declares: input and output shapes, window, stride and padding. */
 export function windowUniforms(g: Conv2dGeometry) {
   return {
-    x_shape: [g.N, g.C, g.H, g.W],
-    y_shape: outputShape(g),
+    xShape: [g.N, g.C, g.H, g.W],
+    yShape: outputShape(g),
     window: [g.kH, g.kW, g.Cg, g.Og],
-    stride_pad: [g.stride[0], g.stride[1], g.padding[0], g.padding[1]],
+    stridePad: [g.stride[0], g.stride[1], g.padding[0], g.padding[1]],
   };
+}
+
+/** How a forward or backward-data kernel covers one geometry: `invocations` along x and y of the grid
+ *  (folded past 65535 workgroups), `blocksPerGroup` channel blocks per group along z (also a uniform of
+ *  each of these shaders), and the uniforms and override constants particular to the kernel. */
+export interface ChannelBlockLaunch {
+  invocations: number;
+  blocksPerGroup: number;
+  uniforms: Uniforms;
+  constants?: Constants;
 }
 
 /** Multiply-adds of one forward pass (each backward pass does as many). */
