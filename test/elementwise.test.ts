@@ -108,7 +108,7 @@ test('0-size operands broadcast to an empty result; bad shapes and dtypes name t
     () => mul(tensor([1, 2, 3], [3]), tensor([1, 2, 3, 4], [2, 2])),
     /mul: shapes \[3\] and \[2,2\] cannot be broadcast together \(size 3 vs 2 at dimension 1/,
   );
-  assert.throws(() => relu(tensor(Int32Array.from([1]))), /relu: expected float32 tensors, got int32 of shape \[1\]/);
+  assert.throws(() => relu(tensor(Int32Array.from([1]))), /relu: input must be a float32 tensor, got int32 of shape \[1\]/);
   const alternating = (n: number, odd: boolean) => Array.from({ length: n }, (_, d) => (d % 2 === (odd ? 1 : 0) ? 2 : 1));
   assert.throws(
     () => add(tensor(new Float32Array(32), alternating(9, false)), tensor(new Float32Array(16), alternating(9, true))),

@@ -446,8 +446,9 @@ test('zeroGrad frees gradients; parameter groups override defaults; bad settings
   assert.throws(() => new AdamW(params, { eps: -1 }), /AdamW \(group 0\): invalid epsilon -1/);
   assert.throws(() => new SGD([], { lr: 1 }), /SGD: got an empty parameter list/);
   assert.throws(() => new SGD([params[0], params[0]], { lr: 1 }), /SGD: parameter 1 of group 0 .* appears more than once/);
+  assert.throws(() => new SGD([{ params: [3 as never] }], { lr: 1 }), /SGD: parameter 0 of group 0 must be a float32 tensor, got 3, which is not a Tensor/);
   params[1].grad = keep(tensor([1, 2], [2]));
-  assert.throws(() => optimizer.step(), /SGD.step: gradient Tensor\(shape=\[2\], dtype=float32\) for a parameter of shape \[3\]/);
+  assert.throws(() => optimizer.step(), /SGD.step: the gradient of a parameter of shape \[3\] has shape \[2\]/);
   disposeAll(params, optimizer);
 });
 

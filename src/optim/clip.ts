@@ -8,6 +8,7 @@ import { dispatch, workgroups1d } from '../engine/recorder.js';
 import { empty, tensor, type Tensor } from '../engine/tensor.js';
 import { tidy } from '../engine/scope.js';
 import { vec4Workgroups } from './optimizer.js';
+import { expectFloat32 } from '../kernels/checks.js';
 import partialSource from '../../shaders/optim/norm_partial.wgsl';
 import totalSource from '../../shaders/optim/norm_total.wgsl';
 import scaleSource from '../../shaders/optim/scale.wgsl';
@@ -25,7 +26,7 @@ function gradsOf(params: Tensor | readonly Tensor[], op: string): Tensor[] {
   const list = Array.isArray(params) ? params : [params as Tensor];
   return list.flatMap((p, i) => {
     if (!p || typeof p !== 'object' || !('grad' in p)) throw new Error(`${op}: parameter ${i} is not a tensor (${String(p)})`);
-    if (p.grad && p.grad.dtype !== 'float32') throw new Error(`${op}: the gradient of parameter ${i} is ${p.grad.dtype}`);
+    if (p.grad) expectFloat32(op, `the gradient of parameter ${i}`, p.grad);
     return p.grad ? [p.grad] : [];
   });
 }

@@ -16,6 +16,7 @@ import { Tensor, empty, tensor, zeros } from '../engine/tensor.js';
 import { keep } from '../engine/scope.js';
 import { workgroups1d } from '../engine/recorder.js';
 import type { Kernel } from '../engine/kernel.js';
+import { expectFloat32 } from '../kernels/checks.js';
 import type { StateValue } from '../nn/module.js';
 
 /** Hyper-parameters every group has. */
@@ -88,9 +89,7 @@ export abstract class Optimizer<H extends GroupHyper, S extends object> {
       const { params: list, ...overrides } = input;
       const group = { ...structuredClone(defaults), ...structuredClone(definedOnly(overrides)), params: [...list] } as ParamGroup<H>;
       for (const [i, p] of group.params.entries()) {
-        if (!(p instanceof Tensor) || p.dtype !== 'float32') {
-          throw new Error(`${name}: parameter ${i} of group ${g} is not a float32 tensor (${String(p)})`);
-        }
+        expectFloat32(name, `parameter ${i} of group ${g}`, p);
         if (p.node) throw new Error(`${name}: parameter ${i} of group ${g} (${p}) is not a leaf; can't optimize it`);
         if (seen.has(p)) throw new Error(`${name}: parameter ${i} of group ${g} (${p}) appears more than once`);
         seen.add(p);
@@ -114,10 +113,9 @@ export abstract class Optimizer<H extends GroupHyper, S extends object> {
       for (const param of group.params) {
         const grad = param.grad;
         if (!grad) continue;
-        if (grad.dtype !== 'float32' || grad.shape.join() !== param.shape.join()) {
-          throw new Error(
-            `${this.name}.step: gradient ${grad} for a parameter of shape [${param.shape}]; expected float32 of the same shape`,
-          );
+        expectFloat32(`${this.name}.step`, `the gradient of a parameter of shape [${param.shape}]`, grad);
+        if (grad.shape.join() !== param.shape.join()) {
+          throw new Error(`${this.name}.step: the gradient of a parameter of shape [${param.shape}] has shape [${grad.shape}]`);
         }
         this.state.set(param, this.update(param, grad, group, this.state.get(param)));
       }

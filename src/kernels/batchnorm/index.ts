@@ -11,6 +11,7 @@ import { batchStats, channelLayout, statisticsTable } from './forward.js';
 import { batchNormGradSums, type SavedBatchNorm } from './backward.js';
 import { channelAffine } from './affine.js';
 import { reluBackward } from '../elementwise/index.js';
+import { expectFloat32 } from '../checks.js';
 
 export interface BatchNormOptions {
   /** Normalise with batch statistics and update the running ones (default false). */
@@ -28,10 +29,10 @@ export interface BatchNormOptions {
 
 function checkPerChannel(t: Tensor | null, name: string, x: Tensor): void {
   if (!t) return;
-  if (t.dtype !== 'float32' || t.ndim !== 1 || t.shape[0] !== x.shape[1]) {
+  expectFloat32('batchNorm2d', name, t);
+  if (t.ndim !== 1 || t.shape[0] !== x.shape[1]) {
     throw new Error(
-      `batchNorm2d: ${name} must be a float32 tensor of shape [${x.shape[1]}] (one value per channel of input ` +
-        `[${x.shape}]), got ${t.dtype} [${t.shape}]`,
+      `batchNorm2d: ${name} must have shape [${x.shape[1]}] (one value per channel of input [${x.shape}]), got [${t.shape}]`,
     );
   }
 }
@@ -48,8 +49,9 @@ function checkArguments(
   batchCount: Tensor | null,
   residual: Tensor | null,
 ): void {
-  if (x.ndim !== 4 || x.dtype !== 'float32') {
-    throw new Error(`batchNorm2d: expected a 4-D float32 input (N, C, H, W), got ${x.dtype} [${x.shape}]`);
+  expectFloat32('batchNorm2d', 'input', x);
+  if (x.ndim !== 4) {
+    throw new Error(`batchNorm2d: expected a 4-D input (N, C, H, W), got shape [${x.shape}]`);
   }
   checkPerChannel(runningMean, 'runningMean', x);
   checkPerChannel(runningVar, 'runningVar', x);
@@ -64,8 +66,11 @@ function checkArguments(
   if (batchCount && (batchCount.dtype !== 'int32' || batchCount.size !== 1)) {
     throw new Error(`batchNorm2d: batchCount must be a one-element int32 tensor, got ${batchCount.dtype} [${batchCount.shape}]`);
   }
-  if (residual && (residual.dtype !== 'float32' || residual.shape.join() !== x.shape.join())) {
-    throw new Error(`batchNorm2d: residual must be float32 of the input's shape [${x.shape}], got ${residual.dtype} [${residual.shape}]`);
+  if (residual) {
+    expectFloat32('batchNorm2d', 'residual', residual);
+    if (residual.shape.join() !== x.shape.join()) {
+      throw new Error(`batchNorm2d: residual must have the input's shape [${x.shape}], got [${residual.shape}]`);
+    }
   }
   const [n, , h, w] = x.shape;
   if (training && n * h * w <= 1) {

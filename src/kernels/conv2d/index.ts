@@ -11,6 +11,7 @@ import { backwardBias, backwardWeight } from './backward_weight.js';
 import { preferRows, preferRowsForWeightGrad } from './tuning.js';
 import { sharedLoadsMissing } from '../subgroups.js';
 import { reluBackward } from '../elementwise/index.js';
+import { expectFloat32 } from '../checks.js';
 
 export { foldBatchNorm } from './fold_batchnorm.js';
 export { conv2dMacs, type Conv2dOptions, type Pair } from './geometry.js';
@@ -59,7 +60,7 @@ export function conv2dFused(x: Tensor, weight: Tensor, bias: Tensor | null = nul
   const residual = options.residual ?? null;
   const relu = options.relu ?? false;
   for (const [what, t] of Object.entries({ input: x, weight, bias, residual })) {
-    if (t && t.dtype !== 'float32') throw new Error(`conv2d: ${what} must be float32, got ${t.dtype} of shape [${t.shape}]`);
+    if (t) expectFloat32('conv2d', what, t);
   }
   if (bias) checkVector(bias, g.O, 'bias', g);
   if (residual && residual.shape.join() !== outputShape(g).join()) {

@@ -7,6 +7,7 @@ import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { Tensor, empty } from '../../engine/tensor.js';
 import { coalesce, dimsUniform } from '../shape/layout.js';
+import { expectFloat32 } from '../checks.js';
 import { broadcastStrides } from '../shape/strided_copy.js';
 import source from '../../../shaders/elementwise/elementwise.wgsl';
 
@@ -55,10 +56,6 @@ export function broadcastShapes(a: readonly number[], b: readonly number[], op: 
   return shape;
 }
 
-function checkOperand(t: Tensor, op: string): void {
-  if (t.dtype !== 'float32') throw new Error(`${op}: expected float32 tensors, got ${t.dtype} of shape [${t.shape}]`);
-}
-
 /**
  * out = f(a, b) elementwise with broadcasting; a number operand is passed as a uniform. Unary
  * functions take their input as `a` and ignore `b` (pass 0).
@@ -67,8 +64,10 @@ export function elementwise(fn: ElementwiseFn, a: Tensor | number, b: Tensor | n
   if (!(a instanceof Tensor) && !(b instanceof Tensor)) {
     throw new Error(`${op}: expected at least one Tensor operand, got the numbers ${a} and ${b}`);
   }
+  // Named as torch names them: torch.add(input, other).
+  if (a instanceof Tensor) expectFloat32(op, 'input', a);
+  if (b instanceof Tensor) expectFloat32(op, 'other', b);
   const tensors = [a, b].filter((t): t is Tensor => t instanceof Tensor);
-  tensors.forEach((t) => checkOperand(t, op));
   const shape = a instanceof Tensor && b instanceof Tensor ? broadcastShapes(a.shape, b.shape, op) : tensors[0].shape;
   const out = empty(shape, 'float32', op);
   const count = out.size;

@@ -11,6 +11,7 @@ import { record } from '../../engine/autograd.js';
 import { axisScale } from '../resample/scale.js';
 import forwardSource from '../../../shaders/fusion/forward.wgsl';
 import backwardSource from '../../../shaders/fusion/backward.wgsl';
+import { expectFloat32 } from '../checks.js';
 
 const forwardKernel = new Kernel('fusion_forward', forwardSource);
 const backwardKernel = new Kernel('fusion_backward', backwardSource);
@@ -26,7 +27,7 @@ function checkParts(parts: readonly Tensor[], size: readonly number[]): void {
     if (p.ndim !== 4 || p.shape[2] < 1 || p.shape[3] < 1) {
       throw new Error(`${op}: ${names[i]} must be a 4-D map (N, C, H, W) with H, W >= 1, got shape [${p.shape}]`);
     }
-    if (p.dtype !== 'float32') throw new Error(`${op}: ${names[i]} must be float32, got ${p.dtype} of shape [${p.shape}]`);
+    expectFloat32(op, names[i], p);
     if (p.shape[0] !== parts[0].shape[0] || p.shape[1] !== parts[0].shape[1]) {
       throw new Error(
         `${op}: ${names[i]} has shape [${p.shape}], but every map must share leftEye's batch and channels ` +

@@ -8,12 +8,9 @@ import type { Tensor } from '../../engine/tensor.js';
 import { batchPlan, broadcastBatch, MAX_BATCH_DIMS } from './batch.js';
 import { gemm } from './gemm.js';
 import { sumRows } from './sum_rows.js';
+import { expectFloat32 } from '../checks.js';
 
 export { matmulTuning, setMatmulTuning, type MatmulTuning, type MatmulVariant } from './tuning.js';
-
-function checkFloat(op: string, name: string, t: Tensor): void {
-  if (t.dtype !== 'float32') throw new Error(`${op}: ${name} must be float32, got ${t.dtype} of shape [${t.shape}]`);
-}
 
 /**
  * torch.matmul: for N-D operands, a batched matrix product over the last two dimensions with the
@@ -21,8 +18,8 @@ function checkFloat(op: string, name: string, t: Tensor): void {
  * column vector, whose dimension is removed from the result.
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
-  checkFloat('matmul', 'a', a);
-  checkFloat('matmul', 'b', b);
+  expectFloat32('matmul', 'a', a);
+  expectFloat32('matmul', 'b', b);
   if (a.ndim === 0 || b.ndim === 0) {
     throw new Error(`matmul: both operands need at least one dimension, got shapes [${a.shape}] and [${b.shape}]`);
   }
@@ -89,9 +86,9 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 
 /** torch.nn.functional.linear: x · weightᵀ + bias, for x [..., in], weight [out, in], bias [out]. */
 export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
-  checkFloat('linear', 'x', x);
-  checkFloat('linear', 'weight', weight);
-  if (bias) checkFloat('linear', 'bias', bias);
+  expectFloat32('linear', 'x', x);
+  expectFloat32('linear', 'weight', weight);
+  if (bias) expectFloat32('linear', 'bias', bias);
   if (weight.ndim !== 2) throw new Error(`linear: weight must be 2-D [out, in], got shape [${weight.shape}]`);
   const [outFeatures, inFeatures] = weight.shape;
   if (x.ndim === 0 || x.shape[x.ndim - 1] !== inFeatures) {

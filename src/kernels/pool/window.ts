@@ -1,5 +1,6 @@
 /** Argument checks and output sizes shared by the pooling ops, with PyTorch's rules and messages. */
 import type { Tensor } from '../../engine/tensor.js';
+import { expectFloat32 } from '../checks.js';
 
 export type IntOrPair = number | readonly [number, number];
 
@@ -35,8 +36,9 @@ export function toPair(value: IntOrPair, what: string, op: string, min: number):
 }
 
 export function checkPoolInput(x: Tensor, op: string): void {
-  if (x.ndim !== 4 || x.dtype !== 'float32' || x.shape.slice(1).some((d) => d === 0)) {
-    throw new Error(`${op}: expected a 4-D float32 input (N, C, H, W) with non-zero C, H, W, got ${x.dtype} [${x.shape}]`);
+  expectFloat32(op, 'input', x);
+  if (x.ndim !== 4 || x.shape.slice(1).some((d) => d === 0)) {
+    throw new Error(`${op}: expected a 4-D input (N, C, H, W) with non-zero C, H, W, got shape [${x.shape}]`);
   }
 }
 

@@ -10,10 +10,11 @@ import { elementwise } from '../elementwise/forward.js';
 import { normalizeDim } from '../shape/layout.js';
 import { broadcastTo } from '../shape/strided_copy.js';
 import { maxBackward, reduce } from './forward.js';
+import { expectFloat32 } from '../checks.js';
 
 /** Per dimension of `x`, whether `dim` reduces it. A 0-D tensor takes dim 0 or -1 (and reduces nothing). */
 function reducedDims(x: Tensor, dim: number | readonly number[] | undefined, op: string): boolean[] {
-  if (x.dtype !== 'float32') throw new Error(`${op}: expected a float32 tensor, got ${x.dtype} of shape [${x.shape}]`);
+  expectFloat32(op, 'input', x);
   const mask = x.shape.map(() => dim === undefined || (Array.isArray(dim) && dim.length === 0));
   for (const d of typeof dim === 'number' ? [dim] : (dim ?? [])) {
     const n = normalizeDim(d, Math.max(x.ndim, 1), op);

@@ -7,6 +7,7 @@ import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { record } from '../../engine/autograd.js';
 import source from '../../../shaders/resample/affine_grid.wgsl';
+import { expectFloat32 } from '../checks.js';
 
 const forwardKernel = new Kernel('affine_grid_forward', source, 'forward');
 const backwardKernel = new Kernel('affine_grid_backward', source, 'backward');
@@ -20,7 +21,7 @@ export function affineGrid(
   if (theta.ndim !== 3 || theta.shape[1] !== 2 || theta.shape[2] !== 3) {
     throw new Error(`affineGrid: expected theta of shape [N, 2, 3], got [${theta.shape}]`);
   }
-  if (theta.dtype !== 'float32') throw new Error(`affineGrid: theta must be float32, got ${theta.dtype} of shape [${theta.shape}]`);
+  expectFloat32('affineGrid', 'theta', theta);
   if (size.length !== 4 || size.some((d) => !Number.isInteger(d) || d < 1)) {
     throw new Error(`affineGrid: expected size [N, C, H, W] of positive integers, got [${size}]`);
   }

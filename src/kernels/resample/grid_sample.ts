@@ -10,6 +10,7 @@ import { record } from '../../engine/autograd.js';
 import forwardSource from '../../../shaders/resample/grid_sample_forward.wgsl';
 import backwardInputSource from '../../../shaders/resample/grid_sample_backward_input.wgsl';
 import backwardGridSource from '../../../shaders/resample/grid_sample_backward_grid.wgsl';
+import { expectFloat32 } from '../checks.js';
 
 const forwardKernel = new Kernel('grid_sample_forward', forwardSource);
 const backwardInputKernel = new Kernel('grid_sample_backward_input', backwardInputSource);
@@ -29,9 +30,8 @@ export function gridSample(x: Tensor, grid: Tensor, options: GridSampleOptions =
   if (grid.ndim !== 4 || grid.shape[3] !== 2 || grid.shape[0] !== x.shape[0]) {
     throw new Error(`${op}: expected grid of shape [${x.shape[0]}, Ho, Wo, 2] for input [${x.shape}], got [${grid.shape}]`);
   }
-  for (const [what, t] of Object.entries({ input: x, grid })) {
-    if (t.dtype !== 'float32') throw new Error(`${op}: ${what} must be float32, got ${t.dtype} of shape [${t.shape}]`);
-  }
+  expectFloat32(op, 'input', x);
+  expectFloat32(op, 'grid', grid);
   if (mode !== 'bilinear') throw new Error(`${op}: mode '${mode}' is not supported; expected 'bilinear'`);
   if (paddingMode !== 'zeros' && paddingMode !== 'border') {
     throw new Error(`${op}: paddingMode '${paddingMode}' is not supported; expected 'zeros' or 'border'`);

@@ -8,6 +8,7 @@ import { empty, type Tensor } from '../../engine/tensor.js';
 import { record } from '../../engine/autograd.js';
 import { axisScale } from './scale.js';
 import source from '../../../shaders/resample/bilinear.wgsl';
+import { expectFloat32 } from '../checks.js';
 
 const forwardKernel = new Kernel('bilinear_forward', source, 'forward');
 const backwardKernel = new Kernel('bilinear_backward', source, 'backward');
@@ -36,7 +37,7 @@ interface Geometry {
 function geometry(x: Tensor, options: InterpolateOptions): Geometry {
   const op = 'interpolate';
   if (x.ndim !== 4) throw new Error(`${op}: expected a 4-D input (N, C, H, W), got shape [${x.shape}]`);
-  if (x.dtype !== 'float32') throw new Error(`${op}: input must be float32, got ${x.dtype} of shape [${x.shape}]`);
+  expectFloat32(op, 'input', x);
   const mode = options.mode ?? 'bilinear';
   if (mode !== 'bilinear') throw new Error(`${op}: mode '${mode}' is not supported; expected 'bilinear'`);
   const [n, c, h, w] = x.shape;

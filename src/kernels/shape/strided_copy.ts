@@ -9,6 +9,7 @@ import { dispatch, recorder, workgroups1d } from '../../engine/recorder.js';
 import { contiguousStrides, empty, numel, type Tensor } from '../../engine/tensor.js';
 import { coalesce, dimsUniform } from './layout.js';
 import source from '../../../shaders/shape/strided_copy.wgsl';
+import { expectFloat32 } from '../checks.js';
 
 const kernel = new Kernel('strided_copy', source);
 
@@ -23,7 +24,7 @@ export interface Region {
 
 /** Copies the elements of `shape` from `x` at `from` into `out` at `to`. */
 export function copyStrided(x: Tensor, from: Region, out: Tensor, to: Region, shape: readonly number[], op: string): void {
-  if (x.dtype !== 'float32') throw new Error(`${op}: expected float32 tensors, got ${x.dtype} of shape [${x.shape}]`);
+  expectFloat32(op, 'input', x);
   const count = numel(shape);
   if (count === 0) return;
   const walk = coalesce(shape, [from.strides, to.strides]);

@@ -12,6 +12,7 @@ import { record, willRecord } from '../../engine/autograd.js';
 import forwardSource from '../../../shaders/softmax/cross_entropy_forward.wgsl';
 import reduceSource from '../../../shaders/softmax/cross_entropy_reduce.wgsl';
 import backwardSource from '../../../shaders/softmax/cross_entropy_backward.wgsl';
+import { expectFloat32 } from '../checks.js';
 
 const forwardKernel = new Kernel('cross_entropy_forward', forwardSource);
 const reduceKernel = new Kernel('cross_entropy_reduce', reduceSource);
@@ -52,8 +53,9 @@ function checkedWeight(weight: Tensor | Float32Array | undefined, c: number): Te
     if (weight.length !== c) throw new Error(`crossEntropy: weight has ${weight.length} values, expected one per class (${c})`);
     return tensor(weight, [c]);
   }
-  if (weight.dtype !== 'float32' || weight.ndim !== 1 || weight.shape[0] !== c) {
-    throw new Error(`crossEntropy: weight must be a float32 tensor of shape [${c}], got ${weight.dtype} [${weight.shape}]`);
+  expectFloat32('crossEntropy', 'weight', weight);
+  if (weight.ndim !== 1 || weight.shape[0] !== c) {
+    throw new Error(`crossEntropy: weight must have shape [${c}] (one value per class), got [${weight.shape}]`);
   }
   if (willRecord([weight])) {
     throw new Error('crossEntropy: the gradient with respect to weight is not implemented (nor in PyTorch); detach it');
@@ -69,8 +71,9 @@ function checkedWeight(weight: Tensor | Float32Array | undefined, c: number): Te
  */
 export function crossEntropy(logits: Tensor, labels: Int32Array | Tensor, options: CrossEntropyOptions = {}): Tensor {
   const { labelSmoothing = 0, reduction = 'mean' } = options;
-  if (logits.dtype !== 'float32' || logits.ndim !== 2 || logits.shape[1] < 1) {
-    throw new Error(`crossEntropy: expected float32 logits of shape [N, C] with C >= 1, got ${logits.dtype} [${logits.shape}]`);
+  expectFloat32('crossEntropy', 'logits', logits);
+  if (logits.ndim !== 2 || logits.shape[1] < 1) {
+    throw new Error(`crossEntropy: expected logits of shape [N, C] with C >= 1, got [${logits.shape}]`);
   }
   if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) {
     throw new Error(`crossEntropy: labelSmoothing must be in [0, 1], got ${labelSmoothing}`);

@@ -8,6 +8,7 @@ import { empty, numel, type Tensor } from '../../engine/tensor.js';
 import { record } from '../../engine/autograd.js';
 import forwardSource from '../../../shaders/softmax/softmax_forward.wgsl';
 import backwardSource from '../../../shaders/softmax/softmax_backward.wgsl';
+import { expectFloat32 } from '../checks.js';
 
 const forwardKernel = new Kernel('softmax_forward', forwardSource);
 const backwardKernel = new Kernel('softmax_backward', backwardSource);
@@ -27,7 +28,7 @@ interface RowLayout {
 }
 
 function rowLayout(x: Tensor, dim: number, op: string): RowLayout {
-  if (x.dtype !== 'float32') throw new Error(`${op}: expected a float32 tensor, got ${x.dtype} [${x.shape}]`);
+  expectFloat32(op, 'input', x);
   const ndim = Math.max(x.ndim, 1);
   if (!Number.isInteger(dim) || dim < -ndim || dim >= ndim) {
     throw new Error(`${op}: dim ${dim} is out of range for a tensor of shape [${x.shape}] (expected ${-ndim}..${ndim - 1})`);
