@@ -250,7 +250,7 @@ const opCases: Record<string, [() => unknown, RegExp][]> = {
   matmul: [
     [() => api.matmul(t(2, 3), t(4, 5)), /matmul: shapes \[2,3\] and \[4,5\] cannot be multiplied \(a has 3 columns, b has 4 rows/],
     [() => api.matmul(t(2, 3), ints(3, 4)), /matmul: b must be a float32 tensor, got int32 of shape \[3,4\]/],
-    [() => api.matmul(t(2, 2, 3), t(3, 3, 4)), /matmul: batch dimensions \[2\] of a \[2,2,3\] and \[3\] of b \[3,3,4\] do not broadcast/],
+    [() => api.matmul(t(2, 2, 3), t(3, 3, 4)), /matmul: batch dimensions \[2\] of a \[2,2,3\] and \[3\] of b \[3,3,4\] cannot be broadcast together \(size 2 vs 3 at dimension 0/],
   ],
   linear: [
     [() => api.linear(t(2, 3), t(4, 5)), /linear: input of shape \[2,3\] must end in in_features = 5 \(weight \[4,5\]\)/],

@@ -6,7 +6,7 @@
 import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { Tensor, empty } from '../../engine/tensor.js';
-import { coalesce, dimsUniform } from '../shape/layout.js';
+import { broadcastShapes, coalesce, dimsUniform } from '../shape/layout.js';
 import { expectFloat32 } from '../checks.js';
 import { broadcastStrides } from '../shape/strided_copy.js';
 import source from '../../../shaders/elementwise/elementwise.wgsl';
@@ -37,24 +37,6 @@ export type ElementwiseFn =
 
 /** The operand layouts of elementwise.wgsl, likewise by name. */
 type Layout = 'BROADCAST' | 'CONTIGUOUS' | 'SCALAR_B' | 'SCALAR_A' | 'BROADCAST_ROWS';
-
-/** The broadcast shape of two shapes (NumPy/PyTorch rules: aligned right, sizes equal or one is 1). */
-export function broadcastShapes(a: readonly number[], b: readonly number[], op: string): number[] {
-  const n = Math.max(a.length, b.length);
-  const shape = new Array<number>(n);
-  for (let i = 0; i < n; i++) {
-    const sa = a[a.length - n + i] ?? 1;
-    const sb = b[b.length - n + i] ?? 1;
-    if (sa !== sb && sa !== 1 && sb !== 1) {
-      throw new Error(
-        `${op}: shapes [${a}] and [${b}] cannot be broadcast together ` +
-          `(size ${sa} vs ${sb} at dimension ${i} of the aligned ${n}-D shape; each pair must be equal or contain a 1)`,
-      );
-    }
-    shape[i] = sa === 1 ? sb : sa;
-  }
-  return shape;
-}
 
 /**
  * out = f(a, b) elementwise with broadcasting; a number operand is passed as a uniform. Unary

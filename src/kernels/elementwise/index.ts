@@ -9,8 +9,6 @@ import { Tensor } from '../../engine/tensor.js';
 import { sumToShape } from '../reduce/index.js';
 import { elementwise, type ElementwiseFn } from './forward.js';
 
-export { broadcastShapes } from './forward.js';
-
 type Operand = Tensor | number;
 /** The gradient flowing to one operand before it is summed to the operand's shape. */
 type LocalGrad = (grad: Tensor) => Tensor;

@@ -21,19 +21,6 @@ export interface BatchPlan {
   rStrideB: number[];
 }
 
-/** Broadcasts two batch shapes by PyTorch's rules; null when they are incompatible. */
-export function broadcastBatch(a: readonly number[], b: readonly number[]): number[] | null {
-  const rank = Math.max(a.length, b.length);
-  const out: number[] = [];
-  for (let i = 0; i < rank; i++) {
-    const da = a[a.length - rank + i] ?? 1;
-    const db = b[b.length - rank + i] ?? 1;
-    if (da !== db && da !== 1 && db !== 1) return null;
-    out.push(da === 1 ? db : da);
-  }
-  return out;
-}
-
 function pad(shape: readonly number[]): number[] {
   return [...new Array<number>(MAX_BATCH_DIMS - shape.length).fill(1), ...shape];
 }

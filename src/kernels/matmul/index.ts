@@ -5,7 +5,8 @@
  */
 import { record } from '../../engine/autograd.js';
 import type { Tensor } from '../../engine/tensor.js';
-import { batchPlan, broadcastBatch, MAX_BATCH_DIMS } from './batch.js';
+import { batchPlan, MAX_BATCH_DIMS } from './batch.js';
+import { broadcastShapes } from '../shape/layout.js';
 import { gemm } from './gemm.js';
 import { sumRows } from './sum_rows.js';
 import { expectFloat32 } from '../checks.js';
@@ -33,10 +34,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   }
   const aBatch = a.shape.slice(0, -2);
   const bBatch = b.shape.slice(0, -2);
-  const full = broadcastBatch(aBatch, bBatch);
-  if (!full) {
-    throw new Error(`matmul: batch dimensions [${aBatch}] of a [${a.shape}] and [${bBatch}] of b [${b.shape}] do not broadcast`);
-  }
+  const full = broadcastShapes(aBatch, bBatch, 'matmul', `batch dimensions [${aBatch}] of a [${a.shape}] and [${bBatch}] of b [${b.shape}]`);
   if (full.length > MAX_BATCH_DIMS) {
     throw new Error(`matmul: at most ${MAX_BATCH_DIMS} batch dimensions are supported, got [${full}] from [${a.shape}] and [${b.shape}]`);
   }

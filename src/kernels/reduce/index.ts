@@ -7,7 +7,7 @@ import { record } from '../../engine/autograd.js';
 import { tidy } from '../../engine/scope.js';
 import type { Tensor } from '../../engine/tensor.js';
 import { elementwise } from '../elementwise/forward.js';
-import { normalizeDim } from '../shape/layout.js';
+import { broadcastsTo, normalizeDim } from '../shape/layout.js';
 import { broadcastTo } from '../shape/strided_copy.js';
 import { maxBackward, reduce } from './forward.js';
 import { expectFloat32 } from '../checks.js';
@@ -93,10 +93,10 @@ export function max(x: Tensor, dim?: number, keepdim = false): Tensor {
  * dimensions, and dimensions where `shape` has 1): the gradient of a broadcast operand.
  */
 export function sumToShape(grad: Tensor, shape: readonly number[]): Tensor {
-  const lead = grad.ndim - shape.length;
-  if (lead < 0 || shape.some((s, i) => s !== 1 && s !== grad.shape[lead + i])) {
+  if (!broadcastsTo(shape, grad.shape)) {
     throw new Error(`sumToShape: a gradient of shape [${grad.shape}] cannot be summed to shape [${shape}], which does not broadcast to it`);
   }
+  const lead = grad.ndim - shape.length;
   const reduced = grad.shape.map((s, d) => d < lead || (shape[d - lead] === 1 && s !== 1));
   if (!reduced.includes(true)) {
     return record(grad.view(shape), 'sumToShape', [grad], (g) => [g.view(grad.shape)]);

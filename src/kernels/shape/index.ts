@@ -6,7 +6,7 @@
 import { record } from '../../engine/autograd.js';
 import { contiguousStrides, empty, full, type Tensor } from '../../engine/tensor.js';
 import { sumToShape } from '../reduce/index.js';
-import { normalizeDim } from './layout.js';
+import { broadcastsTo, normalizeDim } from './layout.js';
 import { broadcastTo, copyStrided } from './strided_copy.js';
 
 /** A view with another shape (one -1 is inferred), like torch.reshape on a contiguous tensor. */
@@ -137,7 +137,7 @@ export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
   const lead = shape.length - x.ndim;
   const resolved = shape.map((s, d) => (s === -1 && d >= lead ? x.shape[d - lead] : s));
-  if (lead < 0 || resolved.some((s, d) => !Number.isInteger(s) || s < 0 || (d >= lead && x.shape[d - lead] !== 1 && x.shape[d - lead] !== s))) {
+  if (resolved.some((s) => !Number.isInteger(s) || s < 0) || !broadcastsTo(x.shape, resolved)) {
     throw new Error(`expand: shape [${x.shape}] cannot be expanded to [${shape}]; sizes must match or be 1 in the input`);
   }
   const out = broadcastTo(x, resolved, 'expand');

@@ -1,6 +1,6 @@
 /**
- * Layout helpers shared by the strided kernels (elementwise broadcasting, reductions, strided copies):
- * dimension normalisation, merging of dimensions that every operand walks as one, and packing of
+ * Layout helpers shared by the strided kernels (elementwise broadcasting, reductions, strided copies)
+ * and matmul's batch dimensions: dimension normalisation, broadcasting of two shapes, merging of dimensions that every operand walks as one, and packing of
  * per-dimension sizes and strides into the kernels' fixed-size uniform arrays.
  */
 
@@ -14,6 +14,39 @@ export function normalizeDim(dim: number, ndim: number, op: string): number {
     throw new Error(`${op}: dimension ${dim} out of range for a ${ndim}-D tensor (${range})`);
   }
   return dim < 0 ? dim + ndim : dim;
+}
+
+/**
+ * The shape `a` and `b` broadcast to, by PyTorch's rules: aligned on the right (missing leading sizes
+ * count as 1), each pair of sizes equal or one of them 1. `operands` names the two in the error.
+ */
+export function broadcastShapes(
+  a: readonly number[],
+  b: readonly number[],
+  op: string,
+  operands = `shapes [${a}] and [${b}]`,
+): number[] {
+  const n = Math.max(a.length, b.length);
+  const shape = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const sa = a[a.length - n + i] ?? 1;
+    const sb = b[b.length - n + i] ?? 1;
+    if (sa !== sb && sa !== 1 && sb !== 1) {
+      throw new Error(
+        `${op}: ${operands} cannot be broadcast together ` +
+          `(size ${sa} vs ${sb} at dimension ${i} of the aligned ${n}-D shape; each pair must be equal or contain a 1)`,
+      );
+    }
+    shape[i] = sa === 1 ? sb : sa;
+  }
+  return shape;
+}
+
+/** Whether `shape` broadcasts to `target` itself (torch.Tensor.expand's rule): aligned on the right, each
+ *  size of `shape` 1 or equal to the target's. */
+export function broadcastsTo(shape: readonly number[], target: readonly number[]): boolean {
+  const lead = target.length - shape.length;
+  return lead >= 0 && shape.every((s, i) => s === 1 || s === target[lead + i]);
 }
 
 export interface Walk {
