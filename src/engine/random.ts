@@ -59,10 +59,18 @@ export class Generator {
     return Math.floor(this.random() * n);
   }
 
+  /** Two independent normals of mean 0 and standard deviation `std` from two uniforms (Box-Muller):
+   *  radius std * sqrt(-2 ln u) at angle 2 pi v, u in (0, 1]. */
+  normalPair(std = 1): [number, number] {
+    const radius = std * Math.sqrt(-2 * Math.log(1 - this.random()));
+    const angle = 2 * Math.PI * this.random();
+    return [radius * Math.cos(angle), radius * Math.sin(angle)];
+  }
+
+  /** A standard normal: the first of a pair. The second is dropped rather than kept for the next call,
+   *  so that every call takes two uniforms and seeded streams do not depend on call parity. */
   normal(): number {
-    const u = 1 - this.random();
-    const v = this.random();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+    return this.normalPair()[0];
   }
 
   /** Fisher-Yates shuffle in place. */

@@ -284,13 +284,12 @@ function render(face: Face, g: Generator, size: number, channels: number): Float
   return out;
 }
 
-/** Adds N(0, sigma^2) noise and clamps to [0, 1]; Box-Muller pairs, both halves used. */
+/** Adds N(0, sigma^2) noise and clamps to [0, 1]; both normals of each pair are used. */
 function addNoise(out: Float32Array, sigma: number, g: Generator): void {
   for (let i = 0; i < out.length; i += 2) {
-    const radius = sigma * Math.sqrt(-2 * Math.log(1 - g.random()));
-    const angle = 2 * Math.PI * g.random();
-    out[i] = clamp01(out[i] + radius * Math.cos(angle));
-    if (i + 1 < out.length) out[i + 1] = clamp01(out[i + 1] + radius * Math.sin(angle));
+    const [first, second] = g.normalPair(sigma);
+    out[i] = clamp01(out[i] + first);
+    if (i + 1 < out.length) out[i + 1] = clamp01(out[i + 1] + second);
   }
 }
 
