@@ -94,7 +94,7 @@ export function accumulate(a: Tensor, b: Tensor, makeEmpty: (shape: readonly num
   if (a.size !== b.size) throw new Error(`backward: gradient shapes [${a.shape}] and [${b.shape}] differ`);
   const out = makeEmpty(a.shape);
   dispatch(accumulateKernel, {
-    workgroups: workgroups1d(Math.ceil(a.size / 1024)),
+    workgroups: workgroups1d(Math.ceil(a.size / (accumulateKernel.constant('ELEMENTS_PER_INVOCATION') * accumulateKernel.workgroupInvocations))),
     buffers: { a, b, out },
     uniforms: { count: a.size },
   });

@@ -245,8 +245,7 @@ export function full(shape: readonly number[], value: number, options: TensorOpt
   const word = wordOf(value, dtype, 'full');
   const out = empty(shape, dtype, 'full');
   dispatch(fillKernel, {
-    // Four elements per invocation.
-    workgroups: workgroups1d(Math.ceil(out.size / (4 * fillKernel.workgroupInvocations))),
+    workgroups: workgroups1d(Math.ceil(out.size / (fillKernel.constant('ELEMENTS_PER_INVOCATION') * fillKernel.workgroupInvocations))),
     buffers: { out },
     uniforms: { count: out.size, word },
   });
