@@ -3,7 +3,8 @@
  * and padded crop, normalisation, random erasing; loss 12·CE(main) + 8·CE(heads)), validation every
  * epoch, atomic last/best checkpoints, a JSON-lines log and PNG curves. `resume` continues from the
  * last checkpoint exactly: weights, optimizer and scheduler state, epoch, and the data order and
- * augmentation, which are functions of (seed, epoch, batch) alone.
+ * augmentation, which are functions of (seed, epoch, batch) alone; it refuses a recipe other than the
+ * one saved there (recipe.ts), which the checkpoints go on recording.
  */
 import { mkdirSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -13,7 +14,8 @@ import { pool } from '../engine/pool.js';
 import { writeFileAtomic } from '../engine/io/atomic-file.js';
 import { DataLoader, augment, type Dataset } from './data/index.js';
 import { PCNN, type PCNNConfig } from './model.js';
-import { trainStep, guardedTrainStep, type StepResult } from './step.js';
+import { trainStep, guardedTrainStep, type Batch, type StepResult } from './step.js';
+import { checkSameRecipe } from './recipe.js';
 import { evaluate, checkLabels, type Evaluation } from './evaluate.js';
 import { argmaxRows, pct } from './metrics.js';
 import { loadCheckpoint, loadWeights, saveCheckpoint } from './checkpoint.js';
@@ -80,7 +82,7 @@ export interface TrainingMeta {
   recipe: Recipe;
 }
 
-const RECIPE_KEYS = ['initTrunks', 'initFrom', 'batch', 'epochs', 'lr', 'momentum', 'weightDecay', 'stepSize', 'gamma', 'alpha', 'beta', 'seed', 'augment', 'averageFrom'] as const;
+const RECIPE_KEYS = ['checkpoint', 'initTrunks', 'initFrom', 'batch', 'epochs', 'lr', 'momentum', 'weightDecay', 'stepSize', 'gamma', 'alpha', 'beta', 'seed', 'augment', 'clipGradNorm', 'averageFrom'] as const;
 export type Recipe = Pick<TrainOptions, (typeof RECIPE_KEYS)[number]>;
 
 export interface TrainResult {
@@ -100,16 +102,80 @@ export async function train(
   data: { train: Dataset; test: Dataset; classNames: string[] },
 ): Promise<TrainResult> {
   const log = (text: string) => options.quiet || console.error(text);
-  if (data.classNames.length !== options.model.numClasses) {
-    throw new Error(`the data has ${data.classNames.length} classes (${data.classNames.join(', ')}), the model --classes ${options.model.numClasses}`);
-  }
+  checkOptions(options, data.classNames);
   mkdirSync(options.out, { recursive: true });
-  const lastPath = path.join(options.out, 'last.safetensors');
-  const bestPath = path.join(options.out, 'best.safetensors');
-  const logPath = path.join(options.out, 'log.jsonl');
+  const run = await startingState(options, log);
+  const loader = trainingLoader(data.train, options);
+  const started = performance.now();
+  let last: Evaluation | null = null;
+  for (let epoch = run.epochsDone; epoch < options.epochs; epoch++) {
+    if (pastTimeLimit(options, run, epoch, started)) {
+      log(`time limit of ${options.timeLimitMinutes} min: stopping after epoch ${epoch}`);
+      break;
+    }
+    const epochStart = performance.now();
+    const tally = await runEpoch(run, loader, epoch, options, log);
+    if (options.maxSteps !== undefined && run.steps >= options.maxSteps) break;
+    const lr = endEpoch(run, epoch, options);
+    const trainSeconds = secondsSince(epochStart);
+    last = await evaluate(run.model, data.test, { batchSize: evaluationBatchSize(options) });
+    const record = epochRecord(epoch, lr, tally, last, trainSeconds, secondsSince(epochStart));
+    run.history.push(record);
+    logEpoch(record, log);
+    await saveCheckpoints(run, record, options, data.classNames);
+    writeLogAndCurves(options.out, run.history);
+  }
+  return { model: run.model, average: run.average, history: run.history, last, meta: run.meta, seconds: secondsSince(started) };
+}
 
+/** The batch size of the evaluation after each epoch (and of the final model's, in the CLI). */
+export function evaluationBatchSize(options: TrainOptions): number {
+  return Math.max(options.batch, 64);
+}
+
+/** Progress lines (stderr, unless `quiet`). */
+type Log = (text: string) => void;
+
+/** What a run carries from epoch to epoch. */
+interface RunState {
+  model: PCNN;
+  optimizer: SGD;
+  scheduler: StepLR;
+  average: WeightAverage | null;
+  history: EpochRecord[];
+  bestAccuracy: number;
+  epochsDone: number;
+  /** Steps taken in this process (for `maxSteps`). */
+  steps: number;
+  meta: TrainingMeta | null;
+}
+
+function checkOptions(options: TrainOptions, classNames: string[]): void {
+  if (classNames.length !== options.model.numClasses) {
+    throw new Error(`the data has ${classNames.length} classes (${classNames.join(', ')}), the model --classes ${options.model.numClasses}`);
+  }
+  const from = options.averageFrom;
+  if (from !== undefined && (!Number.isInteger(from) || from < 1 || from > options.epochs)) {
+    throw new Error(`averageFrom must be an epoch from 1 to ${options.epochs} (the last), got ${from}`);
+  }
+}
+
+/** A fresh model with its initial weights, or with `resume` the state of the last checkpoint. */
+async function startingState(options: TrainOptions, log: Log): Promise<RunState> {
   manualSeed(options.seed);
   const model = new PCNN(options.model);
+  await loadInitialWeights(model, options, log);
+  const optimizer = new SGD(model.parameters(), { lr: options.lr, momentum: options.momentum, weightDecay: options.weightDecay });
+  const scheduler = new StepLR(optimizer, { stepSize: options.stepSize, gamma: options.gamma });
+  const average = options.averageFrom === undefined ? null : new WeightAverage(model.namedParameters());
+  const run: RunState = { model, optimizer, scheduler, average, history: [], bestAccuracy: -1, epochsDone: 0, steps: 0, meta: null };
+  const lastPath = path.join(options.out, 'last.safetensors');
+  if (options.resume && existsSync(lastPath)) await resumeFrom(lastPath, run, options, log);
+  else if (options.resume) log(`--resume: no ${lastPath} yet, starting from scratch`);
+  return run;
+}
+
+async function loadInitialWeights(model: PCNN, options: TrainOptions, log: Log): Promise<void> {
   if (options.checkpoint) {
     const { state, ignored } = await loadWeights(options.checkpoint, ['resnet']);
     model.loadStateDict(state);
@@ -126,147 +192,166 @@ export async function train(
     loadAllButClassHeads(model, state, options.initFrom);
     log(`${options.initFrom}: loaded all but the class heads, which start fresh`);
   }
-  const optimizer = new SGD(model.parameters(), { lr: options.lr, momentum: options.momentum, weightDecay: options.weightDecay });
-  const scheduler = new StepLR(optimizer, { stepSize: options.stepSize, gamma: options.gamma });
+}
 
-  if (options.averageFrom !== undefined && (!Number.isInteger(options.averageFrom) || options.averageFrom < 1 || options.averageFrom > options.epochs)) {
-    throw new Error(`averageFrom must be an epoch from 1 to ${options.epochs} (the last), got ${options.averageFrom}`);
+/** Weights, optimizer, scheduler, average and history from `lastPath`, which must hold this recipe. */
+async function resumeFrom(lastPath: string, run: RunState, options: TrainOptions, log: Log): Promise<void> {
+  const saved = await loadCheckpoint<TrainingMeta>(lastPath);
+  if (!saved.meta) throw new Error(`${lastPath}: not a training checkpoint (no pcnn metadata)`);
+  checkSameRecipe(lastPath, { model: saved.meta.config, ...saved.meta.recipe }, { model: options.model, ...recipeOf(options) });
+  run.model.loadStateDict(saved.model);
+  saved.restore(run.optimizer, run.scheduler);
+  run.meta = saved.meta;
+  ({ history: run.history, bestAccuracy: run.bestAccuracy, epoch: run.epochsDone } = saved.meta);
+  if (run.average && saved.average) run.average.loadStateDict(saved.average);
+  else if (run.average && run.epochsDone >= options.averageFrom!) {
+    throw new Error(`--resume: ${lastPath} holds no weight average, but averaging starts at epoch ${options.averageFrom} and ${run.epochsDone} are done`);
   }
-  const average = options.averageFrom === undefined ? null : new WeightAverage(model.namedParameters());
+  log(`resumed from ${lastPath} after epoch ${run.epochsDone}`);
+}
 
-  let history: EpochRecord[] = [];
-  let meta: TrainingMeta | null = null;
-  let bestAccuracy = -1;
-  let startEpoch = 0;
-  if (options.resume && existsSync(lastPath)) {
-    const saved = await loadCheckpoint<TrainingMeta>(lastPath);
-    if (!saved.meta) throw new Error(`${lastPath}: not a training checkpoint (no pcnn metadata)`);
-    if (JSON.stringify(saved.meta.config) !== JSON.stringify(options.model)) {
-      throw new Error(`--resume: ${lastPath} was trained with ${JSON.stringify(saved.meta.config)}, not ${JSON.stringify(options.model)}`);
-    }
-    model.loadStateDict(saved.model);
-    saved.restore(optimizer, scheduler);
-    meta = saved.meta;
-    ({ history, bestAccuracy, epoch: startEpoch } = meta);
-    if (average && saved.average) average.loadStateDict(saved.average);
-    else if (average && startEpoch >= options.averageFrom!) {
-      throw new Error(`--resume: ${lastPath} holds no weight average, but averaging starts at epoch ${options.averageFrom} and ${startEpoch} are done`);
-    }
-    log(`resumed from ${lastPath} after epoch ${startEpoch}`);
-  } else if (options.resume) {
-    log(`--resume: no ${lastPath} yet, starting from scratch`);
-  }
+function recipeOf(options: TrainOptions): Recipe {
+  return Object.fromEntries(RECIPE_KEYS.map((k) => [k, options[k]])) as Recipe;
+}
 
+function trainingLoader(train: Dataset, options: TrainOptions): DataLoader {
   const { inChannels, inputSize } = options.model;
-  const shape = [inChannels, inputSize[0], inputSize[1]] as const;
-  const loader = new DataLoader(data.train, {
+  return new DataLoader(train, {
     batchSize: options.batch,
-    shape,
+    shape: [inChannels, inputSize[0], inputSize[1]],
     shuffle: true,
     seed: options.seed,
     // A last batch of one sample would make batch-norm statistics degenerate (PyTorch raises there).
-    dropLast: data.train.length % options.batch === 1,
+    dropLast: train.length % options.batch === 1,
     transform: options.augment ? (image, s, g) => augment(image, s, g) : undefined,
   });
+}
 
-  const started = performance.now();
-  let steps = 0;
-  let last: Evaluation | null = null;
-  for (let epoch = startEpoch; epoch < options.epochs; epoch++) {
-    const epochStart = performance.now();
-    const lastEpochSeconds = history.at(-1)?.seconds ?? 0;
-    if (options.timeLimitMinutes !== undefined && epoch > startEpoch &&
-        (epochStart - started) / 1000 + lastEpochSeconds > 60 * options.timeLimitMinutes) {
-      log(`time limit of ${options.timeLimitMinutes} min: stopping after epoch ${epoch}`);
-      break;
+/** Whether another epoch, at the last one's pace, would end past the time limit (the first of this
+ *  process always runs). */
+function pastTimeLimit(options: TrainOptions, run: RunState, epoch: number, started: number): boolean {
+  if (options.timeLimitMinutes === undefined || epoch === run.epochsDone) return false;
+  return secondsSince(started) + (run.history.at(-1)?.seconds ?? 0) > 60 * options.timeLimitMinutes;
+}
+
+/** Loss and accuracy over the batches of an epoch that were stepped. */
+interface EpochTally {
+  lossSum: number;
+  correct: number;
+  seen: number;
+}
+
+/** One epoch of steps, with a progress bar; stops early at `maxSteps`. */
+async function runEpoch(run: RunState, loader: DataLoader, epoch: number, options: TrainOptions, log: Log): Promise<EpochTally> {
+  const epochStart = performance.now();
+  pool.resetPeak();
+  run.model.train();
+  const bar = new ProgressBar(`epoch ${epoch + 1}/${options.epochs}`, loader.length);
+  const tally: EpochTally = { lossSum: 0, correct: 0, seen: 0 };
+  let settled = 0;
+  // One step in flight: the next batch is recorded before the previous step's loss is awaited.
+  let inFlight: { result: Promise<StepResult>; labels: Int32Array } | null = null;
+  const settle = async () => {
+    if (!inFlight) return;
+    const { loss, logits } = await inFlight.result;
+    if (!Number.isFinite(loss)) {
+      throw new Error(`training diverged: loss ${loss} at epoch ${epoch + 1}, batch ${settled + 1} (--nan-guard stop names the op that produced it)`);
     }
-    pool.resetPeak();
-    model.train();
-    const bar = new ProgressBar(`epoch ${epoch + 1}/${options.epochs}`, loader.length);
-    let lossSum = 0;
-    let correct = 0;
-    let seen = 0;
-    let done = 0;
-    // One step in flight: the next batch is recorded before the previous step's loss is awaited.
-    let inFlight: { result: Promise<StepResult>; labels: Int32Array } | null = null;
-    const settle = async () => {
-      if (!inFlight) return;
-      const { loss, logits } = await inFlight.result;
-      if (!Number.isFinite(loss)) {
-        throw new Error(`training diverged: loss ${loss} at epoch ${epoch + 1}, batch ${done + 1} (--nan-guard stop names the op that produced it)`);
-      }
-      const predicted = argmaxRows(logits, options.model.numClasses);
-      lossSum += loss * inFlight.labels.length;
-      correct += predicted.reduce((s, p, i) => s + (p === inFlight!.labels[i] ? 1 : 0), 0);
-      seen += inFlight.labels.length;
-      done++;
-      const rate = seen / ((performance.now() - epochStart) / 1000);
-      bar.update(done, { loss: (lossSum / seen).toFixed(3), acc: `${((100 * correct) / seen).toFixed(1)}%`, 'img/s': rate.toFixed(0) });
-      inFlight = null;
-    };
-    const stepOptions = { alpha: options.alpha, beta: options.beta, clipGradNorm: options.clipGradNorm };
-    const guard = options.nanGuard ?? 'off';
-    let skipped = 0;
-    for await (const batch of loader.epoch(epoch)) {
-      checkLabels(batch.y, options.model.numClasses);
-      let result: Promise<StepResult>;
-      if (guard === 'off') {
-        result = trainStep(model, optimizer, batch, stepOptions);
-      } else {
-        const guarded = await guardedTrainStep(model, optimizer, batch, { ...stepOptions, onNonFinite: guard });
-        if (guarded.skipped) {
-          skipped++;
-          log(`epoch ${epoch + 1}, batch ${done + 1}: skipped a step with a non-finite loss or gradient, first produced by ${guarded.skipped}`);
-          continue;
-        }
-        result = Promise.resolve(guarded);
-      }
-      await settle();
-      inFlight = { result, labels: batch.y };
-      if (options.maxSteps !== undefined && ++steps >= options.maxSteps) break;
+    const predicted = argmaxRows(logits, options.model.numClasses);
+    tally.lossSum += loss * inFlight.labels.length;
+    tally.correct += predicted.reduce((s, p, i) => s + (p === inFlight!.labels[i] ? 1 : 0), 0);
+    tally.seen += inFlight.labels.length;
+    settled++;
+    const rate = tally.seen / secondsSince(epochStart);
+    bar.update(settled, { loss: (tally.lossSum / tally.seen).toFixed(3), acc: `${((100 * tally.correct) / tally.seen).toFixed(1)}%`, 'img/s': rate.toFixed(0) });
+    inFlight = null;
+  };
+  let skipped = 0;
+  let batchNumber = 0;
+  for await (const batch of loader.epoch(epoch)) {
+    batchNumber++;
+    checkLabels(batch.y, options.model.numClasses);
+    const stepped = await step(run, batch, options);
+    if ('skipped' in stepped) {
+      skipped++;
+      log(`epoch ${epoch + 1}, batch ${batchNumber}: skipped a step with a non-finite loss or gradient, first produced by ${stepped.skipped}`);
+      continue;
     }
     await settle();
-    if (skipped) log(`epoch ${epoch + 1}: ${skipped} step(s) skipped by the NaN guard`);
-    if (options.maxSteps !== undefined && steps >= options.maxSteps) break;
-
-    const lr = optimizer.paramGroups[0].lr;
-    scheduler.step();
-    if (average && epoch + 1 >= options.averageFrom!) average.update();
-    const trainSeconds = (performance.now() - epochStart) / 1000;
-    last = await evaluate(model, data.test, { batchSize: Math.max(options.batch, 64) });
-    const record: EpochRecord = {
-      epoch: epoch + 1,
-      lr,
-      trainLoss: lossSum / seen,
-      trainAccuracy: correct / seen,
-      testAccuracy: last.main.accuracy,
-      headsAccuracy: last.headsAccuracy,
-      imagesPerSecond: seen / trainSeconds,
-      seconds: (performance.now() - epochStart) / 1000,
-      poolPeakMiB: pool.memory().peakBytesInUse / 2 ** 20,
-    };
-    history.push(record);
-    log(
-      `epoch ${record.epoch}: loss ${record.trainLoss.toFixed(4)}, train ${pct(record.trainAccuracy)}, ` +
-        `test ${pct(record.testAccuracy)} (heads ${pct(record.headsAccuracy)}), ${record.imagesPerSecond.toFixed(0)} img/s`,
-    );
-    meta = {
-      config: options.model,
-      classNames: data.classNames,
-      epoch: epoch + 1,
-      bestAccuracy: Math.max(bestAccuracy, record.testAccuracy),
-      history,
-      recipe: Object.fromEntries(RECIPE_KEYS.map((k) => [k, options[k]])) as Recipe,
-    };
-    await saveCheckpoint(lastPath, { model, meta, optimizer, scheduler, ...(average?.count ? { average: average.stateDict() } : {}) });
-    if (record.testAccuracy > bestAccuracy) {
-      bestAccuracy = record.testAccuracy;
-      await saveCheckpoint(bestPath, { model, meta });
-    }
-    writeFileAtomic(logPath, new TextEncoder().encode(history.map((h) => JSON.stringify(h)).join('\n') + '\n'));
-    writeCurves(options.out, history);
+    inFlight = { result: stepped.result, labels: batch.y };
+    if (options.maxSteps !== undefined && ++run.steps >= options.maxSteps) break;
   }
-  return { model, average, history, last, meta, seconds: (performance.now() - started) / 1000 };
+  await settle();
+  if (skipped) log(`epoch ${epoch + 1}: ${skipped} step(s) skipped by the NaN guard`);
+  return tally;
+}
+
+/** One training step, recorded; its result resolves when the GPU is done. Under the NaN guard the step
+ *  is checked first, and one it skips comes back as the name of the op that made a NaN or an infinity. */
+async function step(run: RunState, batch: Batch, options: TrainOptions): Promise<{ result: Promise<StepResult> } | { skipped: string }> {
+  const stepOptions = { alpha: options.alpha, beta: options.beta, clipGradNorm: options.clipGradNorm };
+  const guard = options.nanGuard ?? 'off';
+  if (guard === 'off') return { result: trainStep(run.model, run.optimizer, batch, stepOptions) };
+  const guarded = await guardedTrainStep(run.model, run.optimizer, batch, { ...stepOptions, onNonFinite: guard });
+  return guarded.skipped ? { skipped: guarded.skipped } : { result: Promise.resolve(guarded) };
+}
+
+/** The scheduler's and the weight average's end of an epoch; returns the learning rate it used. */
+function endEpoch(run: RunState, epoch: number, options: TrainOptions): number {
+  const lr = run.optimizer.paramGroups[0].lr;
+  run.scheduler.step();
+  if (run.average && epoch + 1 >= options.averageFrom!) run.average.update();
+  return lr;
+}
+
+function epochRecord(epoch: number, lr: number, tally: EpochTally, test: Evaluation, trainSeconds: number, seconds: number): EpochRecord {
+  return {
+    epoch: epoch + 1,
+    lr,
+    trainLoss: tally.lossSum / tally.seen,
+    trainAccuracy: tally.correct / tally.seen,
+    testAccuracy: test.main.accuracy,
+    headsAccuracy: test.headsAccuracy,
+    imagesPerSecond: tally.seen / trainSeconds,
+    seconds,
+    poolPeakMiB: pool.memory().peakBytesInUse / 2 ** 20,
+  };
+}
+
+function logEpoch(record: EpochRecord, log: Log): void {
+  log(
+    `epoch ${record.epoch}: loss ${record.trainLoss.toFixed(4)}, train ${pct(record.trainAccuracy)}, ` +
+      `test ${pct(record.testAccuracy)} (heads ${pct(record.headsAccuracy)}), ${record.imagesPerSecond.toFixed(0)} img/s`,
+  );
+}
+
+/** last.safetensors (with the optimizer, the scheduler and the average, to resume from), and
+ *  best.safetensors when the epoch's test accuracy is the best so far. */
+async function saveCheckpoints(run: RunState, record: EpochRecord, options: TrainOptions, classNames: string[]): Promise<void> {
+  const { model, optimizer, scheduler, average } = run;
+  const meta: TrainingMeta = {
+    config: options.model,
+    classNames,
+    epoch: record.epoch,
+    bestAccuracy: Math.max(run.bestAccuracy, record.testAccuracy),
+    history: run.history,
+    recipe: recipeOf(options),
+  };
+  await saveCheckpoint(path.join(options.out, 'last.safetensors'), { model, meta, optimizer, scheduler, ...(average?.count ? { average: average.stateDict() } : {}) });
+  run.meta = meta;
+  if (record.testAccuracy > run.bestAccuracy) {
+    run.bestAccuracy = record.testAccuracy;
+    await saveCheckpoint(path.join(options.out, 'best.safetensors'), { model, meta });
+  }
+}
+
+function writeLogAndCurves(out: string, history: EpochRecord[]): void {
+  writeFileAtomic(path.join(out, 'log.jsonl'), new TextEncoder().encode(history.map((h) => JSON.stringify(h)).join('\n') + '\n'));
+  writeCurves(out, history);
+}
+
+function secondsSince(start: number): number {
+  return (performance.now() - start) / 1000;
 }
 
 function writeCurves(out: string, history: EpochRecord[]): void {

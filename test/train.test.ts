@@ -1,0 +1,63 @@
+// pcnn's training loop under `nanGuard: 'skip'`: each skipped batch is reported by its own number, and a
+// run whose every step was skipped ends with exactly the weights and BatchNorm statistics it began with.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import './helpers/index.js';
+import { train } from '../src/pcnn/train.js';
+import { PCNN, type PCNNConfig } from '../src/pcnn/model.js';
+import { manualSeed } from '../src/engine/random.js';
+import { syntheticDataset } from '../src/pcnn/data/index.js';
+import { loadSafetensors } from '../src/engine/io/safetensors.js';
+
+const size = 32;
+const config: Required<PCNNConfig> = { inChannels: 1, width: 1, numClasses: 7, inputSize: [size, size], stnInit: 'identity' };
+
+/** What `run` wrote with console.error, line by line. */
+async function errorLines(run: () => Promise<unknown>): Promise<string[]> {
+  const lines: string[] = [];
+  const original = console.error;
+  console.error = (text: string) => void lines.push(text);
+  try {
+    await run();
+  } finally {
+    console.error = original;
+  }
+  return lines;
+}
+
+test('skipping every batch: each is reported by its number, and the model ends as it began, statistics included', async () => {
+  const out = mkdtempSync(path.join(tmpdir(), 'pcnn-train-'));
+  try {
+    const poisoned = { length: 21, get: (i: number) => ({ image: new Float32Array(size * size).fill(NaN), label: i % 7, file: `nan:${i}` }) };
+    const testSet = syntheticDataset({ count: 7, size });
+    let model: PCNN | null = null;
+    const lines = await errorLines(async () => {
+      ({ model } = await train(
+        {
+          model: config, batch: 7, epochs: 1, lr: 0.01, momentum: 0.9, weightDecay: 1e-4, stepSize: 1, gamma: 0.1, alpha: 12, beta: 8,
+          seed: 3, augment: false, out, resume: false, nanGuard: 'skip',
+        },
+        { train: poisoned, test: testSet, classNames: testSet.classNames },
+      ));
+    });
+    model!.dispose();
+    const skipped = lines.flatMap((line) => /^epoch 1, batch (\d+): skipped a step/.exec(line)?.[1] ?? []);
+    assert.equal(skipped, ['1', '2', '3'], lines.join('\n'));
+
+    manualSeed(3);
+    const fresh = new PCNN(config);
+    const saved = (await loadSafetensors(path.join(out, 'last.safetensors'))).tensors;
+    for (const [name, t] of Object.entries(fresh.stateDict())) {
+      const expected = t.dtype === 'int32' ? await t.toInt32Array() : await t.toArray();
+      assert.equal([...saved[name].data].map(Number), Array.from(expected), name);
+    }
+    fresh.dispose();
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test.run();
