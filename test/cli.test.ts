@@ -1,5 +1,6 @@
 // The `pcnn` command line end to end, on a tiny configuration: train, eval (with robustness variants),
-// predict, info, cv's argument checks, help and bad options.
+// predict, info, cv's argument checks, help and bad options, the optimizer's options, and --resume
+// refusing another recipe field by field.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
@@ -7,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { repoRoot } from './helpers/index.js';
+import { loadSafetensors } from '../src/engine/io/safetensors.js';
 import { syntheticFace, encodePng } from '../src/pcnn/data/index.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'pcnn-cli-'));
@@ -25,14 +27,36 @@ test('help lists the commands; each command has --help', () => {
   assert.is(h.code, 0);
   assert.match(h.out, /--input-size <int>/);
   assert.match(h.out, /--resume/);
+  assert.match(h.out, /--momentum <number> +SGD momentum \(default: 0\.9\)/);
+  assert.match(h.out, /--weight-decay <number> +SGD weight decay .*\(default: 0\.0001\)/);
 });
 
 test('bad options are one-line errors naming the option', () => {
-  assert.match(pcnn('train', '--bogus').err, /pcnn train: unknown option --bogus/);
+  assert.is(pcnn('train', '--bogus').err, 'pcnn train: unknown option --bogus (see pcnn train --help)\n', 'one line, the command named once');
   assert.match(pcnn('train', '--width', 'wide').err, /--width expects an integer, got 'wide'/);
   assert.match(pcnn('eval', ...tiny).err, /a --checkpoint is required/);
   assert.is(pcnn('train', '--bogus').code, 1);
   assert.is(pcnn('frobnicate').code, 2);
+  assert.match(pcnn('train', '--constructor', '1').err, /pcnn train: unknown option --constructor/, 'an inherited property is no option');
+  assert.is(pcnn('constructor').code, 2, 'nor a command');
+});
+
+test('train --momentum/--weight-decay reach the optimizer; --resume refuses another recipe, naming each field', async () => {
+  const out = path.join(dir, 'momentum');
+  const t = pcnn('train', ...tiny, '--epochs', '1', '--momentum', '0.5', '--weight-decay', '0', '--out', out);
+  assert.is(t.code, 0, t.err);
+  const { metadata } = await loadSafetensors(path.join(out, 'last.safetensors'));
+  const group = JSON.parse(metadata.optimizer).paramGroups[0];
+  assert.equal([group.momentum, group.weightDecay], [0.5, 0]);
+  const recipe = JSON.parse(metadata.pcnn).recipe;
+  assert.equal([recipe.momentum, recipe.weightDecay], [0.5, 0]);
+
+  const otherLr = pcnn('train', ...tiny, '--epochs', '1', '--momentum', '0.5', '--weight-decay', '0', '--out', out, '--resume', '--lr', '0.5');
+  assert.is(otherLr.code, 1);
+  assert.match(otherLr.err, /pcnn train: --resume: the recipe differs from the saved run's \(.*last\.safetensors\): lr 0\.5 \(saved 0\.01\); use another --out/);
+  const defaults = pcnn('train', ...tiny, '--epochs', '1', '--width', '2', '--out', out, '--resume');
+  assert.is(defaults.code, 1);
+  assert.match(defaults.err, /: model\.width 2 \(saved 1\), momentum 0\.9 \(saved 0\.5\), weightDecay 0\.0001 \(saved 0\);/);
 });
 
 test('train writes checkpoints, log and curves; eval and predict use them', () => {
@@ -111,7 +135,7 @@ test('cv: per-fold results and cv.json; --resume reuses finished folds and refus
   assert.not.match(again.err, /epoch 1:/, 'no fold trained again');
   const other = pcnn(...args, '--resume', '--lr', '0.02');
   assert.is(other.code, 1);
-  assert.match(other.err, /fold0\/result\.json was made with another recipe/);
+  assert.match(other.err, /--resume: the recipe differs from the saved run's \(.*fold0\/result\.json\): lr 0\.02 \(saved 0\.01\)/);
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

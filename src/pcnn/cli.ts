@@ -11,8 +11,9 @@ import { tidy } from '../engine/scope.js';
 import { tensor } from '../engine/tensor.js';
 import { flush } from '../engine/recorder.js';
 import { commonOptions, helpText, parseArgs, type OptionSpecs, type ParsedOptions } from './args.js';
+import { checkSameRecipe } from './recipe.js';
 import { resolveData } from './datasets.js';
-import { train, type TrainOptions, type TrainResult, type TrainingMeta } from './train.js';
+import { train, evaluationBatchSize, type TrainOptions, type TrainResult, type TrainingMeta } from './train.js';
 import { evaluate } from './evaluate.js';
 import { finishTraining, loadRegistrationState, registrationState } from './recalibrate.js';
 import { formatReport, pct } from './metrics.js';
@@ -26,9 +27,11 @@ import {
   type Transform, type Dataset,
 } from './data/index.js';
 
-const trainOptions: OptionSpecs = {
+const trainOptions = {
   ...commonOptions,
-  resume: { type: 'flag', help: 'continue from <out>/last.safetensors (same weights, optimizer, scheduler, data order)' },
+  resume: { type: 'flag', help: 'continue from <out>/last.safetensors (same weights, optimizer, scheduler, data order); the recipe must be the saved one' },
+  momentum: { type: 'number', default: 0.9, help: 'SGD momentum' },
+  'weight-decay': { type: 'number', default: 1e-4, help: 'SGD weight decay (L2 penalty)' },
   'step-size': { type: 'int', default: 10, help: 'StepLR period in epochs' },
   gamma: { type: 'number', default: 0.5, help: 'StepLR factor' },
   alpha: { type: 'number', default: 12, help: 'weight of CE(main head)' },
@@ -45,37 +48,45 @@ const trainOptions: OptionSpecs = {
   'synthetic-count': { type: 'int', default: 2100, help: 'training images of the synthetic set' },
   fold: { type: 'int', default: 0, help: 'test fold, for subject-wise folders (CK+48)' },
   folds: { type: 'int', default: 10, help: 'number of subject-wise folds' },
-};
+} satisfies OptionSpecs;
 
-function modelConfig(o: ParsedOptions): Required<PCNNConfig> {
-  const size = o['input-size'] as number;
-  return { inChannels: o['in-channels'] as number, width: o.width as number, numClasses: o.classes as number, inputSize: [size, size], stnInit: 'identity' };
+const evalOptions = {
+  ...trainOptions,
+  robustness: { type: 'flag', help: 'also evaluate occluded eyes/mouth, a random patch, rotations of 30 and 45 degrees' },
+} satisfies OptionSpecs;
+
+type CommonOptions = ParsedOptions<typeof commonOptions>;
+type TrainCommandOptions = ParsedOptions<typeof trainOptions>;
+
+function modelConfig(o: CommonOptions): Required<PCNNConfig> {
+  const size = o['input-size'];
+  return { inChannels: o['in-channels'], width: o.width, numClasses: o.classes, inputSize: [size, size], stnInit: 'identity' };
 }
 
-function trainConfig(o: ParsedOptions, out: string): TrainOptions {
+function trainConfig(o: TrainCommandOptions, out: string): TrainOptions {
   return {
     model: modelConfig(o),
-    batch: o.batch as number,
-    epochs: o.epochs as number,
-    lr: o.lr as number,
-    momentum: 0.9,
-    weightDecay: 1e-4,
-    stepSize: o['step-size'] as number,
-    gamma: o.gamma as number,
-    alpha: o.alpha as number,
-    beta: o.beta as number,
-    seed: o.seed as number,
+    batch: o.batch,
+    epochs: o.epochs,
+    lr: o.lr,
+    momentum: o.momentum,
+    weightDecay: o['weight-decay'],
+    stepSize: o['step-size'],
+    gamma: o.gamma,
+    alpha: o.alpha,
+    beta: o.beta,
+    seed: o.seed,
     augment: !o['no-augment'],
     out,
-    checkpoint: o.checkpoint as string | undefined,
-    resume: !!o.resume,
-    maxSteps: o['max-steps'] as number | undefined,
-    clipGradNorm: o['clip-grad-norm'] as number | undefined,
-    initTrunks: o['init-trunks'] as string | undefined,
-    initFrom: o['init-from'] as string | undefined,
-    timeLimitMinutes: o['time-limit'] as number | undefined,
-    averageFrom: o['average-from'] as number | undefined,
-    nanGuard: nanGuardMode(o['nan-guard'] as string),
+    checkpoint: o.checkpoint,
+    resume: o.resume,
+    maxSteps: o['max-steps'],
+    clipGradNorm: o['clip-grad-norm'],
+    initTrunks: o['init-trunks'],
+    initFrom: o['init-from'],
+    timeLimitMinutes: o['time-limit'],
+    averageFrom: o['average-from'],
+    nanGuard: nanGuardMode(o['nan-guard']),
   };
 }
 
@@ -84,22 +95,22 @@ function nanGuardMode(value: string): 'off' | 'stop' | 'skip' {
   throw new Error(`--nan-guard must be off, stop or skip, got '${value}'`);
 }
 
-function dataChoice(o: ParsedOptions) {
+function dataChoice(o: TrainCommandOptions) {
   return {
-    data: o.data as string,
-    inputSize: o['input-size'] as number,
-    inChannels: o['in-channels'] as number,
-    seed: o.seed as number,
-    fold: o.fold as number | undefined,
-    folds: o.folds as number | undefined,
-    syntheticCount: o['synthetic-count'] as number | undefined,
+    data: o.data,
+    inputSize: o['input-size'],
+    inChannels: o['in-channels'],
+    seed: o.seed,
+    fold: o.fold,
+    folds: o.folds,
+    syntheticCount: o['synthetic-count'],
   };
 }
 
-async function cmdTrain(o: ParsedOptions): Promise<void> {
+async function cmdTrain(o: TrainCommandOptions): Promise<void> {
   const data = resolveData(dataChoice(o));
   reportSkipped(data.skipped);
-  const config = trainConfig(o, o.out as string);
+  const config = trainConfig(o, o.out);
   console.error(`training PCNN (width ${config.model.width}, ${config.model.inputSize.join('x')}x${config.model.inChannels}) on ${data.name}: ` +
     `${data.train.length} train / ${data.test.length} test images, adapter ${describeAdapter()}`);
   const result = await train(config, data);
@@ -122,8 +133,8 @@ async function cmdTrain(o: ParsedOptions): Promise<void> {
 }
 
 /** A model with the configuration stored in one of our checkpoints, else from the options. */
-async function loadModel(o: ParsedOptions): Promise<{ model: PCNN; classNames?: string[] }> {
-  const file = o.checkpoint as string | undefined;
+async function loadModel(o: CommonOptions): Promise<{ model: PCNN; classNames?: string[] }> {
+  const file = o.checkpoint;
   if (!file) throw new Error('a --checkpoint is required (a .safetensors of ours, or a PyTorch .pth)');
   let config = modelConfig(o);
   let classNames: string[] | undefined;
@@ -137,7 +148,7 @@ async function loadModel(o: ParsedOptions): Promise<{ model: PCNN; classNames?: 
   return { model: model.eval(), classNames };
 }
 
-async function cmdEval(o: ParsedOptions): Promise<void> {
+async function cmdEval(o: ParsedOptions<typeof evalOptions>): Promise<void> {
   const { model, classNames: saved } = await loadModel(o);
   const data = resolveData({ ...dataChoice(o), inputSize: model.config.inputSize[0], inChannels: model.config.inChannels });
   reportSkipped(data.skipped);
@@ -148,33 +159,33 @@ async function cmdEval(o: ParsedOptions): Promise<void> {
     variants.push(
       ['occluded eyes', norm((img, s) => occludeRegion(img, s, EYES))],
       ['occluded mouth', norm((img, s) => occludeRegion(img, s, MOUTH))],
-      ['random patch 25%', norm((img, s) => occludePatch(img, s, 0.25, o.seed as number))],
+      ['random patch 25%', norm((img, s) => occludePatch(img, s, 0.25, o.seed))],
       ['rotated 30', norm((img, s) => rotateBy(img, s, 30))],
       ['rotated 45', norm((img, s) => rotateBy(img, s, 45))],
     );
   }
   const results: Record<string, number> = {};
   for (const [name, transform] of variants) {
-    const result = await evaluate(model, data.test, { batchSize: o.batch as number, transform });
+    const result = await evaluate(model, data.test, { batchSize: o.batch, transform });
     results[name] = result.main.accuracy;
     if (name === 'clean') {
       console.log(formatReport(result.main, classNames));
       console.log(`sense heads alone: ${pct(result.headsAccuracy)}`);
-      writeFileAtomic(path.join(outDir(o), 'confusion.png'), confusionMatrixChart(result.main.confusion, classNames, `${data.name}: ${(100 * result.main.accuracy).toFixed(1)}%`));
-      writeFileAtomic(path.join(outDir(o), 'eval.json'), new TextEncoder().encode(JSON.stringify({ data: data.name, ...result }, null, 1)));
+      writeFileAtomic(path.join(o.out, 'confusion.png'), confusionMatrixChart(result.main.confusion, classNames, `${data.name}: ${(100 * result.main.accuracy).toFixed(1)}%`));
+      writeFileAtomic(path.join(o.out, 'eval.json'), new TextEncoder().encode(JSON.stringify({ data: data.name, ...result }, null, 1)));
     } else {
       console.log(`${name.padEnd(18)} ${pct(result.main.accuracy)}`);
     }
   }
-  console.error(`confusion matrix and eval.json written to ${outDir(o)}`);
+  console.error(`confusion matrix and eval.json written to ${o.out}`);
   model.dispose();
 }
 
-async function cmdPredict(o: ParsedOptions, images: string[]): Promise<void> {
+async function cmdPredict(o: CommonOptions, images: string[]): Promise<void> {
   if (!images.length) throw new Error('pcnn predict: give one or more image files');
   const { model, classNames } = await loadModel(o);
   const names = classNames ?? [...Array(model.config.numClasses).keys()].map((i) => `class ${i}`);
-  const results = await predictImages(model, images, names, outDir(o));
+  const results = await predictImages(model, images, names, o.out);
   for (const r of results) {
     const ranked = r.probabilities.map((p, i) => [names[i], p] as const).sort((a, b) => b[1] - a[1]);
     console.log(`${r.file}: ${ranked[0][0]} (${(100 * ranked[0][1]).toFixed(1)}%)  ` +
@@ -183,7 +194,7 @@ async function cmdPredict(o: ParsedOptions, images: string[]): Promise<void> {
   model.dispose();
 }
 
-async function cmdInfo(o: ParsedOptions): Promise<void> {
+async function cmdInfo(o: CommonOptions): Promise<void> {
   const paper: Required<PCNNConfig> = { inChannels: 3, width: 64, numClasses: 7, inputSize: [224, 224], stnInit: 'identity' };
   const describe = (config: Required<PCNNConfig>, model: PCNN) =>
     `PCNN ${config.inputSize.join('x')}x${config.inChannels}, width ${config.width}, ${config.numClasses} classes: ` +
@@ -216,30 +227,27 @@ async function inferenceLatency(model: PCNN, repeats: number): Promise<number> {
   return times[Math.floor(times.length / 2)];
 }
 
-async function cmdCv(o: ParsedOptions): Promise<void> {
-  const k = o.folds as number;
-  const data = o.data as string;
-  const size = o['input-size'] as number;
+async function cmdCv(o: TrainCommandOptions): Promise<void> {
+  const k = o.folds;
+  const size = o['input-size'];
   // Decoded once; each fold is a split of the same samples.
-  const all = ckplus48(data, { channels: o['in-channels'] as number, size: [size, size] });
+  const all = ckplus48(o.data, { channels: o['in-channels'], size: [size, size] });
   reportSkipped(all.skipped);
   subjectFolds(all.samples.map((s) => s.subject), k); // validates k against the subjects before any training
   const finishing = finishes(o);
   if (finishing) console.error(`final model: ${describeFinish(o)}`);
   const rules: Record<string, number[]> = {};
   for (let fold = 0; fold < k; fold++) {
-    const config = trainConfig(o, path.join(o.out as string, `fold${fold}`));
+    const config = trainConfig(o, path.join(o.out, `fold${fold}`));
     const resultFile = path.join(config.out, 'result.json');
-    const recipe = JSON.stringify({ ...config, out: undefined, resume: undefined, perPathBatchNorm: !!o['per-path-bn'] });
+    const recipe = { ...config, out: undefined, resume: undefined, perPathBatchNorm: o['per-path-bn'] };
     let result: FoldResult;
     if (o.resume && existsSync(resultFile)) {
-      result = JSON.parse(readFileSync(resultFile, 'utf8')) as FoldResult;
-      if (JSON.stringify(result.recipe) !== recipe) {
-        throw new Error(`--resume: ${resultFile} was made with another recipe (${JSON.stringify(result.recipe)}); use another --out`);
-      }
+      result = JSON.parse(readFileSync(resultFile, 'utf8'));
+      checkSameRecipe(resultFile, result.recipe, recipe);
     } else {
       const split = { ...subjectSplit(all.samples, k, fold), classNames: all.classNames };
-      result = { fold, testImages: split.test.length, recipe: JSON.parse(recipe), accuracies: await foldAccuracies(config, split, o) };
+      result = { fold, testImages: split.test.length, recipe, accuracies: await foldAccuracies(config, split, o) };
       writeFileAtomic(resultFile, new TextEncoder().encode(JSON.stringify(result, null, 1)));
     }
     for (const [rule, a] of Object.entries(result.accuracies)) (rules[rule] ??= []).push(a);
@@ -251,7 +259,7 @@ async function cmdCv(o: ParsedOptions): Promise<void> {
     );
   }
   const summary = { folds: k, ...(finishing ? { final: describeFinish(o) } : {}), ...Object.fromEntries(Object.entries(rules).map(([rule, a]) => [rule, meanAndSpread(a)])) };
-  writeFileAtomic(path.join(o.out as string, 'cv.json'), new TextEncoder().encode(JSON.stringify(summary, null, 1)));
+  writeFileAtomic(path.join(o.out, 'cv.json'), new TextEncoder().encode(JSON.stringify(summary, null, 1)));
   for (const [rule, a] of Object.entries(rules)) {
     const { mean, std } = meanAndSpread(a);
     console.log(`${k}-fold subject-wise cross-validation, ${CV_RULES[rule]}: ${pct(mean)} ± ${(100 * std).toFixed(2)} (mean ± std over folds)`);
@@ -273,11 +281,11 @@ const CV_RULES: Record<string, string> = {
 interface FoldResult {
   fold: number;
   testImages: number;
-  recipe: unknown;
+  recipe: object;
   accuracies: Record<string, number>;
 }
 
-async function foldAccuracies(config: TrainOptions, split: { train: Dataset; test: Dataset; classNames: string[] }, o: ParsedOptions): Promise<Record<string, number>> {
+async function foldAccuracies(config: TrainOptions, split: { train: Dataset; test: Dataset; classNames: string[] }, o: TrainCommandOptions): Promise<Record<string, number>> {
   const result = await train({ ...config, quiet: false }, split);
   const last = await evaluateRules(result.model, split.test, config);
   const accuracies: Record<string, number> = { main: last.main.accuracy, heads: last.headsAccuracy, ensemble: last.ensembleAccuracy! };
@@ -292,22 +300,22 @@ async function foldAccuracies(config: TrainOptions, split: { train: Dataset; tes
 
 /** The recipe's end (finishTraining: the average in, BatchNorm statistics re-estimated), then every rule on
  *  the test images. */
-async function finishAndEvaluate(result: TrainResult, config: TrainOptions, data: { train: Dataset; test: Dataset }, o: ParsedOptions) {
-  await finishTraining(result.model, result.average, data.train, { batchSize: config.batch, perPath: !!o['per-path-bn'] });
+async function finishAndEvaluate(result: TrainResult, config: TrainOptions, data: { train: Dataset; test: Dataset }, o: TrainCommandOptions) {
+  await finishTraining(result.model, result.average, data.train, { batchSize: config.batch, perPath: o['per-path-bn'] });
   return evaluateRules(result.model, data.test, config);
 }
 
 /** Main head, sense heads and the mirrored ensemble on `test`, at the evaluation batch size train uses. */
 function evaluateRules(model: PCNN, test: Dataset, config: TrainOptions) {
-  return evaluate(model, test, { batchSize: Math.max(config.batch, 64), ensemble: true });
+  return evaluate(model, test, { batchSize: evaluationBatchSize(config), ensemble: true });
 }
 
 /** Whether the recipe ends with weight averaging or a re-estimation of BatchNorm statistics. */
-function finishes(o: ParsedOptions): boolean {
-  return o['average-from'] !== undefined || !!o['per-path-bn'];
+function finishes(o: TrainCommandOptions): boolean {
+  return o['average-from'] !== undefined || o['per-path-bn'];
 }
 
-function describeFinish(o: ParsedOptions): string {
+function describeFinish(o: TrainCommandOptions): string {
   const from = o['average-from'];
   return `${from === undefined ? 'last weights' : `weights averaged over epochs ${from} to ${o.epochs}`}, ` +
     `BatchNorm statistics re-estimated on the training images${o['per-path-bn'] ? " (layer4's per input)" : ''}`;
@@ -317,10 +325,6 @@ function meanAndSpread(accuracies: number[]): { accuracies: number[]; mean: numb
   const mean = accuracies.reduce((a, b) => a + b, 0) / accuracies.length;
   const std = Math.sqrt(accuracies.reduce((a, b) => a + (b - mean) ** 2, 0) / (accuracies.length - 1));
   return { accuracies, mean, std };
-}
-
-function outDir(o: ParsedOptions): string {
-  return o.out as string;
 }
 
 function reportSkipped(skipped: { file: string; reason: string }[]): void {
@@ -335,39 +339,66 @@ function describeAdapter(): string {
   return `${vendor} / ${architecture} / ${device}`;
 }
 
-const commands: Record<string, { summary: string; usage?: string; options: OptionSpecs; run(o: ParsedOptions, rest: string[]): Promise<void> }> = {
-  train: { summary: 'Train PCNN (default: the built-in synthetic faces, a configuration that trains in minutes on a CPU adapter).', options: trainOptions, run: cmdTrain },
-  eval: {
-    summary: 'Evaluate a checkpoint: accuracy, per-class accuracy, confusion matrix (text and PNG); --robustness adds occlusion and rotation variants.',
-    options: { ...trainOptions, robustness: { type: 'flag', help: 'also evaluate occluded eyes/mouth, a random patch, rotations of 30 and 45 degrees' } },
-    run: cmdEval,
-  },
-  predict: { summary: 'Class probabilities for images, and a PNG with the five crops, the registered local map and the prediction.', usage: 'IMAGE...', options: commonOptions, run: cmdPredict },
-  info: { summary: 'Parameters and multiply-accumulates per configuration, and inference latency on this adapter.', options: commonOptions, run: cmdInfo },
-  cv: { summary: 'k-fold cross-validation by subject (CK+48 protocol: subjects sorted as strings, rank r in fold r mod k).', options: trainOptions, run: cmdCv },
+/** A command: its summary, its options, and its run with them parsed. */
+interface Command {
+  summary: string;
+  usage?: string;
+  options: OptionSpecs;
+  /** Parses the command's arguments (an error on a bad one) into whether --help was asked and the run. */
+  parse(argv: string[], name: string): { help: boolean; run(): Promise<void> };
+}
+
+/** A command whose run gets its own options' types (every command has the common ones). */
+function command<S extends typeof commonOptions>(
+  summary: string,
+  options: S,
+  run: (o: ParsedOptions<S>, rest: string[]) => Promise<void>,
+  usage?: string,
+): Command {
+  return {
+    summary,
+    usage,
+    options,
+    parse(argv, name) {
+      const { options: parsed, positional } = parseArgs(argv, options, name);
+      return { help: parsed.help === true, run: () => run(parsed, positional) };
+    },
+  };
+}
+
+const commands: Record<string, Command> = {
+  train: command('Train PCNN (default: the built-in synthetic faces, a configuration that trains in minutes on a CPU adapter).', trainOptions, cmdTrain),
+  eval: command(
+    'Evaluate a checkpoint: accuracy, per-class accuracy, confusion matrix (text and PNG); --robustness adds occlusion and rotation variants.',
+    evalOptions,
+    cmdEval,
+  ),
+  predict: command('Class probabilities for images, and a PNG with the five crops, the registered local map and the prediction.', commonOptions, cmdPredict, 'IMAGE...'),
+  info: command('Parameters and multiply-accumulates per configuration, and inference latency on this adapter.', commonOptions, cmdInfo),
+  cv: command('k-fold cross-validation by subject (CK+48 protocol: subjects sorted as strings, rank r in fold r mod k).', trainOptions, cmdCv),
 };
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  const command = name ? commands[name] : undefined;
+  const command = name && Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!command) {
     const list = Object.entries(commands).map(([n, c]) => `  ${n.padEnd(8)} ${c.summary}`).join('\n');
     console.log(`usage: pcnn <command> [options]\n\ncommands:\n${list}\n\npcnn <command> --help for its options`);
     return name && name !== '--help' && name !== 'help' ? 2 : 0;
   }
   try {
-    const { options, positional } = parseArgs(rest, command.options, name);
-    if (options.help) {
+    const { help, run } = command.parse(rest, name);
+    if (help) {
       console.log(helpText(name, command.summary, command.options, command.usage));
       return 0;
     }
     await init();
-    await command.run(options, positional);
+    await run();
     flush();
     return 0;
   } catch (error) {
-    console.error(`pcnn ${name}: ${(error as Error).message}`);
-    if (process.env.DEBUG) console.error((error as Error).stack);
+    console.error(`pcnn ${name}: ${error instanceof Error ? error.message : String(error)}`);
+    if (process.env.DEBUG && error instanceof Error) console.error(error.stack);
     return 1;
   } finally {
     release();
