@@ -25,6 +25,8 @@ let current: Gpu | null = null;
 /** Dawn's `create()` result: it must stay reachable while the device lives (else V8 may collect it
  *  and the next await aborts inside Dawn), and must be dropped for the process to exit. */
 let dawnInstance: unknown = null;
+/** Instances of released devices, kept until their teardown has finished (see `release`). */
+const retiredInstances = new Set<unknown>();
 let pendingError: Error | null = null;
 let initializing: Promise<Gpu> | null = null;
 /** What holds objects of the device (pool, recorder, kernels) and must forget them when it goes. */
@@ -148,8 +150,16 @@ export function release(): void {
   initializing = null;
   pendingError = null;
   for (const forget of releaseHooks) forget();
-  gpuNow?.device.destroy();
+  const instance = dawnInstance;
   dawnInstance = null;
+  if (gpuNow) {
+    // Dawn tears the device down on its own threads after destroy(); collecting the instance before that
+    // ends crashed about one process in twenty at exit (glibc assertions, futex errors, segfaults). It
+    // stays reachable until the device reports itself lost, then the process may exit.
+    retiredInstances.add(instance);
+    gpuNow.device.destroy();
+    void gpuNow.device.lost.then(() => setTimeout(() => retiredInstances.delete(instance), 0));
+  }
 }
 
 /**
