@@ -33,7 +33,7 @@ export const commonOptions = {
   classes: { type: 'int', default: 7, help: 'number of classes' },
   batch: { type: 'int', default: 32, help: 'batch size' },
   epochs: { type: 'int', default: 8, help: 'training epochs' },
-  lr: { type: 'number', default: 0.01, help: 'learning rate (SGD; see --momentum and --weight-decay)' },
+  lr: { type: 'number', default: 0.01, help: 'SGD learning rate' },
   seed: { type: 'int', default: 0, help: 'seed of initialisation, data order and augmentation' },
   checkpoint: { type: 'string', help: 'checkpoint to load (.safetensors of ours, or a PyTorch .pth)' },
   out: { type: 'string', default: 'runs/latest', help: 'output folder (checkpoints, logs, plots)' },
