@@ -260,7 +260,7 @@ const opCases: Record<string, [() => unknown, RegExp][]> = {
   logSoftmax: [[() => api.logSoftmax(ints(2, 3), 1), /logSoftmax: input must be a float32 tensor, got int32 of shape \[2,3\]/]],
   crossEntropy: [
     [() => api.crossEntropy(t(2, 3, 4), new Int32Array(2)), /crossEntropy: expected logits of shape \[N, C\] with C >= 1, got \[2,3,4\]/],
-    [() => api.crossEntropy(t(2, 3), t(2) as never), /crossEntropy: labels must be an int32 tensor of shape \[2\], got float32 \[2\]/],
+    [() => api.crossEntropy(t(2, 3), t(2) as never), /crossEntropy: labels must be an Int32Array of 2 class indices \(one per row\), got a float32 tensor \[2\]/],
   ],
   conv2d: [
     [() => api.conv2d(t(1, 3, 5, 5), t(4, 2, 3, 3)), /conv2d: input \[1,3,5,5\] has 3 channels but weight \[4,2,3,3\] expects 2/],

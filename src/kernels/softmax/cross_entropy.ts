@@ -7,7 +7,7 @@
  */
 import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
-import { empty, full, tensor, type Tensor } from '../../engine/tensor.js';
+import { Tensor, empty, full, tensor } from '../../engine/tensor.js';
 import { record, willRecord } from '../../engine/autograd.js';
 import forwardSource from '../../../shaders/softmax/cross_entropy_forward.wgsl';
 import reduceSource from '../../../shaders/softmax/cross_entropy_reduce.wgsl';
@@ -29,22 +29,39 @@ export interface CrossEntropyOptions {
   weight?: Tensor | Float32Array;
 }
 
+function withArticle(noun: string): string {
+  return `${/^[aeiou]/i.test(noun) ? 'an' : 'a'} ${noun}`;
+}
+
+function describe(value: unknown): string {
+  if (value instanceof Tensor) return withArticle(`${value.dtype} tensor [${value.shape}]`);
+  return typeof value === 'object' && value !== null ? withArticle(value.constructor.name) : `${typeof value} ${String(value)}`;
+}
+
+/**
+ * The labels as a GPU tensor, after checking every one against [0, C) on the host. Labels already on
+ * the GPU (an int32 tensor) are refused: checking them would need a readback, which a synchronous op
+ * cannot do, and an unchecked label outside [0, C) would silently make its row's loss (and the mean)
+ * NaN. Nothing in the repository passes GPU labels: the loaders' batches carry Int32Arrays.
+ */
 function checkedLabels(labels: Int32Array | Tensor, n: number, c: number): Tensor {
-  if (labels instanceof Int32Array) {
-    if (labels.length !== n) {
-      throw new Error(`crossEntropy: ${labels.length} labels for logits of ${n} rows; expected one label per row`);
+  if (!(labels instanceof Int32Array)) {
+        const why =
+      labels instanceof Tensor && labels.dtype === 'int32'
+        ? `; labels on the GPU cannot be checked against [0, ${c}) without a readback (one outside would make ` +
+          'the loss NaN): read them back with toInt32Array() and pass the Int32Array'
+        : '';
+    throw new Error(`crossEntropy: labels must be an Int32Array of ${n} class indices (one per row), got ${describe(labels)}${why}`);
+  }
+  if (labels.length !== n) {
+    throw new Error(`crossEntropy: ${labels.length} labels for logits of ${n} rows; expected one label per row`);
+  }
+  labels.forEach((label, i) => {
+    if (label < 0 || label >= c) {
+      throw new Error(`crossEntropy: label ${label} at index ${i} is outside [0, ${c}) (logits have ${c} classes)`);
     }
-    labels.forEach((label, i) => {
-      if (label < 0 || label >= c) {
-        throw new Error(`crossEntropy: label ${label} at index ${i} is outside [0, ${c}) (logits have ${c} classes)`);
-      }
-    });
-    return tensor(labels, [n]);
-  }
-  if (labels.dtype !== 'int32' || labels.ndim !== 1 || labels.shape[0] !== n) {
-    throw new Error(`crossEntropy: labels must be an int32 tensor of shape [${n}], got ${labels.dtype} [${labels.shape}]`);
-  }
-  return labels;
+  });
+  return tensor(labels, [n]);
 }
 
 function checkedWeight(weight: Tensor | Float32Array | undefined, c: number): Tensor {
@@ -64,10 +81,10 @@ function checkedWeight(weight: Tensor | Float32Array | undefined, c: number): Te
 }
 
 /**
- * Cross-entropy of `logits` [N, C] against class indices `labels` [N]. Labels from the host
- * (Int32Array) are checked before any dispatch; for labels already on the GPU (an int32 tensor) a
- * label outside [0, C) makes that row's loss NaN (and so the mean or sum), since checking them on
- * the host would need a readback.
+ * Cross-entropy of `logits` [N, C] against class indices `labels` [N], an Int32Array checked against
+ * [0, C) before any dispatch. An int32 tensor is refused with an error saying why (see checkedLabels);
+ * the type still admits a Tensor only because pcnnLoss (src/pcnn/loss.ts) forwards labels typed
+ * `Int32Array | Tensor`.
  */
 export function crossEntropy(logits: Tensor, labels: Int32Array | Tensor, options: CrossEntropyOptions = {}): Tensor {
   const { labelSmoothing = 0, reduction = 'mean' } = options;
@@ -114,7 +131,7 @@ export function crossEntropy(logits: Tensor, labels: Int32Array | Tensor, option
     lse,
     divisor,
     ...(out === rowLoss ? [] : [rowLoss]),
-    ...(labelTensor === labels ? [] : [labelTensor]),
+    labelTensor,
     ...(weight === options.weight ? [] : [weight]),
   ];
   if (!willRecord([logits])) {
