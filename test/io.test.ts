@@ -189,7 +189,8 @@ function storedZip(files: Record<string, Uint8Array>): Uint8Array {
     const n = [...new TextEncoder().encode(name)];
     const common = [...u16(20), ...u16(0), ...u16(0), ...u16(0), ...u16(0), ...u32(crc(data)), ...u32(data.length), ...u32(data.length), ...u16(n.length), ...u16(0)];
     central.push(...u32(0x02014b50), ...u16(20), ...common, ...u16(0), ...u16(0), ...u16(0), ...u32(0), ...u32(local.length), ...n);
-    local.push(...u32(0x04034b50), ...common, ...n, ...data);
+    local.push(...u32(0x04034b50), ...common, ...n);
+    for (const byte of data) local.push(byte); // not spread: a large entry would overflow the call stack
   }
   const count = Object.keys(files).length;
   const end = [...u32(0x06054b50), ...u16(0), ...u16(0), ...u16(count), ...u16(count), ...u32(central.length), ...u32(local.length), ...u16(0)];
@@ -230,6 +231,39 @@ test('pth: other code-running globals, protocol-4 forms and bad views are refuse
   );
   const tensor = decodePth(storedZip({ 'ckpt/data.pkl': view(3), 'ckpt/data/0': new Uint8Array(new Float32Array([1, 2, 3]).buffer) }), 'ckpt.pth');
   assert.ok(tensor instanceof PthTensor && [...tensor.data].join() === '1,2,3', 'the same pickle with a large enough storage loads');
+});
+
+/** A pickle of `{ v0: view, v1: view, ... }`: `views` tensors of `shape` and `stride` on one FloatStorage of `numel` elements. */
+function viewsPickle(views: number, shape: number[], stride: number[], numel: number): Uint8Array {
+  const int = (v: number) => [0x4a, v & 255, (v >>> 8) & 255, (v >>> 16) & 255, v >>> 24]; // BININT
+  const shortString = (s: string) => [0x8c, s.length, ...new TextEncoder().encode(s)];
+  const storage = pickleOf('(', shortString('storage'), 'ctorch\nFloatStorage\n', shortString('0'), shortString('cpu'), int(numel), [0x74, 0x51]);
+  const view = pickleOf('ctorch._utils\n_rebuild_tensor_v2\n', '(', [...storage], int(0), '(', shape.flatMap(int), [0x74], '(', stride.flatMap(int), [0x74, 0x89, 0x4e, 0x74, 0x52]);
+  const entries = Array.from({ length: views }, (_, i) => [...shortString(`v${i}`), ...view]);
+  return pickleOf([0x80, 2, 0x7d, 0x28], entries.flat(), [0x75, 0x2e]);
+}
+
+test('pth: stride-0 views claiming more elements than the limit are refused quickly, before anything is copied', () => {
+  const file = (views: number, shape: number[], stride: number[]) =>
+    storedZip({ 'ckpt/data.pkl': viewsPickle(views, shape, stride, 1), 'ckpt/data/0': new Uint8Array(4) });
+  const started = Date.now();
+  // One view of [2^28, 4] on a single float: 2^30 elements from a file of a few hundred bytes.
+  assert.throws(
+    () => decodePth(file(1, [2 ** 28, 4], [0, 0]), 'expanded.pth'),
+    /loadPth expanded\.pth: tensor \[268435456,4\] with stride \[0,0\] holds 1073741824 elements, and with the 0 of the tensors before it .* more than the limit of 268435456 elements \(loadPth's maxElements option raises it\)/,
+  );
+  // 2,000 views, each under the limit, together far over it: refused at the view that crosses it.
+  assert.throws(() => decodePth(file(2000, [2 ** 20, 4], [0, 0]), 'many.pth'), /many\.pth: tensor \[1048576,4\] .* holds 4194304 elements, and with the 268435456 of the tensors before it/);
+  assert.ok(Date.now() - started < 2000, `refused in ${Date.now() - started} ms`);
+  // The limit is an option: 3 views of 4 elements fit in 12 and not in 11.
+  const small = file(3, [2, 2], [0, 0]);
+  assert.throws(() => decodePth(small, 'small.pth', { maxElements: 11 }), /small\.pth: tensor \[2,2\] .* with the 8 of the tensors before it .* limit of 11 elements/);
+  const loaded = decodePth(small, 'small.pth', { maxElements: 12 }) as Record<string, PthTensor>;
+  assert.equal(Object.keys(loaded), ['v0', 'v1', 'v2']);
+  assert.equal([...loaded.v2.data], [0, 0, 0, 0]);
+  assert.throws(() => decodePth(small, 'small.pth', { maxElements: -1 }), /small\.pth: maxElements must be a non-negative integer, got -1/);
+  // A view whose extent overflows exact integers still lands past the storage's end.
+  assert.throws(() => decodePth(file(1, [3, 2], [2 ** 31 - 1, 2 ** 31 - 1]), 'far.pth'), /far\.pth: tensor \[3,2\] with stride .* reaches element \d+ of storage '0', which holds 1/);
 });
 
 test('pth: compressed, truncated and corrupt archives give clear errors naming the file', async () => {

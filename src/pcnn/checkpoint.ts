@@ -8,7 +8,7 @@
  * unpickler of src/engine/io, which never executes code from the file.
  */
 import { loadSafetensors, saveSafetensors, type HostTensor, type TensorToSave } from '../engine/io/safetensors.js';
-import { loadPth, pthStateDict } from '../engine/io/pth.js';
+import { loadPth, pthStateDict, type PthOptions } from '../engine/io/pth.js';
 import { joinOptimizerState, splitOptimizerState, type OptimizerStateMeta } from '../optim/optimizer.js';
 import type { Module, StateDict, StateValue } from '../nn/module.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -133,14 +133,16 @@ export async function loadCheckpoint<M>(path: string): Promise<CheckpointContent
  * A model state dict from a file: our safetensors, or a PyTorch `.pth` (a state dict, or
  * `{ state_dict: ... }` as the official training script saves). Entries whose names start with one of
  * `ignorePrefixes` (the official checkpoint's unused `resnet*` copies) are dropped and reported.
+ * `pthOptions` raises the element limit of `.pth` files (loadPth's `maxElements`).
  */
 export async function loadWeights(
   path: string,
   ignorePrefixes: readonly string[] = [],
+  pthOptions: PthOptions = {},
 ): Promise<{ state: StateDict; ignored: string[] }> {
   let entries: [string, HostTensor][];
   if (/\.(pth|pt|tar)$/i.test(path)) {
-    entries = Object.entries(pthStateDict(await loadPth(path)));
+    entries = Object.entries(pthStateDict(await loadPth(path, pthOptions)));
   } else {
     entries = Object.entries((await loadSafetensors(path)).tensors).filter(([name]) => !NOT_MODEL.some((p) => name.startsWith(p)));
   }

@@ -5,6 +5,10 @@
  * data (OrderedDict, tensor and parameter rebuilding, the typed storage classes) and refuses any
  * other by name, before anything could run. Tensors come back as `HostTensor`s (copied out of their
  * storage, views and offsets applied); dicts as plain objects.
+ * A view's size is declared by the file, not bounded by it: a stride-0 (expanded) view of a one-element
+ * storage may claim [2^28, 4]. Copying views out would then cost far more memory than the file's bytes, so
+ * the elements of all the file's views together are counted while the pickle is read, refused past
+ * `maxElements`, and a tensor's elements are copied only when its `data` is first read.
  */
 import { allocate, arrayFromBytes, elementBytes, isShape, numelOf, type HostData, type HostTensor, type IoDType } from './dtypes.js';
 import { isDict, unpickle, type AllowedGlobal } from './pickle.js';
@@ -12,11 +16,17 @@ import { readStoredZip, type StoredZip } from './zip.js';
 
 /** A tensor read from a .pth file. */
 export class PthTensor implements HostTensor {
+  private copied: HostData | undefined;
   constructor(
     readonly dtype: IoDType,
     readonly shape: number[],
-    readonly data: HostData,
+    private readonly copyOut: () => HostData,
   ) {}
+  /** The elements, row-major. Copied out of the storage on first use, not while the file is read, so that
+   *  the whole file's element count is checked first and a caller can check shapes before paying for them. */
+  get data(): HostData {
+    return (this.copied ??= this.copyOut());
+  }
 }
 
 export type PthValue = null | boolean | number | bigint | string | Uint8Array | PthTensor | PthValue[] | { [key: string]: PthValue };
@@ -54,7 +64,40 @@ class Storage {
   ) {}
 }
 
-function rebuildTensor(args: unknown[], what: string): PthTensor {
+/** The default of `PthOptions.maxElements`: 2^28 elements (1 GiB of float32), far above PCNN's ~11 M
+ *  parameters and far below what would exhaust a machine's memory. */
+export const DEFAULT_PTH_MAX_ELEMENTS = 2 ** 28;
+
+export interface PthOptions {
+  /** The most elements the file's tensors may hold together, views counted at their full size
+   *  (default DEFAULT_PTH_MAX_ELEMENTS); a file claiming more is refused before anything is copied. */
+  maxElements?: number;
+}
+
+/** Counts the elements of one file's views, at their full size, against its `maxElements`. */
+class ElementBudget {
+  private used = 0;
+  constructor(
+    readonly maxElements: number,
+    private readonly what: string,
+  ) {
+    if (!(Number.isSafeInteger(maxElements) && maxElements >= 0)) {
+      throw new Error(`${what}: maxElements must be a non-negative integer, got ${maxElements}`);
+    }
+  }
+  take(count: number, shape: readonly number[], stride: readonly number[]): void {
+    if (count > this.maxElements - this.used) {
+      throw new Error(
+        `${this.what}: tensor [${shape}] with stride [${stride}] holds ${count} elements, and with the ${this.used} of the ` +
+          `tensors before it the file's tensors would hold more than the limit of ${this.maxElements} elements ` +
+          `(loadPth's maxElements option raises it)`,
+      );
+    }
+    this.used += count;
+  }
+}
+
+function rebuildTensor(args: unknown[], what: string, budget: ElementBudget): PthTensor {
   const [storage, offset, shape, stride] = args as [Storage, unknown, unknown, unknown];
   if (!(storage instanceof Storage) || !isShape(shape) || !isShape(stride) || stride.length !== shape.length) {
     throw new Error(`${what}: malformed _rebuild_tensor_v2 arguments`);
@@ -62,16 +105,22 @@ function rebuildTensor(args: unknown[], what: string): PthTensor {
   if (!Number.isSafeInteger(offset) || (offset as number) < 0) throw new Error(`${what}: bad storage offset ${String(offset)}`);
   const count = numelOf(shape);
   const last = (offset as number) + shape.reduce((sum, d, i) => sum + (d - 1) * stride[i], 0);
-  if (count > 0 && last >= storage.numel) {
+  // `last` past 2^53 is inexact, but still past any storage's end.
+  if (count > 0 && !(last < storage.numel)) {
     throw new Error(
       `${what}: tensor [${shape}] with stride [${stride}] at offset ${offset} reaches element ${last} of storage ` +
         `'${storage.key}', which holds ${storage.numel}`,
     );
   }
+  budget.take(count, shape, stride);
+  return new PthTensor(storage.dtype, [...shape], () => copyView(storage, offset as number, shape, stride, count));
+}
+
+function copyView(storage: Storage, offset: number, shape: readonly number[], stride: readonly number[], count: number): HostData {
   const out = allocate(storage.dtype, count);
   // An odometer over the shape: `source` follows the strides, the output is row-major.
   const index = new Array<number>(shape.length).fill(0);
-  let source = offset as number;
+  let source = offset;
   for (let i = 0; i < count; i++) {
     (out as unknown as unknown[])[i] = (storage.data as unknown as unknown[])[source];
     for (let d = shape.length - 1; d >= 0; d--) {
@@ -83,10 +132,10 @@ function rebuildTensor(args: unknown[], what: string): PthTensor {
       source -= (shape[d] - 1) * stride[d];
     }
   }
-  return new PthTensor(storage.dtype, [...shape], out);
+  return out;
 }
 
-function allowedGlobals(what: string): Map<string, AllowedGlobal> {
+function allowedGlobals(what: string, budget: ElementBudget): Map<string, AllowedGlobal> {
   const globals: AllowedGlobal[] = [
     {
       qualifiedName: 'collections.OrderedDict',
@@ -95,7 +144,7 @@ function allowedGlobals(what: string): Map<string, AllowedGlobal> {
         return {};
       },
     },
-    { qualifiedName: 'torch._utils._rebuild_tensor_v2', call: (args) => rebuildTensor(args, what) },
+    { qualifiedName: 'torch._utils._rebuild_tensor_v2', call: (args) => rebuildTensor(args, what, budget) },
     {
       qualifiedName: 'torch._utils._rebuild_parameter',
       call(args) {
@@ -109,15 +158,16 @@ function allowedGlobals(what: string): Map<string, AllowedGlobal> {
 }
 
 /** The pickle's top-level object, tensors decoded; `name` (the path, say) is used in errors. */
-export function decodePth(bytes: Uint8Array, name = 'pth bytes'): PthValue {
+export function decodePth(bytes: Uint8Array, name = 'pth bytes', options: PthOptions = {}): PthValue {
   const what = `loadPth ${name}`;
+  const budget = new ElementBudget(options.maxElements ?? DEFAULT_PTH_MAX_ELEMENTS, what);
   const zip: StoredZip = readStoredZip(bytes, what);
   const pickleName = zip.names.find((n) => /^[^/]+\/data\.pkl$/.test(n));
   if (!pickleName) {
     throw new Error(`${what}: no <archive>/data.pkl entry (entries: ${zip.names.slice(0, 5).join(', ')}): not a torch.save zip file`);
   }
   const prefix = pickleName.slice(0, -'data.pkl'.length);
-  const globals = allowedGlobals(what);
+  const globals = allowedGlobals(what, budget);
   const storages = new Map<string, Storage>();
   return unpickle(zip.read(pickleName), {
     global(module, globalName) {
@@ -152,10 +202,10 @@ export function decodePth(bytes: Uint8Array, name = 'pth bytes'): PthValue {
 }
 
 /** Reads a .pth file (a path: Node only) or decodes bytes already in memory. */
-export async function loadPth(source: string | Uint8Array): Promise<PthValue> {
-  if (typeof source !== 'string') return decodePth(source);
+export async function loadPth(source: string | Uint8Array, options: PthOptions = {}): Promise<PthValue> {
+  if (typeof source !== 'string') return decodePth(source, undefined, options);
   const { readFileBytes } = await import('./atomic-file.js');
-  return decodePth(readFileBytes(source), source);
+  return decodePth(readFileBytes(source), source, options);
 }
 
 /** The state dict in a loaded checkpoint: `obj.state_dict` when present, else `obj` itself; every
