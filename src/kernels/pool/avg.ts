@@ -3,7 +3,7 @@ import { Kernel } from '../../engine/kernel.js';
 import { dispatchPlanes } from './planes.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { record } from '../../engine/autograd.js';
-import { poolGeometry, type PoolOptions } from './window.js';
+import { POOL_OPTION_KEYS, poolGeometry, poolOptions, type IntOrPair, type PoolOptions } from './window.js';
 import forwardSource from '../../../shaders/pool/avg_forward.wgsl';
 import backwardSource from '../../../shaders/pool/avg_backward.wgsl';
 
@@ -15,7 +15,9 @@ export interface AvgPool2dOptions extends PoolOptions {
   countIncludePad?: boolean;
 }
 
-export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor {
+/** `options` may be the kernel size alone (see poolOptions). */
+export function avgPool2d(x: Tensor, optionsOrKernelSize: AvgPool2dOptions | IntOrPair): Tensor {
+  const options = poolOptions(optionsOrKernelSize, 'avgPool2d', [...POOL_OPTION_KEYS, 'countIncludePad']);
   const geometry = poolGeometry(x, options, 'avgPool2d');
   const constants = { COUNT_INCLUDE_PAD: (options.countIncludePad ?? true) ? 1 : 0 };
   const [n, c] = x.shape;

@@ -3,7 +3,7 @@ import { Kernel } from '../../engine/kernel.js';
 import { dispatchPlanes } from './planes.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { record, willRecord } from '../../engine/autograd.js';
-import { poolGeometry, type PoolOptions } from './window.js';
+import { POOL_OPTION_KEYS, poolGeometry, poolOptions, type IntOrPair, type PoolOptions } from './window.js';
 import forwardSource from '../../../shaders/pool/max_forward.wgsl';
 import backwardSource from '../../../shaders/pool/max_backward.wgsl';
 
@@ -12,8 +12,9 @@ const backwardKernel = new Kernel('max_pool2d_backward', backwardSource);
 
 export type MaxPool2dOptions = PoolOptions;
 
-export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor {
-  const geometry = poolGeometry(x, options, 'maxPool2d');
+/** `options` may be the kernel size alone (see poolOptions). */
+export function maxPool2d(x: Tensor, options: MaxPool2dOptions | IntOrPair): Tensor {
+  const geometry = poolGeometry(x, poolOptions(options, 'maxPool2d', POOL_OPTION_KEYS), 'maxPool2d');
   const [n, c] = x.shape;
   const out = empty([n, c, geometry.outH, geometry.outW], 'float32', 'maxPool2d');
   const indices = empty(out.shape, 'int32', 'maxPool2d indices');

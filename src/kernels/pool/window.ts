@@ -28,11 +28,45 @@ export interface PoolOptions {
   ceilMode?: boolean;
 }
 
+function isIntOrPair(value: unknown): value is IntOrPair {
+  return typeof value === 'number' || (Array.isArray(value) && value.length === 2);
+}
+
 export function toPair(value: IntOrPair, what: string, op: string, min: number): [number, number] {
-  const pair: [number, number] = typeof value === 'number' ? [value, value] : [value[0], value[1]];
-  const valid = (Array.isArray(value) ? value.length === 2 : typeof value === 'number') && pair.every((v) => Number.isInteger(v) && v >= min);
-  if (!valid) throw new Error(`${op}: ${what} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(value)}`);
+  const pair: [number, number] | null = !isIntOrPair(value) ? null : typeof value === 'number' ? [value, value] : [value[0], value[1]];
+  if (!pair?.every((v) => Number.isInteger(v) && v >= min)) {
+    throw new Error(`${op}: ${what} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(value) ?? String(value)}`);
+  }
   return pair;
+}
+
+/** Options that are booleans. */
+const FLAGS = new Set(['ceilMode', 'countIncludePad']);
+
+/** The keys of PoolOptions, for poolOptions. */
+export const POOL_OPTION_KEYS = ['kernelSize', 'stride', 'padding', 'ceilMode'] as const;
+
+/**
+ * The options argument of maxPool2d and avgPool2d: an object with the keys `allowed`, or a kernel size
+ * alone (a number or a pair), as PyTorch's functional forms take kernel_size positionally:
+ * `maxPool2d(x, 2)` is `maxPool2d(x, { kernelSize: 2 })`. Keys not in `allowed` are refused, since a
+ * misspelt option (kernel_size, count_include_pad) would otherwise be ignored; so are flags that are not
+ * booleans.
+ */
+export function poolOptions<O extends PoolOptions>(options: O | IntOrPair, op: string, allowed: readonly (keyof O & string)[]): O {
+  if (isIntOrPair(options)) return { kernelSize: options } as O;
+  const expected = `{ ${allowed.join(', ')} } or a kernel size (an integer or a pair of them)`;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new Error(`${op}: options must be ${expected}, got ${JSON.stringify(options) ?? String(options)}`);
+  }
+  const unknown = Object.keys(options).filter((key) => !(allowed as readonly string[]).includes(key));
+  if (unknown.length) throw new Error(`${op}: unknown option ${unknown.map((key) => `'${key}'`).join(', ')}; options are ${expected}`);
+  for (const [key, value] of Object.entries(options)) {
+    if (FLAGS.has(key) && value !== undefined && typeof value !== 'boolean') {
+      throw new Error(`${op}: ${key} must be true or false, got ${JSON.stringify(value)}`);
+    }
+  }
+  return options;
 }
 
 export function checkPoolInput(x: Tensor, op: string): void {
