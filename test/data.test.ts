@@ -55,6 +55,27 @@ test('corrupt images: errors name the file and the cause', () => {
   throwsWith(() => decodeImage(fixture('rgb.jpg').subarray(0, 300), 'cut.jpg'), 'cut.jpg');
 });
 
+test('images declaring more than maxMegapixels are refused from their headers, naming file, size and option', () => {
+  // rgb.png and rgb.jpg with their declared size rewritten to 20000x20000 (400 MP): nothing else changes.
+  const png = new Uint8Array(fixture('rgb.png'));
+  new DataView(png.buffer).setUint32(16, 20000);
+  new DataView(png.buffer).setUint32(20, 20000);
+  const jpg = new Uint8Array(fixture('rgb.jpg'));
+  const sof = jpg.findIndex((b, i) => b === 0xff && (jpg[i + 1] === 0xc0 || jpg[i + 1] === 0xc2));
+  new DataView(jpg.buffer).setUint16(sof + 5, 20000);
+  new DataView(jpg.buffer).setUint16(sof + 7, 20000);
+  for (const [bytes, name] of [[png, 'huge.png'], [jpg, 'huge.jpg']] as const) {
+    const started = Date.now();
+    throwsWith(() => decodeImage(bytes, name), `decodeImage: ${name} declares 20000x20000 pixels (400.0 MP), more than the limit of 64 MP`, 'maxMegapixels option');
+    assert.ok(Date.now() - started < 1000, `${name} refused in ${Date.now() - started} ms`);
+  }
+  const small = fixture('gray8.png');
+  const { width, height } = decodeImage(small, 'gray8.png');
+  throwsWith(() => decodeImage(small, 'gray8.png', { maxMegapixels: (width * height - 1) / 1e6 }), `gray8.png declares ${width}x${height} pixels`);
+  assert.is(decodeImage(small, 'gray8.png', { maxMegapixels: (width * height) / 1e6 }).width, width);
+  throwsWith(() => decodeImage(small, 'gray8.png', { maxMegapixels: 0 }), 'maxMegapixels must be a positive number, got 0');
+});
+
 test('toChannels: ITU-R 601 luma, and gray repeated to RGB', () => {
   const rgb = decodeImage(fixture('rgb.png'));
   const gray = toChannels(rgb, 1);

@@ -15,20 +15,75 @@ export interface Image {
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47];
 const JPEG_SIGNATURE = [0xff, 0xd8, 0xff];
 
+/** The default of `DecodeOptions.maxMegapixels`: 64 MP (8000x8000), beyond any face photograph; decoding
+ *  one costs 4 bytes of RGBA and 12 of float per pixel, so the limit keeps a decode near 1 GB. */
+export const DEFAULT_MAX_MEGAPIXELS = 64;
+
+export interface DecodeOptions {
+  /** The largest image, in millions of pixels, that is decoded (default DEFAULT_MAX_MEGAPIXELS); a
+   *  file's declared size is checked before its pixels are. */
+  maxMegapixels?: number;
+}
+
+/** Width and height from the PNG's IHDR chunk (always the first), or null if the bytes are too short. */
+function pngDimensions(bytes: Uint8Array): { width: number; height: number } | null {
+  if (bytes.length < 24) return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { width: view.getUint32(16), height: view.getUint32(20) };
+}
+
+/** Width and height from the JPEG's first start-of-frame marker (SOF0..SOF15 but DHT, JPG and DAC), or
+ *  null if none is found before the data ends or the scan starts. */
+function jpegDimensions(bytes: Uint8Array): { width: number; height: number } | null {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 2;
+  while (at + 9 <= bytes.length && bytes[at] === 0xff) {
+    const marker = bytes[at + 1];
+    if (marker === 0xff) {
+      at++; // fill byte
+      continue;
+    }
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      return { height: view.getUint16(at + 5), width: view.getUint16(at + 7) };
+    }
+    if (marker === 0xda) return null;
+    at += 2 + view.getUint16(at + 2);
+  }
+  return null;
+}
+
+function checkMegapixels(dimensions: { width: number; height: number } | null, maxMegapixels: number, file: string): void {
+  if (!dimensions) return; // too short to say: the decoder reports the truncation
+  const megapixels = (dimensions.width * dimensions.height) / 1e6;
+  if (megapixels > maxMegapixels) {
+    throw new Error(
+      `decodeImage: ${file} declares ${dimensions.width}x${dimensions.height} pixels (${megapixels.toFixed(1)} MP), more than the ` +
+        `limit of ${maxMegapixels} MP; not decoded (the maxMegapixels option raises the limit)`,
+    );
+  }
+}
+
 /**
  * Decodes PNG (1/2/4/8/16-bit gray, gray+alpha, RGB, RGBA, palette) or JPEG (baseline/progressive,
  * gray or colour), told apart by their signatures, not by the file name. The result has 1 channel when
  * every pixel has R = G = B (gray sources, exactly their stored values) and 3 otherwise. Alpha is
  * dropped, not composited, as PIL's convert('RGB') does. `file` only names the image in errors.
  * JPEG pixels can differ from libjpeg's (PIL's) by a few levels: different IDCT rounding, and jpeg-js
- * replicates subsampled chroma where libjpeg interpolates it.
+ * replicates subsampled chroma where libjpeg interpolates it. Images larger than `maxMegapixels` are
+ * refused from their headers, before any pixel is decoded.
  */
-export function decodeImage(bytes: Uint8Array, file = '<buffer>'): Image {
+export function decodeImage(bytes: Uint8Array, file = '<buffer>', options: DecodeOptions = {}): Image {
+  const maxMegapixels = options.maxMegapixels ?? DEFAULT_MAX_MEGAPIXELS;
+  if (!(maxMegapixels > 0 && Number.isFinite(maxMegapixels))) {
+    throw new Error(`decodeImage: maxMegapixels must be a positive number, got ${maxMegapixels}`);
+  }
   const starts = (sig: number[]) => sig.every((b, i) => bytes[i] === b);
   let rgba: ArrayLike<number>;
   let max: number;
   let width: number;
   let height: number;
+  if (starts(PNG_SIGNATURE)) checkMegapixels(pngDimensions(bytes), maxMegapixels, file);
+  else if (starts(JPEG_SIGNATURE)) checkMegapixels(jpegDimensions(bytes), maxMegapixels, file);
   try {
     if (starts(PNG_SIGNATURE)) {
       // skipRescale keeps 16-bit samples whole (pngjs would otherwise round them to 8 bits).
@@ -38,7 +93,9 @@ export function decodeImage(bytes: Uint8Array, file = '<buffer>'): Image {
       // Palette entries are 8-bit whatever the index depth; other samples span 0..2^depth - 1.
       max = (png.colorType as number) === 3 ? 255 : 2 ** png.depth - 1;
     } else if (starts(JPEG_SIGNATURE)) {
-      const jpg = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 256 });
+      // jpeg-js's own limits as a second line: its memory limit covers the RGBA output plus its buffers.
+      const maxMemoryUsageInMB = Math.max(256, Math.ceil(maxMegapixels * 8));
+      const jpg = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: maxMegapixels, maxMemoryUsageInMB });
       ({ width, height } = jpg);
       rgba = jpg.data;
       max = 255;
@@ -137,6 +194,6 @@ function taps(inSize: number, outSize: number) {
 }
 
 /** Decode, convert to `channels` and resize to `size` [H, W]: the model's input as Float32 [C, H, W]. */
-export function prepareImage(bytes: Uint8Array, file: string, channels: number, size: readonly [number, number]): Float32Array {
-  return resizeBilinear(toChannels(decodeImage(bytes, file), channels), size[0], size[1]).data;
+export function prepareImage(bytes: Uint8Array, file: string, channels: number, size: readonly [number, number], options: DecodeOptions = {}): Float32Array {
+  return resizeBilinear(toChannels(decodeImage(bytes, file, options), channels), size[0], size[1]).data;
 }
