@@ -8,7 +8,7 @@
 import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
-import { usedTaps, windowUniforms, type ChannelBlockLaunch, type Conv2dGeometry } from './geometry.js';
+import { usedTaps, windowUniforms, zWorkgroups, type ChannelBlockLaunch, type Conv2dGeometry } from './geometry.js';
 import { conv2dTuning } from './tuning.js';
 import tilesSource from '../../../shaders/conv2d/backward_data.wgsl';
 import rowsSource from '../../../shaders/conv2d/backward_data_rows.wgsl';
@@ -61,7 +61,14 @@ export function backwardData(dy: Tensor, weight: Tensor, g: Conv2dGeometry, vari
   const { kernel, launch } = backwardDataKernels[variant];
   const { invocations, blocksPerGroup, uniforms } = launch(g, Math.ceil(g.H / sh), Math.ceil(g.W / sw));
   dispatch(kernel, {
-    workgroups: [...workgroups1d(Math.ceil(invocations / wg)).slice(0, 2), sh * sw * g.groups * blocksPerGroup],
+    workgroups: [
+      ...workgroups1d(Math.ceil(invocations / wg)).slice(0, 2),
+      zWorkgroups('conv2dBackwardData', g, {
+        'stride phases': sh * sw,
+        groups: g.groups,
+        'channel blocks per group': blocksPerGroup,
+      }),
+    ],
     buffers: { dy, w: weight, dx },
     uniforms: { ...windowUniforms(g), dilation: g.dilation, ...uniforms, blocksPerGroup },
     constants: { WG: wg },

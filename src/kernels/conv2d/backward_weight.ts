@@ -9,7 +9,7 @@ import { Kernel, type Constants, type Uniforms } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { gpu } from '../../engine/device.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
-import { windowUniforms, type Conv2dGeometry } from './geometry.js';
+import { windowUniforms, zWorkgroups, type Conv2dGeometry } from './geometry.js';
 import { conv2dTuning } from './tuning.js';
 import type { BackwardVariant } from './backward_data.js';
 import weightSource from '../../../shaders/conv2d/backward_weight.wgsl';
@@ -109,7 +109,11 @@ const weightGradLaunches: Record<BackwardVariant, (g: Conv2dGeometry) => WeightG
     const { lanes, workgroups, chunks, rows, blocks } = weightGradRowsSplit(g);
     return {
       kernel: weightRowsKernel,
-      workgroups: [workgroups, 1, chunks * g.groups * blocks[0]],
+      workgroups: [
+        workgroups,
+        1,
+        zWorkgroups('conv2dBackwardWeight', g, { chunks, groups: g.groups, 'output-channel blocks per group': blocks[0] }),
+      ],
       chunks,
       uniforms: { blocks, chunkRows: rows },
       constants: { WG: lanes },

@@ -11,7 +11,7 @@
 import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
-import { outputShape, usedTaps, windowUniforms, type ChannelBlockLaunch, type Conv2dGeometry } from './geometry.js';
+import { outputShape, usedTaps, windowUniforms, zWorkgroups, type ChannelBlockLaunch, type Conv2dGeometry } from './geometry.js';
 import { conv2dTuning, preferRows } from './tuning.js';
 import { sharedLoadsRun } from '../subgroups.js';
 import gemmSource from '../../../shaders/conv2d/forward_gemm.wgsl';
@@ -136,7 +136,10 @@ export function conv2dForward(x: Tensor, weight: Tensor, g: Conv2dGeometry, e: E
   const { kernel, launch } = forwardKernels[variant];
   const { invocations, blocksPerGroup, uniforms, constants } = launch(g);
   dispatch(kernel, {
-    workgroups: [...workgroups1d(Math.ceil(invocations / wg)).slice(0, 2), g.groups * blocksPerGroup],
+    workgroups: [
+      ...workgroups1d(Math.ceil(invocations / wg)).slice(0, 2),
+      zWorkgroups('conv2d', g, { groups: g.groups, 'channel blocks per group': blocksPerGroup }),
+    ],
     // Absent bias / residual: bind x in their place; the shader never reads them then.
     buffers: { x, w: weight, bias: e.bias ?? x, residual: e.residual ?? x, y },
     uniforms: { ...uniforms, blocksPerGroup },

@@ -4,6 +4,7 @@
  * OH = floor((H + 2·ph − dh·(kH − 1) − 1) / sh) + 1, likewise OW.
  */
 import type { Constants, Uniforms } from '../../engine/kernel.js';
+import { gpu } from '../../engine/device.js';
 
 export type Pair = number | readonly [number, number];
 
@@ -105,6 +106,26 @@ export interface ChannelBlockLaunch {
   blocksPerGroup: number;
   uniforms: Uniforms;
   constants?: Constants;
+}
+
+/**
+ * The workgroup count along z of a conv2d launch, the product of `factors` (named for the error: groups,
+ * channel blocks per group, stride phases, chunks). The shaders take the group and channel block from
+ * wid.z alone, so a grid past the device's per-dimension limit (a depthwise conv of 70,000 channels) is
+ * refused here, naming the op, the shapes and the limit, instead of failing at dispatch with bare counts.
+ */
+export function zWorkgroups(op: string, g: Conv2dGeometry, factors: Record<string, number>): number {
+  const count = Object.values(factors).reduce((a, b) => a * b, 1);
+  const limit = gpu().limits.maxComputeWorkgroupsPerDimension;
+  if (count > limit) {
+    const product = Object.entries(factors).map(([what, n]) => `${what} (${n})`).join(' × ');
+    throw new Error(
+      `${op}: ${product} = ${count} workgroups along z, more than the device's maxComputeWorkgroupsPerDimension ` +
+        `(${limit}); input [${g.N},${g.C},${g.H},${g.W}], weight [${g.O},${g.Cg},${g.kH},${g.kW}], groups ${g.groups}: ` +
+        `split the channels into convolutions of fewer groups`,
+    );
+  }
+  return count;
 }
 
 /** Multiply-adds of one forward pass (each backward pass does as many). */
