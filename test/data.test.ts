@@ -144,6 +144,20 @@ test('fer2013Csv: usage filter, values, malformed rows and labels name the line'
   throwsWith(bad(`1,${pixels(1)}`), `${file}:3`, '2 fields');
 });
 
+test('fer2013Csv: a line over maxLineLength is refused naming the file and line, before it is split', () => {
+  const file = path.join(scratch(), 'fer.csv');
+  const longRow = `3,${'1 '.repeat(2 ** 20)}1,Training`; // 2 MiB of pixels on one line
+  writeFileSync(file, `emotion,pixels,Usage\n3,${pixels(1)},Training\n${longRow}\n`);
+  const started = Date.now();
+  throwsWith(() => fer2013Csv(file), `csv: ${file}:3 is ${longRow.length} characters long, more than the limit of 1048576`, 'maxLineLength option');
+  assert.ok(Date.now() - started < 1000, `refused in ${Date.now() - started} ms`);
+  writeFileSync(file, `emotion,pixels,Usage\n3,${pixels(1)},Training\n`);
+  const rowLength = `3,${pixels(1)},Training`.length;
+  throwsWith(() => fer2013Csv(file, { maxLineLength: rowLength - 1 }), `${file}:2 is ${rowLength} characters long, more than the limit of ${rowLength - 1}`);
+  assert.is(fer2013Csv(file, { maxLineLength: rowLength }).samples.length, 1);
+  throwsWith(() => fer2013Csv(file, { maxLineLength: 0 }), 'maxLineLength must be a positive integer, got 0');
+});
+
 test('FERPlus majority vote: single votes dropped, strict majority, unknown and NF dropped', () => {
   assert.is(majorityVote([0, 6, 1, 0, 0, 3, 0, 0, 0, 0]), 1);
   assert.is(majorityVote([5, 5, 0, 0, 0, 0, 0, 0, 0, 0]), 8, 'a tie is no majority');

@@ -20,18 +20,38 @@ export function parseCsvLine(line: string): string[] {
   return fields;
 }
 
-/** Non-empty lines of a text file with their 1-based line numbers (CRLF tolerated). */
-export function readLines(path: string): { line: number; text: string }[] {
+/** The default of readLines' `maxLineLength`: 1 MiB of characters. FER2013's rows, the longest of the
+ *  label files, are about 7 KB; a longer line is a damaged or hostile file whose fields would be split
+ *  into strings and arrays many times its size. */
+export const DEFAULT_MAX_LINE_LENGTH = 2 ** 20;
+
+/** Non-empty lines of a text file with their 1-based line numbers (CRLF tolerated). A line longer than
+ *  `maxLineLength` characters is an error naming the file and the line, found before it is copied. */
+export function readLines(path: string, maxLineLength = DEFAULT_MAX_LINE_LENGTH): { line: number; text: string }[] {
+  if (!(Number.isSafeInteger(maxLineLength) && maxLineLength > 0)) {
+    throw new Error(`csv: maxLineLength must be a positive integer, got ${maxLineLength}`);
+  }
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
     throw new Error(`csv: cannot read ${path}: ${(error as Error).message}`);
   }
-  return text
-    .split('\n')
-    .map((raw, i) => ({ line: i + 1, text: raw.replace(/\r$/, '') }))
-    .filter((l) => l.text.trim() !== '');
+  const lines: { line: number; text: string }[] = [];
+  for (let start = 0, line = 1; start <= text.length; line++) {
+    const newline = text.indexOf('\n', start);
+    const end = newline < 0 ? text.length : newline;
+    if (end - start > maxLineLength) {
+      throw new Error(
+        `csv: ${path}:${line} is ${end - start} characters long, more than the limit of ${maxLineLength} ` +
+          `(the maxLineLength option raises it)`,
+      );
+    }
+    const raw = text.slice(start, end).replace(/\r$/, '');
+    if (raw.trim() !== '') lines.push({ line, text: raw });
+    start = end + 1;
+  }
+  return lines;
 }
 
 /** The index of each named column in a header row; throws naming the file and the missing column. */

@@ -10,6 +10,8 @@ export type Fer2013Usage = 'Training' | 'PublicTest' | 'PrivateTest';
 export interface Fer2013Options extends ImageOptions {
   /** Keep only rows with these Usage values (all rows when absent). */
   usage?: Fer2013Usage | readonly Fer2013Usage[];
+  /** The longest line accepted, in characters (default csv's DEFAULT_MAX_LINE_LENGTH, 1 MiB; a row is ~7 KB). */
+  maxLineLength?: number;
 }
 
 const SIDE = 48;
@@ -22,7 +24,7 @@ const SIDE = 48;
  */
 export function fer2013Csv(path: string, options: Fer2013Options = {}): LoadedDataset {
   const { channels, size } = resolveImageOptions(options);
-  const [header, ...rows] = readLines(path);
+  const [header, ...rows] = readLines(path, options.maxLineLength);
   if (!header) throw new Error(`fer2013Csv: ${path} is empty`);
   const fields = parseCsvLine(header.text);
   const [emotionCol, pixelsCol] = columnIndex(fields, ['emotion', 'pixels'], path);
