@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeSafetensors, encodeSafetensors, loadSafetensors, saveSafetensors, type TensorToSave } from '../src/engine/io/safetensors.js';
 import { decodePth, loadPth, pthStateDict, PthTensor, type PthValue } from '../src/engine/io/pth.js';
+import { loadWeights } from '../src/pcnn/checkpoint.js';
 import expected from './fixtures/pth/expected.json';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'pcnn-io-'));
@@ -264,6 +265,20 @@ test('pth: stride-0 views claiming more elements than the limit are refused quic
   assert.throws(() => decodePth(small, 'small.pth', { maxElements: -1 }), /small\.pth: maxElements must be a non-negative integer, got -1/);
   // A view whose extent overflows exact integers still lands past the storage's end.
   assert.throws(() => decodePth(file(1, [3, 2], [2 ** 31 - 1, 2 ** 31 - 1]), 'far.pth'), /far\.pth: tensor \[3,2\] with stride .* reaches element \d+ of storage '0', which holds 1/);
+});
+
+test('loadWeights: a .pth view is copied only when its data is read, so a shape check can come first', async () => {
+  // [2^26, 4] on one float: within maxElements, but copying it would take a GiB and seconds.
+  const file = path.join(scratch, 'expanded.pth');
+  writeFileSync(file, storedZip({ 'ckpt/data.pkl': viewsPickle(1, [2 ** 26, 4], [0, 0], 1), 'ckpt/data/0': new Uint8Array(new Float32Array([2.5]).buffer) }));
+  const started = Date.now();
+  const { state } = await loadWeights(file);
+  assert.equal(state.v0.shape, [2 ** 26, 4]);
+  assert.ok(Date.now() - started < 1000, `loaded in ${Date.now() - started} ms`);
+  await loadWeights(file, [], { maxElements: 2 ** 28 - 1 }).then(
+    () => assert.unreachable('loaded past its maxElements'),
+    (error: Error) => assert.match(error.message, /expanded\.pth: .* the limit of 268435455 elements/),
+  );
 });
 
 test('pth: compressed, truncated and corrupt archives give clear errors naming the file', async () => {

@@ -77,13 +77,22 @@ export async function saveCheckpoint<M>(
   await saveSafetensors(path, tensors, metadata);
 }
 
-/** Host data as numbers (checkpoint integers such as PyTorch's int64 `num_batches_tracked` included). */
+/** Host data as numbers (checkpoint integers such as PyTorch's int64 `num_batches_tracked` included).
+ *  The data is read only when first used: a `.pth` view's elements are copied out then, and loadStateDict
+ *  checks every shape against the model's before it reads any data, so a file claiming a huge tensor of
+ *  the wrong shape is refused without paying for it. */
 function asStateValue(t: HostTensor, name: string, file: string): StateValue {
   if (t.dtype === 'F16' || t.dtype === 'BF16' || t.dtype === 'BOOL') {
     throw new Error(`${file}: tensor '${name}' is ${t.dtype}; only float32/float64 and integer tensors are supported`);
   }
-  const data = t.data instanceof BigInt64Array || t.data instanceof BigUint64Array ? Array.from(t.data, Number) : t.data;
-  return { shape: t.shape, data };
+  let numbers: ArrayLike<number> | undefined;
+  return {
+    shape: t.shape,
+    get data() {
+      const data = t.data;
+      return (numbers ??= data instanceof BigInt64Array || data instanceof BigUint64Array ? Array.from(data, Number) : data);
+    },
+  };
 }
 
 /** Reads one of our checkpoints; model-only files (safetensors state dicts) are accepted too. */
