@@ -69,6 +69,9 @@ test('images declaring more than maxMegapixels are refused from their headers, n
     throwsWith(() => decodeImage(bytes, name), `decodeImage: ${name} declares 20000x20000 pixels (400.0 MP), more than the limit of 64 MP`, 'maxMegapixels option');
     assert.ok(Date.now() - started < 1000, `${name} refused in ${Date.now() - started} ms`);
   }
+  const unnamed = png.slice();
+  unnamed.set(new TextEncoder().encode('IHDX'), 12);
+  throwsWith(() => decodeImage(unnamed, 'unnamed.png'), 'cannot decode unnamed.png'); // no IHDR where it must be: no size to trust
   const small = fixture('gray8.png');
   const { width, height } = decodeImage(small, 'gray8.png');
   throwsWith(() => decodeImage(small, 'gray8.png', { maxMegapixels: (width * height - 1) / 1e6 }), `gray8.png declares ${width}x${height} pixels`);

@@ -25,9 +25,9 @@ export interface DecodeOptions {
   maxMegapixels?: number;
 }
 
-/** Width and height from the PNG's IHDR chunk (always the first), or null if the bytes are too short. */
+/** Width and height from the PNG's IHDR chunk (always the first), or null if there is none there. */
 function pngDimensions(bytes: Uint8Array): { width: number; height: number } | null {
-  if (bytes.length < 24) return null;
+  if (bytes.length < 24 || new TextDecoder().decode(bytes.subarray(12, 16)) !== 'IHDR') return null;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return { width: view.getUint32(16), height: view.getUint32(20) };
 }
@@ -53,7 +53,7 @@ function jpegDimensions(bytes: Uint8Array): { width: number; height: number } | 
 }
 
 function checkMegapixels(dimensions: { width: number; height: number } | null, maxMegapixels: number, file: string): void {
-  if (!dimensions) return; // too short to say: the decoder reports the truncation
+  if (!dimensions) return; // no size to check: the decoder reports what is wrong
   const megapixels = (dimensions.width * dimensions.height) / 1e6;
   if (megapixels > maxMegapixels) {
     throw new Error(
