@@ -281,6 +281,13 @@ test('loadWeights: a .pth view is copied only when its data is read, so a shape 
   );
 });
 
+test('pth: a list of half a million items (one APPENDS) loads', () => {
+  const count = 500_000;
+  const pickle = pickleOf([0x80, 2, 0x5d, 0x28], new Array<number>(count).fill(0x4e), [0x65, 0x2e]); // [None] * count
+  const list = decodePth(storedZip({ 'ckpt/data.pkl': pickle }), 'list.pth');
+  assert.ok(Array.isArray(list) && list.length === count && list.every((v) => v === null));
+});
+
 test('pth: compressed, truncated and corrupt archives give clear errors naming the file', async () => {
   await loadPth(fixturePath('deflated.pth')).then(
     () => assert.unreachable('deflated.pth loaded'),

@@ -76,7 +76,7 @@ export function unpickle(bytes: Uint8Array, hooks: PickleHooks, what: string): u
   };
   const append = (target: unknown, items: unknown[]) => {
     if (!Array.isArray(target)) fail('APPEND(S) on something that is not a list');
-    (target as unknown[]).push(...items);
+    for (const item of items) (target as unknown[]).push(item); // not push(...items): a long list would overflow the call stack
   };
   // Only objects hooks.global returned during this run may be called by REDUCE.
   const callables = new WeakSet<AllowedGlobal>();
