@@ -2,7 +2,7 @@
  * Prediction on image files: class probabilities, and a PNG per image showing what PCNN looks at: the
  * input, its five crops, the reassembled local map x10, its registration x11 and the probabilities.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { noGrad } from '../engine/autograd.js';
 import { tidy, keep } from '../engine/scope.js';
@@ -21,11 +21,44 @@ export interface Prediction {
   png: string;
 }
 
+/** The bytes of an image file; a folder or an unreadable path is an error naming it (readFileSync's
+ *  EISDIR does not say which path). */
+function readImageFile(file: string): Buffer {
+  let isFolder: boolean;
+  try {
+    isFolder = statSync(file).isDirectory();
+  } catch (error) {
+    throw new Error(`predict: cannot read ${file}: ${(error as Error).message}`);
+  }
+  if (isFolder) throw new Error(`predict: ${file} is a folder; give the image files in it`);
+  return readFileSync(file);
+}
+
+/**
+ * The PNG written for each input: `<out>/<base name>.prediction.png`. Inputs whose base names coincide
+ * (a/face.png and b/face.png, or the same file twice) would overwrite one another's PNG, so each later
+ * one gets the first free suffix, in the order given: face.prediction.png, face-2.prediction.png, ...
+ * Names are compared ignoring case, since Face.png and face.png are one file on case-insensitive file
+ * systems. Each Prediction's `png` says which file is whose.
+ */
+export function predictionPaths(files: readonly string[], out: string): string[] {
+  const taken = new Set<string>();
+  return files.map((file) => {
+    const base = path.basename(file).replace(/\.[^.]+$/, '');
+    let name = base;
+    for (let copy = 2; taken.has(name.toLowerCase()); copy++) name = `${base}-${copy}`;
+    taken.add(name.toLowerCase());
+    return path.join(out, `${name}.prediction.png`);
+  });
+}
+
+/** Class probabilities of the image `files`, and a PNG for each under `out` (see predictionPaths). */
 export async function predictImages(model: PCNN, files: string[], classNames: string[], out: string): Promise<Prediction[]> {
   const { inChannels, inputSize } = model.config;
   const [h, w] = inputSize;
   const shape = [inChannels, h, w] as const;
-  const images = files.map((file) => prepareImage(readFileSync(file), file, inChannels, inputSize));
+  const images = files.map((file) => prepareImage(readImageFile(file), file, inChannels, inputSize));
+  const pngs = predictionPaths(files, out);
   const x = new Float32Array(files.length * inChannels * h * w);
   images.forEach((img, i) => x.set(evalTransform(img, shape), i * img.length));
   const [probabilities, x10, x11] = noGrad(() =>
@@ -41,7 +74,7 @@ export async function predictImages(model: PCNN, files: string[], classNames: st
   const k = classNames.length;
   return files.map((file, i) => {
     const probs = Array.from(p.subarray(i * k, (i + 1) * k));
-    const png = path.join(out, `${path.basename(file).replace(/\.[^.]+$/, '')}.prediction.png`);
+    const png = pngs[i];
     writeFileAtomic(png, drawPrediction(images[i], shape, m10.subarray(i * gh * gw, (i + 1) * gh * gw), m11.subarray(i * gh * gw, (i + 1) * gh * gw), [gh, gw], probs, classNames));
     return { file, probabilities: probs, png };
   });

@@ -8,7 +8,8 @@ import type { ImageOptions, LoadedDataset, Sample } from './types.js';
 /**
  * Loads `<root>/index.csv` (columns path, label, subject): labels index the sorted class folder names,
  * as ImageFolder would give them (anger contempt disgust fear happy sadness surprise), and every sample
- * carries its subject. A row whose label is not a class folder throws naming the line.
+ * carries its subject. A row whose label is not a class folder, or whose path is empty or leads outside
+ * `root` (../../x.png, /etc/x.png), throws naming the line.
  */
 export function ckplus48(root: string, options: ImageOptions = {}): LoadedDataset {
   const classNames = classFolders(root);
@@ -21,7 +22,7 @@ export function ckplus48(root: string, options: ImageOptions = {}): LoadedDatase
     const label = classNames.indexOf(cells[labelCol]);
     if (label < 0) throw new Error(`ckplus48: ${indexFile}:${line} has label '${cells[labelCol]}', expected one of ${classNames.join(', ')}`);
     if (!cells[subjectCol]) throw new Error(`ckplus48: ${indexFile}:${line} has no subject`);
-    return { file: path.join(root, cells[pathCol]), label, subject: cells[subjectCol] };
+    return { file: fileUnderRoot(root, cells[pathCol], `${indexFile}:${line}`), label, subject: cells[subjectCol] };
   });
   return { ...decodeAll('ckplus48', entries, options), classNames };
 }
@@ -45,4 +46,16 @@ export function subjectSplit(samples: readonly Sample[], k: number, fold: number
   if (!Number.isInteger(fold) || fold < 0 || fold >= k) throw new Error(`subjectSplit: fold must be an integer in 0..${k - 1}, got ${fold}`);
   const folds = subjectFolds(samples.map((s) => s.subject), k);
   return { train: samples.filter((_, i) => folds[i] !== fold), test: samples.filter((_, i) => folds[i] === fold) };
+}
+
+/** `relative` (a row's path column) joined to `root`, refused when empty or when it leads outside root:
+ *  an index is data, and must not make the loader read files elsewhere. */
+function fileUnderRoot(root: string, relative: string, where: string): string {
+  if (!relative) throw new Error(`ckplus48: ${where} has no path`);
+  const file = path.resolve(root, relative);
+  const inside = path.relative(path.resolve(root), file);
+  if (!inside || inside === '..' || inside.startsWith(`..${path.sep}`) || path.isAbsolute(inside)) {
+    throw new Error(`ckplus48: ${where} has path '${relative}', which leads outside the data root ${root}; expected a path under it`);
+  }
+  return path.join(root, inside);
 }

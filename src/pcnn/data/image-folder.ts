@@ -1,5 +1,5 @@
 /** torchvision's ImageFolder: one class per sub-folder, labels by sorted folder name. */
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { decodeAll, type ImageEntry } from './decode-all.js';
 import type { ImageOptions, LoadedDataset } from './types.js';
@@ -18,7 +18,42 @@ export function classFolders(root: string): string[] {
     throw new Error(`imageFolder: cannot read ${root}: ${(error as Error).message}`);
   }
   if (!names.length) throw new Error(`imageFolder: ${root} has no class sub-folders`);
-  return names.sort(byCodePoint);
+  names.sort(byCodePoint);
+  refuseOverlappingFolders(root, names);
+  return names;
+}
+
+/** `inner` is `outer` or lies under it (both real paths). */
+function within(inner: string, outer: string): boolean {
+  return inner === outer || inner.startsWith(outer.endsWith(path.sep) ? outer : outer + path.sep);
+}
+
+/**
+ * Class folders reached through symbolic links may resolve to the root itself or a folder above it (every
+ * sample would be read again under that class), or to another class folder or a folder inside one (its
+ * samples counted twice, under two labels). Both are refused, naming the folders and where they lead.
+ */
+function refuseOverlappingFolders(root: string, names: readonly string[]): void {
+  const realRoot = realpathSync(root);
+  const real = names.map((name) => realpathSync(path.join(root, name)));
+  // The root first: a link to it also holds every other class folder, which is not the fault to report.
+  names.forEach((name, i) => {
+    if (within(realRoot, real[i])) {
+      throw new Error(
+        `imageFolder: class folder ${path.join(root, name)} leads to ${real[i]}, the data root ${root} or a folder ` +
+          `above it; every sample would be read again under class '${name}'`,
+      );
+    }
+  });
+  names.forEach((name, i) => {
+    const other = real.findIndex((r, j) => j !== i && within(real[i], r));
+    if (other >= 0) {
+      throw new Error(
+        `imageFolder: class folder ${path.join(root, name)} leads to ${real[i]}, inside class folder ` +
+          `${path.join(root, names[other])} (${real[other]}); its samples would be counted under both classes`,
+      );
+    }
+  });
 }
 
 export function byCodePoint(a: string, b: string): number {
