@@ -15,8 +15,9 @@ export interface Image {
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47];
 const JPEG_SIGNATURE = [0xff, 0xd8, 0xff];
 
-/** The default of `DecodeOptions.maxMegapixels`: 64 MP (8000x8000), beyond any face photograph; decoding
- *  one costs 4 bytes of RGBA and 12 of float per pixel, so the limit keeps a decode near 1 GB. */
+/** The default of `DecodeOptions.maxMegapixels`: 64 MP (8000x8000), beyond any face photograph. A decode
+ *  costs about 16 bytes a pixel for PNG (RGBA, then float) and 20 for JPEG (jpeg-js's coefficient blocks
+ *  and planes, then RGBA), so the limit keeps one image near 1-1.5 GB. */
 export const DEFAULT_MAX_MEGAPIXELS = 64;
 
 export interface DecodeOptions {
@@ -93,8 +94,10 @@ export function decodeImage(bytes: Uint8Array, file = '<buffer>', options: Decod
       // Palette entries are 8-bit whatever the index depth; other samples span 0..2^depth - 1.
       max = (png.colorType as number) === 3 ? 255 : 2 ** png.depth - 1;
     } else if (starts(JPEG_SIGNATURE)) {
-      // jpeg-js's own limits as a second line: its memory limit covers the RGBA output plus its buffers.
-      const maxMemoryUsageInMB = Math.max(256, Math.ceil(maxMegapixels * 8));
+      // jpeg-js's own limits as a second line. Its memory count (4 bytes a pixel per component for the
+      // coefficient blocks, 1 for each plane, 4 for RGBA: 19 for colour, plus block padding) must not
+      // refuse an image that maxMegapixels allows, hence 24 MB a megapixel.
+      const maxMemoryUsageInMB = Math.max(256, Math.ceil(maxMegapixels * 24));
       const jpg = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: maxMegapixels, maxMemoryUsageInMB });
       ({ width, height } = jpg);
       rgba = jpg.data;
