@@ -12,7 +12,8 @@ import { loadSafetensors } from '../src/engine/io/safetensors.js';
 import { syntheticFace, encodePng } from '../src/pcnn/data/index.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'pcnn-cli-'));
-const tiny = ['--width', '1', '--input-size', '32', '--synthetic-count', '28', '--batch', '7'];
+const tinyData = ['--synthetic-count', '28', '--batch', '7'];
+const tiny = ['--width', '1', '--input-size', '32', ...tinyData];
 
 function pcnn(...args: string[]) {
   const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin/pcnn.mjs'), ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 300_000 });
@@ -33,7 +34,7 @@ test('help lists the commands; each command has --help', () => {
 
 test('bad options are one-line errors naming the option', () => {
   assert.is(pcnn('train', '--bogus').err, 'pcnn train: unknown option --bogus (see pcnn train --help)\n', 'one line, the command named once');
-  assert.match(pcnn('train', '--width', 'wide').err, /--width expects an integer, got 'wide'/);
+  assert.match(pcnn('train', '--width', 'wide').err, /--width expects a positive integer, got 'wide'/);
   assert.match(pcnn('eval', ...tiny).err, /a --checkpoint is required/);
   assert.is(pcnn('train', '--bogus').code, 1);
   assert.is(pcnn('frobnicate').code, 2);
@@ -67,7 +68,7 @@ test('train writes checkpoints, log and curves; eval and predict use them', () =
   for (const f of ['last.safetensors', 'best.safetensors', 'log.jsonl', 'loss.png', 'accuracy.png']) {
     assert.ok(existsSync(path.join(out, f)), f);
   }
-  const e = pcnn('eval', ...tiny, '--checkpoint', path.join(out, 'last.safetensors'), '--robustness', '--out', out);
+  const e = pcnn('eval', ...tinyData, '--checkpoint', path.join(out, 'last.safetensors'), '--robustness', '--out', out);
   assert.is(e.code, 0, e.err);
   assert.match(e.out, /accuracy [\d.]+% on 7 images/);
   assert.match(e.out, /occluded mouth\s+[\d.]+%/);
@@ -104,7 +105,7 @@ test('train --average-from --per-path-bn saves a final model that eval reads bac
   assert.is(t.code, 0, t.err);
   const reported = /final model \(weights averaged over epochs 1 to 2, .*per input\)\): test accuracy ([\d.]+%)/.exec(t.out);
   assert.ok(reported, t.out);
-  const e = pcnn('eval', ...tiny, '--checkpoint', path.join(out, 'final.safetensors'), '--out', out);
+  const e = pcnn('eval', ...tinyData, '--checkpoint', path.join(out, 'final.safetensors'), '--out', out);
   assert.is(e.code, 0, e.err);
   assert.match(e.out, new RegExp(`accuracy ${reported![1].replace('.', '\\.')} on 7 images`));
 });

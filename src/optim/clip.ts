@@ -39,6 +39,8 @@ function gradsOf(params: Tensor | readonly Tensor[], op: string): Tensor[] {
  */
 export function clipGradNorm(params: Tensor | readonly Tensor[], maxNorm: number, normType = 2): Tensor {
   if (typeof maxNorm !== 'number' || Number.isNaN(maxNorm)) throw new Error(`clipGradNorm: maxNorm must be a number, got ${maxNorm}`);
+  // The gradients are scaled by maxNorm / total: 0 would zero them, a negative max norm flip their sign.
+  if (!(maxNorm > 0)) throw new Error(`clipGradNorm: maxNorm must be > 0, got ${maxNorm}`);
   if (typeof normType !== 'number' || !(normType > 0)) {
     throw new Error(`clipGradNorm: normType must be a number > 0 or Infinity, got ${normType}`);
   }

@@ -1,6 +1,7 @@
 /**
- * Command-line options of `pcnn`: the same common options in every command, each with a type, a default
- * and a line of help; unknown options and bad values are errors that name the option. An option table
+ * Command-line options of `pcnn`: tables of options that commands combine (each command accepts only the
+ * options it uses), each option with a type, a default and a line of help; unknown options, a flag given
+ * a value, and values of the wrong type or out of the option's range are errors that name the option. An option table
  * declared with `satisfies OptionSpecs` keeps its literal types, from which `ParsedOptions` gives each
  * parsed value its type: flags are booleans, options with a default always have a value.
  */
@@ -14,10 +15,14 @@ interface OptionValues {
 export type OptionType = keyof OptionValues;
 type ValueType = Exclude<OptionType, 'flag'>;
 
+/** Values a numeric option refuses: 'positive' refuses 0 and below, 'non-negative' below 0. */
+export type OptionRange = 'positive' | 'non-negative';
+
 /** A flag is false unless given; any other option has a value of its type, from its default or the command line. */
 export type OptionSpec =
   | { type: 'flag'; help: string }
-  | { [T in ValueType]: { type: T; help: string; default?: OptionValues[T] } }[ValueType];
+  | { type: 'string'; help: string; default?: string }
+  | { [T in Exclude<ValueType, 'string'>]: { type: T; help: string; default?: OptionValues[T]; range?: OptionRange } }[Exclude<ValueType, 'string'>];
 
 export type OptionSpecs = Record<string, OptionSpec>;
 
@@ -25,25 +30,43 @@ export type ParsedOptions<S extends OptionSpecs> = {
   [K in keyof S]: S[K] extends { default: unknown } | { type: 'flag' } ? OptionValues[S[K]['type']] : OptionValues[S[K]['type']] | undefined;
 };
 
-export const commonOptions = {
-  data: { type: 'string', default: 'synthetic', help: "dataset: 'synthetic', an image folder, a FER2013 .csv, ckplus48 or fer2013 folders" },
-  'input-size': { type: 'int', default: 48, help: 'input height and width in pixels' },
-  'in-channels': { type: 'int', default: 1, help: '1 (grayscale) or 3 (RGB)' },
-  width: { type: 'int', default: 8, help: 'base width of the ResNet-18 trunks (64 in the paper)' },
-  classes: { type: 'int', default: 7, help: 'number of classes' },
-  batch: { type: 'int', default: 32, help: 'batch size' },
-  epochs: { type: 'int', default: 8, help: 'training epochs' },
-  lr: { type: 'number', default: 0.01, help: 'SGD learning rate' },
-  seed: { type: 'int', default: 0, help: 'seed of initialisation, data order and augmentation' },
-  checkpoint: { type: 'string', help: 'checkpoint to load (.safetensors of ours, or a PyTorch .pth)' },
-  out: { type: 'string', default: 'runs/latest', help: 'output folder (checkpoints, logs, plots)' },
+/** Every command's --help. */
+export const helpOption = {
   help: { type: 'flag', help: 'show this help' },
 } satisfies OptionSpecs;
 
-/** The options and positional arguments of `argv`; errors name the option, and the caller the command. */
-export function parseArgs<S extends OptionSpecs>(argv: string[], specs: S, command: string): { options: ParsedOptions<S>; positional: string[] } {
+/** The model's configuration: for a fresh model, or a checkpoint that does not hold one (a PyTorch .pth). */
+export const modelOptions = {
+  'input-size': { type: 'int', default: 48, range: 'positive', help: 'input height and width in pixels' },
+  'in-channels': { type: 'int', default: 1, range: 'positive', help: '1 (grayscale) or 3 (RGB)' },
+  width: { type: 'int', default: 8, range: 'positive', help: 'base width of the ResNet-18 trunks (64 in the paper)' },
+  classes: { type: 'int', default: 7, range: 'positive', help: 'number of classes' },
+  ...helpOption,
+} satisfies OptionSpecs;
+
+/** A checkpoint to read, and the folder the command writes to. */
+export const checkpointOptions = {
+  checkpoint: { type: 'string', help: 'checkpoint to load (.safetensors of ours, or a PyTorch .pth)' },
+  out: { type: 'string', default: 'runs/latest', help: 'output folder (checkpoints, logs, plots)' },
+} satisfies OptionSpecs;
+
+/** The data a command reads, in batches. */
+export const dataOptions = {
+  data: { type: 'string', default: 'synthetic', help: "dataset: 'synthetic', an image folder, a FER2013 .csv, ckplus48 or fer2013 folders" },
+  batch: { type: 'int', default: 32, range: 'positive', help: 'batch size' },
+  seed: { type: 'int', default: 0, help: 'seed of initialisation, data order and augmentation' },
+} satisfies OptionSpecs;
+
+/** The options and positional arguments of `argv`, and the names of the options given there (a command may
+ *  refuse one that its data or checkpoint makes unused); errors name the option, and the caller the command. */
+export function parseArgs<S extends OptionSpecs>(
+  argv: string[],
+  specs: S,
+  command: string,
+): { options: ParsedOptions<S>; positional: string[]; given: ReadonlySet<string> } {
   const options: Record<string, string | number | boolean | undefined> = {};
   const positional: string[] = [];
+  const given = new Set<string>();
   for (const [name, spec] of Object.entries(specs)) options[name] = spec.type === 'flag' ? false : spec.default;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -54,24 +77,29 @@ export function parseArgs<S extends OptionSpecs>(argv: string[], specs: S, comma
     const [name, inline] = arg.slice(2).split(/=(.*)/s, 2);
     const spec: OptionSpec | undefined = Object.hasOwn(specs, name) ? specs[name] : undefined; // not --constructor
     if (!spec) throw new Error(`unknown option --${name} (see pcnn ${command} --help)`);
+    given.add(name);
     if (spec.type === 'flag') {
-      options[name] = inline === undefined ? true : inline !== 'false';
+      // '--resume=0' read as true (or as false) would guess what was meant.
+      if (inline !== undefined) throw new Error(`--${name} is a flag and takes no value, got '${arg}' (give --${name} alone, or leave it out)`);
+      options[name] = true;
       continue;
     }
     const value = inline ?? argv[++i];
     if (value === undefined) throw new Error(`option --${name} needs a value`);
-    options[name] = convert(value, spec.type, name);
+    options[name] = spec.type === 'string' ? value : convert(value, spec.type, spec.range, name);
   }
   // Every entry was set above from its spec: a flag's boolean, a default of the spec's type, or a value
   // converted by that type, which is what ParsedOptions<S> says of it.
-  return { options: options as ParsedOptions<S>, positional };
+  return { options: options as ParsedOptions<S>, positional, given };
 }
 
-function convert(value: string, type: ValueType, name: string): string | number {
-  if (type === 'string') return value;
+function convert(value: string, type: 'int' | 'number', range: OptionRange | undefined, name: string): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || (type === 'int' && !Number.isInteger(n))) {
-    throw new Error(`--${name} expects ${type === 'int' ? 'an integer' : 'a number'}, got '${value}'`);
+  const inRange = range === 'positive' ? n > 0 : range === 'non-negative' ? n >= 0 : true;
+  if (value.trim() === '' || !Number.isFinite(n) || (type === 'int' && !Number.isInteger(n)) || !inRange) {
+    const kind = type === 'int' ? 'integer' : 'number';
+    const expected = range ? `a ${range} ${kind}` : type === 'int' ? 'an integer' : 'a number';
+    throw new Error(`--${name} expects ${expected}, got '${value}'`);
   }
   return n;
 }

@@ -1,6 +1,7 @@
 /**
- * `pcnn` command line: train, eval, predict, info, cv. Every command takes the common options of
- * args.ts; `pcnn <command> --help` lists them. Errors are printed as one line (no stack) with exit 1.
+ * `pcnn` command line: train, eval, predict, info, cv. Each command accepts the options it uses (tables
+ * of args.ts combined below), and refuses one that its data or checkpoint leaves unused; `pcnn <command>
+ * --help` lists them. Errors are printed as one line (no stack) with exit 1.
  */
 import path from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { noGrad } from '../engine/autograd.js';
 import { tidy } from '../engine/scope.js';
 import { tensor } from '../engine/tensor.js';
 import { flush } from '../engine/recorder.js';
-import { commonOptions, helpText, parseArgs, type OptionSpecs, type ParsedOptions } from './args.js';
+import { checkpointOptions, dataOptions, helpOption, helpText, modelOptions, parseArgs, type OptionSpecs, type ParsedOptions } from './args.js';
 import { checkSameRecipe } from './recipe.js';
 import { resolveData } from './datasets.js';
 import { train, evaluationBatchSize, type TrainOptions, type TrainResult, type TrainingMeta } from './train.js';
@@ -27,43 +28,63 @@ import {
   type Transform, type Dataset,
 } from './data/index.js';
 
-const trainOptions = {
-  ...commonOptions,
+/** What cv trains with in each fold (its data is a subject-wise folder, its folds all of --folds). */
+const cvOptions = {
+  ...modelOptions,
+  ...dataOptions,
+  ...checkpointOptions,
+  epochs: { type: 'int', default: 8, range: 'positive', help: 'training epochs' },
+  lr: { type: 'number', default: 0.01, range: 'positive', help: 'SGD learning rate' },
   resume: { type: 'flag', help: 'continue from <out>/last.safetensors (same weights, optimizer, scheduler, data order); the recipe must be the saved one' },
-  momentum: { type: 'number', default: 0.9, help: 'SGD momentum' },
-  'weight-decay': { type: 'number', default: 1e-4, help: 'SGD weight decay (L2 penalty)' },
-  'step-size': { type: 'int', default: 10, help: 'StepLR period in epochs' },
-  gamma: { type: 'number', default: 0.5, help: 'StepLR factor' },
-  alpha: { type: 'number', default: 12, help: 'weight of CE(main head)' },
-  beta: { type: 'number', default: 8, help: 'weight of CE(sum of sense heads)' },
+  momentum: { type: 'number', default: 0.9, range: 'non-negative', help: 'SGD momentum' },
+  'weight-decay': { type: 'number', default: 1e-4, range: 'non-negative', help: 'SGD weight decay (L2 penalty)' },
+  'step-size': { type: 'int', default: 10, range: 'positive', help: 'StepLR period in epochs' },
+  gamma: { type: 'number', default: 0.5, range: 'positive', help: 'StepLR factor' },
+  // A negative weight would train the head away from the labels.
+  alpha: { type: 'number', default: 12, range: 'non-negative', help: 'weight of CE(main head)' },
+  beta: { type: 'number', default: 8, range: 'non-negative', help: 'weight of CE(sum of sense heads)' },
   'no-augment': { type: 'flag', help: 'train without augmentation' },
-  'max-steps': { type: 'int', help: 'stop after this many steps (smoke tests)' },
+  'max-steps': { type: 'int', range: 'positive', help: 'stop after this many steps (smoke tests)' },
   'init-trunks': { type: 'string', help: 'torchvision ResNet-18 state dict (.pth or .safetensors) for the six trunks and layer4' },
   'init-from': { type: 'string', help: 'a PCNN checkpoint (ours or a .pth) trained on other data: every weight but the class heads fc, fc2..fc7 (fine-tuning)' },
-  'time-limit': { type: 'number', help: 'minutes of training: no epoch is started that would end past them' },
-  'average-from': { type: 'int', help: 'average the weights from the end of this epoch on (SWA); the final model is the average, its BatchNorm statistics re-estimated' },
+  'time-limit': { type: 'number', range: 'positive', help: 'minutes of training: no epoch is started that would end past them' },
+  'average-from': { type: 'int', range: 'positive', help: 'average the weights from the end of this epoch on (SWA); the final model is the average, its BatchNorm statistics re-estimated' },
   'per-path-bn': { type: 'flag', help: "at the end, re-estimate BatchNorm statistics with layer4's kept apart for its two inputs (x10, x1 + x11)" },
-  'clip-grad-norm': { type: 'number', help: 'clip gradients to this total 2-norm' },
+  // A max norm of 0 or below would zero the gradients or flip their sign.
+  'clip-grad-norm': { type: 'number', range: 'positive', help: 'clip gradients to this total 2-norm' },
   'nan-guard': { type: 'string', default: 'off', help: "'stop' or 'skip': check loss and gradients each step, name the op that made a NaN/Inf" },
-  'synthetic-count': { type: 'int', default: 2100, help: 'training images of the synthetic set' },
-  fold: { type: 'int', default: 0, help: 'test fold, for subject-wise folders (CK+48)' },
-  folds: { type: 'int', default: 10, help: 'number of subject-wise folds' },
+  folds: { type: 'int', default: 10, range: 'positive', help: 'number of subject-wise folds' },
 } satisfies OptionSpecs;
 
+/** Which data set, and which split of it. */
+const splitOptions = {
+  ...dataOptions,
+  'synthetic-count': { type: 'int', default: 2100, range: 'positive', help: 'training images of the synthetic set' },
+  fold: { type: 'int', default: 0, range: 'non-negative', help: 'test fold, for subject-wise folders (CK+48)' },
+  folds: { type: 'int', default: 10, range: 'positive', help: 'number of subject-wise folds' },
+} satisfies OptionSpecs;
+
+const trainOptions = { ...cvOptions, ...splitOptions } satisfies OptionSpecs;
+
 const evalOptions = {
-  ...trainOptions,
+  ...modelOptions,
+  ...checkpointOptions,
+  ...splitOptions,
   robustness: { type: 'flag', help: 'also evaluate occluded eyes/mouth, a random patch, rotations of 30 and 45 degrees' },
 } satisfies OptionSpecs;
 
-type CommonOptions = ParsedOptions<typeof commonOptions>;
+const predictOptions = { ...modelOptions, ...checkpointOptions } satisfies OptionSpecs;
+
+type ModelOptions = ParsedOptions<typeof modelOptions>;
+type CvCommandOptions = ParsedOptions<typeof cvOptions>;
 type TrainCommandOptions = ParsedOptions<typeof trainOptions>;
 
-function modelConfig(o: CommonOptions): Required<PCNNConfig> {
+function modelConfig(o: ModelOptions): Required<PCNNConfig> {
   const size = o['input-size'];
   return { inChannels: o['in-channels'], width: o.width, numClasses: o.classes, inputSize: [size, size], stnInit: 'identity' };
 }
 
-function trainConfig(o: TrainCommandOptions, out: string): TrainOptions {
+function trainConfig(o: CvCommandOptions, out: string): TrainOptions {
   return {
     model: modelConfig(o),
     batch: o.batch,
@@ -95,7 +116,7 @@ function nanGuardMode(value: string): 'off' | 'stop' | 'skip' {
   throw new Error(`--nan-guard must be off, stop or skip, got '${value}'`);
 }
 
-function dataChoice(o: TrainCommandOptions) {
+function dataChoice(o: ParsedOptions<typeof splitOptions & typeof modelOptions>) {
   return {
     data: o.data,
     inputSize: o['input-size'],
@@ -107,7 +128,21 @@ function dataChoice(o: TrainCommandOptions) {
   };
 }
 
-async function cmdTrain(o: TrainCommandOptions): Promise<void> {
+/** The options given that the chosen data does not read: --synthetic-count but for the synthetic set,
+ *  --fold and --folds but for a subject-wise folder (resolveData's choice: an index.csv, no train/ and test/). */
+function checkSplitOptionsUsed(o: { data: string }, given: ReadonlySet<string>): void {
+  const synthetic = o.data === 'synthetic';
+  const subjectWise = !synthetic && existsSync(path.join(o.data, 'index.csv')) &&
+    !(existsSync(path.join(o.data, 'train')) && existsSync(path.join(o.data, 'test')));
+  const unused = [...(synthetic ? [] : ['synthetic-count']), ...(subjectWise ? [] : ['fold', 'folds'])].filter((name) => given.has(name));
+  if (unused.length) {
+    throw new Error(`${unused.map((name) => `--${name}`).join(', ')} not used with --data ${o.data} ` +
+      `(--synthetic-count is for --data synthetic, --fold and --folds for a subject-wise folder with an index.csv)`);
+  }
+}
+
+async function cmdTrain(o: TrainCommandOptions, given: ReadonlySet<string>): Promise<void> {
+  checkSplitOptionsUsed(o, given);
   const data = resolveData(dataChoice(o));
   reportSkipped(data.skipped);
   const config = trainConfig(o, o.out);
@@ -132,14 +167,22 @@ async function cmdTrain(o: TrainCommandOptions): Promise<void> {
   result.model.dispose();
 }
 
-/** A model with the configuration stored in one of our checkpoints, else from the options. */
-async function loadModel(o: CommonOptions): Promise<{ model: PCNN; classNames?: string[] }> {
+/** A model with the configuration stored in one of our checkpoints (which refuses model options given,
+ *  as they would not be used), else from the options. */
+async function loadModel(o: ModelOptions & ParsedOptions<typeof checkpointOptions>, given: ReadonlySet<string>): Promise<{ model: PCNN; classNames?: string[] }> {
   const file = o.checkpoint;
   if (!file) throw new Error('a --checkpoint is required (a .safetensors of ours, or a PyTorch .pth)');
   let config = modelConfig(o);
   let classNames: string[] | undefined;
   const ours = file.endsWith('.safetensors') ? await loadCheckpoint<TrainingMeta>(file) : null;
-  if (ours?.meta) ({ config, classNames } = ours.meta);
+  if (ours?.meta) {
+    ({ config, classNames } = ours.meta);
+    const unused = Object.keys(modelOptions).filter((name) => name !== 'help' && given.has(name));
+    if (unused.length) {
+      throw new Error(`${unused.map((name) => `--${name}`).join(', ')} not used: ${file} holds its model configuration ` +
+        `(--input-size ${config.inputSize[0]}, --in-channels ${config.inChannels}, --width ${config.width}, --classes ${config.numClasses}); leave them out`);
+    }
+  }
   const model = new PCNN(config);
   const { state, ignored } = await loadWeights(file, ['resnet']);
   model.loadStateDict(state);
@@ -148,10 +191,12 @@ async function loadModel(o: CommonOptions): Promise<{ model: PCNN; classNames?: 
   return { model: model.eval(), classNames };
 }
 
-async function cmdEval(o: ParsedOptions<typeof evalOptions>): Promise<void> {
-  const { model, classNames: saved } = await loadModel(o);
+async function cmdEval(o: ParsedOptions<typeof evalOptions>, given: ReadonlySet<string>): Promise<void> {
+  checkSplitOptionsUsed(o, given);
+  const { model, classNames: saved } = await loadModel(o, given);
   const data = resolveData({ ...dataChoice(o), inputSize: model.config.inputSize[0], inChannels: model.config.inChannels });
   reportSkipped(data.skipped);
+  checkSameClasses(o.checkpoint!, saved, model.config.numClasses, data);
   const classNames = saved ?? data.classNames;
   const variants: [string, Transform | undefined][] = [['clean', undefined]];
   if (o.robustness) {
@@ -181,9 +226,18 @@ async function cmdEval(o: ParsedOptions<typeof evalOptions>): Promise<void> {
   model.dispose();
 }
 
-async function cmdPredict(o: CommonOptions, images: string[]): Promise<void> {
-  if (!images.length) throw new Error('pcnn predict: give one or more image files');
-  const { model, classNames } = await loadModel(o);
+/** Refuses data whose classes are not the checkpoint's, by name where it has them (else by count): label
+ *  i of the data would be scored as the model's class i. */
+function checkSameClasses(file: string, saved: string[] | undefined, numClasses: number, data: { name: string; classNames: string[] }): void {
+  const names = data.classNames;
+  if (saved ? saved.join('\n') === names.join('\n') : names.length === numClasses) return;
+  const model = saved ? `${saved.length} (${saved.join(', ')})` : `${numClasses} (names not stored)`;
+  throw new Error(`the classes of ${data.name}, ${names.length} (${names.join(', ')}), are not those of ${file}, ${model}`);
+}
+
+async function cmdPredict(o: ParsedOptions<typeof predictOptions>, given: ReadonlySet<string>, images: string[]): Promise<void> {
+  if (!images.length) throw new Error('give one or more image files');
+  const { model, classNames } = await loadModel(o, given);
   const names = classNames ?? [...Array(model.config.numClasses).keys()].map((i) => `class ${i}`);
   const results = await predictImages(model, images, names, o.out);
   for (const r of results) {
@@ -194,7 +248,7 @@ async function cmdPredict(o: CommonOptions, images: string[]): Promise<void> {
   model.dispose();
 }
 
-async function cmdInfo(o: CommonOptions): Promise<void> {
+async function cmdInfo(o: ModelOptions): Promise<void> {
   const paper: Required<PCNNConfig> = { inChannels: 3, width: 64, numClasses: 7, inputSize: [224, 224], stnInit: 'identity' };
   const describe = (config: Required<PCNNConfig>, model: PCNN) =>
     `PCNN ${config.inputSize.join('x')}x${config.inChannels}, width ${config.width}, ${config.numClasses} classes: ` +
@@ -227,7 +281,7 @@ async function inferenceLatency(model: PCNN, repeats: number): Promise<number> {
   return times[Math.floor(times.length / 2)];
 }
 
-async function cmdCv(o: TrainCommandOptions): Promise<void> {
+async function cmdCv(o: CvCommandOptions): Promise<void> {
   const k = o.folds;
   const size = o['input-size'];
   // Decoded once; each fold is a split of the same samples.
@@ -285,7 +339,7 @@ interface FoldResult {
   accuracies: Record<string, number>;
 }
 
-async function foldAccuracies(config: TrainOptions, split: { train: Dataset; test: Dataset; classNames: string[] }, o: TrainCommandOptions): Promise<Record<string, number>> {
+async function foldAccuracies(config: TrainOptions, split: { train: Dataset; test: Dataset; classNames: string[] }, o: CvCommandOptions): Promise<Record<string, number>> {
   const result = await train({ ...config, quiet: false }, split);
   const last = await evaluateRules(result.model, split.test, config);
   const accuracies: Record<string, number> = { main: last.main.accuracy, heads: last.headsAccuracy, ensemble: last.ensembleAccuracy! };
@@ -300,7 +354,7 @@ async function foldAccuracies(config: TrainOptions, split: { train: Dataset; tes
 
 /** The recipe's end (finishTraining: the average in, BatchNorm statistics re-estimated), then every rule on
  *  the test images. */
-async function finishAndEvaluate(result: TrainResult, config: TrainOptions, data: { train: Dataset; test: Dataset }, o: TrainCommandOptions) {
+async function finishAndEvaluate(result: TrainResult, config: TrainOptions, data: { train: Dataset; test: Dataset }, o: CvCommandOptions) {
   await finishTraining(result.model, result.average, data.train, { batchSize: config.batch, perPath: o['per-path-bn'] });
   return evaluateRules(result.model, data.test, config);
 }
@@ -311,11 +365,11 @@ function evaluateRules(model: PCNN, test: Dataset, config: TrainOptions) {
 }
 
 /** Whether the recipe ends with weight averaging or a re-estimation of BatchNorm statistics. */
-function finishes(o: TrainCommandOptions): boolean {
+function finishes(o: CvCommandOptions): boolean {
   return o['average-from'] !== undefined || o['per-path-bn'];
 }
 
-function describeFinish(o: TrainCommandOptions): string {
+function describeFinish(o: CvCommandOptions): string {
   const from = o['average-from'];
   return `${from === undefined ? 'last weights' : `weights averaged over epochs ${from} to ${o.epochs}`}, ` +
     `BatchNorm statistics re-estimated on the training images${o['per-path-bn'] ? " (layer4's per input)" : ''}`;
@@ -348,11 +402,11 @@ interface Command {
   parse(argv: string[], name: string): { help: boolean; run(): Promise<void> };
 }
 
-/** A command whose run gets its own options' types (every command has the common ones). */
-function command<S extends typeof commonOptions>(
+/** A command whose run gets its own options' types (every command has --help). */
+function command<S extends OptionSpecs & typeof helpOption>(
   summary: string,
   options: S,
-  run: (o: ParsedOptions<S>, rest: string[]) => Promise<void>,
+  run: (o: ParsedOptions<S>, given: ReadonlySet<string>, rest: string[]) => Promise<void>,
   usage?: string,
 ): Command {
   return {
@@ -360,8 +414,8 @@ function command<S extends typeof commonOptions>(
     usage,
     options,
     parse(argv, name) {
-      const { options: parsed, positional } = parseArgs(argv, options, name);
-      return { help: parsed.help === true, run: () => run(parsed, positional) };
+      const { options: parsed, positional, given } = parseArgs(argv, options, name);
+      return { help: parsed.help === true, run: () => run(parsed, given, positional) };
     },
   };
 }
@@ -373,9 +427,9 @@ const commands: Record<string, Command> = {
     evalOptions,
     cmdEval,
   ),
-  predict: command('Class probabilities for images, and a PNG with the five crops, the registered local map and the prediction.', commonOptions, cmdPredict, 'IMAGE...'),
-  info: command('Parameters and multiply-accumulates per configuration, and inference latency on this adapter.', commonOptions, cmdInfo),
-  cv: command('k-fold cross-validation by subject (CK+48 protocol: subjects sorted as strings, rank r in fold r mod k).', trainOptions, cmdCv),
+  predict: command('Class probabilities for images, and a PNG with the five crops, the registered local map and the prediction.', predictOptions, cmdPredict, 'IMAGE...'),
+  info: command('Parameters and multiply-accumulates per configuration, and inference latency on this adapter.', modelOptions, cmdInfo),
+  cv: command('k-fold cross-validation by subject (CK+48 protocol: subjects sorted as strings, rank r in fold r mod k).', cvOptions, cmdCv),
 };
 
 export async function main(argv: string[]): Promise<number> {

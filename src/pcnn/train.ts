@@ -102,7 +102,7 @@ export async function train(
   data: { train: Dataset; test: Dataset; classNames: string[] },
 ): Promise<TrainResult> {
   const log = (text: string) => options.quiet || console.error(text);
-  checkOptions(options, data.classNames);
+  checkOptions(options, data);
   mkdirSync(options.out, { recursive: true });
   const run = await startingState(options, log);
   const loader = trainingLoader(data.train, options);
@@ -150,10 +150,29 @@ interface RunState {
   meta: TrainingMeta | null;
 }
 
-function checkOptions(options: TrainOptions, classNames: string[]): void {
+/** Refuses a recipe that would train on nothing, or on a loss or gradient turned around: a run without a
+ *  step ends with a NaN loss and accuracy, a negative loss weight or max norm trains away from the labels. */
+function checkOptions(options: TrainOptions, data: { train: Dataset; test: Dataset; classNames: string[] }): void {
+  const { classNames } = data;
   if (classNames.length !== options.model.numClasses) {
     throw new Error(`the data has ${classNames.length} classes (${classNames.join(', ')}), the model --classes ${options.model.numClasses}`);
   }
+  for (const name of ['epochs', 'batch'] as const) {
+    if (!Number.isInteger(options[name]) || options[name] < 1) throw new Error(`${name} must be a positive integer, got ${options[name]}`);
+  }
+  for (const name of ['alpha', 'beta'] as const) {
+    if (!(options[name] >= 0)) throw new Error(`the loss weight ${name} must be a number >= 0, got ${options[name]}`);
+  }
+  if (options.alpha === 0 && options.beta === 0) throw new Error('the loss weights alpha and beta are both 0: the loss would be 0 and nothing would train');
+  if (options.clipGradNorm !== undefined && !(options.clipGradNorm > 0)) {
+    throw new Error(`clipGradNorm must be a max norm > 0, got ${options.clipGradNorm}`);
+  }
+  const steps = stepsPerEpoch(data.train.length, options.batch);
+  if (steps === 0) {
+    throw new Error(`the training split has ${data.train.length} image(s): at batch ${options.batch} no training step would run ` +
+      `(a last batch of a single image is dropped); give more training images or a smaller batch`);
+  }
+  if (data.test.length === 0) throw new Error('the test split has no images: the accuracy after each epoch would be NaN');
   const from = options.averageFrom;
   if (from !== undefined && (!Number.isInteger(from) || from < 1 || from > options.epochs)) {
     throw new Error(`averageFrom must be an epoch from 1 to ${options.epochs} (the last), got ${from}`);
@@ -214,6 +233,15 @@ function recipeOf(options: TrainOptions): Recipe {
   return Object.fromEntries(RECIPE_KEYS.map((k) => [k, options[k]])) as Recipe;
 }
 
+/** Whether the last batch is dropped: one sample would make batch-norm statistics degenerate (PyTorch raises there). */
+function dropsLastBatch(images: number, batch: number): boolean {
+  return images % batch === 1;
+}
+
+function stepsPerEpoch(images: number, batch: number): number {
+  return dropsLastBatch(images, batch) ? Math.floor(images / batch) : Math.ceil(images / batch);
+}
+
 function trainingLoader(train: Dataset, options: TrainOptions): DataLoader {
   const { inChannels, inputSize } = options.model;
   return new DataLoader(train, {
@@ -221,8 +249,7 @@ function trainingLoader(train: Dataset, options: TrainOptions): DataLoader {
     shape: [inChannels, inputSize[0], inputSize[1]],
     shuffle: true,
     seed: options.seed,
-    // A last batch of one sample would make batch-norm statistics degenerate (PyTorch raises there).
-    dropLast: train.length % options.batch === 1,
+    dropLast: dropsLastBatch(train.length, options.batch),
     transform: options.augment ? (image, s, g) => augment(image, s, g) : undefined,
   });
 }
