@@ -4,9 +4,10 @@
  * epoch, atomic last/best checkpoints, a JSON-lines log and PNG curves. `resume` continues from the
  * last checkpoint exactly: weights, optimizer and scheduler state, epoch, and the data order and
  * augmentation, which are functions of (seed, epoch, batch) alone; it refuses a recipe other than the
- * one saved there (recipe.ts), which the checkpoints go on recording.
+ * one saved there (recipe.ts), which the checkpoints go on recording. A run holds its output folder
+ * (a lock file) so that two runs cannot interleave their checkpoints there.
  */
-import { mkdirSync, existsSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, existsSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { manualSeed } from '../engine/random.js';
 import { SGD, StepLR, WeightAverage } from '../optim/index.js';
@@ -104,28 +105,90 @@ export async function train(
   const log = (text: string) => options.quiet || console.error(text);
   checkOptions(options, data);
   mkdirSync(options.out, { recursive: true });
-  const run = await startingState(options, log);
-  const loader = trainingLoader(data.train, options);
-  const started = performance.now();
-  let last: Evaluation | null = null;
-  for (let epoch = run.epochsDone; epoch < options.epochs; epoch++) {
-    if (pastTimeLimit(options, run, epoch, started)) {
-      log(`time limit of ${options.timeLimitMinutes} min: stopping after epoch ${epoch}`);
-      break;
+  const unlock = lockFolder(options.out);
+  try {
+    const run = await startingState(options, log);
+    const loader = trainingLoader(data.train, options);
+    const started = performance.now();
+    let last: Evaluation | null = null;
+    for (let epoch = run.epochsDone; epoch < options.epochs; epoch++) {
+      if (pastTimeLimit(options, run, epoch, started)) {
+        log(`time limit of ${options.timeLimitMinutes} min: stopping after epoch ${epoch}`);
+        break;
+      }
+      const epochStart = performance.now();
+      const tally = await runEpoch(run, loader, epoch, options, log);
+      if (options.maxSteps !== undefined && run.steps >= options.maxSteps) break;
+      const lr = endEpoch(run, epoch, options);
+      const trainSeconds = secondsSince(epochStart);
+      last = await evaluate(run.model, data.test, { batchSize: evaluationBatchSize(options) });
+      const record = epochRecord(epoch, lr, tally, last, trainSeconds, secondsSince(epochStart));
+      run.history.push(record);
+      logEpoch(record, log);
+      await saveCheckpoints(run, record, options, data.classNames);
+      writeLogAndCurves(options.out, run.history);
     }
-    const epochStart = performance.now();
-    const tally = await runEpoch(run, loader, epoch, options, log);
-    if (options.maxSteps !== undefined && run.steps >= options.maxSteps) break;
-    const lr = endEpoch(run, epoch, options);
-    const trainSeconds = secondsSince(epochStart);
-    last = await evaluate(run.model, data.test, { batchSize: evaluationBatchSize(options) });
-    const record = epochRecord(epoch, lr, tally, last, trainSeconds, secondsSince(epochStart));
-    run.history.push(record);
-    logEpoch(record, log);
-    await saveCheckpoints(run, record, options, data.classNames);
-    writeLogAndCurves(options.out, run.history);
+    return { model: run.model, average: run.average, history: run.history, last, meta: run.meta, seconds: secondsSince(started) };
+  } finally {
+    unlock();
   }
-  return { model: run.model, average: run.average, history: run.history, last, meta: run.meta, seconds: secondsSince(started) };
+}
+
+/** The lock file of an output folder in use by a training; it holds the pid of the process training there. */
+export const LOCK_FILE = 'training.lock';
+
+/**
+ * Takes `out` for this process: creates its lock file exclusively, or takes over one whose process has
+ * ended without removing it (killed); refuses a folder whose process is alive, naming it. Returns the
+ * release, which also runs at process exit (an exit in the middle of training).
+ */
+function lockFolder(out: string): () => void {
+  const file = path.join(out, LOCK_FILE);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fd = openSync(file, 'wx');
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    if (!existsSync(file)) continue; // released in between
+    const holder = lockHolder(file);
+    // A second attempt that finds a lock again lost the takeover to another process.
+    if (holder === null || processIsAlive(holder) || attempt > 0) {
+      throw new Error(`${out} is in use by ${holder === null ? `a process that has not written its pid to ${file} yet` : `process ${holder} (${file})`}: ` +
+        `two trainings would interleave their checkpoints; wait for it to end or use another --out` +
+        (holder === null ? ` (remove ${file} if no training runs there)` : ''));
+    }
+    rmSync(file, { force: true });
+  }
+  const release = () => {
+    process.off('exit', release);
+    if (lockHolder(file) === process.pid) rmSync(file, { force: true });
+  };
+  process.on('exit', release);
+  return release;
+}
+
+function lockHolder(file: string): number | null {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+  const pid = Number(text.trim());
+  return text.trim() !== '' && Number.isInteger(pid) && pid > 0 ? pid : null;
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0); // signal 0: only the check that the process exists
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // it exists, under another user
+  }
 }
 
 /** The batch size of the evaluation after each epoch (and of the final model's, in the CLI). */
