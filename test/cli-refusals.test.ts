@@ -68,6 +68,7 @@ test('pcnn: an option the command does not use is unknown to it', () => {
   assert.match(refusal('predict', '--batch', '4', 'x.png'), /^pcnn predict: unknown option --batch/);
   assert.match(refusal('cv', '--fold', '3'), /^pcnn cv: unknown option --fold/);
   assert.match(refusal('train', '--robustness'), /^pcnn train: unknown option --robustness/);
+  assert.is(refusal('predict'), 'pcnn predict: give one or more image files', 'the command named once');
 });
 
 test('pcnn train: --fold and --synthetic-count are refused with data that does not read them', () => {
