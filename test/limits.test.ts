@@ -27,6 +27,7 @@ const CHILD_TIMEOUT_MS = 180_000;
  */
 async function deviceLossChild(out: string): Promise<void> {
   const data = resolveData({ data: 'synthetic', inputSize: 32, inChannels: 1, seed: 7, syntheticCount: 48 });
+  const madeBefore = tensor([5, 6]);
   const last = path.join(out, 'last.safetensors');
   const poll = setInterval(() => {
     if (!existsSync(last)) return;
@@ -49,9 +50,15 @@ async function deviceLossChild(out: string): Promise<void> {
   clearInterval(poll);
   release();
   await init();
+  let staleError = '';
+  try {
+    matmul(madeBefore.view([1, 2]), madeBefore.view([2, 1]));
+  } catch (e) {
+    staleError = (e as Error).message;
+  }
   // A kernel the training used: its pipelines and bind groups of the old device must not be reused.
   const after = Array.from(await matmul(tensor([1, 2, 3], [1, 3]), tensor([1, 0, 0, 0, 1, 0, 0, 0, 1], [3, 3])).toArray());
-  console.log(JSON.stringify({ error, after }));
+  console.log(JSON.stringify({ error, after, staleError }));
   release();
 }
 
@@ -128,7 +135,7 @@ test('workgroups past maxComputeWorkgroupsPerDimension: folded by workgroups1d, 
 });
 
 /** Runs this test file's bundle as a child in device-loss mode; resolves to what it printed. */
-function runChild(out: string): Promise<{ error: string; after: number[] }> {
+function runChild(out: string): Promise<{ error: string; after: number[]; staleError: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [fileURLToPath(import.meta.url)], {
       cwd: repoRoot,
@@ -155,9 +162,10 @@ function runChild(out: string): Promise<{ error: string; after: number[] }> {
 test('device lost mid-training: the run ends with an error saying so, the last checkpoint loads, a new device works', async () => {
   const out = mkdtempSync(path.join(tmpdir(), 'pcnn-device-loss-'));
   try {
-    const { error, after } = await runChild(out);
+    const { error, after, staleError } = await runChild(out);
     assert.match(error, /the WebGPU device was lost \(destroyed/);
-    assert.equal(after, [1, 2, 3], 'release() + init() gave a working device');
+    assert.is(staleError, 'tensor of shape [1,2] was made on a device that release() destroyed; make it again after init()');
+    assert.equal(after, [1, 2, 3], 'release() + init() gave a working device, not poisoned by the stale tensor');
     const saved = await loadCheckpoint<{ epoch: number; history: unknown[] }>(path.join(out, 'last.safetensors'));
     assert.ok(saved.meta && saved.meta.epoch >= 1 && saved.meta.epoch < 3, `interrupted after a completed epoch (${saved.meta?.epoch})`);
     assert.is(saved.meta!.history.length, saved.meta!.epoch, 'one history record per completed epoch');

@@ -3,7 +3,7 @@
  * order, with shape and strides. Views made by `reshape` share the storage (reference counted); every
  * other op writes a new tensor. Reading back is asynchronous and is the only point that waits.
  */
-import { gpu, readbackError } from './device.js';
+import { gpu, onRelease, readbackError } from './device.js';
 import { pool } from './pool.js';
 import { recorder, dispatch, workgroups1d } from './recorder.js';
 import { Kernel } from './kernel.js';
@@ -24,8 +24,13 @@ export class DisposedTensorError extends Error {
   }
 }
 
+/** Counts `release()`s: storage made before the last one belongs to a destroyed device. */
+let deviceGeneration = 0;
+onRelease(() => deviceGeneration++);
+
 class Storage {
   refs = 1;
+  readonly generation = deviceGeneration;
   constructor(
     readonly buffer: GPUBuffer,
     readonly bytes: number,
@@ -84,6 +89,10 @@ export class Tensor implements Owned {
 
   get buffer(): GPUBuffer {
     if (!this.storage) throw new DisposedTensorError(this.shape);
+    if (this.storage.generation !== deviceGeneration) {
+      // Bound on the new device, the old buffer would fail the next submit, whichever op it holds.
+      throw new Error(`tensor of shape [${this.shape}] was made on a device that release() destroyed; make it again after init()`);
+    }
     return this.storage.buffer;
   }
 
