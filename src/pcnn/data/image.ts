@@ -33,24 +33,104 @@ function pngDimensions(bytes: Uint8Array): { width: number; height: number } | n
   return { width: view.getUint32(16), height: view.getUint32(20) };
 }
 
-/** Width and height from the JPEG's first start-of-frame marker (SOF0..SOF15 but DHT, JPG and DAC), or
- *  null if none is found before the data ends or the scan starts. */
-function jpegDimensions(bytes: Uint8Array): { width: number; height: number } | null {
+/** One scan's header (SOS): its component count, spectral selection Ss..Se and successive approximation Ah, Al. */
+interface JpegScan {
+  components: number;
+  spectralStart: number;
+  spectralEnd: number;
+  approximationHigh: number;
+  approximationLow: number;
+}
+
+/** What the marker walk of a JPEG finds: the first start-of-frame (its marker and declared size; null if
+ *  none comes before the first scan) and every scan header it reaches. */
+interface JpegHeaders {
+  frame: { marker: number; width: number; height: number } | null;
+  scans: JpegScan[];
+}
+
+/** Start-of-frame markers: SOF0..SOF15 but DHT (C4), JPG (C8) and DAC (CC). */
+const isStartOfFrame = (marker: number) => marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+/** SOF2, SOF6, SOF10, SOF14: the progressive frames (Huffman or arithmetic, plain or differential). */
+const isProgressiveFrame = (marker: number) => marker === 0xc2 || marker === 0xc6 || marker === 0xca || marker === 0xce;
+const START_OF_SCAN = 0xda;
+const END_OF_IMAGE = 0xd9;
+/** Markers that may stand inside entropy-coded data: RST0..RST7. */
+const isRestart = (marker: number) => marker >= 0xd0 && marker <= 0xd7;
+
+/**
+ * Walks the JPEG's marker segments: the first start-of-frame, and each scan header, skipping each scan's
+ * entropy-coded data (up to the next marker that is neither a stuffed 0xFF00 nor a restart). Stops at the
+ * end of the image or wherever the structure breaks (truncation, garbage): what was found until then is
+ * returned, and the decoder reports the break.
+ */
+function readJpegHeaders(bytes: Uint8Array): JpegHeaders {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headers: JpegHeaders = { frame: null, scans: [] };
   let at = 2;
-  while (at + 9 <= bytes.length && bytes[at] === 0xff) {
+  while (at + 4 <= bytes.length && bytes[at] === 0xff) {
     const marker = bytes[at + 1];
     if (marker === 0xff) {
       at++; // fill byte
       continue;
     }
-    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
-      return { height: view.getUint16(at + 5), width: view.getUint16(at + 7) };
+    if (marker === END_OF_IMAGE) break;
+    const segmentEnd = at + 2 + view.getUint16(at + 2);
+    if (segmentEnd > bytes.length) break;
+    if (isStartOfFrame(marker) && !headers.frame && segmentEnd >= at + 9) {
+      headers.frame = { marker, height: view.getUint16(at + 5), width: view.getUint16(at + 7) };
     }
-    if (marker === 0xda) return null;
-    at += 2 + view.getUint16(at + 2);
+    if (marker === START_OF_SCAN) {
+      if (!headers.frame) break; // a scan before any frame: the decoder refuses the file
+      const components = bytes[at + 4];
+      const selection = at + 5 + 2 * components; // Ss, Se, then Ah << 4 | Al
+      if (selection + 3 > segmentEnd) break;
+      headers.scans.push({
+        components,
+        spectralStart: bytes[selection],
+        spectralEnd: bytes[selection + 1],
+        approximationHigh: bytes[selection + 2] >> 4,
+        approximationLow: bytes[selection + 2] & 0x0f,
+      });
+      at = segmentEnd;
+      while (at + 1 < bytes.length && !(bytes[at] === 0xff && bytes[at + 1] !== 0 && !isRestart(bytes[at + 1]))) at++;
+      continue;
+    }
+    at = segmentEnd;
   }
+  return headers;
+}
+
+/** Why `scan` cannot belong to its frame, or null. Progressive frames (ITU-T T.81, G.1.1.1): Ss <= Se
+ *  <= 63, a DC scan (Ss = 0) holds DC alone (Se = 0), an AC scan (Ss > 0) one component, Ah and Al at
+ *  most 13. Sequential frames: every scan is the whole spectrum at once, Ss = 0, Se = 63, Ah = Al = 0.
+ *  A file relabelled from one to the other (SOF0 <-> SOF2) breaks these at its first scan; jpeg-js would
+ *  decode it to noise without complaint. */
+function jpegScanProblem(frameMarker: number, scan: JpegScan): string | null {
+  const { components, spectralStart: ss, spectralEnd: se, approximationHigh: ah, approximationLow: al } = scan;
+  const fields = `Ss=${ss}, Se=${se}, Ah=${ah}, Al=${al}`;
+  if (!isProgressiveFrame(frameMarker)) {
+    if (ss === 0 && se === 63 && ah === 0 && al === 0) return null;
+    return `${fields} in a sequential frame (SOF${frameMarker - 0xc0}), which expects Ss=0, Se=63, Ah=0, Al=0`;
+  }
+  const frame = `a progressive frame (SOF${frameMarker - 0xc0})`;
+  if (ss === 0 && se === 63 && ah === 0 && al === 0) {
+    return `${fields} in ${frame}: a baseline scan, as in a sequential JPEG whose frame marker was changed to progressive`;
+  }
+  if (se > 63 || ss > se) return `${fields} in ${frame}, which expects Ss <= Se <= 63`;
+  if (ss === 0 && se !== 0) return `${fields} in ${frame}, where a DC scan (Ss=0) expects Se=0`;
+  if (ss > 0 && components !== 1) return `${fields} with ${components} components in ${frame}, where an AC scan (Ss>0) expects 1`;
+  if (ah > 13 || al > 13) return `${fields} in ${frame}, which expects Ah and Al at most 13`;
   return null;
+}
+
+/** Refuses a JPEG whose scan headers contradict its frame (see jpegScanProblem), naming the file. */
+function checkJpegScans(headers: JpegHeaders, file: string): void {
+  if (!headers.frame) return; // no frame: the decoder reports what is wrong
+  for (const [index, scan] of headers.scans.entries()) {
+    const problem = jpegScanProblem(headers.frame.marker, scan);
+    if (problem) throw new Error(`decodeImage: ${file}: invalid JPEG, scan ${index + 1} has ${problem}; not decoded`);
+  }
 }
 
 function checkMegapixels(dimensions: { width: number; height: number } | null, maxMegapixels: number, file: string): void {
@@ -71,7 +151,8 @@ function checkMegapixels(dimensions: { width: number; height: number } | null, m
  * dropped, not composited, as PIL's convert('RGB') does. `file` only names the image in errors.
  * JPEG pixels can differ from libjpeg's (PIL's) by a few levels: different IDCT rounding, and jpeg-js
  * replicates subsampled chroma where libjpeg interpolates it. Images larger than `maxMegapixels` are
- * refused from their headers, before any pixel is decoded.
+ * refused from their headers, before any pixel is decoded, as are JPEGs whose scan headers contradict
+ * their frame (jpegScanProblem: a baseline file relabelled progressive, which jpeg-js decodes to noise).
  */
 export function decodeImage(bytes: Uint8Array, file = '<buffer>', options: DecodeOptions = {}): Image {
   const maxMegapixels = options.maxMegapixels ?? DEFAULT_MAX_MEGAPIXELS;
@@ -84,7 +165,11 @@ export function decodeImage(bytes: Uint8Array, file = '<buffer>', options: Decod
   let width: number;
   let height: number;
   if (starts(PNG_SIGNATURE)) checkMegapixels(pngDimensions(bytes), maxMegapixels, file);
-  else if (starts(JPEG_SIGNATURE)) checkMegapixels(jpegDimensions(bytes), maxMegapixels, file);
+  else if (starts(JPEG_SIGNATURE)) {
+    const headers = readJpegHeaders(bytes);
+    checkMegapixels(headers.frame, maxMegapixels, file);
+    checkJpegScans(headers, file);
+  }
   try {
     if (starts(PNG_SIGNATURE)) {
       // skipRescale keeps 16-bit samples whole (pngjs would otherwise round them to 8 bits).
