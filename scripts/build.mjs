@@ -1,6 +1,7 @@
 // `npm run build`: the library and its pages, into dist/.
 //   dist/pcnn-webgpu.js        ESM for browsers (package.json exports, condition "browser")
 //   dist/pcnn-webgpu.node.js   ESM for Node, WebGPU through Dawn (npm 'webgpu', a dependency)
+//   dist/pcnn-cli.js           the `pcnn` command, prebuilt for an installed package (bin/pcnn.mjs)
 //   dist/types/                declarations, from `tsc --emitDeclarationOnly`
 //   dist/web/                  the demo and benchmark pages; they import ../pcnn-webgpu.js, the bundle itself
 // Usage: node scripts/build.mjs [--no-types]   (--no-types: skip tsc, for a quick page rebuild)
@@ -67,7 +68,9 @@ export async function buildLibrary() {
   });
   const imports = metafile.outputs[`dist/${LIBRARY}.js`].imports.map((i) => i.path);
   if (imports.length) throw new Error(`build: dist/${LIBRARY}.js must be self-contained, but imports ${imports.join(', ')}`);
-  await build({ ...common, entryPoints: ['src/index.ts'], outfile: `dist/${LIBRARY}.node.js`, platform: 'node', target: 'node18', packages: 'external' });
+  const node = { ...common, platform: 'node', target: 'node18', packages: 'external' };
+  await build({ ...node, entryPoints: ['src/index.ts'], outfile: `dist/${LIBRARY}.node.js` });
+  await build({ ...node, entryPoints: ['src/pcnn/cli.ts'], outfile: 'dist/pcnn-cli.js' });
 }
 
 export async function buildPages() {
@@ -102,5 +105,5 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   await buildLibrary();
   await buildPages();
   if (!process.argv.includes('--no-types')) buildTypes();
-  console.log(`build: dist/${LIBRARY}.js, dist/${LIBRARY}.node.js, dist/web/${process.argv.includes('--no-types') ? '' : ', dist/types/'}`);
+  console.log(`build: dist/${LIBRARY}.js, dist/${LIBRARY}.node.js, dist/pcnn-cli.js, dist/web/${process.argv.includes('--no-types') ? '' : ', dist/types/'}`);
 }

@@ -1,13 +1,16 @@
 // A static file server for dist/ (the bundle and the pages built by scripts/build.mjs), on 127.0.0.1
 // only. WebGPU needs a secure context; http://127.0.0.1 is one, so no certificate is needed.
-// Usage: node scripts/serve.mjs [--port N]   (default 8080; 0 picks a free port)
-// Prints one line, "serving dist/ at http://127.0.0.1:PORT/", once it listens.
+// Usage: node scripts/serve.mjs [--port N] [--root DIR]   (default 8080, 0 picks a free port; dist/)
+// Prints one line, "serving DIR at http://127.0.0.1:PORT/", once it listens.
 import { createReadStream, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist');
+const rootArg = process.argv.indexOf('--root');
+const root = rootArg > 0
+  ? path.resolve(process.argv[rootArg + 1])
+  : path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist');
 
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
@@ -33,7 +36,7 @@ function fileFor(urlPath) {
     return null;
   }
   const file = path.resolve(root, `.${decoded.endsWith('/') ? `${decoded}index.html` : decoded}`);
-  // Anything that resolves outside dist/ (../ segments) is not served.
+  // Anything that resolves outside the root (../ segments) is not served.
   if (file !== root && !file.startsWith(root + path.sep)) return null;
   try {
     return statSync(file).isFile() ? file : null;
@@ -67,5 +70,5 @@ const server = createServer((request, response) => {
 });
 
 server.listen(port, '127.0.0.1', () => {
-  console.log(`serving dist/ at http://127.0.0.1:${server.address().port}/`);
+  console.log(`serving ${rootArg > 0 ? root : 'dist/'} at http://127.0.0.1:${server.address().port}/`);
 });
