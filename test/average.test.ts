@@ -40,7 +40,7 @@ test('WeightAverage: the equal-weight mean of its snapshots; a shared tensor onc
   restored.copyToParameters();
   assertClose(await a.toArray(), mean(0, 5).map((m) => (4 * Math.fround(m) + 9) / 5), 'a fifth snapshot after a round trip', { atol: 1e-6 });
   assert.throws(() => restored.loadStateDict({ tensors: { a: tensors.a }, count: 1 }), /loadStateDict \(WeightAverage\): missing: b/);
-  assert.throws(() => restored.loadStateDict({ tensors: { a: tensors.b, b: tensors.b }, count: 1 }), /loadStateDict \(WeightAverage\): mis-shaped: a: got \[3,1\], expected \[5\]/);
+  assert.throws(() => restored.loadStateDict({ tensors: { a: tensors.b, b: tensors.b }, count: 1 }), /loadStateDict \(WeightAverage\): mis-shaped: 1 entry: a: got \[3,1\], expected \[5\]/);
   assert.throws(() => new WeightAverage([['a', a]]).copyToParameters(), /no snapshot/);
   for (const t of [average, restored]) t.dispose();
   a.dispose();

@@ -72,8 +72,8 @@ export class Module {
 
   /**
    * Copies values into this module's parameters and buffers by name. Strict by default: a missing,
-   * unexpected, mis-shaped or (for a tensor) mis-typed entry is an error that lists them all; host data
-   * is converted (see `loadTensors`). Returns the names not loaded.
+   * unexpected, mis-shaped or (for a tensor) mis-typed entry is an error that names them (see
+   * `loadTensors`); host data is converted. Returns the names not loaded.
    */
   loadStateDict(dict: StateDict, { strict = true } = {}): { missing: string[]; unexpected: string[] } {
     return loadTensors(this.stateDict(), dict, { strict, owner: this.constructor.name });
@@ -115,7 +115,9 @@ export class Module {
 /**
  * Copies `dict`'s values into the tensors of `own` by name (what `loadStateDict` does, for any named
  * tensors). Strict: a missing, unexpected, mis-shaped or mis-typed entry is an error naming `owner` and
- * listing them all; not strict: only mis-shaped and mis-typed ones are. All are checked before anything
+ * listing them (mis-shaped and mis-typed ones counted, the first few listed, and mis-shaped ones said to
+ * fit a model of another width when they do: see widthScale); not strict: only
+ * mis-shaped and mis-typed ones are errors. All are checked before anything
  * is copied. Returns the names not loaded.
  *
  * Dtypes: host data (what checkpoint readers give) is converted to the target's dtype by value, as
@@ -130,15 +132,16 @@ export function loadTensors(
 ): { missing: string[]; unexpected: string[] } {
   const missing = Object.keys(own).filter((k) => !(k in dict));
   const unexpected = Object.keys(dict).filter((k) => !(k in own));
-  const misShaped = Object.keys(dict)
-    .filter((k) => k in own && shapeKey(dict[k].shape) !== shapeKey(own[k].shape))
-    .map((k) => `${k}: got [${dict[k].shape}], expected [${own[k].shape}]`);
+  const misShapedNames = Object.keys(dict).filter((k) => k in own && shapeKey(dict[k].shape) !== shapeKey(own[k].shape));
+  const misShaped = misShapedNames.map((k) => `${k}: got [${dict[k].shape}], expected [${own[k].shape}]`);
   const misTyped = Object.entries(dict).flatMap(([k, value]) =>
     k in own && isTensor(value) && value.dtype !== own[k].dtype ? [`${k}: got ${value.dtype}, expected ${own[k].dtype}`] : [],
   );
+  const scale = widthScale(misShapedNames.map((k) => [dict[k].shape, own[k].shape]));
+  const scaleHint = scale === null ? '' : `, as from a model ${scale}x as wide (every size that differs is ${scale}x the model's)`;
   const problems = [
-    ...(misShaped.length ? [`mis-shaped: ${misShaped.join('; ')}`] : []),
-    ...(misTyped.length ? [`of another dtype (a tensor is copied as it is, not converted): ${misTyped.join('; ')}`] : []),
+    ...(misShaped.length ? [`mis-shaped: ${countOf(misShaped)}${scaleHint}: ${summary(misShaped)}`] : []),
+    ...(misTyped.length ? [`of another dtype (a tensor is copied as it is, not converted): ${countOf(misTyped)}: ${summary(misTyped)}`] : []),
     ...(strict && missing.length ? [`missing: ${missing.join(', ')}`] : []),
     ...(strict && unexpected.length ? [`unexpected: ${unexpected.join(', ')}`] : []),
   ];
@@ -150,6 +153,43 @@ export function loadTensors(
     else upload(target, value.data);
   }
   return { missing, unexpected };
+}
+
+/** Entries spelled out in loadStateDict's error per kind of problem; the rest are counted. A checkpoint
+ *  of another width mis-shapes nearly every entry (hundreds in PCNN), which no one reads in full. */
+const LISTED_ENTRIES = 5;
+
+function countOf(entries: readonly string[]): string {
+  return `${entries.length} ${entries.length === 1 ? 'entry' : 'entries'}`;
+}
+
+/** The first LISTED_ENTRIES entries, and how many more there are. */
+function summary(entries: readonly string[]): string {
+  const listed = entries.slice(0, LISTED_ENTRIES).join('; ');
+  return entries.length > LISTED_ENTRIES ? `${listed}; and ${entries.length - LISTED_ENTRIES} more` : listed;
+}
+
+/** The factor by which a model of another width would scale the shapes in `pairs` ([got, expected]), or
+ *  null when they do not look like one: every pair the same rank, each size equal or r times the
+ *  expected one (channel counts scale, kernel sizes and class counts do not), and some tensor with two
+ *  sizes scaled (a layer between two width-sized ones; a class count alone scales one size a tensor). */
+function widthScale(pairs: readonly (readonly [readonly number[], readonly number[]])[]): number | null {
+  let scale: number | null = null;
+  let scalesTwoSizes = false;
+  for (const [got, expected] of pairs) {
+    if (got.length !== expected.length) return null;
+    let scaled = 0;
+    for (let d = 0; d < got.length; d++) {
+      if (got[d] === expected[d]) continue;
+      if (expected[d] === 0) return null;
+      const ratio = got[d] / expected[d];
+      if (scale !== null && ratio !== scale) return null;
+      scale = ratio;
+      scaled++;
+    }
+    scalesTwoSizes ||= scaled >= 2;
+  }
+  return scale !== null && scalesTwoSizes ? Number(scale.toPrecision(3)) : null;
 }
 
 function isTensor(value: StateValue): value is Tensor {
