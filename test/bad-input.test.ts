@@ -142,7 +142,7 @@ test('a checkpoint of another configuration: loadStateDict counts the mis-shaped
   const listed = misShaped.slice(0, 5).map((k) => `${k}: got [${saved.model[k].shape}], expected [${narrow.stateDict()[k].shape}]`);
   assert.is(message, `${head}${listed.join('; ')}; and ${misShaped.length - 5} more`);
   assert.match(message, /features1\.0\.weight: got \[2,1,7,7\], expected \[1,1,7,7\]/);
-  // Classes as well as width: no single factor, so no guess; a single entry is listed whole.
+  // Other class counts scale one size of a few tensors: no width guessed; fewer than 6 entries are listed whole.
   const other = new PCNN({ width: 1, inputSize: [32, 32], numClasses: 6 });
   const classes = await messageOf(() => other.loadStateDict(narrow.stateDict()), '7 classes into 6');
   assert.match(classes, /^loadStateDict \(PCNN\): mis-shaped: \d+ entries: fc\.weight: got \[7,8\], expected \[6,8\]; /);

@@ -1,7 +1,8 @@
 /**
  * Checkpoints. Ours are safetensors files: the model's tensors under their PyTorch names (so the file is
  * also a plain state dict), the optimizer's state tensors under `optimizer.state.<i>.<name>`, and JSON
- * metadata (`pcnn`: model config and training progress; `optimizer`, `scheduler`: their host state), and
+ * metadata (`pcnn`: model config, class names and training progress, checked on save and on load by
+ * checkCheckpointMeta; `optimizer`, `scheduler`: their host state), and
  * while weights are being averaged their averages under `average.<name>` (count in metadata `average`);
  * a model with layer4 statistics per input holds the second set under `registration.<i>.running_*`.
  * Written atomically (temporary file, fsync, rename). PyTorch `.pth` files are read by the restricted
@@ -61,6 +62,7 @@ export async function saveCheckpoint<M>(
     registration?: Record<string, Tensor>;
   },
 ): Promise<void> {
+  checkCheckpointMeta(parts.meta, path); // a file written with bad metadata would be refused when loaded
   const tensors = await hostTensors(parts.model.stateDict());
   const metadata: Record<string, string> = { format: 'pcnn-webgpu/1', pcnn: JSON.stringify(parts.meta) };
   if (parts.optimizer) {
@@ -75,6 +77,45 @@ export async function saveCheckpoint<M>(
     metadata.average = JSON.stringify(parts.average.count);
   }
   await saveSafetensors(path, tensors, metadata);
+}
+
+const STN_INITS = ['identity', 'default'];
+
+/**
+ * Refuses `pcnn` metadata that the commands could not use, naming `file`, the field and what was
+ * expected (a config of null or a single class name used to fail later as "Cannot read properties of
+ * undefined"): an object with `config`, a complete model configuration (inChannels, width, numClasses
+ * positive integers, inputSize two of them, stnInit 'identity' or 'default'; PCNN's constructor checks
+ * the values further), and `classNames`, one string per class. Training progress (epoch, bestAccuracy,
+ * history) is checked for its type where present. Other fields are left alone.
+ */
+export function checkCheckpointMeta(meta: unknown, file: string): void {
+  const where = `${file}: metadata 'pcnn'`;
+  const show = (value: unknown) => (value === undefined ? 'nothing' : JSON.stringify(value));
+  const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+  const isPositiveInteger = (value: unknown) => Number.isInteger(value) && (value as number) > 0;
+  if (!isObject(meta)) throw new Error(`${where} must be an object, got ${show(meta)}`);
+  const { config, classNames } = meta;
+  if (!isObject(config)) throw new Error(`${where}: config must be an object (the model configuration), got ${show(config)}`);
+  for (const field of ['inChannels', 'width', 'numClasses']) {
+    if (!isPositiveInteger(config[field])) throw new Error(`${where}: config.${field} must be a positive integer, got ${show(config[field])}`);
+  }
+  const { inputSize, stnInit, numClasses } = config;
+  if (!(Array.isArray(inputSize) && inputSize.length === 2 && inputSize.every(isPositiveInteger))) {
+    throw new Error(`${where}: config.inputSize must be [height, width], two positive integers, got ${show(inputSize)}`);
+  }
+  if (!STN_INITS.includes(stnInit as string)) throw new Error(`${where}: config.stnInit must be one of ${STN_INITS.join(', ')}, got ${show(stnInit)}`);
+  if (!(Array.isArray(classNames) && classNames.every((name) => typeof name === 'string'))) {
+    throw new Error(`${where}: classNames must be a list of strings, got ${show(classNames)}`);
+  }
+  if (classNames.length !== numClasses) {
+    throw new Error(`${where}: classNames has ${classNames.length} names (${classNames.join(', ')}) for config.numClasses ${numClasses}`);
+  }
+  if ('epoch' in meta && !(Number.isInteger(meta.epoch) && (meta.epoch as number) >= 0)) {
+    throw new Error(`${where}: epoch must be a non-negative integer, got ${show(meta.epoch)}`);
+  }
+  if ('bestAccuracy' in meta && typeof meta.bestAccuracy !== 'number') throw new Error(`${where}: bestAccuracy must be a number, got ${show(meta.bestAccuracy)}`);
+  if ('history' in meta && !Array.isArray(meta.history)) throw new Error(`${where}: history must be a list of epoch records, got ${show(meta.history)}`);
 }
 
 /** Host data as numbers (checkpoint integers such as PyTorch's int64 `num_batches_tracked` included).
@@ -118,9 +159,11 @@ export async function loadCheckpoint<M>(path: string): Promise<CheckpointContent
     }
   };
   const averageCount = parse<number>('average');
+  const meta = parse<M>('pcnn');
+  if (meta !== undefined) checkCheckpointMeta(meta, path);
   return {
     model,
-    meta: parse<M>('pcnn'),
+    meta,
     ...(averageCount === undefined ? {} : { average: { tensors: averageTensors, count: averageCount } }),
     ...(Object.keys(registration).length ? { registration } : {}),
     restore(optimizer, scheduler) {
