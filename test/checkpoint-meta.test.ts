@@ -3,10 +3,11 @@
 // undefined"; now the file, the field and what was expected are named.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { refusal } from './helpers/cli.js';
+import { repoRoot } from './helpers/index.js';
 import { loadSafetensors, saveSafetensors } from '../src/engine/io/safetensors.js';
 import { loadCheckpoint, saveCheckpoint } from '../src/pcnn/checkpoint.js';
 import { PCNN, type PCNNConfig } from '../src/pcnn/model.js';
@@ -27,6 +28,13 @@ async function withMeta(name: string, meta: unknown): Promise<string> {
   const file = path.join(scratch, name);
   await saveSafetensors(file, tensors, { ...metadata, pcnn: JSON.stringify(meta) });
   return file;
+}
+
+/** The last line of the error output of a `pcnn` run that must fail (Dawn's warnings come before it). */
+function refusal(...args: string[]): string {
+  const run = spawnSync(process.execPath, [path.join(repoRoot, 'bin/pcnn.mjs'), ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 300_000 });
+  assert.is(run.status, 1, `${args.join(' ')}: ${run.stderr}`);
+  return run.stderr.trimEnd().split('\n').at(-1)!;
 }
 
 async function loadError(file: string): Promise<string> {
