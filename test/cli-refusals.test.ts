@@ -3,11 +3,10 @@
 // data or checkpoint) does not use, and an evaluation whose classes are not the checkpoint's.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { repoRoot } from './helpers/index.js';
+import { pcnn, refusal } from './helpers/cli.js';
 import { parseArgs, type OptionSpecs } from '../src/pcnn/args.js';
 import { train, type TrainOptions } from '../src/pcnn/train.js';
 import { PCNN, type PCNNConfig } from '../src/pcnn/model.js';
@@ -17,20 +16,6 @@ import { tensor } from '../src/engine/tensor.js';
 import { syntheticDataset, syntheticFace, encodePng } from '../src/pcnn/data/index.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'pcnn-refusals-'));
-
-function pcnn(...args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin/pcnn.mjs'), ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 300_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-/** The one-line error of a refused run (exit 1), which must name the command (Dawn's warnings may come before it). */
-function refusal(...args: string[]): string {
-  const r = pcnn(...args);
-  assert.is(r.code, 1, `${args.join(' ')}: ${r.err}`);
-  const line = r.err.trimEnd().split('\n').at(-1)!;
-  assert.ok(line.startsWith(`pcnn ${args[0]}: `), r.err);
-  return line;
-}
 
 const specs = {
   epochs: { type: 'int', default: 8, range: 'positive', help: '' },

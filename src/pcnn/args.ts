@@ -15,8 +15,9 @@ interface OptionValues {
 export type OptionType = keyof OptionValues;
 type ValueType = Exclude<OptionType, 'flag'>;
 
-/** Values a numeric option refuses: 'positive' refuses 0 and below, 'non-negative' below 0. */
-export type OptionRange = 'positive' | 'non-negative';
+/** Values a numeric option refuses: 'positive' refuses 0 and below, 'non-negative' below 0, 'uint32' all
+ *  but 0..2^32-1 (a seed: the generators keep 32 bits, so a larger one would repeat a smaller one's streams). */
+export type OptionRange = 'positive' | 'non-negative' | 'uint32';
 
 /** A flag is false unless given; any other option has a value of its type, from its default or the command line. */
 export type OptionSpec =
@@ -54,7 +55,7 @@ export const checkpointOptions = {
 export const dataOptions = {
   data: { type: 'string', default: 'synthetic', help: "dataset: 'synthetic', an image folder, a FER2013 .csv, ckplus48 or fer2013 folders" },
   batch: { type: 'int', default: 32, range: 'positive', help: 'batch size' },
-  seed: { type: 'int', default: 0, help: 'seed of initialisation, data order and augmentation' },
+  seed: { type: 'int', default: 0, range: 'uint32', help: 'seed of initialisation, data order and augmentation' },
 } satisfies OptionSpecs;
 
 /** The options and positional arguments of `argv`, and the names of the options given there (a command may
@@ -93,12 +94,15 @@ export function parseArgs<S extends OptionSpecs>(
   return { options: options as ParsedOptions<S>, positional, given };
 }
 
+/** The largest seed: 2^32 - 1. */
+export const UINT32_MAX = 2 ** 32 - 1;
+
 function convert(value: string, type: 'int' | 'number', range: OptionRange | undefined, name: string): number {
   const n = Number(value);
-  const inRange = range === 'positive' ? n > 0 : range === 'non-negative' ? n >= 0 : true;
+  const inRange = range === 'positive' ? n > 0 : range === 'non-negative' ? n >= 0 : range === 'uint32' ? n >= 0 && n <= UINT32_MAX : true;
   if (value.trim() === '' || !Number.isFinite(n) || (type === 'int' && !Number.isInteger(n)) || !inRange) {
     const kind = type === 'int' ? 'integer' : 'number';
-    const expected = range ? `a ${range} ${kind}` : type === 'int' ? 'an integer' : 'a number';
+    const expected = range === 'uint32' ? `an integer in 0..${UINT32_MAX}` : range ? `a ${range} ${kind}` : type === 'int' ? 'an integer' : 'a number';
     throw new Error(`--${name} expects ${expected}, got '${value}'`);
   }
   return n;

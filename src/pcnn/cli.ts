@@ -13,8 +13,8 @@ import { tensor } from '../engine/tensor.js';
 import { flush } from '../engine/recorder.js';
 import { checkpointOptions, dataOptions, helpOption, helpText, modelOptions, parseArgs, type OptionSpecs, type ParsedOptions } from './args.js';
 import { checkSameRecipe } from './recipe.js';
-import { resolveData } from './datasets.js';
-import { train, evaluationBatchSize, type TrainOptions, type TrainResult, type TrainingMeta } from './train.js';
+import { requireImages, resolveData } from './datasets.js';
+import { train, evaluationBatchSize, makeOutputFolder, type TrainOptions, type TrainResult, type TrainingMeta } from './train.js';
 import { evaluate } from './evaluate.js';
 import { finishTraining, loadRegistrationState, registrationState } from './recalibrate.js';
 import { formatReport, pct } from './metrics.js';
@@ -54,6 +54,8 @@ const cvOptions = {
   'clip-grad-norm': { type: 'number', range: 'positive', help: 'clip gradients to this total 2-norm' },
   'nan-guard': { type: 'string', default: 'off', help: "'stop' or 'skip': check loss and gradients each step, name the op that made a NaN/Inf" },
   folds: { type: 'int', default: 10, range: 'positive', help: 'number of subject-wise folds' },
+  // No default: cv reads only a subject-wise folder (the synthetic set has no subjects).
+  data: { type: 'string', help: 'a CK+48-style folder: class folders and an index.csv with columns path, label, subject (required)' },
 } satisfies OptionSpecs;
 
 /** Which data set, and which split of it. */
@@ -79,14 +81,33 @@ type ModelOptions = ParsedOptions<typeof modelOptions>;
 type CvCommandOptions = ParsedOptions<typeof cvOptions>;
 type TrainCommandOptions = ParsedOptions<typeof trainOptions>;
 
-function modelConfig(o: ModelOptions): Required<PCNNConfig> {
+/** The model the options describe, for batches of `batch` images (whose size is checked against the adapter). */
+function modelConfig(o: ModelOptions, batch: number): Required<PCNNConfig> {
   const size = o['input-size'];
+  checkInputSize(size, o['in-channels'], batch);
   return { inChannels: o['in-channels'], width: o.width, numClasses: o.classes, inputSize: [size, size], stnInit: 'identity' };
+}
+
+/**
+ * Refuses an --input-size whose batch of images cannot be one storage buffer on this adapter (a tensor is
+ * one buffer, bound whole), before any image of that size is allocated: the model's input is the
+ * smallest tensor of that size it makes, so a size past this bound cannot run at all (one within it may
+ * still meet the bound in a larger activation, which the engine reports by op).
+ */
+function checkInputSize(size: number, channels: number, batch: number): void {
+  const { maxStorageBufferBindingSize, maxBufferSize } = gpu().limits;
+  const limit = Math.min(maxStorageBufferBindingSize, maxBufferSize);
+  const bytes = Float32Array.BYTES_PER_ELEMENT * batch * channels * size * size;
+  if (bytes <= limit) return;
+  const largest = Math.floor(Math.sqrt(limit / (Float32Array.BYTES_PER_ELEMENT * batch * channels)));
+  throw new Error(`--input-size ${size} is too large: a batch of ${batch} image(s) of ${size}x${size}x${channels} floats is ${bytes} bytes, ` +
+    `more than one storage buffer of this adapter holds (${limit} bytes, its maxStorageBufferBindingSize); ` +
+    `expected at most ${largest} at batch ${batch}`);
 }
 
 function trainConfig(o: CvCommandOptions, out: string): TrainOptions {
   return {
-    model: modelConfig(o),
+    model: modelConfig(o, evaluationBatchSize(o)),
     batch: o.batch,
     epochs: o.epochs,
     lr: o.lr,
@@ -143,9 +164,12 @@ function checkSplitOptionsUsed(o: { data: string }, given: ReadonlySet<string>):
 
 async function cmdTrain(o: TrainCommandOptions, given: ReadonlySet<string>): Promise<void> {
   checkSplitOptionsUsed(o, given);
+  const config = trainConfig(o, o.out);
+  makeOutputFolder(o.out, '--out');
   const data = resolveData(dataChoice(o));
   reportSkipped(data.skipped);
-  const config = trainConfig(o, o.out);
+  requireImages(data, 'train');
+  requireImages(data, 'test');
   console.error(`training PCNN (width ${config.model.width}, ${config.model.inputSize.join('x')}x${config.model.inChannels}) on ${data.name}: ` +
     `${data.train.length} train / ${data.test.length} test images, adapter ${describeAdapter()}`);
   const result = await train(config, data);
@@ -169,10 +193,10 @@ async function cmdTrain(o: TrainCommandOptions, given: ReadonlySet<string>): Pro
 
 /** A model with the configuration stored in one of our checkpoints (which refuses model options given,
  *  as they would not be used), else from the options. */
-async function loadModel(o: ModelOptions & ParsedOptions<typeof checkpointOptions>, given: ReadonlySet<string>): Promise<{ model: PCNN; classNames?: string[] }> {
+async function loadModel(o: ModelOptions & ParsedOptions<typeof checkpointOptions>, given: ReadonlySet<string>, batch: number): Promise<{ model: PCNN; classNames?: string[] }> {
   const file = o.checkpoint;
   if (!file) throw new Error('a --checkpoint is required (a .safetensors of ours, or a PyTorch .pth)');
-  let config = modelConfig(o);
+  let config: Required<PCNNConfig>;
   let classNames: string[] | undefined;
   const ours = file.endsWith('.safetensors') ? await loadCheckpoint<TrainingMeta>(file) : null;
   if (ours?.meta) {
@@ -182,6 +206,8 @@ async function loadModel(o: ModelOptions & ParsedOptions<typeof checkpointOption
       throw new Error(`${unused.map((name) => `--${name}`).join(', ')} not used: ${file} holds its model configuration ` +
         `(--input-size ${config.inputSize[0]}, --in-channels ${config.inChannels}, --width ${config.width}, --classes ${config.numClasses}); leave them out`);
     }
+  } else {
+    config = modelConfig(o, batch);
   }
   const model = new PCNN(config);
   const { state, ignored } = await loadWeights(file, ['resnet']);
@@ -193,9 +219,12 @@ async function loadModel(o: ModelOptions & ParsedOptions<typeof checkpointOption
 
 async function cmdEval(o: ParsedOptions<typeof evalOptions>, given: ReadonlySet<string>): Promise<void> {
   checkSplitOptionsUsed(o, given);
-  const { model, classNames: saved } = await loadModel(o, given);
+  // Before the work: the results are written at its end.
+  makeOutputFolder(o.out, '--out');
+  const { model, classNames: saved } = await loadModel(o, given, o.batch);
   const data = resolveData({ ...dataChoice(o), inputSize: model.config.inputSize[0], inChannels: model.config.inChannels });
   reportSkipped(data.skipped);
+  requireImages(data, 'test');
   checkSameClasses(o.checkpoint!, saved, model.config.numClasses, data);
   const classNames = saved ?? data.classNames;
   const variants: [string, Transform | undefined][] = [['clean', undefined]];
@@ -237,7 +266,8 @@ function checkSameClasses(file: string, saved: string[] | undefined, numClasses:
 
 async function cmdPredict(o: ParsedOptions<typeof predictOptions>, given: ReadonlySet<string>, images: string[]): Promise<void> {
   if (!images.length) throw new Error('give one or more image files');
-  const { model, classNames } = await loadModel(o, given);
+  makeOutputFolder(o.out, '--out');
+  const { model, classNames } = await loadModel(o, given, images.length);
   const names = classNames ?? [...Array(model.config.numClasses).keys()].map((i) => `class ${i}`);
   const results = await predictImages(model, images, names, o.out);
   for (const r of results) {
@@ -254,7 +284,7 @@ async function cmdInfo(o: ModelOptions): Promise<void> {
     `PCNN ${config.inputSize.join('x')}x${config.inChannels}, width ${config.width}, ${config.numClasses} classes: ` +
     `${model.parameters().reduce((s, p) => s + p.size, 0).toLocaleString('en')} parameters, ` +
     `${(pcnnMacs(config) / 1e6).toFixed(1)} MMAC per image (layer4 counted twice)`;
-  const config = modelConfig(o);
+  const config = modelConfig(o, 1);
   const model = new PCNN(config);
   console.log(`${describe(config, model)}, inference latency ${(await inferenceLatency(model, 10)).toFixed(1)} ms at batch 1 (median of 10)`);
   model.dispose();
@@ -284,6 +314,11 @@ async function inferenceLatency(model: PCNN, repeats: number): Promise<number> {
 async function cmdCv(o: CvCommandOptions): Promise<void> {
   const k = o.folds;
   const size = o['input-size'];
+  const expected = 'a CK+48-style folder: class folders and an index.csv with columns path, label, subject';
+  if (o.data === undefined) throw new Error(`--data is required: ${expected}`);
+  if (!existsSync(path.join(o.data, 'index.csv'))) throw new Error(`--data ${o.data} has no index.csv; expected ${expected}`);
+  const configs = Array.from({ length: k }, (_, fold) => trainConfig(o, path.join(o.out, `fold${fold}`)));
+  makeOutputFolder(o.out, '--out');
   // Decoded once; each fold is a split of the same samples.
   const all = ckplus48(o.data, { channels: o['in-channels'], size: [size, size] });
   reportSkipped(all.skipped);
@@ -292,13 +327,12 @@ async function cmdCv(o: CvCommandOptions): Promise<void> {
   if (finishing) console.error(`final model: ${describeFinish(o)}`);
   const rules: Record<string, number[]> = {};
   for (let fold = 0; fold < k; fold++) {
-    const config = trainConfig(o, path.join(o.out, `fold${fold}`));
+    const config = configs[fold];
     const resultFile = path.join(config.out, 'result.json');
     const recipe = { ...config, out: undefined, resume: undefined, perPathBatchNorm: o['per-path-bn'] };
     let result: FoldResult;
     if (o.resume && existsSync(resultFile)) {
-      result = JSON.parse(readFileSync(resultFile, 'utf8'));
-      checkSameRecipe(resultFile, result.recipe, recipe);
+      result = readFoldResult(resultFile, fold, recipe, finishing);
     } else {
       const split = { ...subjectSplit(all.samples, k, fold), classNames: all.classNames };
       result = { fold, testImages: split.test.length, recipe, accuracies: await foldAccuracies(config, split, o) };
@@ -337,6 +371,32 @@ interface FoldResult {
   testImages: number;
   recipe: object;
   accuracies: Record<string, number>;
+}
+
+/** The saved result of fold `fold` under `recipe`, refused naming the file and what is wrong when it is
+ *  not one (damaged, edited, or written by another program): its numbers go into the report as they are. */
+function readFoldResult(file: string, fold: number, recipe: object, finishing: boolean): FoldResult {
+  const refuse = (problem: string): never => {
+    throw new Error(`--resume: ${file} ${problem}; expected the result of fold ${fold} (remove the file to train the fold again)`);
+  };
+  let result: unknown;
+  try {
+    result = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    return refuse(`is not valid JSON (${(error as Error).message})`);
+  }
+  if (typeof result !== 'object' || result === null || Array.isArray(result)) return refuse('does not hold a JSON object');
+  const { fold: savedFold, testImages, recipe: savedRecipe, accuracies } = result as Partial<Record<keyof FoldResult, unknown>>;
+  if (savedFold !== fold) refuse(`holds fold ${JSON.stringify(savedFold)}`);
+  if (!(Number.isInteger(testImages) && (testImages as number) > 0)) refuse(`has testImages ${JSON.stringify(testImages)}, not a positive integer`);
+  if (typeof savedRecipe !== 'object' || savedRecipe === null) refuse('has no recipe object');
+  checkSameRecipe(file, savedRecipe as object, recipe);
+  const rules = Object.keys(CV_RULES).filter((rule) => finishing || !rule.startsWith('final'));
+  for (const rule of rules) {
+    const accuracy = (accuracies as Record<string, unknown> | undefined)?.[rule];
+    if (!(typeof accuracy === 'number' && accuracy >= 0 && accuracy <= 1)) refuse(`has accuracies.${rule} ${JSON.stringify(accuracy)}, not a number in 0..1`);
+  }
+  return result as FoldResult;
 }
 
 async function foldAccuracies(config: TrainOptions, split: { train: Dataset; test: Dataset; classNames: string[] }, o: CvCommandOptions): Promise<Record<string, number>> {

@@ -32,6 +32,17 @@ export interface ResolvedData {
   test: Dataset;
   classNames: string[];
   skipped: Skipped[];
+  /** Where each split comes from, in words naming the file or folder (for the error on an empty one). */
+  sources: Record<Split, string>;
+}
+
+export type Split = 'train' | 'test';
+
+/** Refuses a split without images, naming where it was read from: the loader would only say that a
+ *  dataset is empty, and train would spend an epoch before finding an empty test split. */
+export function requireImages(data: ResolvedData, split: Split): void {
+  const images = split === 'train' ? data.train : data.test;
+  if (images.length === 0) throw new Error(`the ${split === 'train' ? 'training' : 'test'} split of ${data.name} has no images: ${data.sources[split]}`);
 }
 
 export function resolveData(choice: DataChoice): ResolvedData {
@@ -41,26 +52,36 @@ export function resolveData(choice: DataChoice): ResolvedData {
     const count = choice.syntheticCount ?? 4200;
     const train = syntheticDataset({ count, size: inputSize, channels: inChannels, seed: seed * 2 + 1 });
     const test = syntheticDataset({ count: Math.ceil(count / 4), size: inputSize, channels: inChannels, seed: seed * 2 + 2 });
-    return { name: 'synthetic', train, test, classNames: train.classNames, skipped: [] };
+    const sources = { train: `${count} synthetic faces`, test: `${test.length} synthetic faces` };
+    return { name: 'synthetic', train, test, classNames: train.classNames, skipped: [], sources };
   }
   if (!existsSync(data)) throw new Error(`--data ${data}: no such file or folder (or use 'synthetic')`);
   if (statSync(data).isFile()) {
     if (!data.endsWith('.csv')) throw new Error(`--data ${data}: a file must be a FER2013 .csv (emotion,pixels,Usage)`);
     const train = fer2013Csv(data, { ...options, usage: 'Training' });
     const test = fer2013Csv(data, { ...options, usage: ['PublicTest', 'PrivateTest'] });
-    return { name: path.basename(data), ...pair(train, test) };
+    const sources = { train: `${data} has no row with Usage Training`, test: `${data} has no row with Usage PublicTest or PrivateTest` };
+    return { name: path.basename(data), ...pair(train, test), sources };
   }
   if (existsSync(path.join(data, 'train')) && existsSync(path.join(data, 'test'))) {
-    return { name: path.basename(data), ...pair(imageFolder(path.join(data, 'train'), options), imageFolder(path.join(data, 'test'), options)) };
+    const [train, test] = [path.join(data, 'train'), path.join(data, 'test')];
+    const sources = { train: `${train} holds no readable image`, test: `${test} holds no readable image` };
+    return { name: path.basename(data), ...pair(imageFolder(train, options), imageFolder(test, options)), sources };
   }
   if (existsSync(path.join(data, 'index.csv'))) {
     const all = ckplus48(data, options);
     const { train, test } = subjectSplit(all.samples, choice.folds ?? 10, choice.fold ?? 0);
-    return { name: `${path.basename(data)} fold ${choice.fold ?? 0}/${choice.folds ?? 10}`, train, test, classNames: all.classNames, skipped: all.skipped };
+    const fold = `fold ${choice.fold ?? 0} of ${choice.folds ?? 10}`;
+    const sources = { train: `${path.join(data, 'index.csv')} has no subject outside ${fold}`, test: `${path.join(data, 'index.csv')} has no subject in ${fold}` };
+    return { name: `${path.basename(data)} fold ${choice.fold ?? 0}/${choice.folds ?? 10}`, train, test, classNames: all.classNames, skipped: all.skipped, sources };
   }
   const all = imageFolder(data, options);
   const { train, test } = stratifiedSplit(all.samples, 0.2, seed);
-  return { name: path.basename(data), train, test, classNames: all.classNames, skipped: all.skipped };
+  const sources = {
+    train: `${data} has ${all.samples.length} readable image(s), all in the 20% of each class held out for testing`,
+    test: `${data} has too few readable images per class for a 20% test split (${all.samples.length} in all)`,
+  };
+  return { name: path.basename(data), train, test, classNames: all.classNames, skipped: all.skipped, sources };
 }
 
 function pair(train: LoadedDataset, test: LoadedDataset) {

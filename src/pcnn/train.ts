@@ -7,7 +7,7 @@
  * one saved there (recipe.ts), which the checkpoints go on recording. A run holds its output folder
  * (a lock file) so that two runs cannot interleave their checkpoints there.
  */
-import { closeSync, mkdirSync, existsSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, existsSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { manualSeed } from '../engine/random.js';
 import { SGD, StepLR, WeightAverage } from '../optim/index.js';
@@ -104,7 +104,7 @@ export async function train(
 ): Promise<TrainResult> {
   const log = (text: string) => options.quiet || console.error(text);
   checkOptions(options, data);
-  mkdirSync(options.out, { recursive: true });
+  makeOutputFolder(options.out, 'out');
   const unlock = lockFolder(options.out);
   try {
     const run = await startingState(options, log);
@@ -131,6 +131,25 @@ export async function train(
     return { model: run.model, average: run.average, history: run.history, last, meta: run.meta, seconds: secondsSince(started) };
   } finally {
     unlock();
+  }
+}
+
+/**
+ * Creates the folder `out` (and its parents) where missing. A file in the way, at `out` or above it, is
+ * an error naming `option` (the CLI's '--out'), the path and what was expected, where mkdir would say
+ * only EEXIST or ENOTDIR.
+ */
+export function makeOutputFolder(out: string, option: string): void {
+  let existing = path.resolve(out);
+  while (!existsSync(existing) && path.dirname(existing) !== existing) existing = path.dirname(existing);
+  if (existsSync(existing) && !statSync(existing).isDirectory()) {
+    const what = existing === path.resolve(out) ? 'a file' : `under a file (${existing})`;
+    throw new Error(`${option} ${out} is ${what}; expected a folder (or a path to create)`);
+  }
+  try {
+    mkdirSync(out, { recursive: true });
+  } catch (error) {
+    throw new Error(`${option} ${out}: cannot create the folder: ${(error as Error).message}`);
   }
 }
 
@@ -192,7 +211,7 @@ function processIsAlive(pid: number): boolean {
 }
 
 /** The batch size of the evaluation after each epoch (and of the final model's, in the CLI). */
-export function evaluationBatchSize(options: TrainOptions): number {
+export function evaluationBatchSize(options: Pick<TrainOptions, 'batch'>): number {
   return Math.max(options.batch, 64);
 }
 
@@ -227,6 +246,15 @@ function checkOptions(options: TrainOptions, data: { train: Dataset; test: Datas
     if (!(options[name] >= 0)) throw new Error(`the loss weight ${name} must be a number >= 0, got ${options[name]}`);
   }
   if (options.alpha === 0 && options.beta === 0) throw new Error('the loss weights alpha and beta are both 0: the loss would be 0 and nothing would train');
+  // The generators keep 32 bits of a seed (Generator.manualSeed): a larger one would repeat a smaller one's run.
+  if (!(Number.isInteger(options.seed) && options.seed >= 0 && options.seed <= 2 ** 32 - 1)) {
+    throw new Error(`seed must be an integer in 0..${2 ** 32 - 1}, got ${options.seed}`);
+  }
+  const initialWeights = INITIAL_WEIGHTS.filter(([key]) => options[key] !== undefined);
+  if (initialWeights.length > 1) {
+    throw new Error(`${initialWeights.map(([, option]) => option).join(' and ')} given together: each sets the initial weights, ` +
+      `the later overwriting the earlier; give one of them`);
+  }
   if (options.clipGradNorm !== undefined && !(options.clipGradNorm > 0)) {
     throw new Error(`clipGradNorm must be a max norm > 0, got ${options.clipGradNorm}`);
   }
@@ -241,6 +269,9 @@ function checkOptions(options: TrainOptions, data: { train: Dataset; test: Datas
     throw new Error(`averageFrom must be an epoch from 1 to ${options.epochs} (the last), got ${from}`);
   }
 }
+
+/** The options that set initial weights, each with its CLI name. */
+const INITIAL_WEIGHTS = [['checkpoint', '--checkpoint'], ['initTrunks', '--init-trunks'], ['initFrom', '--init-from']] as const;
 
 /** A fresh model with its initial weights, or with `resume` the state of the last checkpoint. */
 async function startingState(options: TrainOptions, log: Log): Promise<RunState> {
