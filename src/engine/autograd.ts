@@ -107,8 +107,8 @@ function checkRunnable(t: Tensor, use: string): void {
   const made = t.node ? `the output of ${t.node.op} [${t.shape}]` : `a leaf of shape [${t.shape}]`;
   if (t.isDisposed) {
     throw new Error(
-      `backward: ${made} (${use}) was disposed before backward: the graph outlived the tidy scope that ` +
-        'made it; run backward inside that scope, or return from it what backward needs',
+      `backward: ${made} (${use}) was disposed before backward, by dispose() or by the closing of the tidy ` +
+        'scope that made it; run backward before that, inside the scope of its forward',
     );
   }
   if (t.node?.backward === null) {
