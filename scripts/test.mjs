@@ -3,6 +3,7 @@
 import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { bundleForNode, root } from './build-node.mjs';
+import { runTestBundles } from './uvu-bundles.mjs';
 
 function findTests(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -25,28 +26,7 @@ const buildName = `test-${process.pid}`;
 const outputs = await bundleForNode(entries, buildName);
 
 process.env.PCNN_ROOT = root;
-// uvu's own runner, fed with our bundles; its summary lines are counted for the closing line.
-const counts = {};
-const write = process.stdout.write.bind(process.stdout);
-process.stdout.write = (chunk, ...rest) => {
-  const text = String(chunk).replace(/\x1b\[[0-9;]*m/g, '');
-  for (const key of ['Total', 'Passed', 'Skipped']) {
-    const match = new RegExp(`${key}:\\s+(\\d+)`).exec(text);
-    if (match) counts[key] = Number(match[1]);
-  }
-  return write(chunk, ...rest);
-};
-globalThis.UVU_DEFER = 1;
-const uvu = await import('uvu');
-for (const [index, file] of outputs.entries()) {
-  globalThis.UVU_INDEX = index;
-  globalThis.UVU_QUEUE.push([entries[index]]);
-  await import(file);
-}
-await uvu.exec(false);
-process.stdout.write = write;
-// uvu's Total counts the tests that ran: skipped ones are not in it.
-const failed = (counts.Total ?? 0) - (counts.Passed ?? 0);
-console.log(`tests: ${counts.Passed ?? 0} passed, ${failed} failed, ${counts.Skipped ?? 0} skipped`);
+const { passed, failed, skipped, exitCodeSet } = await runTestBundles(outputs, entries);
+console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
 rmSync(path.join(root, '.build', buildName), { recursive: true, force: true });
-process.exit(failed || process.exitCode ? 1 : 0);
+process.exit(failed || exitCodeSet ? 1 : 0);
