@@ -61,6 +61,14 @@ const cvOptions = {
 /** Which data set, and which split of it. */
 const splitOptions = {
   ...dataOptions,
+  // The layouts resolveData (src/pcnn/datasets.ts) recognises, listed where train and eval take --data.
+  data: {
+    ...dataOptions.data,
+    help: "'synthetic' (built in); a FER2013 .csv (Training / PublicTest+PrivateTest); a folder with train/ and test/ class folders; " +
+      'a CK+48-style folder with index.csv (split by subject, --fold/--folds); FERPlus (FER2013Train/, FER2013Test/ with label.csv: ' +
+      'majority labels, 8 classes, --classes 8; FER2013Valid/ unused); RAF-DB basic (EmoLabel/list_patition_label.txt, Image/aligned/: ' +
+      'its train/test split); or any class-per-folder image folder (seeded 80/20 split). Larger images are resized with antialiasing',
+  },
   'synthetic-count': { type: 'int', default: 2100, range: 'positive', help: 'training images of the synthetic set' },
   fold: { type: 'int', default: 0, range: 'non-negative', help: 'test fold, for subject-wise folders (CK+48)' },
   folds: { type: 'int', default: 10, range: 'positive', help: 'number of subject-wise folds' },

@@ -3,14 +3,17 @@
  * - `synthetic` (default): the embedded synthetic faces (train and validation drawn from different seeds);
  * - a folder with `train/` and `test/` class folders (FER2013's image-folder release);
  * - a folder with `index.csv` and a `subject` column (CK+48): subject-wise fold `fold` of `folds`;
+ * - FERPlus's release (`FER2013Train/`, `FER2013Valid/`, `FER2013Test/`, each PNGs and a `label.csv` of
+ *   vote counts): majority labels over 8 classes, FER2013Train for training and FER2013Test for evaluation;
+ * - RAF-DB's basic release (`EmoLabel/list_patition_label.txt`, `Image/aligned/`): its train/test split;
  * - a plain class-per-folder image folder: a seeded, stratified 80/20 split;
  * - a FER2013 `.csv`: Training rows for training, PublicTest + PrivateTest for evaluation.
  */
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import {
-  ckplus48, fer2013Csv, imageFolder, subjectSplit, syntheticDataset,
-  type Dataset, type LoadedDataset, type Sample, type Skipped,
+  ckplus48, fer2013Csv, ferPlus, imageFolder, rafDb, subjectSplit, syntheticDataset,
+  type Dataset, type ImageOptions, type LoadedDataset, type Sample, type Skipped,
 } from './data/index.js';
 import { Generator } from '../engine/random.js';
 
@@ -75,6 +78,9 @@ export function resolveData(choice: DataChoice): ResolvedData {
     const sources = { train: `${path.join(data, 'index.csv')} has no subject outside ${fold}`, test: `${path.join(data, 'index.csv')} has no subject in ${fold}` };
     return { name: `${path.basename(data)} fold ${choice.fold ?? 0}/${choice.folds ?? 10}`, train, test, classNames: all.classNames, skipped: all.skipped, sources };
   }
+  // Before the plain image folder, which would take FER2013Train/... or EmoLabel/ and Image/ for classes.
+  if (FERPLUS_FOLDERS.some((folder) => existsSync(path.join(data, folder)))) return ferPlusRelease(data, options);
+  if (RAFDB_LISTS.some((list) => existsSync(path.join(data, list)))) return rafDbRelease(data, options);
   const all = imageFolder(data, options);
   const { train, test } = stratifiedSplit(all.samples, 0.2, seed);
   const sources = {
@@ -82,6 +88,41 @@ export function resolveData(choice: DataChoice): ResolvedData {
     test: `${data} has too few readable images per class for a 20% test split (${all.samples.length} in all)`,
   };
   return { name: path.basename(data), train, test, classNames: all.classNames, skipped: all.skipped, sources };
+}
+
+/** FERPlus's release folders: the three splits of FER2013, each its PNGs and a label.csv. */
+const FERPLUS_FOLDERS = ['FER2013Train', 'FER2013Valid', 'FER2013Test'];
+
+/**
+ * FERPlus's own splits: FER2013Train (FER2013's Training rows) for training, FER2013Test (PrivateTest)
+ * for evaluation. FER2013Valid (PublicTest) is not read: FERPlus's reference code uses it to choose the
+ * epoch, which train does not do (it evaluates on the test split). Labels by ferPlus's majority rule.
+ */
+function ferPlusRelease(data: string, options: ImageOptions): ResolvedData {
+  const [train, test] = ['FER2013Train', 'FER2013Test'].map((folder) => {
+    const [images, labels] = [path.join(data, folder), path.join(data, folder, 'label.csv')];
+    const missing = [images, labels].find((p) => !existsSync(p));
+    if (missing) {
+      throw new Error(`--data ${data} looks like FERPlus (it has ${FERPLUS_FOLDERS.filter((f) => existsSync(path.join(data, f))).join(', ')}) ` +
+        `but has no ${missing}; expected ${FERPLUS_FOLDERS.join(', ')} folders, each with its PNGs and a label.csv`);
+    }
+    return { loaded: ferPlus(labels, images, options), labels };
+  });
+  const noFace = (labels: string) => `${labels} gives no face a majority label`;
+  const sources = { train: noFace(train.labels), test: noFace(test.labels) };
+  return { name: `${path.basename(data)} (FERPlus, majority labels)`, ...pair(train.loaded, test.loaded), sources };
+}
+
+/** Where RAF-DB's label list may lie (rafDb's own candidates; "patition" is RAF-DB's spelling). */
+const RAFDB_LISTS = ['EmoLabel/list_patition_label.txt', 'list_patition_label.txt'];
+
+/** RAF-DB basic's own split: the list's train_* images for training, its test_* images for evaluation. */
+function rafDbRelease(data: string, options: ImageOptions): ResolvedData {
+  const list = RAFDB_LISTS.map((p) => path.join(data, p)).find((p) => existsSync(p))!;
+  const train = rafDb(data, { ...options, split: 'train' });
+  const test = rafDb(data, { ...options, split: 'test' });
+  const sources = { train: `${list} lists no readable train image`, test: `${list} lists no readable test image` };
+  return { name: `${path.basename(data)} (RAF-DB)`, ...pair(train, test), sources };
 }
 
 function pair(train: LoadedDataset, test: LoadedDataset) {

@@ -1,6 +1,6 @@
 /** FER2013 in its original CSV form: `emotion,pixels,Usage`, one 48x48 gray face per row. */
 import { columnIndex, parseCsvLine, readLines } from './csv.js';
-import { resizeBilinear, toChannels } from './image.js';
+import { resizeAntialiased, toChannels } from './image.js';
 import { resolveImageOptions, type ImageOptions, type LoadedDataset } from './types.js';
 
 /** FER2013's labels 0..6 in order. */
@@ -44,7 +44,7 @@ export function fer2013Csv(path: string, options: Fer2013Options = {}): LoadedDa
       throw new Error(`fer2013Csv: ${where} has emotion '${cells[emotionCol]}', expected an integer in 0..6`);
     }
     const gray = { data: parsePixels(cells[pixelsCol], where), channels: 1, height: SIDE, width: SIDE };
-    const image = resizeBilinear(toChannels(gray, channels), size[0], size[1]).data;
+    const image = resizeAntialiased(toChannels(gray, channels), size[0], size[1]).data;
     samples.push({ image, label, file: where });
   }
   return { samples, classNames: [...FER2013_CLASSES], skipped: [] };

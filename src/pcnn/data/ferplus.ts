@@ -13,7 +13,8 @@ export const FERPLUS_CLASSES = ['neutral', 'happiness', 'surprise', 'sadness', '
 const VOTE_COLUMNS = [...FERPLUS_CLASSES, 'unknown', 'NF'];
 const UNKNOWN = 8;
 
-/** The majority label of 10 vote counts, or UNKNOWN (8) / NF (9) when the face is to be dropped. */
+/** The majority label of 10 vote counts, or UNKNOWN (8) / NF (9) when the face is to be dropped. A tie
+ *  for the most votes is never more than half of them, so a tied face is 'unknown' and dropped. */
 export function majorityVote(votes: readonly number[]): number {
   const kept = votes.map((v) => (v <= 1 ? 0 : v));
   const total = kept.reduce((a, b) => a + b, 0);

@@ -235,53 +235,96 @@ export function toChannels(image: Image, channels: number): Image {
 /**
  * Bilinear resize exactly as torch.nn.functional.interpolate(mode='bilinear', align_corners=False,
  * antialias=False): source coordinate (dst + 0.5) * in / out - 0.5, clamped below at 0. There is no
- * antialiasing, so strong downscaling aliases (PIL's resize would low-pass first); the loaders mostly
- * resize 48x48 faces to 48x48, where this is the identity.
+ * antialiasing, so strong downscaling aliases; the loaders use resizeAntialiased.
  */
 export function resizeBilinear(image: Image, height: number, width: number): Image {
-  if (!(Number.isInteger(height) && Number.isInteger(width) && height > 0 && width > 0)) {
-    throw new Error(`resizeBilinear: output size must be positive integers, got ${height}x${width}`);
-  }
+  checkOutputSize('resizeBilinear', height, width);
   if (height === image.height && width === image.width) return image;
-  const rows = taps(image.height, height);
-  const cols = taps(image.width, width);
-  const { channels, data: src } = image;
+  return resample(image, bilinearTaps(image.height, height), bilinearTaps(image.width, width));
+}
+
+/**
+ * Resize as torchvision's Resize does by default (antialias=True; PIL's BILINEAR, and
+ * interpolate(mode='bilinear', antialias=True) on tensors): along an axis that shrinks by a factor s, each
+ * output pixel is the normalised triangle-filter average of the source pixels within s of its centre, so
+ * detail finer than the output grid is averaged away instead of aliasing (a 256x256 face shrunk to 48x48
+ * by plain bilinear sampling reads 2 of every ~5 source pixels). An axis that grows or keeps its size is
+ * plain bilinear (resizeBilinear's taps): there the filter's support is one pixel and the two agree.
+ */
+export function resizeAntialiased(image: Image, height: number, width: number): Image {
+  checkOutputSize('resizeAntialiased', height, width);
+  if (height === image.height && width === image.width) return image;
+  return resample(image, antialiasTaps(image.height, height), antialiasTaps(image.width, width));
+}
+
+function checkOutputSize(what: string, height: number, width: number): void {
+  if (!(Number.isInteger(height) && Number.isInteger(width) && height > 0 && width > 0)) {
+    throw new Error(`${what}: output size must be positive integers, got ${height}x${width}`);
+  }
+}
+
+/** Along one axis, per output index: the first source index it reads and the weights (summing to 1) of
+ *  that source index and the ones after it. */
+type AxisTaps = { first: number; weights: Float64Array }[];
+
+/** Bilinear taps: the source coordinate's two neighbours (one at the far edge, where the second would
+ *  lie outside the image). */
+function bilinearTaps(inSize: number, outSize: number): AxisTaps {
+  const scale = inSize / outSize;
+  return Array.from({ length: outSize }, (_, o) => {
+    const src = Math.max(0, (o + 0.5) * scale - 0.5);
+    const first = Math.min(Math.floor(src), inSize - 1);
+    const lambda = src - first;
+    return { first, weights: first < inSize - 1 ? Float64Array.of(1 - lambda, lambda) : Float64Array.of(1) };
+  });
+}
+
+/**
+ * The taps of PIL's ImagingResample (and torch's _compute_weights_aa) for the bilinear filter when the
+ * axis shrinks: centre c = (o + 0.5) * s, source pixels from trunc(c - s + 0.5) (at least 0) to before
+ * trunc(c + s + 0.5) (at most inSize), pixel j weighted max(0, 1 - |j + 0.5 - c| / s), then normalised.
+ */
+function antialiasTaps(inSize: number, outSize: number): AxisTaps {
+  const scale = inSize / outSize;
+  if (scale <= 1) return bilinearTaps(inSize, outSize);
+  return Array.from({ length: outSize }, (_, o) => {
+    const center = (o + 0.5) * scale;
+    const first = Math.max(Math.trunc(center - scale + 0.5), 0);
+    const end = Math.min(Math.trunc(center + scale + 0.5), inSize);
+    const weights = Float64Array.from({ length: end - first }, (_, k) => Math.max(0, 1 - Math.abs(first + k + 0.5 - center) / scale));
+    const total = weights.reduce((a, b) => a + b, 0);
+    return { first, weights: weights.map((w) => w / total) };
+  });
+}
+
+/** Separable resampling: rows of every channel along x (kept in float64), then columns along y. */
+function resample(image: Image, rows: AxisTaps, cols: AxisTaps): Image {
+  const { channels, data: src, height: inHeight, width: inWidth } = image;
+  const [height, width] = [rows.length, cols.length];
+  const across = new Float64Array(channels * inHeight * width);
+  for (let r = 0; r < channels * inHeight; r++) {
+    for (let x = 0; x < width; x++) {
+      const { first, weights } = cols[x];
+      let sum = 0;
+      for (let k = 0; k < weights.length; k++) sum += weights[k] * src[r * inWidth + first + k];
+      across[r * width + x] = sum;
+    }
+  }
   const data = new Float32Array(channels * height * width);
   for (let c = 0; c < channels; c++) {
-    const base = c * image.height * image.width;
     for (let y = 0; y < height; y++) {
-      const r0 = base + rows.index[y] * image.width;
-      const r1 = r0 + rows.step[y] * image.width;
-      const ly = rows.lambda[y];
+      const { first, weights } = rows[y];
       for (let x = 0; x < width; x++) {
-        const c0 = cols.index[x];
-        const c1 = c0 + cols.step[x];
-        const lx = cols.lambda[x];
-        const top = (1 - lx) * src[r0 + c0] + lx * src[r0 + c1];
-        const bottom = (1 - lx) * src[r1 + c0] + lx * src[r1 + c1];
-        data[(c * height + y) * width + x] = (1 - ly) * top + ly * bottom;
+        let sum = 0;
+        for (let k = 0; k < weights.length; k++) sum += weights[k] * across[(c * inHeight + first + k) * width + x];
+        data[(c * height + y) * width + x] = sum;
       }
     }
   }
   return { data, channels, height, width };
 }
 
-/** Per output index along one axis: the first source index, the offset to the second (0 at the edge), its weight. */
-function taps(inSize: number, outSize: number) {
-  const scale = inSize / outSize;
-  const index = new Int32Array(outSize);
-  const step = new Int32Array(outSize);
-  const lambda = new Float64Array(outSize);
-  for (let o = 0; o < outSize; o++) {
-    const src = Math.max(0, (o + 0.5) * scale - 0.5);
-    index[o] = Math.min(Math.floor(src), inSize - 1);
-    step[o] = index[o] < inSize - 1 ? 1 : 0;
-    lambda[o] = src - index[o];
-  }
-  return { index, step, lambda };
-}
-
-/** Decode, convert to `channels` and resize to `size` [H, W]: the model's input as Float32 [C, H, W]. */
+/** Decode, convert to `channels` and resize (antialiased) to `size` [H, W]: the model's input as Float32 [C, H, W]. */
 export function prepareImage(bytes: Uint8Array, file: string, channels: number, size: readonly [number, number], options: DecodeOptions = {}): Float32Array {
-  return resizeBilinear(toChannels(decodeImage(bytes, file, options), channels), size[0], size[1]).data;
+  return resizeAntialiased(toChannels(decodeImage(bytes, file, options), channels), size[0], size[1]).data;
 }

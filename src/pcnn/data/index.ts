@@ -1,6 +1,6 @@
 /** PCNN's data layer (CPU side): decoding, datasets, synthetic faces, augmentation, batching. */
 export * from './types.js';
-export { decodeImage, toChannels, resizeBilinear, prepareImage, type Image } from './image.js';
+export { decodeImage, toChannels, resizeBilinear, resizeAntialiased, prepareImage, type Image } from './image.js';
 export { imageFolder } from './image-folder.js';
 export { fer2013Csv, FER2013_CLASSES, type Fer2013Options, type Fer2013Usage } from './fer2013.js';
 export { ferPlus, majorityVote, FERPLUS_CLASSES, type FerPlusResult } from './ferplus.js';
