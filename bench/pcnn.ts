@@ -17,8 +17,9 @@ export interface PcnnConfig {
   channels: number;
   width: number;
   batch: number;
-  /** PyTorch 1.13, 2 threads, same machine: seconds per training step (notes/webgpu-on-cpu.md). */
-  pytorchStepS: number;
+  /** PyTorch 1.13, 2 threads, same machine: seconds per training step (notes/webgpu-on-cpu.md); absent
+   *  where PyTorch was not timed at this configuration (the GPU kit's). */
+  pytorchStepS?: number;
   /** Set when a step is too slow for quick mode on this adapter. */
   slow?: boolean;
 }
@@ -40,8 +41,8 @@ export interface PcnnResult {
    *  while running inference. */
   peakTrainBytes: number;
   peakInferenceBytes: number;
-  /** Our step time / PyTorch's (above 1: slower than PyTorch on the CPU). */
-  vsPytorch: number;
+  /** Our step time / PyTorch's (above 1: slower than PyTorch on the CPU); null without a PyTorch time. */
+  vsPytorch: number | null;
 }
 
 function randomBatch(c: PcnnConfig, seed: number): Batch {
@@ -76,7 +77,7 @@ export async function runPcnn(c: PcnnConfig, reps: number): Promise<PcnnResult> 
       inferenceImagesPerS: throughput(c.batch, inference.wallMs),
       peakTrainBytes,
       peakInferenceBytes,
-      vsPytorch: train.wallMs.median / 1e3 / c.pytorchStepS,
+      vsPytorch: c.pytorchStepS ? train.wallMs.median / 1e3 / c.pytorchStepS : null,
     };
   } finally {
     optimizer.dispose();

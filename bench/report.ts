@@ -127,7 +127,7 @@ export function pcnnRows(r: Results): { header: string[]; rows: string[][] } {
     fixed(p.inferenceImagesPerS.median),
     mib(p.peakTrainBytes),
     mib(p.peakInferenceBytes),
-    `${p.vsPytorch.toFixed(1)}x slower (${p.config.pytorchStepS} s)`,
+    p.vsPytorch === null ? 'not timed' : `${p.vsPytorch.toFixed(1)}x slower (${p.config.pytorchStepS} s)`,
   ]);
   return { header, rows };
 }

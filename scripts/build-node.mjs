@@ -7,10 +7,10 @@ import { fileURLToPath } from 'node:url';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Bundles each entry (paths relative to the root) to .build/<name>/…; returns the output paths. */
-export async function bundleForNode(entries, name) {
-  const outdir = path.join(root, '.build', name);
-  await build({
+/** esbuild's options for Node bundles of `entries` (paths relative to the root) into `outdir`; npm
+ *  packages stay imports, resolved from node_modules (the GPU kit's build inlines them instead). */
+export function nodeBundleOptions(entries, outdir) {
+  return {
     absWorkingDir: root,
     entryPoints: entries,
     outdir,
@@ -25,7 +25,13 @@ export async function bundleForNode(entries, name) {
     loader: { '.wgsl': 'text' },
     sourcemap: 'inline',
     logLevel: 'warning',
-  });
+  };
+}
+
+/** Bundles each entry (paths relative to the root) to .build/<name>/…; returns the output paths. */
+export async function bundleForNode(entries, name) {
+  const outdir = path.join(root, '.build', name);
+  await build(nodeBundleOptions(entries, outdir));
   return entries.map((entry) => path.join(outdir, entry.replace(/\.ts$/, '.mjs')));
 }
 
