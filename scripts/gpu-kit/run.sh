@@ -18,6 +18,7 @@ results="$(cd "$1" && pwd)"
 shift
 : >"$results/log.txt"
 exec > >(tee -a "$results/log.txt") 2>&1
+tee_pid=$!
 
 # Node and dawn.node travel gzipped; unpacked where there is room for 120 MB, removed on exit.
 work="$(mktemp -d "${TMPDIR:-/tmp}/gpu-kit.XXXXXX")"
@@ -28,6 +29,11 @@ chmod +x "$work/node"
 export PCNN_DAWN_NODE="$work/dawn.node"
 
 export LD_LIBRARY_PATH="$kit/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# NVIDIA's ICD names its library without a path; where the driver is mounted outside ld.so's search
+# path (/usr/local/nvidia on those machines), the loader finds it only through LD_LIBRARY_PATH.
+for nvidia_lib in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do
+  if [ -d "$nvidia_lib" ]; then export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$nvidia_lib"; fi
+done
 if ! "$work/node" --version >/dev/null 2>&1; then
   # The machine's libstdc++ is missing or older than Node's: take Debian's, carried for this case.
   export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$kit/lib-fallback"
@@ -53,4 +59,7 @@ echo "gpu-kit: Vulkan loader $(ls "$kit/lib" | grep -m1 'libvulkan.so.1\.'), dri
 # The stages' exit status is the kit's; the EXIT trap still removes the unpacked binaries.
 status=0
 "$work/node" "$kit/main.mjs" "$results" "$@" || status=$?
+# tee may still be writing the last lines: close its input and let it finish before exiting.
+exec >&- 2>&-
+wait "$tee_pid" || true
 exit "$status"
