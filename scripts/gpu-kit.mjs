@@ -6,7 +6,7 @@
 // and the test fixtures. It must stay under 60 MiB.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -155,7 +155,8 @@ function gitCommit() {
 }
 
 function sizeOf(target) {
-  const stat = statSync(target, { throwIfNoEntry: false });
+  // lstat: a library's symbolic links (libvulkan.so.1 -> libvulkan.so.1.3.239) are not counted twice.
+  const stat = lstatSync(target, { throwIfNoEntry: false });
   if (!stat) return 0;
   if (!stat.isDirectory()) return stat.size;
   return readdirSync(target).reduce((sum, name) => sum + sizeOf(path.join(target, name)), 0);
