@@ -29,9 +29,9 @@ if (!(timeoutScale > 0)) {
 const kit = JSON.parse(readFileSync(path.join(kitDir, 'kit.json'), 'utf8'));
 const STAGES = [
   { name: 'adapter', limitS: 30, args: [js('scripts/gpu-kit/adapter.mjs')] },
-  { name: 'tests', limitS: 250, args: [js('scripts/gpu-kit/run-tests.mjs'), path.join(results, 'tests.json')], output: 'tests.json' },
-  { name: 'bench', limitS: 110, args: [js('bench/index.mjs'), '--quick', '--no-tfjs', '--out', path.join(results, 'bench.json')], output: 'bench.json' },
-  { name: 'pcnn', limitS: 80, args: [js('scripts/gpu-kit/pcnn-steps.mjs'), path.join(results, 'pcnn-steps.json')], output: 'pcnn-steps.json' },
+  { name: 'tests', limitS: 250, args: [js('scripts/gpu-kit/run-tests.mjs'), path.join(results, 'tests.json')] },
+  { name: 'bench', limitS: 110, args: [js('bench/index.mjs'), '--quick', '--no-tfjs', '--out', path.join(results, 'bench.json')] },
+  { name: 'pcnn', limitS: 80, args: [js('scripts/gpu-kit/pcnn-steps.mjs'), path.join(results, 'pcnn-steps.json')] },
 ].filter((stage) => !testsOnly || stage.name === 'adapter' || stage.name === 'tests');
 
 /** Runs one stage with the kit's Node, its output passed through; resolves to its record. */
