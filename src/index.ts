@@ -3,7 +3,7 @@
  * Names follow PyTorch in camelCase: `conv2d`, `batchNorm2d`, `gridSample`, `nn.Conv2d`, `optim.SGD`.
  */
 export { init, release, gpu, type Gpu, type AdapterDescription } from './engine/device.js';
-export { Tensor, tensor, empty, zeros, ones, full, randn, rand, upload, type DType, type TensorOptions } from './engine/tensor.js';
+export { Tensor, tensor, empty, zeros, ones, full, randn, rand, upload, type DType, type TensorData, type TensorOptions } from './engine/tensor.js';
 export { tidy, keep } from './engine/scope.js';
 export { noGrad, isGradEnabled } from './engine/autograd.js';
 export { flush } from './engine/recorder.js';

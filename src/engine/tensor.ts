@@ -1,5 +1,5 @@
 /**
- * Tensors: f32 (or i32, for labels and indices) data in a pooled GPU buffer, contiguous in row-major
+ * Tensors: f32 (or i32, for labels and indices, or bool, for masks) data in a pooled GPU buffer, contiguous in row-major
  * order, with shape and strides. Views made by `reshape` share the storage (reference counted); every
  * other op writes a new tensor. Reading back is asynchronous and is the only point that waits.
  */
@@ -12,7 +12,15 @@ import { defaultGenerator, type Generator } from './random.js';
 import { backward, releaseNode, type BackwardOptions, type GradNode } from './autograd.js';
 import fillSource from '../../shaders/engine/fill.wgsl';
 
-export type DType = 'float32' | 'int32';
+/**
+ * Element types. Every element takes one 32-bit word: `bool` is stored as a u32 holding 0 or 1, so
+ * that a kernel binds a mask as `array<u32>` (as PyTorch, a bool tensor is made from booleans or 0 / 1
+ * and read back as booleans: `toBoolArray()`).
+ */
+export type DType = 'float32' | 'int32' | 'bool';
+
+/** The method that reads a tensor of each dtype back, named in the error of the wrong one. */
+const readers: Record<DType, string> = { float32: 'toArray()', int32: 'toInt32Array()', bool: 'toBoolArray()' };
 
 /** A tensor's data was asked for after `dispose()` (autograd names the op whose saved tensor it was). */
 export class DisposedTensorError extends Error {
@@ -120,19 +128,30 @@ export class Tensor implements Owned {
   }
 
   async toArray(): Promise<Float32Array> {
-    if (this.dtype !== 'float32') throw new Error(`toArray: tensor is ${this.dtype}; use toInt32Array()`);
+    this.expectDType('float32', 'toArray');
     return new Float32Array(await this.read());
   }
 
   async toInt32Array(): Promise<Int32Array> {
-    if (this.dtype !== 'int32') throw new Error(`toInt32Array: tensor is ${this.dtype}; use toArray()`);
+    this.expectDType('int32', 'toInt32Array');
     return new Int32Array(await this.read());
   }
 
-  /** The single value of a one-element tensor. */
+  /** A bool tensor's elements as booleans (row-major), as PyTorch's `tolist()` gives them. */
+  async toBoolArray(): Promise<boolean[]> {
+    this.expectDType('bool', 'toBoolArray');
+    return Array.from(new Uint32Array(await this.read()), (word) => word !== 0);
+  }
+
+  /** The single value of a one-element tensor (a bool tensor's as 0 or 1). */
   async item(): Promise<number> {
     if (this.size !== 1) throw new Error(`item: tensor has ${this.size} elements, expected 1 (shape [${this.shape}])`);
+    if (this.dtype === 'bool') return Number((await this.toBoolArray())[0]);
     return (this.dtype === 'float32' ? await this.toArray() : await this.toInt32Array())[0];
+  }
+
+  private expectDType(dtype: DType, method: string): void {
+    if (this.dtype !== dtype) throw new Error(`${method}: tensor is ${this.dtype}; use ${readers[this.dtype]}`);
   }
 
   /** Reverse-mode gradient of this tensor with respect to every leaf that requires grad.
@@ -200,22 +219,35 @@ export interface TensorOptions {
   dtype?: DType;
 }
 
-/** A tensor from host data (row-major), uploaded through a staging buffer ordered with recorded work. */
-export function tensor(data: ArrayLike<number>, shape?: readonly number[], options: TensorOptions = {}): Tensor {
-  const dtype = options.dtype ?? (data instanceof Int32Array ? 'int32' : 'float32');
+/** Host data for a tensor: numbers, or booleans (or 0 / 1) for a bool tensor. */
+export type TensorData = ArrayLike<number> | ArrayLike<boolean>;
+
+/** `options.requiresGrad`, refused for a dtype other than float32 (as PyTorch: only floats have gradients). */
+function gradFlag(options: TensorOptions, dtype: DType, op: string): boolean {
+  if (options.requiresGrad && dtype !== 'float32') throw new Error(`${op}: only float32 tensors can require gradients, got dtype ${dtype}`);
+  return options.requiresGrad ?? false;
+}
+
+/**
+ * A tensor from host data (row-major), uploaded through a staging buffer ordered with recorded work.
+ * The dtype, unless given, is int32 for an Int32Array, bool for an array of booleans, else float32.
+ */
+export function tensor(data: TensorData, shape?: readonly number[], options: TensorOptions = {}): Tensor {
+  const dtype = options.dtype ?? (data instanceof Int32Array ? 'int32' : typeof data[0] === 'boolean' ? 'bool' : 'float32');
   const resolved = shape ?? [data.length];
   checkShape(resolved, 'tensor');
   if (numel(resolved) !== data.length) {
     throw new Error(`tensor: ${data.length} values do not fill shape [${resolved}] (${numel(resolved)} elements)`);
   }
+  const requiresGrad = gradFlag(options, dtype, 'tensor');
   const out = empty(resolved, dtype, 'tensor');
   upload(out, data);
-  out.requiresGrad = options.requiresGrad ?? false;
+  out.requiresGrad = requiresGrad;
   return out;
 }
 
-/** Overwrites a tensor's contents with host data. */
-export function upload(target: Tensor, data: ArrayLike<number>): void {
+/** Overwrites a tensor's contents with host data (a bool tensor's: booleans or 0 / 1). */
+export function upload(target: Tensor, data: TensorData): void {
   if (data.length !== target.size) {
     throw new Error(`upload: ${data.length} values for a tensor of shape [${target.shape}] (${target.size} elements)`);
   }
@@ -223,14 +255,19 @@ export function upload(target: Tensor, data: ArrayLike<number>): void {
   const bytes = target.size * 4;
   const staging = gpu().device.createBuffer({ size: bytes, usage: GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
   const range = staging.getMappedRange();
-  if (target.dtype === 'int32') {
+  if (target.dtype === 'bool') {
+    const words = new Uint32Array(range);
+    for (let i = 0; i < data.length; i++) words[i] = boolWord(data[i], `tensor: bool data at ${i}`);
+  } else if (typeof data[0] === 'boolean') {
+    throw new Error(`tensor: boolean data for a ${target.dtype} tensor; booleans make a bool tensor (dtype 'bool')`);
+  } else if (target.dtype === 'int32') {
     const ints = new Int32Array(range);
     for (let i = 0; i < data.length; i++) {
       if (!Number.isInteger(data[i])) throw new Error(`tensor: int32 data holds a non-integer ${data[i]} at ${i}`);
-      ints[i] = data[i];
+      ints[i] = data[i] as number;
     }
   } else {
-    new Float32Array(range).set(data);
+    new Float32Array(range).set(data as ArrayLike<number>);
   }
   staging.unmap();
   recorder.copy(staging, 0, target.buffer, 0, bytes);
@@ -239,8 +276,17 @@ export function upload(target: Tensor, data: ArrayLike<number>): void {
 
 const fillKernel = new Kernel('fill', fillSource);
 
+/** The word of a bool element: 1 for true or 1, 0 for false or 0; anything else is refused. */
+function boolWord(value: unknown, what: string): number {
+  if (value === true || value === 1) return 1;
+  if (value === false || value === 0) return 0;
+  throw new Error(`${what} is ${typeof value === 'number' ? value : `${typeof value} ${String(value)}`}; a bool tensor holds true / false or 1 / 0`);
+}
+
 /** The 32-bit word that holds `value` in a tensor of `dtype` (float32: rounded to nearest). */
-function wordOf(value: number, dtype: DType, op: string): number {
+function wordOf(value: number | boolean, dtype: DType, op: string): number {
+  if (dtype === 'bool') return boolWord(value, `${op}: the value`);
+  if (typeof value === 'boolean') throw new Error(`${op}: the boolean ${value} fills only a bool tensor (dtype 'bool'), not ${dtype}`);
   if (dtype === 'float32') return new Uint32Array(Float32Array.of(value).buffer)[0];
   if (!Number.isInteger(value) || value < -(2 ** 31) || value > 2 ** 31 - 1) {
     throw new Error(`${op}: an int32 tensor holds integers ${-(2 ** 31)}..${2 ** 31 - 1}, got ${value}`);
@@ -248,17 +294,18 @@ function wordOf(value: number, dtype: DType, op: string): number {
   return value >>> 0;
 }
 
-/** A tensor of `options.dtype` (default float32) with every element `value`. */
-export function full(shape: readonly number[], value: number, options: TensorOptions = {}): Tensor {
-  const dtype = options.dtype ?? 'float32';
+/** A tensor of `options.dtype` (default float32; bool when `value` is a boolean) with every element `value`. */
+export function full(shape: readonly number[], value: number | boolean, options: TensorOptions = {}): Tensor {
+  const dtype = options.dtype ?? (typeof value === 'boolean' ? 'bool' : 'float32');
   const word = wordOf(value, dtype, 'full');
+  const requiresGrad = gradFlag(options, dtype, 'full');
   const out = empty(shape, dtype, 'full');
   dispatch(fillKernel, {
     workgroups: workgroups1d(Math.ceil(out.size / (fillKernel.constant('ELEMENTS_PER_INVOCATION') * fillKernel.workgroupInvocations))),
     buffers: { out },
     uniforms: { count: out.size, word },
   });
-  out.requiresGrad = options.requiresGrad ?? false;
+  out.requiresGrad = requiresGrad;
   return out;
 }
 
