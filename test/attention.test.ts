@@ -137,4 +137,59 @@ test('scaledDotProductAttention gradients wrt q, k, v and the float mask (gradCh
   }
 });
 
+test('dispatches past 65,535 workgroups fold into y (query rows and key rows)', async () => {
+  // 64 rows per workgroup: 4,194,309 rows need 65,537 workgroups. E = Ev = 1 keeps it cheap.
+  const rows = 65537 * 64 - 59;
+  const manyQueries: Case = { name: 'many query rows', qShape: [rows, 1], kShape: [2, 1], vShape: [2, 1] };
+  const { q, k, v } = caseData(manyQueries, 7);
+  const qt = tensor(f32(q), manyQueries.qShape, { requiresGrad: true });
+  const [out, gq] = tidy(() => {
+    const o = scaledDotProductAttention(qt, tensor(f32(k), [2, 1]), tensor(f32(v), [2, 1]));
+    o.backward(tensor(new Float32Array(rows).fill(1), o.shape));
+    return [o, qt.grad!];
+  });
+  const [o, dq] = await Promise.all([out.toArray(), gq.toArray()]);
+  assertClose(o, attentionReference(manyQueries, q, k, v), 'many query rows: output', { atol: 2e-6, rtol: 1e-4 });
+  // d out / d q for two keys and dO = 1: dq = (v1 - v0) * p0 p1 * (k1 - k0) (scale 1 for E = 1).
+  const expected = Float64Array.from(q, (x) => {
+    const p1 = 1 / (1 + Math.exp(x * (k[0] - k[1])));
+    return (v[1] - v[0]) * p1 * (1 - p1) * (k[1] - k[0]);
+  });
+  assertClose(dq, expected, 'many query rows: query gradient', { atol: 1e-6, rtol: 1e-4 });
+  for (const t of [out, gq, qt]) t.dispose();
+
+  // One query over as many keys, q = 0: every key weighs 1/S, so dV = dO / S and dK = 0.
+  const keys = rows;
+  const vt = tensor(f32(randomData(keys, 8)), [keys, 1], { requiresGrad: true });
+  const kt = tensor(f32(randomData(keys, 9)), [keys, 1], { requiresGrad: true });
+  const [gk, gv] = tidy(() => {
+    scaledDotProductAttention(tensor([0], [1, 1]), kt, vt).backward(tensor([1], [1, 1]));
+    return [kt.grad!, vt.grad!];
+  });
+  const [dk, dv] = await Promise.all([gk.toArray(), gv.toArray()]);
+  assertClose(dv, new Float64Array(keys).fill(1 / keys), 'many key rows: value gradient', { atol: 1e-12, rtol: 1e-4 });
+  // dK_s = scale * q * P_s (dP_s - D) = 0 since q = 0.
+  assertClose(dk, new Float64Array(keys), 'many key rows: key gradient', { atol: 1e-12, rtol: 0 });
+  for (const t of [gk, gv, kt, vt]) t.dispose();
+});
+
+test('scaledDotProductAttention refuses what it does not do, naming the shapes', () => {
+  const t = (shape: number[]) => tensor(new Float32Array(size(shape)), shape);
+  const q = t([1, 2, 3, 16]);
+  const k = t([1, 2, 4, 16]);
+  const mask = t([3, 4]);
+  const refuses = (fn: () => unknown, pattern: RegExp) => assert.throws(() => tidy(() => void fn()), pattern);
+  refuses(() => scaledDotProductAttention(q, k, k, { attnMask: mask, isCausal: true }), /attnMask and isCausal cannot both be set/);
+  refuses(() => scaledDotProductAttention(t([1, 1, 3, 136]), t([1, 1, 4, 136]), t([1, 1, 4, 136])), /at most 128.*\[1,1,3,136\]/);
+  refuses(() => scaledDotProductAttention(q, k, t([1, 2, 4, 129])), /Ev = 129 must be at most 128|at most 128/);
+  refuses(() => scaledDotProductAttention(t([1, 4, 3, 16]), k, k), /query has 4 heads and key\/value 2; they must be equal unless enableGqa/);
+  refuses(() => scaledDotProductAttention(t([1, 3, 3, 16]), k, k, { enableGqa: true }), /multiple of the key heads/);
+  refuses(() => scaledDotProductAttention(q, t([1, 2, 4, 8]), k), /key must be \[\.\.\., S, E\]/);
+  refuses(() => scaledDotProductAttention(q, k, k, { attnMask: t([2, 4]) }), /attnMask of shape \[2,4\] does not broadcast to the scores' shape \[1,2,3,4\]/);
+  refuses(() => scaledDotProductAttention(q, k, k, { attnMask: tensor([1, 0, 1, 0], [1, 4], { dtype: 'int32' }) }), /attnMask.*must be a float32 tensor/);
+  refuses(() => scaledDotProductAttention(q, k, k, { dropoutP: 0.1 }), /dropoutP 0.1 is not supported yet/);
+  refuses(() => scaledDotProductAttention(t([3, 16]), k, k), /of one rank/);
+  for (const x of [q, k, mask]) x.dispose();
+});
+
 test.run();
