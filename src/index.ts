@@ -18,6 +18,7 @@ export { softmax, logSoftmax, crossEntropy } from './kernels/softmax/index.js';
 export { scaledDotProductAttention, type AttentionOptions } from './kernels/attention/index.js';
 export { conv2d, conv2dFused, foldBatchNorm } from './kernels/conv2d/index.js';
 export { batchNorm2d } from './kernels/batchnorm/index.js';
+export { layerNorm, type LayerNormOptions } from './kernels/norm/index.js';
 export { maxPool2d, avgPool2d, adaptiveAvgPool2d } from './kernels/pool/index.js';
 export { interpolate, affineGrid, gridSample } from './kernels/resample/index.js';
 export { multiDomainFusion } from './kernels/fusion/index.js';
