@@ -1,6 +1,7 @@
 // elementwise: out[i] = f(a[i], b[i]) for the function f chosen by the override OP, with NumPy/PyTorch
 // broadcasting. Unary functions (EXP, LOG, ...) ignore b; the *_GRAD functions are the local
-// derivatives the backward rules multiply into the upstream gradient.
+// derivatives the backward rules multiply into the upstream gradient. GELU is torch's exact form,
+// x * Phi(x) with erf evaluated below (WGSL has none); GELU_TANH its tanh approximation.
 //
 // Operand layouts (override LAYOUT):
 //   BROADCAST  a and b are read through their own strides (0 along broadcast dimensions) from the
@@ -63,6 +64,23 @@ const RELU_GRAD = 15u;
 const SIGMOID_GRAD = 16u;
 const TANH_GRAD = 17u;
 const SQRT_GRAD = 18u;
+// x * Phi(x) = x / 2 * (1 + erf(x / sqrt(2))).
+const GELU = 19u;
+// x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3))).
+const GELU_TANH = 20u;
+// These two take (upstream gradient, forward input x).
+const GELU_GRAD = 21u;
+const GELU_TANH_GRAD = 22u;
+const ERF = 23u;
+// d erf(a)/da = 2 / sqrt(pi) * exp(-a^2), taking (upstream gradient, forward input).
+const ERF_GRAD = 24u;
+
+const SQRT_HALF = 0.70710678118654752;
+// 1 / sqrt(2 pi), the standard normal density at 0.
+const NORMAL_DENSITY_AT_0 = 0.39894228040143268;
+const SQRT_TWO_OVER_PI = 0.79788456080286536;
+const TWO_OVER_SQRT_PI = 1.1283791670955126;
+const GELU_TANH_CUBIC = 0.044715;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
@@ -84,6 +102,40 @@ fn power(x: vec4<f32>, e: vec4<f32>) -> vec4<f32> {
   var r = select(magnitude, -magnitude, odd & (x < vec4<f32>(0.0)));
   r = select(r, x * x, e == vec4<f32>(2.0));
   return select(r, vec4<f32>(1.0), e == vec4<f32>(0.0));
+}
+
+// erf to about one ulp: max |error| 6e-8 against a float64 erf on [-6, 6] (Abramowitz-Stegun 7.1.26,
+// at 1.5e-7, is not float32-accurate). N. Juffa's float32 minimax fits: below |x| = 0.927734375,
+// x + x * P(x^2); above, 1 - exp(Q(|x|)) with the sign of x, so that erf near +-1 never comes from a
+// difference of nearly equal numbers. |x| is clamped at 4 in Q (erf(4) rounds to 1 in f32), which
+// keeps the polynomial finite for huge inputs.
+fn erf(x: vec4<f32>) -> vec4<f32> {
+  let t = abs(x);
+  let s = x * x;
+  var small = vec4<f32>(-5.96761703e-4);
+  small = fma(small, s, vec4<f32>(4.99119423e-3));
+  small = fma(small, s, vec4<f32>(-2.67681349e-2));
+  small = fma(small, s, vec4<f32>(1.12819925e-1));
+  small = fma(small, s, vec4<f32>(-3.76125336e-1));
+  small = fma(small, s, vec4<f32>(1.28379166e-1));
+  small = fma(small, x, x);
+  let u = min(t, vec4<f32>(4.0));
+  var q = fma(vec4<f32>(-1.72853470e-5), u, vec4<f32>(3.83197126e-4));
+  let q2 = fma(vec4<f32>(-3.88396438e-3), u, vec4<f32>(2.42546219e-2));
+  q = fma(q, u * u, q2);
+  q = fma(q, u, vec4<f32>(-1.06777877e-1));
+  q = fma(q, u, vec4<f32>(-6.34846687e-1));
+  q = fma(q, u, vec4<f32>(-1.28717512e-1));
+  q = fma(q, u, -u);
+  let large = sign(x) * (1.0 - exp(q));
+  return select(small, large, t > vec4<f32>(0.927734375));
+}
+
+// tanh(sqrt(2 / pi) * (x + 0.044715 x^3)), the tanh approximation's stand-in for erf(x / sqrt(2)),
+// clamped as TANH is.
+fn geluTanhInner(x: vec4<f32>) -> vec4<f32> {
+  let inner = SQRT_TWO_OVER_PI * (x + GELU_TANH_CUBIC * x * x * x);
+  return tanh(clamp(inner, vec4<f32>(-10.0), vec4<f32>(10.0)));
 }
 
 fn apply(x: vec4<f32>, y: vec4<f32>) -> vec4<f32> {
@@ -112,6 +164,20 @@ fn apply(x: vec4<f32>, y: vec4<f32>) -> vec4<f32> {
     case SIGMOID_GRAD: { return x * (one - y) * y; }
     case TANH_GRAD: { return x * (one - y * y); }
     case SQRT_GRAD: { return x / (2.0 * y); }
+    case ERF: { return erf(x); }
+    case ERF_GRAD: { return x * TWO_OVER_SQRT_PI * exp(-y * y); }
+    case GELU: { return 0.5 * x * (one + erf(x * SQRT_HALF)); }
+    case GELU_TANH: { return 0.5 * x * (one + geluTanhInner(x)); }
+    // d/dx x Phi(x) = Phi(x) + x phi(x).
+    case GELU_GRAD: {
+      let cdf = 0.5 * (one + erf(y * SQRT_HALF));
+      return x * (cdf + y * NORMAL_DENSITY_AT_0 * exp(-0.5 * y * y));
+    }
+    case GELU_TANH_GRAD: {
+      let th = geluTanhInner(y);
+      let innerSlope = SQRT_TWO_OVER_PI * (one + 3.0 * GELU_TANH_CUBIC * y * y);
+      return x * (0.5 * (one + th) + 0.5 * y * (one - th * th) * innerSlope);
+    }
     default: { return zero; }
   }
 }

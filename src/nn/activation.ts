@@ -1,12 +1,29 @@
 /** Parameter-free layers, so that `Sequential` can hold them at PyTorch's indices. */
 import { Module } from './module.js';
-import { relu } from '../kernels/elementwise/index.js';
+import { gelu, relu, type GeluOptions } from '../kernels/elementwise/index.js';
 import { flatten } from '../kernels/shape/index.js';
 import type { Tensor } from '../engine/tensor.js';
 
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {
     return relu(x);
+  }
+}
+
+/** torch.nn.GELU: `approximate` 'none' (exact, the default) or 'tanh'. */
+export class GELU extends Module {
+  readonly approximate: 'none' | 'tanh';
+
+  constructor({ approximate = 'none' }: GeluOptions = {}) {
+    super();
+    if (approximate !== 'none' && approximate !== 'tanh') {
+      throw new Error(`GELU: approximate must be 'none' or 'tanh', got ${JSON.stringify(approximate)}`);
+    }
+    this.approximate = approximate;
+  }
+
+  forward(x: Tensor): Tensor {
+    return gelu(x, { approximate: this.approximate });
   }
 }
 

@@ -4,5 +4,5 @@ export { Linear } from './linear.js';
 export { Conv2d, type Conv2dModuleOptions } from './conv.js';
 export { BatchNorm2d, type BatchNorm2dOptions } from './batchnorm.js';
 export { MaxPool2d, AvgPool2d, AdaptiveAvgPool2d } from './pool.js';
-export { ReLU, Flatten } from './activation.js';
+export { ReLU, GELU, Flatten } from './activation.js';
 export { LayerNorm, type LayerNormModuleOptions } from './normalization.js';

@@ -33,7 +33,13 @@ export type ElementwiseFn =
   | 'RELU_GRAD'
   | 'SIGMOID_GRAD'
   | 'TANH_GRAD'
-  | 'SQRT_GRAD';
+  | 'SQRT_GRAD'
+  | 'GELU'
+  | 'GELU_TANH'
+  | 'GELU_GRAD'
+  | 'GELU_TANH_GRAD'
+  | 'ERF'
+  | 'ERF_GRAD';
 
 /** The operand layouts of elementwise.wgsl, likewise by name. */
 type Layout = 'BROADCAST' | 'CONTIGUOUS' | 'SCALAR_B' | 'SCALAR_A' | 'BROADCAST_ROWS';

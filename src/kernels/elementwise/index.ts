@@ -89,3 +89,23 @@ export function sigmoid(x: Tensor): Tensor {
 export function tanh(x: Tensor): Tensor {
   return unary('tanh', 'TANH', x, (g, y) => elementwise('TANH_GRAD', g, y, 'tanh backward'));
 }
+
+/** The error function, as torch.erf (about one ulp: max |error| 6e-8). */
+export function erf(x: Tensor): Tensor {
+  return unary('erf', 'ERF', x, (g) => elementwise('ERF_GRAD', g, x, 'erf backward'));
+}
+
+export interface GeluOptions {
+  /** 'none' (default): x * Phi(x) with the exact erf; 'tanh': PyTorch's tanh approximation. */
+  approximate?: 'none' | 'tanh';
+}
+
+/** GELU, as torch.nn.functional.gelu: x * Phi(x), Phi the standard normal CDF (erf to about one ulp),
+ *  or its tanh approximation. */
+export function gelu(x: Tensor, { approximate = 'none' }: GeluOptions = {}): Tensor {
+  if (approximate !== 'none' && approximate !== 'tanh') {
+    throw new Error(`gelu: approximate must be 'none' or 'tanh', got ${JSON.stringify(approximate)}`);
+  }
+  const [fn, gradFn]: ElementwiseFn[] = approximate === 'tanh' ? ['GELU_TANH', 'GELU_TANH_GRAD'] : ['GELU', 'GELU_GRAD'];
+  return unary('gelu', fn, x, (g) => elementwise(gradFn, g, x, 'gelu backward'));
+}
