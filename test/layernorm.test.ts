@@ -75,6 +75,13 @@ test('layerNorm folds more than 65535 workgroups of rows', async () => {
   const out = await run(() => layerNorm(tensor(x, [rows, 1]), [1], tensor(Float32Array.of(2), [1]), tensor(bias, [1])));
   // A one-element row normalises to 0: the output is the bias, in every row, the last ones included.
   assert.ok(out.every((v) => v === 0.25), 'every row is its bias');
+  // Its input gradient is 0 in every row (rstd * (g - mean(g) - 0)); a row the backward missed would
+  // keep whatever the pooled buffer held before.
+  const xt = tensor(x, [rows, 1], { requiresGrad: true });
+  tidy(() => layerNorm(xt, 1).backward(tensor(x, [rows, 1])));
+  assert.ok((await xt.grad!.toArray()).every((v) => v === 0), 'every row of the input gradient is 0');
+  xt.grad!.dispose();
+  xt.dispose();
 });
 
 test('layerNorm backward folds more than 65535 workgroups of weight positions', async () => {
