@@ -6,3 +6,4 @@ export { BatchNorm2d, type BatchNorm2dOptions } from './batchnorm.js';
 export { MaxPool2d, AvgPool2d, AdaptiveAvgPool2d } from './pool.js';
 export { ReLU, GELU, Flatten } from './activation.js';
 export { LayerNorm, type LayerNormModuleOptions } from './normalization.js';
+export { MultiheadAttention, type MultiheadAttentionOptions, type MultiheadAttentionForwardOptions } from './attention.js';
