@@ -7,3 +7,4 @@ export { MaxPool2d, AvgPool2d, AdaptiveAvgPool2d } from './pool.js';
 export { ReLU, GELU, Flatten } from './activation.js';
 export { LayerNorm, type LayerNormModuleOptions } from './normalization.js';
 export { MultiheadAttention, type MultiheadAttentionOptions, type MultiheadAttentionForwardOptions } from './attention.js';
+export { GATConv, type GATConvOptions } from './gat.js';

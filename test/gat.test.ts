@@ -1,0 +1,227 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { assertClose, gradCheck, randomData, run } from './helpers/index.js';
+import { tensor, type Tensor } from '../src/engine/tensor.js';
+import { tidy } from '../src/engine/scope.js';
+import { manualSeed } from '../src/engine/random.js';
+import { GATConv } from '../src/nn/gat.js';
+import { attentionGraph, readEdgeIndex } from '../src/kernels/graph/index.js';
+import { gatReference, type GatReferenceOptions } from './reference/gat.js';
+
+interface Case {
+  what: string;
+  nodes: number;
+  inChannels: number;
+  heads: number;
+  channels: number;
+  concat: boolean;
+  bias: boolean;
+  addSelfLoops: boolean;
+  negativeSlope?: number;
+  sources: number[];
+  targets: number[];
+}
+
+// Duplicate edges (1 -> 2 twice), existing self-loops (3 -> 3, 0 -> 0), an isolated node (5: no edges
+// at all, so only its own self-loop, or nothing without self-loops) and a node with no incoming edges.
+const sources = [0, 1, 1, 3, 2, 4, 0, 3, 0];
+const targets = [1, 2, 2, 3, 0, 2, 0, 1, 4];
+
+const cases: Case[] = [
+  { what: 'one head, concat, bias', nodes: 6, inChannels: 5, heads: 1, channels: 4, concat: true, bias: true, addSelfLoops: true, sources, targets },
+  { what: 'three heads, concat', nodes: 6, inChannels: 5, heads: 3, channels: 4, concat: true, bias: true, addSelfLoops: true, sources, targets },
+  { what: 'three heads, averaged', nodes: 6, inChannels: 5, heads: 3, channels: 2, concat: false, bias: true, addSelfLoops: true, sources, targets },
+  { what: 'no bias, no self-loops added (isolated nodes give 0)', nodes: 6, inChannels: 3, heads: 2, channels: 3, concat: true, bias: false, addSelfLoops: false, sources, targets },
+  { what: 'negative slope 0.5, averaged, no bias', nodes: 6, inChannels: 4, heads: 3, channels: 5, concat: false, bias: false, addSelfLoops: true, negativeSlope: 0.5, sources, targets },
+];
+
+function options(c: Case): GatReferenceOptions {
+  return { nodes: c.nodes, inChannels: c.inChannels, heads: c.heads, channels: c.channels, concat: c.concat, negativeSlope: c.negativeSlope ?? 0.2, addSelfLoops: c.addSelfLoops };
+}
+
+/** Random parameters for a case (bias non-zero, so that it is checked), as host data. */
+function parameters(c: Case, seed: number) {
+  const width = c.heads * c.channels;
+  return {
+    x: randomData(c.nodes * c.inChannels, seed),
+    weight: randomData(width * c.inChannels, seed + 1),
+    attSrc: randomData(width, seed + 2, -2, 2),
+    attDst: randomData(width, seed + 3, -2, 2),
+    bias: c.bias ? randomData(c.concat ? width : c.channels, seed + 4) : null,
+  };
+}
+
+function layer(c: Case): GATConv {
+  return new GATConv(c.inChannels, c.channels, { heads: c.heads, concat: c.concat, bias: c.bias, addSelfLoops: c.addSelfLoops, negativeSlope: c.negativeSlope ?? 0.2 });
+}
+
+function load(conv: GATConv, p: ReturnType<typeof parameters>): void {
+  const dict: Record<string, { shape: number[]; data: Float64Array }> = {
+    'lin.weight': { shape: conv.lin.weight.shape.slice(), data: p.weight },
+    att_src: { shape: [1, conv.heads, conv.outChannels], data: p.attSrc },
+    att_dst: { shape: [1, conv.heads, conv.outChannels], data: p.attDst },
+  };
+  if (p.bias) dict.bias = { shape: [p.bias.length], data: p.bias };
+  conv.loadStateDict(dict);
+}
+
+test('GATConv: PyG parameter names, shapes and glorot initialisation', () => {
+  manualSeed(3);
+  const conv = new GATConv(7, 4, { heads: 3 });
+  const shapes = Object.fromEntries(conv.namedParameters().map(([name, t]) => [name, t.shape]));
+  assert.equal(shapes, { 'lin.weight': [12, 7], att_src: [1, 3, 4], att_dst: [1, 3, 4], bias: [12] });
+  assert.equal(Object.keys(new GATConv(7, 4, { heads: 3, concat: false, bias: true }).stateDict()).sort(), ['att_dst', 'att_src', 'bias', 'lin.weight']);
+  assert.equal(new GATConv(7, 4, { heads: 3, concat: false }).bias!.shape, [4]);
+  assert.is(new GATConv(7, 4, { bias: false }).bias, null);
+  conv.dispose();
+});
+
+test('GATConv: glorot bounds and zero bias', async () => {
+  manualSeed(5);
+  const conv = new GATConv(20, 6, { heads: 2 });
+  const weight = await conv.lin.weight.toArray();
+  const att = await conv.attSrc.toArray();
+  const bound = (a: number, b: number) => Math.sqrt(6 / (a + b));
+  assert.ok(weight.every((v) => Math.abs(v) <= bound(12, 20)) && Math.max(...weight.map(Math.abs)) > 0.8 * bound(12, 20), 'lin.weight within glorot bounds');
+  assert.ok(att.every((v) => Math.abs(v) <= bound(2, 6)), 'att_src within glorot bounds');
+  assert.ok((await conv.bias!.toArray()).every((v) => v === 0), 'bias is zero');
+  conv.dispose();
+});
+
+for (const c of cases) {
+  test(`GATConv forward against the float64 reference: ${c.what}`, async () => {
+    const p = parameters(c, 11);
+    const conv = layer(c);
+    load(conv, p);
+    const expected = gatReference(p.x, p.weight, p.attSrc, p.attDst, p.bias, c.sources, c.targets, options(c));
+    const actual = await run(() => conv.forward(tensor(Float32Array.from(p.x), [c.nodes, c.inChannels]), [c.sources, c.targets]));
+    assertClose(actual, expected, c.what, { atol: 1e-5, rtol: 1e-4 });
+    // The flat Int32Array form [2, E] gives the same.
+    const flat = await run(() => conv.forward(tensor(Float32Array.from(p.x), [c.nodes, c.inChannels]), Int32Array.from([...c.sources, ...c.targets])));
+    assert.equal(flat, actual);
+    conv.dispose();
+  });
+}
+
+test('GATConv forward: isolated nodes without self-loops give 0 (+ bias), duplicate edges count twice', async () => {
+  const c = { ...cases[3], bias: true };
+  const p = parameters(c, 21);
+  const conv = layer(c);
+  load(conv, p);
+  const out = await run(() => conv.forward(tensor(Float32Array.from(p.x), [c.nodes, c.inChannels]), [c.sources, c.targets]));
+  const width = c.heads * c.channels;
+  // Node 5 has no edges at all; node 3's only incoming edge is its own self-loop (kept without addSelfLoops).
+  assertClose(out.subarray(5 * width, 6 * width), p.bias!, 'isolated node 5');
+  const once = gatReference(p.x, p.weight, p.attSrc, p.attDst, p.bias, [0, 1, 3, 2, 4, 0, 3, 0], [1, 2, 3, 0, 2, 0, 1, 4], options(c));
+  const twice = gatReference(p.x, p.weight, p.attSrc, p.attDst, p.bias, c.sources, c.targets, options(c));
+  assert.ok(Math.abs(once[2 * width] - twice[2 * width]) > 1e-3, 'the duplicate edge changes node 2 in the reference');
+  assertClose(out, twice, 'duplicates counted separately');
+  conv.dispose();
+});
+
+for (const c of [cases[1], cases[2], cases[3]]) {
+  test(`GATConv gradients (x, lin.weight, att_src, att_dst, bias) by finite differences: ${c.what}`, async () => {
+    const p = parameters(c, 31);
+    const conv = layer(c);
+    const inputs = [
+      { shape: [c.nodes, c.inChannels], data: p.x },
+      { shape: conv.lin.weight.shape.slice(), data: p.weight },
+      { shape: [1, c.heads, c.channels], data: p.attSrc },
+      { shape: [1, c.heads, c.channels], data: p.attDst },
+      ...(p.bias ? [{ shape: [p.bias.length], data: p.bias }] : []),
+    ];
+    await gradCheck(
+      c.what,
+      inputs,
+      (x, weight, attSrc, attDst, bias) => {
+        // The module's forward with its parameters swapped for the checked leaves.
+        const swapped = Object.assign(Object.create(GATConv.prototype) as GATConv, conv, { lin: { weight }, attSrc, attDst, bias: bias ?? null });
+        return swapped.forward(x, [c.sources, c.targets]);
+      },
+      (x, weight, attSrc, attDst, bias) => gatReference(x, weight, attSrc, attDst, bias ?? null, c.sources, c.targets, options(c)),
+      { eps: 1e-6, atol: 2e-4, rtol: 2e-3 },
+    );
+    conv.dispose();
+  });
+}
+
+test('GATConv: a batch of two graphs as one disjoint graph equals the two run separately', async () => {
+  const c = cases[1];
+  const p = parameters(c, 41);
+  const conv = layer(c);
+  load(conv, p);
+  const second = { x: randomData(4 * c.inChannels, 42), sources: [0, 1, 2, 3, 3], targets: [1, 2, 3, 0, 0] };
+  const x = (data: Float64Array, nodes: number) => tensor(Float32Array.from(data), [nodes, c.inChannels]);
+  const a = await run(() => conv.forward(x(p.x, 6), [c.sources, c.targets]));
+  const b = await run(() => conv.forward(x(second.x, 4), [second.sources, second.targets]));
+  const batched = await run(() =>
+    conv.forward(x(Float64Array.from([...p.x, ...second.x]), 10), [
+      [...c.sources, ...second.sources.map((n) => n + 6)],
+      [...c.targets, ...second.targets.map((n) => n + 6)],
+    ]),
+  );
+  assertClose(batched, Float32Array.from([...a, ...b]), 'batched', { atol: 1e-6, rtol: 1e-6 });
+  conv.dispose();
+});
+
+test('GATConv: a prepared AttentionGraph (from an int32 tensor) is reused, and gives the same', async () => {
+  const c = cases[2];
+  const p = parameters(c, 51);
+  const conv = layer(c);
+  load(conv, p);
+  const edges = tensor(Int32Array.from([...c.sources, ...c.targets]), [2, c.sources.length]);
+  const graph = attentionGraph(await readEdgeIndex(edges), c.nodes, { addSelfLoops: true });
+  const direct = await run(() => conv.forward(tensor(Float32Array.from(p.x), [c.nodes, c.inChannels]), [c.sources, c.targets]));
+  const prepared = await run(() => conv.forward(tensor(Float32Array.from(p.x), [c.nodes, c.inChannels]), graph));
+  assert.equal(prepared, direct);
+  assert.throws(() => layer({ ...c, addSelfLoops: false }).forward(tensor(Float32Array.from(p.x), [c.nodes, c.inChannels]), graph), /built with addSelfLoops true/);
+  graph.dispose();
+  edges.dispose();
+  conv.dispose();
+});
+
+test('GATConv: bad edge indices are clear errors naming the edge', async () => {
+  const conv = new GATConv(3, 2, { heads: 2 });
+  const check = (edges: unknown, pattern: RegExp) =>
+    tidy(() => {
+      const x = tensor(new Float32Array(12), [4, 3]);
+      assert.throws(() => conv.forward(x, edges as never), pattern);
+    });
+  check([[0, 1, 4], [1, 2, 0]], /GATConv: edge 2 \(4 -> 0\): its source 4 is out of range for 4 nodes/);
+  check([[0, 1], [1, -1]], /edge 1 \(1 -> -1\): its target -1 is out of range/);
+  check([[0, 1.5], [1, 2]], /edge 1 \(1.5 -> 2\): its source 1.5 is not an integer/);
+  check([[0, NaN], [1, 2]], /edge 1 .*: its source NaN is not an integer/);
+  check([[0, 1], [1]], /shape \[2, E\]; its rows have 2 sources and 1 targets/);
+  check(Int32Array.of(0, 1, 2), /length must be even, got 3/);
+  check([[0, 1]], /must be an Int32Array \[2, E\]/);
+  check(tidy(() => tensor(Int32Array.of(0, 1), [2, 1])), /edgeIndex is a GPU tensor .*readEdgeIndex/);
+  const floatEdges = tensor(Float32Array.of(0, 1), [2, 1]);
+  await readEdgeIndex(floatEdges).then(
+    () => assert.unreachable('a float32 edge tensor was accepted'),
+    (e: Error) => assert.match(e.message, /readEdgeIndex: edgeIndex must be an int32 tensor, got float32/),
+  );
+  const wrongShape = tensor(Int32Array.of(0, 1, 2), [3, 1]);
+  await readEdgeIndex(wrongShape).then(
+    () => assert.unreachable('a [3, 1] edge tensor was accepted'),
+    (e: Error) => assert.match(e.message, /must have shape \[2, E\], got \[3,1\]/),
+  );
+  floatEdges.dispose();
+  wrongShape.dispose();
+  conv.dispose();
+});
+
+test('GATConv: dropout other than 0 is refused in training, and options are checked', () => {
+  const conv = new GATConv(3, 2, { dropout: 0.6 });
+  tidy(() => {
+    const x = tensor(new Float32Array(6), [2, 3]);
+    assert.throws(() => conv.forward(x, [[0], [1]]), /dropout on the attention coefficients is not supported yet \(dropout 0.6/);
+    conv.eval();
+    assert.is(conv.forward(x, [[0], [1]]).shape.join(), '2,2');
+  });
+  assert.throws(() => new GATConv(3, 2, { heads: 0 }), /heads must be a positive integer, got 0/);
+  assert.throws(() => new GATConv(3, 2, { dropout: 1 }), /dropout must be in \[0, 1\), got 1/);
+  tidy(() => assert.throws(() => conv.forward(tensor(new Float32Array(4), [2, 2]), [[0], [1]]), /x must have shape \[nodes, 3\], got \[2,2\]/));
+  conv.dispose();
+});
+
+test.run();

@@ -1,0 +1,79 @@
+// Float64 reference for PyG's GATConv, written out from the edge list as PyG computes it: remove_self_loops
+// + add_self_loops (loops appended), h = x Wᵀ, per edge e = LeakyReLU(<h_j, a_src> + <h_i, a_dst>),
+// softmax over each target's incoming edges (duplicates count separately), out_i = Σ α h_j, heads
+// concatenated or averaged, + bias.
+
+export interface GatReferenceOptions {
+  nodes: number;
+  inChannels: number;
+  heads: number;
+  channels: number;
+  concat: boolean;
+  negativeSlope: number;
+  addSelfLoops: boolean;
+}
+
+/** x [nodes, in], weight [heads·C, in], attSrc / attDst [1, heads, C], bias [heads·C or C] or null. */
+export function gatReference(
+  x: Float64Array,
+  weight: Float64Array,
+  attSrc: Float64Array,
+  attDst: Float64Array,
+  bias: Float64Array | null,
+  sources: ArrayLike<number>,
+  targets: ArrayLike<number>,
+  o: GatReferenceOptions,
+): Float64Array {
+  const { nodes, inChannels, heads, channels: C } = o;
+  let src = Array.from(sources);
+  let dst = Array.from(targets);
+  if (o.addSelfLoops) {
+    const keep = src.map((s, e) => s !== dst[e]);
+    src = src.filter((_, e) => keep[e]);
+    dst = dst.filter((_, e) => keep[e]);
+    for (let n = 0; n < nodes; n++) {
+      src.push(n);
+      dst.push(n);
+    }
+  }
+  const h = new Float64Array(nodes * heads * C);
+  for (let n = 0; n < nodes; n++) {
+    for (let f = 0; f < heads * C; f++) {
+      let t = 0;
+      for (let k = 0; k < inChannels; k++) t += x[n * inChannels + k] * weight[f * inChannels + k];
+      h[n * heads * C + f] = t;
+    }
+  }
+  const dot = (node: number, head: number, att: Float64Array) => {
+    let t = 0;
+    for (let c = 0; c < C; c++) t += h[(node * heads + head) * C + c] * att[head * C + c];
+    return t;
+  };
+  const aggregated = new Float64Array(nodes * heads * C);
+  for (let head = 0; head < heads; head++) {
+    const scores = src.map((j, e) => {
+      const z = dot(j, head, attSrc) + dot(dst[e], head, attDst);
+      return z > 0 ? z : o.negativeSlope * z;
+    });
+    const max = new Float64Array(nodes).fill(-Infinity);
+    scores.forEach((s, e) => (max[dst[e]] = Math.max(max[dst[e]], s)));
+    const total = new Float64Array(nodes);
+    scores.forEach((s, e) => (total[dst[e]] += Math.exp(s - max[dst[e]])));
+    scores.forEach((s, e) => {
+      const i = dst[e];
+      const alpha = Math.exp(s - max[i]) / total[i];
+      for (let c = 0; c < C; c++) aggregated[(i * heads + head) * C + c] += alpha * h[(src[e] * heads + head) * C + c];
+    });
+  }
+  const width = o.concat ? heads * C : C;
+  const out = new Float64Array(nodes * width);
+  for (let n = 0; n < nodes; n++) {
+    for (let f = 0; f < width; f++) {
+      let v = 0;
+      if (o.concat) v = aggregated[n * heads * C + f];
+      else for (let head = 0; head < heads; head++) v += aggregated[(n * heads + head) * C + f] / heads;
+      out[n * width + f] = v + (bias ? bias[f] : 0);
+    }
+  }
+  return out;
+}
