@@ -1,12 +1,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { assertClose, gradCheck, randomData, run } from './helpers/index.js';
-import { tensor, type Tensor } from '../src/engine/tensor.js';
+import { assertClose, assertCloseInNorm, gradCheck, randomData, run } from './helpers/index.js';
+import { tensor } from '../src/engine/tensor.js';
 import { tidy } from '../src/engine/scope.js';
 import { manualSeed } from '../src/engine/random.js';
 import { GATConv } from '../src/nn/gat.js';
 import { attentionGraph, readEdgeIndex } from '../src/kernels/graph/index.js';
 import { gatReference, type GatReferenceOptions } from './reference/gat.js';
+import fixture from './fixtures/gat.json';
 
 interface Case {
   what: string;
@@ -221,6 +222,84 @@ test('GATConv: dropout other than 0 is refused in training, and options are chec
   assert.throws(() => new GATConv(3, 2, { heads: 0 }), /heads must be a positive integer, got 0/);
   assert.throws(() => new GATConv(3, 2, { dropout: 1 }), /dropout must be in \[0, 1\), got 1/);
   tidy(() => assert.throws(() => conv.forward(tensor(new Float32Array(4), [2, 2]), [[0], [1]]), /x must have shape \[nodes, 3\], got \[2,2\]/));
+  conv.dispose();
+});
+
+interface FixtureCase {
+  heads: number;
+  channels: number;
+  concat: boolean;
+  addSelfLoops: boolean;
+  inChannels: number;
+  nodes: number;
+  edgeIndex: [number[], number[]];
+  x: number[];
+  'lin.weight': number[];
+  att_src: number[];
+  att_dst: number[];
+  bias: number[] | null;
+  upstream: number[];
+  out: number[];
+  grad: Record<string, number[] | null>;
+}
+
+for (const [n, c] of (fixture.cases as unknown as FixtureCase[]).entries()) {
+  test(`GATConv against PyTorch ${fixture.torch} (PyG semantics written out), case ${n}: heads ${c.heads}, concat ${c.concat}, bias ${!!c.bias}, self-loops ${c.addSelfLoops}`, async () => {
+    const f64 = (v: number[]) => Float64Array.from(v);
+    const reference = gatReference(f64(c.x), f64(c['lin.weight']), f64(c.att_src), f64(c.att_dst), c.bias && f64(c.bias), c.edgeIndex[0], c.edgeIndex[1], {
+      nodes: c.nodes, inChannels: c.inChannels, heads: c.heads, channels: c.channels, concat: c.concat, negativeSlope: 0.2, addSelfLoops: c.addSelfLoops,
+    });
+    assertClose(reference, c.out, 'the float64 reference against PyTorch', { atol: 1e-12, rtol: 1e-12 });
+    const conv = new GATConv(c.inChannels, c.channels, { heads: c.heads, concat: c.concat, bias: !!c.bias, addSelfLoops: c.addSelfLoops });
+    conv.loadStateDict({
+      'lin.weight': { shape: [c.heads * c.channels, c.inChannels], data: c['lin.weight'] },
+      att_src: { shape: [1, c.heads, c.channels], data: c.att_src },
+      att_dst: { shape: [1, c.heads, c.channels], data: c.att_dst },
+      ...(c.bias ? { bias: { shape: [c.bias.length], data: c.bias } } : {}),
+    });
+    const x = tensor(Float32Array.from(c.x), [c.nodes, c.inChannels], { requiresGrad: true });
+    const y = tidy(() => {
+      const out = conv.forward(x, c.edgeIndex);
+      out.backward(tensor(Float32Array.from(c.upstream), out.shape));
+      return out;
+    });
+    assertClose(await y.toArray(), c.out, 'forward', { atol: 1e-5, rtol: 1e-4 });
+    const grads: Record<string, Float32Array> = { x: await x.grad!.toArray() };
+    for (const [name, t] of conv.namedParameters()) grads[name] = await t.grad!.toArray();
+    for (const [name, expected] of Object.entries(c.grad)) {
+      if (expected) assertCloseInNorm(grads[name], expected, `gradient of ${name}`, { rtol: 1e-4 });
+    }
+    y.dispose();
+    x.grad!.dispose();
+    x.dispose();
+    conv.dispose();
+  });
+}
+
+test('GATConv: more than 65535 workgroups of (node, head) invocations, forward and backward', async () => {
+  // Self-loops only: each node attends to itself alone (alpha = 1), so out = h + bias and the gradient
+  // of lin.weight is Σ_n x_n g_n, checkable at this size; 600,000 nodes × 8 heads = 4.8M invocations,
+  // 75,000 workgroups of 64.
+  const nodes = 600_000;
+  const heads = 8;
+  const conv = new GATConv(1, 1, { heads });
+  const weight = await conv.lin.weight.toArray();
+  const xData = Float32Array.from({ length: nodes }, (_, n) => ((n % 7) - 3) / 4);
+  const x = tensor(xData, [nodes, 1]);
+  const out = tidy(() => {
+    const y = conv.forward(x, [[], []]);
+    y.backward(tensor(new Float32Array(y.size).fill(1), y.shape));
+    return y;
+  });
+  const values = await out.toArray();
+  const expected = new Float32Array(nodes * heads);
+  for (let n = 0; n < nodes; n++) for (let k = 0; k < heads; k++) expected[n * heads + k] = xData[n] * weight[k];
+  assertClose(values, expected, 'out = h for self-loops only', { atol: 1e-6, rtol: 1e-5 });
+  const xSum = xData.reduce((a, b) => a + b, 0);
+  assertClose(await conv.lin.weight.grad!.toArray(), new Float32Array(heads).fill(xSum), 'lin.weight gradient', { atol: 1e-2, rtol: 1e-5 });
+  assertClose(await conv.bias!.grad!.toArray(), new Float32Array(heads).fill(nodes), 'bias gradient', { atol: 1, rtol: 1e-6 });
+  out.dispose();
+  x.dispose();
   conv.dispose();
 });
 
