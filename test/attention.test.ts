@@ -1,14 +1,16 @@
 // scaledDotProductAttention against the float64 reference (test/reference/attention.ts) over shapes
 // that reach every branch: batch 1, one head, a single key, L != S, E != Ev, grouped-query heads,
 // causal with L < S and L > S, broadcast float masks (strided and copied), fully masked rows,
-// E = 80 and 128, and dispatches past 65,535 workgroups; then finite-difference gradients.
+// E = 80 and 128, and dispatches past 65,535 workgroups; then finite-difference gradients. Bool masks
+// on the same broadcast shapes, and dropout against the reference's own implementation of the hash.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { assertClose, gradCheck, randomData, run } from './helpers/index.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
 import { tidy } from '../src/engine/scope.js';
 import { scaledDotProductAttention, type AttentionOptions } from '../src/kernels/attention/index.js';
-import { attentionReference, type AttentionCase } from './reference/attention.js';
+import { Generator } from '../src/engine/random.js';
+import { attentionReference, dropoutKeeps, type AttentionCase } from './reference/attention.js';
 
 const f32 = (x: ArrayLike<number>) => Float32Array.from(x);
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
@@ -187,9 +189,197 @@ test('scaledDotProductAttention refuses what it does not do, naming the shapes',
   refuses(() => scaledDotProductAttention(q, t([1, 2, 4, 8]), k), /key must be \[\.\.\., S, E\]/);
   refuses(() => scaledDotProductAttention(q, k, k, { attnMask: t([2, 4]) }), /attnMask of shape \[2,4\] does not broadcast to the scores' shape \[1,2,3,4\]/);
   refuses(() => scaledDotProductAttention(q, k, k, { attnMask: tensor([1, 0, 1, 0], [1, 4], { dtype: 'int32' }) }), /attnMask.*must be a float32 tensor/);
-  refuses(() => scaledDotProductAttention(q, k, k, { dropoutP: 0.1 }), /dropoutP 0.1 is not supported yet/);
+  refuses(() => scaledDotProductAttention(q, k, k, { dropoutP: 1.5 }), /dropoutP must be in \[0, 1\], got 1.5/);
   refuses(() => scaledDotProductAttention(t([3, 16]), k, k), /of one rank/);
   for (const x of [q, k, mask]) x.dispose();
+});
+
+/** A bool mask for a case with a maskShape (about a third false; maskedRows all false) and the float
+ *  mask it means (0 / -inf), for the reference. */
+function boolMaskData(c: Case, seed: number) {
+  const [rows, cols] = c.maskShape!.slice(-2);
+  const keep = Array.from(randomData(size(c.maskShape!), seed, 0, 1), (u, i) => u > 0.35 && !(c.maskedRows ?? []).includes(Math.floor(i / cols) % rows));
+  return { keep, asFloat: Float64Array.from(keep, (x) => (x ? 0 : -Infinity)) };
+}
+
+const boolMask = (keep: boolean[], shape: number[]) => tensor(keep, shape, { dtype: 'bool' });
+
+test('a bool attnMask matches the reference with the float mask it means (broadcast shapes of the float tests)', async () => {
+  const maskCases = cases.filter((c) => c.maskShape && !c.name.includes('copied'));
+  const errors: string[] = [];
+  for (const [i, c] of maskCases.entries()) {
+    const { q, k, v } = caseData(c, 200 + 10 * i);
+    const { keep, asFloat } = boolMaskData(c, 205 + 10 * i);
+    const got = await run(() =>
+      scaledDotProductAttention(tensor(f32(q), c.qShape), tensor(f32(k), c.kShape), tensor(f32(v), c.vShape), options(c, boolMask(keep, c.maskShape!))),
+    );
+    const expected = attentionReference(c, q, k, v, asFloat);
+    assertClose(got, expected, `bool ${c.name}`, { atol: 2e-6, rtol: 1e-4 });
+    let worst = 0;
+    for (let j = 0; j < got.length; j++) worst = Math.max(worst, Math.abs(got[j] - expected[j]));
+    errors.push(`${c.name}: ${worst.toExponential(1)}`);
+  }
+  console.log(`attention forward, bool mask, max |error|: ${errors.join('; ')}`);
+});
+
+test('a bool mask has no gradient; its fully masked rows are zeros with zero query gradient', async () => {
+  const c = cases.find((x) => x.name === 'fully masked rows')!;
+  const { q, k, v } = caseData(c, 13);
+  const { keep } = boolMaskData(c, 14);
+  const qt = tensor(f32(q), c.qShape, { requiresGrad: true });
+  const kt = tensor(f32(k), c.kShape, { requiresGrad: true });
+  const mt = boolMask(keep, c.maskShape!);
+  const [out, gq, gk] = tidy(() => {
+    const o = scaledDotProductAttention(qt, kt, tensor(f32(v), c.vShape), { attnMask: mt });
+    o.backward(tensor(f32(randomData(o.size, 5)), o.shape));
+    return [o, qt.grad!, kt.grad!];
+  });
+  assert.is(mt.grad, null, 'the bool mask gets no gradient');
+  const [o, dq, dk] = await Promise.all([out.toArray(), gq.toArray(), gk.toArray()]);
+  const [L, E] = c.qShape.slice(-2);
+  const Ev = c.vShape.at(-1)!;
+  assert.ok([...o, ...dq, ...dk].every((x) => Number.isFinite(x)), 'finite output and gradients');
+  for (let row = 0; row < o.length / Ev; row++) {
+    if (!c.maskedRows!.includes(row % L)) continue;
+    const values = [...o.slice(row * Ev, (row + 1) * Ev), ...dq.slice(row * E, (row + 1) * E)];
+    assert.ok(values.every((x) => x === 0), `masked row ${row}: output and query gradient are 0`);
+  }
+  for (const t of [out, gq, gk, qt, kt, mt]) t.dispose();
+});
+
+test('gradients wrt q, k, v with a bool mask (gradCheck)', async () => {
+  const gradCases: Case[] = [
+    { name: 'bool mask [L, S] broadcast over N, H', qShape: [2, 2, 3, 16], kShape: [2, 2, 4, 16], vShape: [2, 2, 4, 16], maskShape: [3, 4] },
+    { name: 'bool mask [N, 1, 1, S], GQA', qShape: [2, 4, 3, 16], kShape: [2, 2, 5, 16], vShape: [2, 2, 5, 8], maskShape: [2, 1, 1, 5], enableGqa: true },
+    { name: 'bool mask [N, H, L, 1]', qShape: [2, 2, 3, 16], kShape: [2, 2, 4, 16], vShape: [2, 2, 4, 16], maskShape: [2, 2, 3, 1] },
+    { name: 'bool mask, fully masked row, S past a tile', qShape: [1, 2, 3, 16], kShape: [1, 2, 18, 16], vShape: [1, 2, 18, 16], maskShape: [1, 3, 18], maskedRows: [1] },
+  ];
+  for (const [i, c] of gradCases.entries()) {
+    const { q, k, v } = caseData(c, 300 + 10 * i);
+    const { keep, asFloat } = boolMaskData(c, 305 + 10 * i);
+    await gradCheck(
+      `attention ${c.name}`,
+      [
+        { shape: c.qShape, data: q },
+        { shape: c.kShape, data: k },
+        { shape: c.vShape, data: v },
+      ],
+      (qt, kt, vt) => scaledDotProductAttention(qt, kt, vt, options(c, boolMask(keep, c.maskShape!))),
+      (qd, kd, vd) => attentionReference(c, qd, kd, vd, asFloat),
+    );
+  }
+});
+
+test('a bool mask that would need a copy (more than four merged batch dimensions) is refused', () => {
+  const c = cases.find((x) => x.name === 'mask copied (5 merged batch dims)')!;
+  const t = (shape: number[]) => tensor(new Float32Array(size(shape)), shape);
+  const mask = boolMask(new Array(size(c.maskShape!)).fill(true), c.maskShape!);
+  assert.throws(() => tidy(() => void scaledDotProductAttention(t(c.qShape), t(c.kShape), t(c.vShape), { attnMask: mask })), /bool attnMask .* more than 4 merged batch dimensions/);
+  mask.dispose();
+});
+
+const dropoutCases: Case[] = [
+  { name: 'p = 0.5, S past two key tiles', qShape: [2, 2, 9, 16], kShape: [2, 2, 37, 16], vShape: [2, 2, 37, 24] },
+  { name: 'p = 0.1, GQA causal', qShape: [2, 4, 20, 16], kShape: [2, 2, 20, 16], vShape: [2, 2, 20, 8], causal: true, enableGqa: true },
+  { name: 'p = 0.3, float mask with fully masked rows', qShape: [2, 2, 6, 16], kShape: [2, 2, 10, 16], vShape: [2, 2, 10, 16], maskShape: [6, 10], maskedRows: [1, 4] },
+  { name: 'p = 0.7, bool mask [N, 1, L, S]', qShape: [2, 3, 6, 16], kShape: [2, 3, 10, 16], vShape: [2, 3, 10, 16], maskShape: [2, 1, 6, 10] },
+  { name: 'p = 1: all dropped', qShape: [1, 2, 5, 16], kShape: [1, 2, 7, 16], vShape: [1, 2, 7, 16] },
+];
+const dropoutP = (c: Case) => Number(/p = ([\d.]+)/.exec(c.name)![1]);
+const isBoolCase = (c: Case) => c.name.includes('bool');
+
+/** The case's tensors and options for a dropout call with a generator seeded `generatorSeed`, and the
+ *  reference case with the seed that generator gives first. */
+function dropoutCall(c: Case, generatorSeed: number, data: ReturnType<typeof caseData>, keep?: boolean[]) {
+  const p = dropoutP(c);
+  const reference: Case = { ...c, dropout: { p, seed: new Generator(generatorSeed).nextUint32() } };
+  const call = (qt: Tensor, kt: Tensor, vt: Tensor, mt?: Tensor) =>
+    scaledDotProductAttention(qt, kt, vt, { ...options(c, keep ? boolMask(keep, c.maskShape!) : mt), dropoutP: p, generator: new Generator(generatorSeed) });
+  return { reference, call };
+}
+
+test('dropout matches the reference, which regenerates the mask by its own implementation of the hash', async () => {
+  const errors: string[] = [];
+  for (const [i, c] of dropoutCases.entries()) {
+    const data = caseData(c, 400 + 10 * i);
+    const bool = isBoolCase(c) ? boolMaskData(c, 405 + 10 * i) : undefined;
+    const { reference, call } = dropoutCall(c, 1000 + i, data, bool?.keep);
+    const got = await run(() => call(tensor(f32(data.q), c.qShape), tensor(f32(data.k), c.kShape), tensor(f32(data.v), c.vShape), data.mask && !bool ? tensor(f32(data.mask), c.maskShape) : undefined));
+    const expected = attentionReference(reference, data.q, data.k, data.v, bool?.asFloat ?? data.mask);
+    assertClose(got, expected, `dropout ${c.name}`, { atol: 4e-6, rtol: 1e-4 });
+    let worst = 0;
+    for (let j = 0; j < got.length; j++) worst = Math.max(worst, Math.abs(got[j] - expected[j]));
+    errors.push(`${c.name}: ${worst.toExponential(1)}`);
+  }
+  console.log(`attention forward, dropout, max |error|: ${errors.join('; ')}`);
+});
+
+test('dropout gradients wrt q, k, v and a float mask, the seed fixed (gradCheck)', async () => {
+  const gradCases: Case[] = [
+    { name: 'p = 0.4, E != Ev', qShape: [1, 2, 3, 16], kShape: [1, 2, 5, 16], vShape: [1, 2, 5, 8] },
+    { name: 'p = 0.25, GQA causal L > S', qShape: [1, 4, 5, 16], kShape: [1, 2, 3, 16], vShape: [1, 2, 3, 16], causal: true, enableGqa: true },
+    { name: 'p = 0.5, float mask [L, S], S past a tile', qShape: [2, 1, 3, 16], kShape: [2, 1, 18, 16], vShape: [2, 1, 18, 16], maskShape: [3, 18] },
+    { name: 'p = 0.3, bool mask [1, L, S] with a fully masked row', qShape: [1, 2, 3, 16], kShape: [1, 2, 4, 16], vShape: [1, 2, 4, 16], maskShape: [1, 3, 4], maskedRows: [2] },
+  ];
+  for (const [i, c] of gradCases.entries()) {
+    const data = caseData(c, 500 + 10 * i);
+    const bool = isBoolCase(c) ? boolMaskData(c, 505 + 10 * i) : undefined;
+    const { reference, call } = dropoutCall(c, 2000 + i, data, bool?.keep);
+    const inputs = [
+      { shape: c.qShape, data: data.q },
+      { shape: c.kShape, data: data.k },
+      { shape: c.vShape, data: data.v },
+      ...(data.mask && !bool ? [{ shape: c.maskShape!, data: data.mask }] : []),
+    ];
+    await gradCheck(`attention dropout ${c.name}`, inputs, call, (qd, kd, vd, md) => attentionReference(reference, qd, kd, vd, bool?.asFloat ?? md));
+  }
+});
+
+test('dropoutP = 0 is exactly no dropout and draws no seed', async () => {
+  const c = dropoutCases[0];
+  const { q, k, v } = caseData(c, 9);
+  const generator = new Generator(3);
+  const state = generator.getState();
+  const inputs = () => [tensor(f32(q), c.qShape), tensor(f32(k), c.kShape), tensor(f32(v), c.vShape)] as const;
+  const plain = await run(() => scaledDotProductAttention(...inputs()));
+  const zero = await run(() => scaledDotProductAttention(...inputs(), { dropoutP: 0, generator }));
+  assert.equal([...zero], [...plain], 'identical outputs');
+  assert.equal(generator.getState(), state, 'the generator did not advance');
+});
+
+test('dropout keeps a fraction 1 - p of the probabilities; same seeds agree, different seeds differ', async () => {
+  // q = 0 makes every probability 1 / S and v = 1 makes out[r] = (kept keys of row r) / (S (1 - p)).
+  const [B, L, S] = [16, 64, 512];
+  const ones = (shape: number[]) => tensor(new Float32Array(size(shape)).fill(1), shape);
+  const zeros = (shape: number[]) => tensor(new Float32Array(size(shape)), shape);
+  const attend = (p: number, generator: Generator) => run(() => scaledDotProductAttention(zeros([B, L, 16]), zeros([B, S, 16]), ones([B, S, 1]), { dropoutP: p, generator }));
+  for (const p of [0.1, 0.5, 0.9]) {
+    const out = await attend(p, new Generator(7));
+    const kept = out.reduce((a, x) => a + x, 0) * S * (1 - p);
+    const n = B * L * S;
+    const deviations = (kept / n - (1 - p)) / Math.sqrt((p * (1 - p)) / n);
+    console.log(`dropout p = ${p}: kept fraction ${(kept / n).toFixed(5)} over ${n} scores (${deviations.toFixed(2)} standard deviations from ${1 - p})`);
+    assert.ok(Math.abs(deviations) < 5, `p = ${p}: kept fraction ${kept / n} within 5 standard deviations of ${1 - p}`);
+    // Each row's kept count is a whole number: out * S * (1 - p) is an integer up to rounding.
+    const worstRow = Math.max(...Array.from(out, (x) => Math.abs(x * S * (1 - p) - Math.round(x * S * (1 - p)))));
+    // f32 sums of ~500 terms: a few ulps of 512 off, far from the 0.5 that would mean a wrong count.
+    assert.ok(worstRow < 0.05, `p = ${p}: whole kept counts per row (off by ${worstRow})`);
+  }
+  const first = await attend(0.5, new Generator(11));
+  const again = await attend(0.5, new Generator(11));
+  const other = await attend(0.5, new Generator(12));
+  assert.equal([...again], [...first], 'the same seed gives the same dropout');
+  assert.ok(first.some((x, i) => x !== other[i]), 'another seed gives another dropout');
+  // One generator, two calls: two seeds, two masks.
+  const shared = new Generator(11);
+  const [one, two] = [await attend(0.5, shared), await attend(0.5, shared)];
+  assert.equal([...one], [...first], 'the first call draws the seed new Generator(11) gives first');
+  assert.ok(one.some((x, i) => x !== two[i]), 'the next call draws the next seed');
+  // Mask decisions spread over heads, rows and columns (the reference's hash, spot-checked).
+  const seed = new Generator(11).nextUint32();
+  let keptColumns = 0;
+  for (let s = 0; s < S; s++) keptColumns += Number(dropoutKeeps(seed, 0.5, 3, 5, s));
+  assert.ok(Math.abs(keptColumns - S / 2) < 5 * Math.sqrt(S / 4), `one row keeps about half its ${S} columns (${keptColumns})`);
 });
 
 test.run();

@@ -3,9 +3,10 @@
 // read kv (groupSize of them under grouped-query attention) and over their query rows r = b * L + l,
 // with the probabilities recomputed from the forward's logsumexp:
 //   z = scale * dot(q[r], k[t]) + mask[b, l, s]     P = exp(z - lse[r])
-//   dP = dot(gradOut[r], v[t])                       dZ = P (dP - rowDot[r])
-//   gradValue[t] = sum P gradOut[r]                  gradKey[t] = scale * sum dZ q[r]
-// rowDot[r] = dot(gradOut[r], out[r]) comes from attention_backward_rowdot.
+//   dP = keep dot(gradOut[r], v[t])                  dZ = P (dP - rowDot[r])
+//   gradValue[t] = sum P keep gradOut[r]             gradKey[t] = scale * sum dZ q[r]
+// rowDot[r] = dot(gradOut[r], out[r]) comes from attention_backward_rowdot. keep: the forward's dropout
+// factor for (b, l, s), 0 or keepScale, regenerated from dropoutSeed by the same hash (DROPOUT; 1 without).
 //
 // Thread mapping: invocation t (linear over the folded 2-D grid) owns key row t of keyRows = Bkv * S;
 // its k and v rows and both accumulators live in registers (headDim, valueDim <= MAX_HEAD_DIM, as the
@@ -13,12 +14,15 @@
 // atomics. No workgroup memory.
 // Heads: key/value head kv = outer * keyHeads + h is read by query heads outer * queryHeads +
 // h * groupSize + g, g < groupSize. CAUSAL: key s is seen by queries l >= s only (top-left aligned).
-// The mask is addressed as in attention_forward. A fully masked query row has lse = LOWEST and
-// z = -inf, so it adds nothing.
+// The mask is addressed as in attention_forward (a float mask's words by bitcast; a bool mask's false
+// entries, MASK_IS_BOOL, leave the query out). A fully masked query row has lse = LOWEST and z = -inf
+// (or is left out), so it adds nothing.
 // Bounds: invocations past `keyRows` return at once; workgroups fold into y past 65535.
 
 override HAS_MASK: bool = false;
+override MASK_IS_BOOL: bool = false;
 override CAUSAL: bool = false;
+override DROPOUT: bool = false;
 
 struct Params {
   keyRows: u32,
@@ -31,6 +35,9 @@ struct Params {
   scale: f32,
   maskRowStride: u32,
   maskColStride: u32,
+  dropoutSeed: u32,
+  dropoutThreshold: u32,
+  keepScale: f32,
   maskBatchShape: vec4<u32>,
   maskBatchStride: vec4<u32>,
 }
@@ -39,7 +46,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k: array<f32>;
 @group(0) @binding(3) var<storage, read> v: array<f32>;
-@group(0) @binding(4) var<storage, read> mask: array<f32>;
+@group(0) @binding(4) var<storage, read> mask: array<u32>;
 @group(0) @binding(5) var<storage, read> gradOut: array<f32>;
 @group(0) @binding(6) var<storage, read> lse: array<f32>;
 @group(0) @binding(7) var<storage, read> rowDot: array<f32>;
@@ -49,6 +56,23 @@ struct Params {
 const WG = 64u;
 /** The largest headDim and valueDim a row's registers hold. */
 const MAX_HEAD_DIM = 128u;
+
+/** PCG's state step and output permutation (Jarzynski & Olano 2020): a well-mixed bijection of u32. */
+fn pcgHash(x: u32) -> u32 {
+  let state = x * 747796405u + 2891336453u;
+  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
+  return (word >> 22u) ^ word;
+}
+
+/** The hash of (dropoutSeed, b, l) that each key column s of query row l of head b continues. */
+fn dropoutRowKey(b: u32, l: u32) -> u32 {
+  return pcgHash(pcgHash(pcgHash(params.dropoutSeed) + b) + l);
+}
+
+/** keep_s for key column s of the row whose dropoutRowKey is rowKey: 0 or keepScale. */
+fn dropoutScale(rowKey: u32, s: u32) -> f32 {
+  return select(0.0, params.keepScale, (pcgHash(rowKey + s) >> 8u) >= params.dropoutThreshold);
+}
 
 /** Offset of mask[b, 0, 0] under the broadcast strides. */
 fn maskBatchOffset(b: u32) -> u32 {
@@ -103,20 +127,31 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     for (var l = queryStart; l < L; l++) {
       let r = b * L + l;
       var z = 0.0;
+      if (HAS_MASK) {
+        let maskWord = mask[maskColumn + l * params.maskRowStride];
+        if (MASK_IS_BOOL) {
+          if (maskWord == 0u) {
+            continue;
+          }
+        } else {
+          z = bitcast<f32>(maskWord);
+        }
+      }
       for (var e = 0u; e < E; e++) {
         z += q[r * E + e] * kRow[e];
       }
-      if (HAS_MASK) {
-        z += mask[maskColumn + l * params.maskRowStride];
-      }
       let p = exp(z - lse[r]);
+      var keep = 1.0;
+      if (DROPOUT) {
+        keep = dropoutScale(dropoutRowKey(b, l), s);
+      }
       var dp = 0.0;
       for (var e = 0u; e < Ev; e++) {
         let dO = gradOut[r * Ev + e];
         dp += dO * vRow[e];
-        gradValueRow[e] += p * dO;
+        gradValueRow[e] += p * keep * dO;
       }
-      let dz = p * (dp - rowDot[r]);
+      let dz = p * (keep * dp - rowDot[r]);
       for (var e = 0u; e < E; e++) {
         gradKeyRow[e] += dz * q[r * E + e];
       }

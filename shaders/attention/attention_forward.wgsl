@@ -1,7 +1,9 @@
 // attention_forward: fused scaled dot-product attention, one query row per invocation. For query row
 // r = b * L + l (b: the flattened batch of query heads, l: the query position) and its key/value head
 // kv(b), with scores  z_s = scale * dot(q[r], k[kv, s]) + mask[b, l, s]  over the keys s allowed to it,
-//   out[r] = sum_s softmax(z)_s v[kv, s]      lse[r] = log(sum_s exp(z_s))   (saved for the backward).
+//   out[r] = sum_s softmax(z)_s keep_s v[kv, s]   lse[r] = log(sum_s exp(z_s))   (saved for the backward),
+// keep_s = 1 without dropout; with DROPOUT it is 0 or 1 / (1 - p) (PyTorch's dropout of the
+// probabilities, after the softmax: the logsumexp is of the undropped scores).
 // The L x S score matrix is never stored: the keys are walked in tiles of KEY_TILE with an online
 // softmax, a running max m and a running sum of exp(z - m); the accumulator of sum exp(z - m) v is
 // rescaled by exp(m_old - m_new) once per tile, when the tile's max raises m.
@@ -11,17 +13,25 @@
 // MAX_HEAD_DIM (the host refuses more). No workgroup memory, no barrier.
 // Heads: query head b = outer * queryHeads + h reads key/value head outer * keyHeads + h / groupSize
 // (grouped-query attention; groupSize = 1 for plain multi-head attention).
-// Masking: CAUSAL keeps keys s <= l (top-left aligned, as PyTorch's tril when L != S); HAS_MASK adds a
-// float mask read through broadcast strides: the batch index b decomposed over maskBatchShape (at most
-// four merged dimensions, outermost first) with maskBatchStride, then l * maskRowStride + s * maskColStride.
-// A row whose every score is -inf (fully masked) has sum 0: it writes zeros and lse = LOWEST, so that
-// the backward's exp(z - lse) is exp(-inf) = 0 there too (PyTorch gives NaN; our policy is zeros).
+// Masking: CAUSAL keeps keys s <= l (top-left aligned, as PyTorch's tril when L != S); HAS_MASK reads a
+// mask through broadcast strides: the batch index b decomposed over maskBatchShape (at most four merged
+// dimensions, outermost first) with maskBatchStride, then l * maskRowStride + s * maskColStride. The
+// binding is u32 words: a float mask (added to z) is read by bitcast, a bool mask (MASK_IS_BOOL, 0 / 1
+// words, 1 = the key takes part) leaves out its false keys, which are not scored at all.
+// A row whose every score is -inf or left out (fully masked) has sum 0: it writes zeros and lse = LOWEST,
+// so that the backward's probabilities are 0 there too (PyTorch gives NaN; our policy is zeros).
+// Dropout: keep_s is a function of (dropoutSeed, b, l, s) by a counter-based hash (PCG's output
+// permutation chained over the four numbers), so the backward kernels regenerate it and it is never
+// stored: the score is kept when the top 24 bits of the hash are at least dropoutThreshold
+// (round(p * 2^24)), and scaled by keepScale (1 / (1 - p)).
 // The running max starts at the lowest finite f32, not -inf, so that exp(z - m) is never exp(-inf + inf).
 // Bounds: invocations past `rows` return at once; workgroups fold into y past 65535
 // (linear index wid.x + wid.y * nwg.x).
 
 override HAS_MASK: bool = false;
+override MASK_IS_BOOL: bool = false;
 override CAUSAL: bool = false;
+override DROPOUT: bool = false;
 
 struct Params {
   rows: u32,
@@ -34,6 +44,9 @@ struct Params {
   scale: f32,
   maskRowStride: u32,
   maskColStride: u32,
+  dropoutSeed: u32,
+  dropoutThreshold: u32,
+  keepScale: f32,
   maskBatchShape: vec4<u32>,
   maskBatchStride: vec4<u32>,
 }
@@ -42,16 +55,33 @@ struct Params {
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k: array<f32>;
 @group(0) @binding(3) var<storage, read> v: array<f32>;
-@group(0) @binding(4) var<storage, read> mask: array<f32>;
+@group(0) @binding(4) var<storage, read> mask: array<u32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 @group(0) @binding(6) var<storage, read_write> lse: array<f32>;
 
 const WG = 64u;
 /** The largest headDim and valueDim a row's registers hold. */
 const MAX_HEAD_DIM = 128u;
-/** Keys scored before the accumulator is rescaled. */
+/** Keys scored before the accumulator is rescaled (at most 32: a u32 holds which of them take part). */
 const KEY_TILE = 16u;
 const LOWEST: f32 = bitcast<f32>(0xff7fffffu);
+
+/** PCG's state step and output permutation (Jarzynski & Olano 2020): a well-mixed bijection of u32. */
+fn pcgHash(x: u32) -> u32 {
+  let state = x * 747796405u + 2891336453u;
+  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
+  return (word >> 22u) ^ word;
+}
+
+/** The hash of (dropoutSeed, b, l) that each key column s of query row l of head b continues. */
+fn dropoutRowKey(b: u32, l: u32) -> u32 {
+  return pcgHash(pcgHash(pcgHash(params.dropoutSeed) + b) + l);
+}
+
+/** keep_s for key column s of the row whose dropoutRowKey is rowKey: 0 or keepScale. */
+fn dropoutScale(rowKey: u32, s: u32) -> f32 {
+  return select(0.0, params.keepScale, (pcgHash(rowKey + s) >> 8u) >= params.dropoutThreshold);
+}
 
 /** Offset of mask[b, 0, 0] under the broadcast strides. */
 fn maskBatchOffset(b: u32) -> u32 {
@@ -95,6 +125,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   for (var e = 0u; e < Ev; e++) {
     acc[e] = 0.0;
   }
+  var rowKey = 0u;
+  if (DROPOUT) {
+    rowKey = dropoutRowKey(b, l);
+  }
   var runningMax = LOWEST;
   var runningSum = 0.0;
   var scores: array<f32, KEY_TILE>;
@@ -102,16 +136,26 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   for (var tileStart = 0u; tileStart < keyEnd; tileStart += KEY_TILE) {
     let tileLength = min(KEY_TILE, keyEnd - tileStart);
     var tileMax = runningMax;
+    // Bit j: key tileStart + j takes part (a bool mask's false keys are left out, not scored).
+    var tileKept = 0u;
     for (var j = 0u; j < tileLength; j++) {
       let s = tileStart + j;
       var z = 0.0;
+      if (HAS_MASK) {
+        let maskWord = mask[maskRow + s * params.maskColStride];
+        if (MASK_IS_BOOL) {
+          if (maskWord == 0u) {
+            continue;
+          }
+        } else {
+          z = bitcast<f32>(maskWord);
+        }
+      }
       for (var e = 0u; e < E; e++) {
         z += qRow[e] * k[(kv * S + s) * E + e];
       }
-      if (HAS_MASK) {
-        z += mask[maskRow + s * params.maskColStride];
-      }
       scores[j] = z;
+      tileKept |= 1u << j;
       tileMax = max(tileMax, z);
     }
     let rescale = exp(runningMax - tileMax);
@@ -121,11 +165,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       acc[e] *= rescale;
     }
     for (var j = 0u; j < tileLength; j++) {
+      if ((tileKept & (1u << j)) == 0u) {
+        continue;
+      }
       let p = exp(scores[j] - runningMax);
       runningSum += p;
+      var weight = p;
+      if (DROPOUT) {
+        weight *= dropoutScale(rowKey, tileStart + j);
+      }
       let vRow = (kv * S + tileStart + j) * Ev;
       for (var e = 0u; e < Ev; e++) {
-        acc[e] += p * v[vRow + e];
+        acc[e] += weight * v[vRow + e];
       }
     }
   }

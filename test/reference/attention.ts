@@ -1,6 +1,13 @@
 // Float64 reference for scaled dot-product attention, the plain formula with every L x S score
 // materialised: scores = scale * q k^T + mask (or the causal tril), softmax over keys, weighted sum
-// of values. A row with every key masked gives zeros (the engine's policy; PyTorch gives NaN).
+// of values, then PyTorch's dropout of the probabilities (P * keep / (1 - p)) when the case has one.
+// A row with every key masked gives zeros (the engine's policy; PyTorch gives NaN). A bool mask is
+// passed here as the float mask it means (0 where true, -inf where false).
+//
+// The dropout decision is the engine's documented function of (seed, query head b, query row l, key
+// column s), written again here from its definition, independently of the WGSL: PCG's output
+// permutation (Jarzynski & Olano 2020) chained as h = pcg(pcg(pcg(pcg(seed) + b) + l) + s) in u32
+// arithmetic; the score is dropped when h >>> 8 < round(p * 2^24).
 
 export interface AttentionCase {
   /** [N, ..., Hq, L, E] */
@@ -12,6 +19,21 @@ export interface AttentionCase {
   maskShape?: number[];
   causal?: boolean;
   scale?: number;
+  /** Dropout of the probabilities with the seed the call drew. */
+  dropout?: { p: number; seed: number };
+}
+
+/** PCG hash of a u32, in exact u32 arithmetic (Math.imul wraps mod 2^32; >>> 0 makes it unsigned). */
+function pcg(x: number): number {
+  const state = (Math.imul(x >>> 0, 747796405) + 2891336453) >>> 0;
+  const word = Math.imul(((state >>> ((state >>> 28) + 4)) ^ state) >>> 0, 277803737) >>> 0;
+  return ((word >>> 22) ^ word) >>> 0;
+}
+
+/** Whether the dropout keeps the probability of key s for query row l of query head b. */
+export function dropoutKeeps(seed: number, p: number, b: number, l: number, s: number): boolean {
+  const hash = pcg(pcg(pcg(pcg(seed) + b) + l) + s);
+  return hash >>> 8 >= Math.round(p * 2 ** 24);
 }
 
 /** Offset into a row-major tensor of `shape` of the element at `index` of the shape it broadcasts to
@@ -34,6 +56,8 @@ export function attentionReference(c: AttentionCase, q: Float64Array, k: Float64
   const queryHeads = n >= 3 ? c.qShape[n - 3] : 1;
   const keyHeads = n >= 3 ? c.kShape[n - 3] : 1;
   const scale = c.scale ?? 1 / Math.sqrt(E);
+  const dropout = c.dropout;
+  const keepScale = dropout && dropout.p < 1 ? 1 / (1 - dropout.p) : 0;
   const out = new Float64Array(B * L * Ev);
   const scores = new Float64Array(S);
   for (let b = 0; b < B; b++) {
@@ -59,7 +83,8 @@ export function attentionReference(c: AttentionCase, q: Float64Array, k: Float64
       let sum = 0;
       for (let s = 0; s < S; s++) sum += Math.exp(scores[s] - max);
       for (let s = 0; s < S; s++) {
-        const p = Math.exp(scores[s] - max) / sum;
+        let p = Math.exp(scores[s] - max) / sum;
+        if (dropout) p *= dropoutKeeps(dropout.seed, dropout.p, b, l, s) ? keepScale : 0;
         for (let e = 0; e < Ev; e++) out[(b * L + l) * Ev + e] += p * v[(kv * S + s) * Ev + e];
       }
     }

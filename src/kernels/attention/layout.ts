@@ -1,20 +1,24 @@
 /**
  * The shapes of one scaledDotProductAttention call, checked against PyTorch's rules, and the uniforms its
- * kernels share: heads flattened into a batch, the grouped-query head ratio, the scale, and the float
- * mask's broadcast strides.
+ * kernels share: heads flattened into a batch, the grouped-query head ratio, the scale, the mask's
+ * broadcast strides and the dropout's seed, threshold and scale.
  */
 import { numel, type Tensor } from '../../engine/tensor.js';
 import { broadcastsTo, coalesce } from '../shape/layout.js';
 import { broadcastStrides, broadcastTo } from '../shape/strided_copy.js';
 import { expectFloat32 } from '../checks.js';
+import { defaultGenerator, type Generator } from '../../engine/random.js';
 
 export const OP = 'scaledDotProductAttention';
 
 /** Batch dimensions of the mask the kernels decompose (a WGSL vec4 of sizes and one of strides). */
 const MASK_BATCH_DIMS = 4;
+/** The kernels compare the top DROPOUT_BITS bits of a score's hash with round(dropoutP * 2^DROPOUT_BITS). */
+const DROPOUT_BITS = 24;
 
 export interface AttentionOptions {
-  /** A float32 mask added to the scores, broadcastable to [N, ..., L, S] (-inf removes a key). */
+  /** Broadcastable to [N, ..., L, S]: a float32 mask added to the scores (-inf removes a key), or a
+   *  bool mask (true: the key takes part, PyTorch's convention; it has no gradient). */
   attnMask?: Tensor | null;
   /** Causal masking, top-left aligned (query l sees keys s <= l), as PyTorch; not with attnMask. */
   isCausal?: boolean;
@@ -22,8 +26,10 @@ export interface AttentionOptions {
   scale?: number | null;
   /** Grouped-query attention: q may have a multiple of k's and v's heads. */
   enableGqa?: boolean;
-  /** Only 0 for now: attention dropout is not implemented. */
+  /** Dropout of the attention probabilities, after the softmax (P' = P * keep / (1 - p)), in [0, 1]. */
   dropoutP?: number;
+  /** Where the dropout's seed is drawn from, once per call (one u32); default the default generator. */
+  generator?: Generator;
 }
 
 export interface MaskLayout {
@@ -32,6 +38,8 @@ export interface MaskLayout {
   owned: boolean;
   /** The caller's mask: its size-1 / missing dimensions are the ones its gradient is summed over. */
   source: Tensor;
+  /** A bool mask: read as 0 / 1 words, no gradient. */
+  isBool: boolean;
 }
 
 export interface AttentionLayout {
@@ -44,6 +52,8 @@ export interface AttentionLayout {
   outShape: number[];
   causal: boolean;
   mask: MaskLayout | null;
+  /** dropoutP > 0: the kernels regenerate the dropout from uniforms.dropoutSeed. */
+  dropout: boolean;
   uniforms: Record<string, number | number[]>;
 }
 
@@ -59,7 +69,7 @@ export function attentionLayout(q: Tensor, k: Tensor, v: Tensor, options: Attent
   expectFloat32(OP, 'value', v);
   const { attnMask = null, isCausal = false, enableGqa = false, dropoutP = 0 } = options;
   const shapes = `query ${shapeOf(q)}, key ${shapeOf(k)}, value ${shapeOf(v)}`;
-  if (dropoutP !== 0) throw new Error(`${OP}: dropoutP ${dropoutP} is not supported yet (only 0)`);
+  if (!(dropoutP >= 0 && dropoutP <= 1)) throw new Error(`${OP}: dropoutP must be in [0, 1], got ${dropoutP}`);
   if (q.ndim < 2 || k.ndim !== q.ndim || v.ndim !== q.ndim) {
     throw new Error(`${OP}: expected query, key and value of one rank, at least 2 ([..., L, E], [..., S, E], [..., S, Ev]), got ${shapes}`);
   }
@@ -101,6 +111,9 @@ export function attentionLayout(q: Tensor, k: Tensor, v: Tensor, options: Attent
     scale,
     maskRowStride: 0,
     maskColStride: 0,
+    dropoutSeed: 0,
+    dropoutThreshold: 0,
+    keepScale: 1,
     maskBatchShape: new Array(MASK_BATCH_DIMS).fill(1),
     maskBatchStride: new Array(MASK_BATCH_DIMS).fill(0),
   };
@@ -108,7 +121,8 @@ export function attentionLayout(q: Tensor, k: Tensor, v: Tensor, options: Attent
   let mask: MaskLayout | null = null;
   if (attnMask !== null) {
     if (isCausal) throw new Error(`${OP}: attnMask and isCausal cannot both be set (as in PyTorch); fold the causal mask into attnMask`);
-    expectFloat32(OP, 'attnMask (bool masks are not supported yet)', attnMask);
+    const isBool = attnMask.dtype === 'bool';
+    if (!isBool) expectFloat32(OP, 'attnMask (or a bool tensor)', attnMask);
     const target = [...batchShape, L, S];
     if (!broadcastsTo(attnMask.shape, target)) {
       throw new Error(`${OP}: attnMask of shape ${shapeOf(attnMask)} does not broadcast to the scores' shape [${target}] (${shapes})`);
@@ -119,6 +133,12 @@ export function attentionLayout(q: Tensor, k: Tensor, v: Tensor, options: Attent
     let strides = broadcastStrides(attnMask.shape, target);
     let batch = coalesce(batchShape, [strides.slice(0, -2)]);
     const owned = batch.shape.length > MASK_BATCH_DIMS;
+    if (owned && isBool) {
+      throw new Error(
+        `${OP}: a bool attnMask of shape ${shapeOf(attnMask)} broadcast to [${target}] needs more than ${MASK_BATCH_DIMS} merged batch dimensions, ` +
+          'which only float masks support yet (by a copy); pass it as a float mask (0 / -inf) or expand it',
+      );
+    }
     if (owned) {
       read = broadcastTo(attnMask, target, OP);
       strides = broadcastStrides(target, target);
@@ -129,7 +149,14 @@ export function attentionLayout(q: Tensor, k: Tensor, v: Tensor, options: Attent
     uniforms.maskBatchStride = [...new Array(pad).fill(0), ...batch.strides[0]];
     uniforms.maskRowStride = strides[n - 2];
     uniforms.maskColStride = strides[n - 1];
-    mask = { tensor: read, owned, source: attnMask };
+    mask = { tensor: read, owned, source: attnMask, isBool };
+  }
+  // Drawn last, so that a refused call leaves the generator as it was; p = 0 draws nothing.
+  const dropout = dropoutP > 0;
+  if (dropout) {
+    uniforms.dropoutSeed = (options.generator ?? defaultGenerator).nextUint32();
+    uniforms.dropoutThreshold = Math.round(dropoutP * 2 ** DROPOUT_BITS);
+    uniforms.keepScale = dropoutP < 1 ? 1 / (1 - dropoutP) : 0;
   }
   return {
     batchShape,
@@ -138,6 +165,7 @@ export function attentionLayout(q: Tensor, k: Tensor, v: Tensor, options: Attent
     outShape: [...batchShape, L, Ev],
     causal: isCausal,
     mask,
+    dropout,
     uniforms,
   };
 }
