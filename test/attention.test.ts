@@ -9,7 +9,7 @@ import { assertClose, gradCheck, randomData, run } from './helpers/index.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
 import { tidy } from '../src/engine/scope.js';
 import { scaledDotProductAttention, type AttentionOptions } from '../src/kernels/attention/index.js';
-import { Generator } from '../src/engine/random.js';
+import { Generator, defaultGenerator, manualSeed } from '../src/engine/random.js';
 import { attentionReference, dropoutKeeps, type AttentionCase } from './reference/attention.js';
 
 const f32 = (x: ArrayLike<number>) => Float32Array.from(x);
@@ -352,7 +352,7 @@ test('dropout keeps a fraction 1 - p of the probabilities; same seeds agree, dif
   const [B, L, S] = [16, 64, 512];
   const ones = (shape: number[]) => tensor(new Float32Array(size(shape)).fill(1), shape);
   const zeros = (shape: number[]) => tensor(new Float32Array(size(shape)), shape);
-  const attend = (p: number, generator: Generator) => run(() => scaledDotProductAttention(zeros([B, L, 16]), zeros([B, S, 16]), ones([B, S, 1]), { dropoutP: p, generator }));
+  const attend = (p: number, generator?: Generator) => run(() => scaledDotProductAttention(zeros([B, L, 16]), zeros([B, S, 16]), ones([B, S, 1]), { dropoutP: p, generator }));
   for (const p of [0.1, 0.5, 0.9]) {
     const out = await attend(p, new Generator(7));
     const kept = out.reduce((a, x) => a + x, 0) * S * (1 - p);
@@ -375,6 +375,12 @@ test('dropout keeps a fraction 1 - p of the probabilities; same seeds agree, dif
   const [one, two] = [await attend(0.5, shared), await attend(0.5, shared)];
   assert.equal([...one], [...first], 'the first call draws the seed new Generator(11) gives first');
   assert.ok(one.some((x, i) => x !== two[i]), 'the next call draws the next seed');
+  // Without a generator the seed comes from the default one (its state put back for the tests after).
+  const defaultState = defaultGenerator.getState();
+  manualSeed(11);
+  const fromDefault = await attend(0.5);
+  defaultGenerator.setState(defaultState);
+  assert.equal([...fromDefault], [...first], 'the default generator, seeded 11, gives the same dropout');
   // Mask decisions spread over heads, rows and columns (the reference's hash, spot-checked).
   const seed = new Generator(11).nextUint32();
   let keptColumns = 0;
