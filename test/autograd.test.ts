@@ -124,7 +124,7 @@ test('backward after the forward scope closed names the op whose tensor is gone,
   const onLeaf = tidy(() => crossEntropy(w, labels));
   assert.throws(
     () => onLeaf.backward(),
-    /backward of crossEntropy: a tensor it saved in the forward \(shape \[2\]\) was disposed: the graph outlived the tidy scope of its forward/,
+    /backward of crossEntropy: a tensor it saved in the forward \(shape \[2\]\) was disposed, by dispose\(\) or by the closing of the tidy scope of its forward/,
   );
   // An intermediate of the graph disposed with its scope: named, never taken for a leaf.
   const throughIntermediate = tidy(() => crossEntropy(mul(w, 2), labels));

@@ -153,8 +153,8 @@ function runRule(node: GradNode, grad: Tensor): (Tensor | null)[] {
   } catch (error) {
     if (!(error instanceof DisposedTensorError)) throw error;
     throw new Error(
-      `backward of ${node.op}: a tensor it saved in the forward (shape [${error.shape}]) was disposed: the ` +
-        'graph outlived the tidy scope of its forward; run backward inside that scope',
+      `backward of ${node.op}: a tensor it saved in the forward (shape [${error.shape}]) was disposed, by ` +
+        'dispose() or by the closing of the tidy scope of its forward; run backward before that, inside that scope',
       { cause: error },
     );
   }
