@@ -220,6 +220,25 @@ const ints = (...shape: number[]) => tensor(new Int32Array(shape.reduce((a, b) =
 
 /** For each public op: calls with bad shapes (or dtypes) and what the message must say. */
 const opCases: Record<string, [() => unknown, RegExp][]> = {
+  erf: [[() => api.erf(ints(3)), /erf: input must be a float32 tensor, got int32 of shape \[3\]/]],
+  gelu: [
+    [() => api.gelu(ints(3)), /gelu: input must be a float32 tensor, got int32 of shape \[3\]/],
+    [() => api.gelu(t(3), { approximate: 'x' as never }), /gelu: approximate must be 'none' or 'tanh', got "x"/],
+  ],
+  layerNorm: [[() => api.layerNorm(t(2, 3), [4]), /layerNorm: normalizedShape \[4\] must equal the trailing dimensions of the input, got input shape \[2,3\]/]],
+  scaledDotProductAttention: [
+    [
+      () => api.scaledDotProductAttention(t(1, 2, 3, 4), t(1, 2, 5, 8), t(1, 2, 5, 4)),
+      /scaledDotProductAttention: key must be \[\.\.\., S, E\] with the query's E = 4 .* got query \[1,2,3,4\], key \[1,2,5,8\], value \[1,2,5,4\]/,
+    ],
+  ],
+  attentionGraph: [[() => api.attentionGraph(new Int32Array([0, 5]), 3), /attentionGraph: edge 0 \(0 -> 5\): its target 5 is out of range for 3 nodes \(expected 0\.\.2\)/]],
+  graphAttention: [
+    [
+      () => api.graphAttention(t(3, 2, 4), t(3, 2), t(3, 2), api.attentionGraph(new Int32Array([0, 1, 1, 2]), 4), 0.2),
+      /graphAttention: h has 3 nodes, the graph 4/,
+    ],
+  ],
   add: [
     [() => api.add(t(2, 3), t(4)), /add: shapes \[2,3\] and \[4\] cannot be broadcast together/],
     [() => api.add(t(2), ints(2)), /add: other must be a float32 tensor, got int32 of shape \[2\]/],
@@ -330,6 +349,8 @@ const notOps = new Set([
   'init', 'release', 'gpu', 'Tensor', 'tensor', 'empty', 'zeros', 'ones', 'full', 'randn', 'rand', 'upload', 'tidy', 'keep',
   'noGrad', 'isGradEnabled', 'flush', 'pool', 'Generator', 'manualSeed', 'nn', 'optim', 'encodeSafetensors',
   'decodeSafetensors', 'PCNN', 'cropBoxes',
+  // The graph's host-side structure and its asynchronous reader (attentionGraph, which checks edges, has cases).
+  'AttentionGraph', 'readEdgeIndex',
 ]);
 
 test('every public op has bad-input cases (a new export without them fails here)', () => {

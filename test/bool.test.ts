@@ -72,7 +72,9 @@ test('bad bool data is refused, naming the element and what is allowed', () => {
   assert.throws(() => tensor([0, 2, 1], [3], { dtype: 'bool' }), /tensor: bool data at 1 is 2; a bool tensor holds true \/ false or 1 \/ 0/);
   assert.throws(() => tensor([0.5], [1], { dtype: 'bool' }), /bool data at 0 is 0\.5/);
   assert.throws(() => tensor([-1], [1], { dtype: 'bool' }), /bool data at 0 is -1/);
-  assert.throws(() => tensor([true, false], [2], { dtype: 'float32' }), /boolean data for a float32 tensor; booleans make a bool tensor/);
+  assert.throws(() => tensor([true, false], [2], { dtype: 'float32' }), /boolean data at 0 for a float32 tensor; booleans make a bool tensor/);
+  // Anywhere in the data, not only first: [1, true, 0.5] became float32 [1, 1, 0.5].
+  assert.throws(() => tensor([1, true, 0.5] as never), /tensor: boolean data at 1 for a float32 tensor/);
   assert.throws(() => full([2], 3, { dtype: 'bool' }), /full: the value is 3; a bool tensor holds true \/ false or 1 \/ 0/);
   assert.throws(() => full([2], true, { dtype: 'int32' }), /full: the boolean true fills only a bool tensor \(dtype 'bool'\), not int32/);
   assert.throws(() => tensor([true], [1], { requiresGrad: true }), /tensor: only float32 tensors can require gradients, got dtype bool/);

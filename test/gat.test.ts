@@ -5,7 +5,9 @@ import { tensor } from '../src/engine/tensor.js';
 import { tidy } from '../src/engine/scope.js';
 import { manualSeed } from '../src/engine/random.js';
 import { GATConv } from '../src/nn/gat.js';
-import { attentionGraph, readEdgeIndex } from '../src/kernels/graph/index.js';
+import { attentionGraph, graphAttention, readEdgeIndex } from '../src/kernels/graph/index.js';
+import { noGrad } from '../src/engine/autograd.js';
+import { pool } from '../src/engine/pool.js';
 import { gatReference, type GatReferenceOptions } from './reference/gat.js';
 import fixture from './fixtures/gat.json';
 
@@ -301,6 +303,20 @@ test('GATConv: more than 65535 workgroups of (node, head) invocations, forward a
   out.dispose();
   x.dispose();
   conv.dispose();
+});
+
+test('graphAttention without a recorded backward keeps no temporary (its logsumexp was lost per call)', async () => {
+  const graph = attentionGraph(new Int32Array([0, 1, 1, 0]), 2);
+  const h = tensor([1, 2, 3, 4], [2, 1, 2]);
+  const score = tensor([0.5, -0.5], [2, 1]);
+  const before = pool.memory().buffersInUse;
+  for (let i = 0; i < 5; i++) {
+    const out = noGrad(() => graphAttention(h, score, score, graph, 0.2));
+    await out.toArray();
+    out.dispose();
+  }
+  assert.is(pool.memory().buffersInUse, before, 'buffers in use');
+  for (const t of [h, score, graph.targetCsr, graph.sourceCsr]) t.dispose();
 });
 
 test.run();

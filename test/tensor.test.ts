@@ -108,4 +108,12 @@ test('pool.trim submits recorded work before destroying free buffers that work s
   out.dispose();
 });
 
+test('int32 data out of the int32 range is refused, not wrapped, before any buffer is taken', () => {
+  const before = pool.memory().buffersInUse;
+  assert.throws(() => tensor([0, 2 ** 31], undefined, { dtype: 'int32' }), /tensor: int32 data at 1 is 2147483648; an int32 tensor holds integers -2147483648\.\.2147483647/);
+  assert.throws(() => tensor(Float64Array.from([-(2 ** 31) - 1]), undefined, { dtype: 'int32' }), /int32 data at 0 is -2147483649/);
+  assert.throws(() => tensor([1.5], undefined, { dtype: 'int32' }), /int32 data at 0 is 1\.5/);
+  assert.is(pool.memory().buffersInUse, before, 'no buffer taken by a refused tensor');
+});
+
 test.run();

@@ -240,8 +240,9 @@ export function tensor(data: TensorData, shape?: readonly number[], options: Ten
     throw new Error(`tensor: ${data.length} values do not fill shape [${resolved}] (${numel(resolved)} elements)`);
   }
   const requiresGrad = gradFlag(options, dtype, 'tensor');
+  const words = hostWords(data, dtype);
   const out = empty(resolved, dtype, 'tensor');
-  upload(out, data);
+  uploadWords(out, words);
   out.requiresGrad = requiresGrad;
   return out;
 }
@@ -251,27 +252,40 @@ export function upload(target: Tensor, data: TensorData): void {
   if (data.length !== target.size) {
     throw new Error(`upload: ${data.length} values for a tensor of shape [${target.shape}] (${target.size} elements)`);
   }
+  uploadWords(target, hostWords(data, target.dtype));
+}
+
+function uploadWords(target: Tensor, words: Uint32Array): void {
   if (target.size === 0) return;
   const bytes = target.size * 4;
   const staging = gpu().device.createBuffer({ size: bytes, usage: GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
-  const range = staging.getMappedRange();
-  if (target.dtype === 'bool') {
-    const words = new Uint32Array(range);
-    for (let i = 0; i < data.length; i++) words[i] = boolWord(data[i], `tensor: bool data at ${i}`);
-  } else if (typeof data[0] === 'boolean') {
-    throw new Error(`tensor: boolean data for a ${target.dtype} tensor; booleans make a bool tensor (dtype 'bool')`);
-  } else if (target.dtype === 'int32') {
-    const ints = new Int32Array(range);
-    for (let i = 0; i < data.length; i++) {
-      if (!Number.isInteger(data[i])) throw new Error(`tensor: int32 data holds a non-integer ${data[i]} at ${i}`);
-      ints[i] = data[i] as number;
-    }
-  } else {
-    new Float32Array(range).set(data as ArrayLike<number>);
-  }
+  new Uint32Array(staging.getMappedRange()).set(words);
   staging.unmap();
   recorder.copy(staging, 0, target.buffer, 0, bytes);
   recorder.onSubmit(() => staging.destroy());
+}
+
+/** The 32-bit words of host data in `dtype`, every value checked (before any GPU object is made). */
+function hostWords(data: TensorData, dtype: DType): Uint32Array {
+  if (dtype === 'bool') return Uint32Array.from({ length: data.length }, (_, i) => boolWord(data[i], `tensor: bool data at ${i}`));
+  // A typed array holds numbers only; a plain array may hide a boolean anywhere.
+  const typed = ArrayBuffer.isView(data);
+  if (dtype === 'int32') {
+    const ints = new Int32Array(data.length);
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i];
+      if (!Number.isInteger(v) || (v as number) < -(2 ** 31) || (v as number) > 2 ** 31 - 1) {
+        throw new Error(`tensor: int32 data at ${i} is ${v}; an int32 tensor holds integers -2147483648..2147483647`);
+      }
+      ints[i] = v as number;
+    }
+    return new Uint32Array(ints.buffer);
+  }
+  if (!typed) {
+    const at = Array.prototype.findIndex.call(data, (v: unknown) => typeof v === 'boolean');
+    if (at >= 0) throw new Error(`tensor: boolean data at ${at} for a ${dtype} tensor; booleans make a bool tensor (dtype 'bool')`);
+  }
+  return new Uint32Array(Float32Array.from(data as ArrayLike<number>).buffer);
 }
 
 const fillKernel = new Kernel('fill', fillSource);
