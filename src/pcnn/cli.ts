@@ -109,7 +109,8 @@ function checkInputSize(size: number, channels: number, batch: number): void {
   if (bytes <= limit) return;
   const largest = Math.floor(Math.sqrt(limit / (Float32Array.BYTES_PER_ELEMENT * batch * channels)));
   throw new Error(`--input-size ${size} is too large: a batch of ${batch} image(s) of ${size}x${size}x${channels} floats is ${bytes} bytes, ` +
-    `more than one storage buffer of this adapter holds (${limit} bytes, its maxStorageBufferBindingSize); ` +
+    `more than one storage buffer of this adapter holds (${limit} bytes, ` +
+    `its ${limit === maxBufferSize && limit < maxStorageBufferBindingSize ? 'maxBufferSize' : 'maxStorageBufferBindingSize'}); ` +
     `expected at most ${largest} at batch ${batch}`);
 }
 
