@@ -5,10 +5,17 @@
 // on the same broadcast shapes, and dropout against the reference's own implementation of the hash.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { assertClose, gradCheck, randomData, run } from './helpers/index.js';
+import { assertClose, gradCheck, kernelsDispatched, randomData, run } from './helpers/index.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
 import { tidy } from '../src/engine/scope.js';
-import { scaledDotProductAttention, type AttentionOptions } from '../src/kernels/attention/index.js';
+import {
+  scaledDotProductAttention,
+  attentionForwardVariant,
+  setAttentionForwardVariant,
+  type AttentionForwardVariant,
+  type AttentionOptions,
+} from '../src/kernels/attention/index.js';
+import { sharedLoadsRun } from '../src/kernels/subgroups.js';
 import { Generator, defaultGenerator, manualSeed } from '../src/engine/random.js';
 import { attentionReference, dropoutKeeps, type AttentionCase } from './reference/attention.js';
 
@@ -70,21 +77,44 @@ const cases: Case[] = [
   { name: '2-D, custom scale', qShape: [5, 16], kShape: [8, 16], vShape: [8, 16], scale: 0.37 },
 ];
 
+// Both forward kernels where the adapter runs both (the shared one needs subgroups of 8 lanes: refused
+// elsewhere, see the test of that refusal); the backward kernels are the same under either.
+const forwardVariants: AttentionForwardVariant[] = sharedLoadsRun() ? ['plain', 'shared'] : ['plain'];
+
+/** Runs `fn` under each forward variant, having seen that a call under it dispatches that variant's kernel. */
+async function forEachForwardVariant(fn: (variant: AttentionForwardVariant) => Promise<void>): Promise<void> {
+  try {
+    for (const variant of forwardVariants) {
+      setAttentionForwardVariant(variant);
+      const t = tensor(new Float32Array(16), [1, 1, 1, 16]);
+      const ran = await kernelsDispatched(() => void scaledDotProductAttention(t, t, t));
+      t.dispose();
+      assert.equal(ran, [variant === 'plain' ? 'attention_forward' : 'attention_forward_shared'], `${variant}: the kernel dispatched`);
+      await fn(variant);
+    }
+  } finally {
+    setAttentionForwardVariant(null);
+  }
+}
+
 const measured: string[] = [];
 
 test('scaledDotProductAttention matches the float64 reference', async () => {
+  await forEachForwardVariant(async (variant) => {
   for (const [i, c] of cases.entries()) {
     const { q, k, v, mask } = caseData(c, 10 * i + 1);
     const got = await run(() =>
       scaledDotProductAttention(tensor(f32(q), c.qShape), tensor(f32(k), c.kShape), tensor(f32(v), c.vShape), options(c, mask && tensor(f32(mask), c.maskShape))),
     );
     const expected = attentionReference(c, q, k, v, mask);
-    assertClose(got, expected, c.name, { atol: 2e-6, rtol: 1e-4 });
+    assertClose(got, expected, `${variant}: ${c.name}`, { atol: 2e-6, rtol: 1e-4 });
     let worst = 0;
     for (let j = 0; j < got.length; j++) worst = Math.max(worst, Math.abs(got[j] - expected[j]));
     measured.push(`${c.name}: ${worst.toExponential(1)}`);
   }
-  console.log(`attention forward, max |error|: ${measured.join('; ')}`);
+  console.log(`attention forward (${variant}), max |error|: ${measured.join('; ')}`);
+  measured.length = 0;
+  });
 });
 
 test('a fully masked row is zeros, with zero gradients (not NaN as in PyTorch)', async () => {
@@ -205,6 +235,7 @@ function boolMaskData(c: Case, seed: number) {
 const boolMask = (keep: boolean[], shape: number[]) => tensor(keep, shape, { dtype: 'bool' });
 
 test('a bool attnMask matches the reference with the float mask it means (broadcast shapes of the float tests)', async () => {
+  await forEachForwardVariant(async (variant) => {
   const maskCases = cases.filter((c) => c.maskShape && !c.name.includes('copied'));
   const errors: string[] = [];
   for (const [i, c] of maskCases.entries()) {
@@ -214,12 +245,13 @@ test('a bool attnMask matches the reference with the float mask it means (broadc
       scaledDotProductAttention(tensor(f32(q), c.qShape), tensor(f32(k), c.kShape), tensor(f32(v), c.vShape), options(c, boolMask(keep, c.maskShape!))),
     );
     const expected = attentionReference(c, q, k, v, asFloat);
-    assertClose(got, expected, `bool ${c.name}`, { atol: 2e-6, rtol: 1e-4 });
+    assertClose(got, expected, `${variant}: bool ${c.name}`, { atol: 2e-6, rtol: 1e-4 });
     let worst = 0;
     for (let j = 0; j < got.length; j++) worst = Math.max(worst, Math.abs(got[j] - expected[j]));
     errors.push(`${c.name}: ${worst.toExponential(1)}`);
   }
-  console.log(`attention forward, bool mask, max |error|: ${errors.join('; ')}`);
+  console.log(`attention forward (${variant}), bool mask, max |error|: ${errors.join('; ')}`);
+  });
 });
 
 test('a bool mask has no gradient; its fully masked rows are zeros with zero query gradient', async () => {
@@ -299,6 +331,7 @@ function dropoutCall(c: Case, generatorSeed: number, data: ReturnType<typeof cas
 }
 
 test('dropout matches the reference, which regenerates the mask by its own implementation of the hash', async () => {
+  await forEachForwardVariant(async (variant) => {
   const errors: string[] = [];
   for (const [i, c] of dropoutCases.entries()) {
     const data = caseData(c, 400 + 10 * i);
@@ -306,12 +339,13 @@ test('dropout matches the reference, which regenerates the mask by its own imple
     const { reference, call } = dropoutCall(c, 1000 + i, data, bool?.keep);
     const got = await run(() => call(tensor(f32(data.q), c.qShape), tensor(f32(data.k), c.kShape), tensor(f32(data.v), c.vShape), data.mask && !bool ? tensor(f32(data.mask), c.maskShape) : undefined));
     const expected = attentionReference(reference, data.q, data.k, data.v, bool?.asFloat ?? data.mask);
-    assertClose(got, expected, `dropout ${c.name}`, { atol: 4e-6, rtol: 1e-4 });
+    assertClose(got, expected, `${variant}: dropout ${c.name}`, { atol: 4e-6, rtol: 1e-4 });
     let worst = 0;
     for (let j = 0; j < got.length; j++) worst = Math.max(worst, Math.abs(got[j] - expected[j]));
     errors.push(`${c.name}: ${worst.toExponential(1)}`);
   }
-  console.log(`attention forward, dropout, max |error|: ${errors.join('; ')}`);
+  console.log(`attention forward (${variant}), dropout, max |error|: ${errors.join('; ')}`);
+  });
 });
 
 test('dropout gradients wrt q, k, v and a float mask, the seed fixed (gradCheck)', async () => {
@@ -386,6 +420,16 @@ test('dropout keeps a fraction 1 - p of the probabilities; same seeds agree, dif
   let keptColumns = 0;
   for (let s = 0; s < S; s++) keptColumns += Number(dropoutKeeps(seed, 0.5, 3, 5, s));
   assert.ok(Math.abs(keptColumns - S / 2) < 5 * Math.sqrt(S / 4), `one row keeps about half its ${S} columns (${keptColumns})`);
+});
+
+test('the shared forward runs where subgroups have 8 lanes and is refused, naming the fix, where they do not', () => {
+  assert.is(attentionForwardVariant(), sharedLoadsRun() ? 'shared' : 'plain');
+  assert.throws(() => setAttentionForwardVariant('shared', 4), /subgroups of as few as 4 lanes.*force 'plain'/);
+  assert.throws(() => setAttentionForwardVariant('shared', 0), /no subgroups.*force 'plain'/);
+  assert.throws(() => setAttentionForwardVariant('tiled' as AttentionForwardVariant), /expected 'plain', 'shared' or null/);
+  setAttentionForwardVariant('plain', 4);
+  assert.is(attentionForwardVariant(), 'plain');
+  setAttentionForwardVariant(null);
 });
 
 test.run();

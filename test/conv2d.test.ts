@@ -36,6 +36,7 @@ import forwardRowsSource from '../shaders/conv2d/forward_rows.wgsl';
 import backwardDataRowsSource from '../shaders/conv2d/backward_data_rows.wgsl';
 import backwardWeightRowsSource from '../shaders/conv2d/backward_weight_rows.wgsl';
 import matmulRegistersSource from '../shaders/matmul/registers.wgsl';
+import attentionForwardSharedSource from '../shaders/attention/attention_forward_shared.wgsl';
 
 type P = number | [number, number];
 const pair = (v: P): [number, number] => (typeof v === 'number' ? [v, v] : v);
@@ -377,7 +378,7 @@ test('nn.Conv2d: PyTorch names, shapes and init bounds; seeded; forward is conv2
 test('the shared8 broadcast helper and its width are identical in every shader that carries it', () => {
   const block = (source: string) => /\/\/ <shared8>[^\n]*\n([\s\S]*?)\/\/ <\/shared8>/.exec(source)?.[1];
   assert.ok(block(forwardRowsSource));
-  for (const source of [forwardRowsSource, backwardDataRowsSource, backwardWeightRowsSource, matmulRegistersSource]) {
+  for (const source of [forwardRowsSource, backwardDataRowsSource, backwardWeightRowsSource, matmulRegistersSource, attentionForwardSharedSource]) {
     assert.fixture(block(source) ?? '<missing>', block(forwardRowsSource)!);
     assert.is(wgslConstants(source).get('SHARED'), SHARED_LANES);
   }

@@ -21,7 +21,10 @@
  * (FlashAttention-2): D = rowsum(dO * O), then dQ (per query row, over keys) and dK, dV (per key row,
  * over queries and the query heads of its group), each from probabilities recomputed with the
  * logsumexp; no float atomics. Plain variant: one invocation per row, its rows in registers, so E and
- * Ev are at most MAX_HEAD_DIM (128). Not yet: a bool mask that needs a copy, a workgroup-tiled variant.
+ * Ev are at most MAX_HEAD_DIM (128). Where subgroups have at least 8 lanes (`sharedLoadsRun()`) the
+ * forward is the shared variant instead (same limits): a workgroup's lanes own adjacent query rows of
+ * one head and share each k / v element by subgroupBroadcast (`variant.ts`; tests force either).
+ * Not yet: a bool mask that needs a copy, a workgroup-tiled variant.
  */
 import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
@@ -29,14 +32,18 @@ import { empty, type Tensor } from '../../engine/tensor.js';
 import { record } from '../../engine/autograd.js';
 import { sumToShape } from '../reduce/index.js';
 import { attentionLayout, OP, type AttentionLayout, type AttentionOptions } from './layout.js';
+import { attentionForwardVariant } from './variant.js';
 import forwardSource from '../../../shaders/attention/attention_forward.wgsl';
+import forwardSharedSource from '../../../shaders/attention/attention_forward_shared.wgsl';
 import rowDotSource from '../../../shaders/attention/attention_backward_rowdot.wgsl';
 import queryBackwardSource from '../../../shaders/attention/attention_backward_query.wgsl';
 import keyBackwardSource from '../../../shaders/attention/attention_backward_key.wgsl';
 
 export type { AttentionOptions } from './layout.js';
+export { attentionForwardVariant, setAttentionForwardVariant, type AttentionForwardVariant } from './variant.js';
 
 export const forwardKernel = new Kernel('attention_forward', forwardSource);
+export const forwardSharedKernel = new Kernel('attention_forward_shared', forwardSharedSource);
 export const rowDotKernel = new Kernel('attention_backward_rowdot', rowDotSource);
 export const queryBackwardKernel = new Kernel('attention_backward_query', queryBackwardSource);
 export const keyBackwardKernel = new Kernel('attention_backward_key', keyBackwardSource);
@@ -59,7 +66,16 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
   const lse = empty([layout.rows], 'float32', `${OP} logsumexp`);
   const constants = kernelConstants(layout);
   // Without a mask its binding is a placeholder the kernels never read.
-  dispatchRows(forwardKernel, layout.rows, { q, k, v, mask: mask?.tensor ?? q, out, lse }, { rows: layout.rows, ...layout.uniforms }, constants);
+  const forwardBuffers = { q, k, v, mask: mask?.tensor ?? q, out, lse };
+  const forwardUniforms = { rows: layout.rows, ...layout.uniforms };
+  if (attentionForwardVariant() === 'shared') {
+    // One workgroup per block of adjacent query rows of one head (see attention_forward_shared.wgsl).
+    const L = layout.uniforms.queryLength as number;
+    const blocks = L > 0 ? (layout.rows / L) * Math.ceil(L / forwardSharedKernel.workgroupInvocations) : 0;
+    if (blocks > 0) dispatch(forwardSharedKernel, { workgroups: workgroups1d(blocks), buffers: forwardBuffers, uniforms: forwardUniforms, constants });
+  } else {
+    dispatchRows(forwardKernel, layout.rows, forwardBuffers, forwardUniforms, constants);
+  }
   // A bool mask is an input with a null gradient, like a float mask that requires none.
   const inputs = mask ? [q, k, v, mask.source] : [q, k, v];
   // The mask's broadcast copy, when one was made, is read again by the backward: it is saved with lse.
