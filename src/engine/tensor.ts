@@ -268,8 +268,6 @@ function uploadWords(target: Tensor, words: Uint32Array): void {
 /** The 32-bit words of host data in `dtype`, every value checked (before any GPU object is made). */
 function hostWords(data: TensorData, dtype: DType): Uint32Array {
   if (dtype === 'bool') return Uint32Array.from({ length: data.length }, (_, i) => boolWord(data[i], `tensor: bool data at ${i}`));
-  // A typed array holds numbers only; a plain array may hide a boolean anywhere.
-  const typed = ArrayBuffer.isView(data);
   if (dtype === 'int32') {
     const ints = new Int32Array(data.length);
     for (let i = 0; i < data.length; i++) {
@@ -281,7 +279,10 @@ function hostWords(data: TensorData, dtype: DType): Uint32Array {
     }
     return new Uint32Array(ints.buffer);
   }
-  if (!typed) {
+  // A batch of images arrives as a Float32Array: its words as they are, without a host copy.
+  if (data instanceof Float32Array) return new Uint32Array(data.buffer, data.byteOffset, data.length);
+  // Another typed array holds numbers only; a plain array may hide a boolean anywhere.
+  if (!ArrayBuffer.isView(data)) {
     const at = Array.prototype.findIndex.call(data, (v: unknown) => typeof v === 'boolean');
     if (at >= 0) throw new Error(`tensor: boolean data at ${at} for a ${dtype} tensor; booleans make a bool tensor (dtype 'bool')`);
   }
