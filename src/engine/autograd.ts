@@ -71,7 +71,8 @@ export function willRecord(inputs: readonly (Tensor | null | undefined)[]): bool
 }
 
 /** Attaches the backward rule to `out` when grad mode is on and an input requires grad. `saved`: the
- *  forward's temporaries that the rule reads, freed when the graph is (so that a retained graph keeps them). */
+ *  forward's temporaries that the rule reads, freed when the graph is (so that a retained graph keeps
+ *  them), or at once when nothing is recorded. */
 export function record(
   out: Tensor,
   op: string,
@@ -83,6 +84,9 @@ export function record(
   if (willRecord(inputs)) {
     out.requiresGrad = true;
     out.node = { op, inputs, backward: backwardRule, saved };
+  } else {
+    // Safe right after recording the forward: whoever reuses the pooled buffers is recorded later.
+    for (const t of saved) t.dispose();
   }
   return out;
 }

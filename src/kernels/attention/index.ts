@@ -80,12 +80,7 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
   const inputs = mask ? [q, k, v, mask.source] : [q, k, v];
   // The mask's broadcast copy, when one was made, is read again by the backward: it is saved with lse.
   const saved = mask?.owned ? [lse, mask.tensor] : [lse];
-  const result = record(out, OP, inputs, (grad) => attentionBackward(q, k, v, out, lse, grad, layout), saved);
-  if (!result.requiresGrad) {
-    lse.dispose();
-    if (mask?.owned) mask.tensor.dispose();
-  }
-  return result;
+  return record(out, OP, inputs, (grad) => attentionBackward(q, k, v, out, lse, grad, layout), saved);
 }
 
 function attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, grad: Tensor, layout: AttentionLayout): (Tensor | null)[] {

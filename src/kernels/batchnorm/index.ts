@@ -5,7 +5,7 @@
  * Optionally fused with what follows a batch norm in a ResNet block: relu(bn(x) + residual), in the
  * same pass over the output (differentiable in the residual too).
  */
-import { record, willRecord } from '../../engine/autograd.js';
+import { record } from '../../engine/autograd.js';
 import { full, type Tensor } from '../../engine/tensor.js';
 import { batchStats, channelLayout, statisticsTable } from './forward.js';
 import { batchNormGradSums, type SavedBatchNorm } from './backward.js';
@@ -90,7 +90,6 @@ export function batchNorm2d(
 ): Tensor {
   checkArguments(x, runningMean, runningVar, weight, bias, training, momentum, eps, batchCount, residual);
   const layout = channelLayout(x);
-  const needsGrad = willRecord([x, weight, bias, residual]);
   const affineWeight = weight ?? full([layout.channels], 1);
   const affineBias = bias ?? full([layout.channels], 0);
   // The table is the backward's copy of the statistics too: a later training step may update the running
@@ -102,10 +101,6 @@ export function batchNorm2d(
   // Safe right after recording: whoever reuses the pooled buffers is recorded later.
   if (!weight) affineWeight.dispose();
   if (!bias) affineBias.dispose();
-  if (!needsGrad) {
-    table.dispose();
-    return y;
-  }
   const saved: SavedBatchNorm = { x, table, layout, training };
   const inputs = [x, affineWeight, affineBias, ...(residual ? [residual] : [])];
   return record(y, relu || residual ? 'batchNorm2dFused' : 'batchNorm2d', inputs, (grad) => {

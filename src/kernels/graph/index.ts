@@ -8,7 +8,7 @@
 import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
-import { record, willRecord } from '../../engine/autograd.js';
+import { record } from '../../engine/autograd.js';
 import { expectFloat32 } from '../checks.js';
 import type { AttentionGraph } from './edges.js';
 import forwardSource from '../../../shaders/graph/gat_forward.wgsl';
@@ -55,11 +55,6 @@ export function graphAttention(h: Tensor, srcScore: Tensor, dstScore: Tensor, gr
     buffers: { targetCsr, h, srcScore, dstScore, out, logSumExp },
     uniforms,
   });
-  // Safe right after recording: whoever reuses the pooled buffer is recorded later.
-  if (!willRecord([h, srcScore, dstScore])) {
-    logSumExp.dispose();
-    return out;
-  }
   return record(
     out,
     op,

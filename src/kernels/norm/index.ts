@@ -9,7 +9,7 @@
 import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, numel, zeros, type Tensor } from '../../engine/tensor.js';
-import { record, willRecord } from '../../engine/autograd.js';
+import { record } from '../../engine/autograd.js';
 import { expectFloat32 } from '../checks.js';
 import forwardSource from '../../../shaders/norm/layer_norm_forward.wgsl';
 import backwardDataSource from '../../../shaders/norm/layer_norm_backward_data.wgsl';
@@ -87,12 +87,6 @@ export function layerNorm(
     uniforms: { rows, size, eps },
     constants: { THREADS_PER_ROW: threadsPerRow, AFFINE: weight ? 1 : 0, BIAS: bias ? 1 : 0 },
   });
-  if (!willRecord(inputs)) {
-    // Safe right after recording: whoever reuses the pooled buffers is recorded later.
-    mean.dispose();
-    rstd.dispose();
-    return out;
-  }
   return record(
     out,
     'layerNorm',

@@ -2,7 +2,7 @@
 import { Kernel } from '../../engine/kernel.js';
 import { dispatchPlanes } from './planes.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
-import { record, willRecord } from '../../engine/autograd.js';
+import { record } from '../../engine/autograd.js';
 import { POOL_OPTION_KEYS, poolGeometry, poolOptions, type IntOrPair, type PoolOptions } from './window.js';
 import forwardSource from '../../../shaders/pool/max_forward.wgsl';
 import backwardSource from '../../../shaders/pool/max_backward.wgsl';
@@ -22,10 +22,6 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions | IntOrPair): Ten
     buffers: { x, out, indices },
     uniforms: geometry,
   });
-  if (!willRecord([x])) {
-    indices.dispose();
-    return out;
-  }
   return record(out, 'maxPool2d', [x], (dy) => {
     const dx = empty(x.shape, 'float32', 'maxPool2d grad input');
     dispatchPlanes(backwardKernel, n * c, [x.shape[2], x.shape[3]], {

@@ -134,11 +134,6 @@ export function crossEntropy(logits: Tensor, labels: Int32Array | Tensor, option
     labelTensor,
     ...(weight === options.weight ? [] : [weight]),
   ];
-  if (!willRecord([logits])) {
-    // Safe right after recording: whoever reuses the pooled buffers is recorded later.
-    for (const t of temporaries) t.dispose();
-    return out;
-  }
   return record(out, 'crossEntropy', [logits], (grad) => {
     const gx = empty(logits.shape, 'float32', 'crossEntropy backward');
     dispatch(backwardKernel, {
