@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AdapterDescription } from '../src/engine/device.js';
-import { barChart } from '../src/pcnn/plot.js';
+import { barChart } from '../src/fer/plot.js';
 import type { Stats, Timing } from './harness.js';
 import type { Ceiling } from './ceiling.js';
 import type { KernelResult } from './kernels.js';

@@ -16,7 +16,7 @@ import { manualSeed } from '../src/engine/random.js';
 import { SGD } from '../src/optim/sgd.js';
 import { PCNN } from '../src/pcnn/model.js';
 import { trainStep, type StepResult } from '../src/pcnn/step.js';
-import { DataLoader, augment, syntheticDataset } from '../src/pcnn/data/index.js';
+import { DataLoader, augment, syntheticDataset } from '../src/fer/data/index.js';
 
 interface Sample {
   step: number;

@@ -7,9 +7,9 @@ import { fileURLToPath } from 'node:url';
 
 const packageRoot = new URL('..', import.meta.url);
 let cli;
-if (existsSync(fileURLToPath(new URL('src/pcnn/cli.ts', packageRoot)))) {
+if (existsSync(fileURLToPath(new URL('src/fer/cli.ts', packageRoot)))) {
   const { bundleForNode } = await import('../scripts/build-node.mjs');
-  [cli] = await bundleForNode(['src/pcnn/cli.ts'], 'cli');
+  [cli] = await bundleForNode(['src/fer/cli.ts'], 'cli');
 } else {
   cli = new URL('dist/pcnn-cli.js', packageRoot).href;
 }

@@ -70,7 +70,7 @@ export async function buildLibrary() {
   if (imports.length) throw new Error(`build: dist/${LIBRARY}.js must be self-contained, but imports ${imports.join(', ')}`);
   const node = { ...common, platform: 'node', target: 'node18', packages: 'external' };
   await build({ ...node, entryPoints: ['src/index.ts'], outfile: `dist/${LIBRARY}.node.js` });
-  await build({ ...node, entryPoints: ['src/pcnn/cli.ts'], outfile: 'dist/pcnn-cli.js' });
+  await build({ ...node, entryPoints: ['src/fer/cli.ts'], outfile: 'dist/pcnn-cli.js' });
 }
 
 export async function buildPages() {

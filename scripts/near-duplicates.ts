@@ -13,8 +13,8 @@ import { tensor } from '../src/engine/tensor.js';
 import { tidy } from '../src/engine/scope.js';
 import { noGrad } from '../src/engine/autograd.js';
 import { linear } from '../src/kernels/matmul/index.js';
-import { resolveData } from '../src/pcnn/datasets.js';
-import { hflip, type Dataset, type Sample } from '../src/pcnn/data/index.js';
+import { resolveData } from '../src/fer/datasets.js';
+import { hflip, type Dataset, type Sample } from '../src/fer/data/index.js';
 
 const [pretrainingData, evaluationData, thresholdText = '0.95'] = process.argv.slice(2);
 if (!pretrainingData || !evaluationData) {

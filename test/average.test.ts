@@ -13,7 +13,7 @@ import { WeightAverage } from '../src/optim/index.js';
 import { PCNN } from '../src/pcnn/model.js';
 import { BasicBlock } from '../src/pcnn/resnet.js';
 import { loadRegistrationState, recalibrateBatchNorm, registrationState } from '../src/pcnn/recalibrate.js';
-import { evalTransform, type Sample } from '../src/pcnn/data/index.js';
+import { evalTransform, type Sample } from '../src/fer/data/index.js';
 
 test('WeightAverage: the equal-weight mean of its snapshots; a shared tensor once; state round trip; clear errors', async () => {
   const a = tensor(new Float32Array(5), [5]);

@@ -11,9 +11,9 @@ import { repoRoot } from './helpers/index.js';
 import * as api from '../src/index.js';
 import { tensor, PCNN, crossEntropy, pcnnLoss, nn, flush } from '../src/index.js';
 import { recorder } from '../src/engine/recorder.js';
-import { imageFolder, fer2013Csv } from '../src/pcnn/data/index.js';
-import { checkLabels } from '../src/pcnn/evaluate.js';
-import { loadCheckpoint, loadWeights, saveCheckpoint } from '../src/pcnn/checkpoint.js';
+import { imageFolder, fer2013Csv } from '../src/fer/data/index.js';
+import { checkLabels } from '../src/fer/evaluate.js';
+import { loadCheckpoint, loadWeights, saveCheckpoint } from '../src/fer/checkpoint.js';
 import { decodePth } from '../src/engine/io/pth.js';
 import { decodeSafetensors, encodeSafetensors } from '../src/engine/io/safetensors.js';
 

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { repoRoot } from './helpers/index.js';
 import { loadSafetensors, saveSafetensors } from '../src/engine/io/safetensors.js';
-import { loadCheckpoint, saveCheckpoint } from '../src/pcnn/checkpoint.js';
+import { loadCheckpoint, saveCheckpoint } from '../src/fer/checkpoint.js';
 import { PCNN, type PCNNConfig } from '../src/pcnn/model.js';
-import { encodePng, syntheticFace } from '../src/pcnn/data/index.js';
+import { encodePng, syntheticFace } from '../src/fer/data/index.js';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'pcnn-checkpoint-meta-'));
 const config: Required<PCNNConfig> = { inChannels: 1, width: 1, numClasses: 7, inputSize: [32, 32], stnInit: 'identity' };

@@ -6,8 +6,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pcnn, refusal } from './helpers/cli.js';
-import { dataOptions, parseArgs } from '../src/pcnn/args.js';
-import { syntheticFace, encodePng } from '../src/pcnn/data/index.js';
+import { dataOptions, parseArgs } from '../src/fer/args.js';
+import { syntheticFace, encodePng } from '../src/fer/data/index.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'pcnn-errors-'));
 const tiny = ['--width', '1', '--input-size', '32'];

@@ -7,13 +7,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pcnn, refusal } from './helpers/cli.js';
-import { parseArgs, type OptionSpecs } from '../src/pcnn/args.js';
-import { train, type TrainOptions } from '../src/pcnn/train.js';
+import { parseArgs, type OptionSpecs } from '../src/fer/args.js';
+import { train, type TrainOptions } from '../src/fer/train.js';
 import { PCNN, type PCNNConfig } from '../src/pcnn/model.js';
-import { saveCheckpoint } from '../src/pcnn/checkpoint.js';
+import { saveCheckpoint } from '../src/fer/checkpoint.js';
 import { clipGradNorm } from '../src/optim/clip.js';
 import { tensor } from '../src/engine/tensor.js';
-import { syntheticDataset, syntheticFace, encodePng } from '../src/pcnn/data/index.js';
+import { syntheticDataset, syntheticFace, encodePng } from '../src/fer/data/index.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'pcnn-refusals-'));
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { repoRoot } from './helpers/index.js';
 import { loadSafetensors } from '../src/engine/io/safetensors.js';
-import { syntheticFace, encodePng } from '../src/pcnn/data/index.js';
+import { syntheticFace, encodePng } from '../src/fer/data/index.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'pcnn-cli-'));
 const tinyData = ['--synthetic-count', '28', '--batch', '7'];

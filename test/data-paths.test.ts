@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFil
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { repoRoot } from './helpers/index.js';
-import { ckplus48, imageFolder } from '../src/pcnn/data/index.js';
+import { ckplus48, imageFolder } from '../src/fer/data/index.js';
 import { predictImages, predictionPaths } from '../src/pcnn/predict.js';
 import { PCNN } from '../src/pcnn/model.js';
 

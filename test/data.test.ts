@@ -10,7 +10,7 @@ import {
   decodeImage, toChannels, resizeBilinear, imageFolder, fer2013Csv, ferPlus, majorityVote, rafDb, ckplus48,
   subjectFolds, subjectSplit, syntheticFaces, syntheticFace, syntheticDataset, SYNTHETIC_CLASSES, hflip, normalize, randomErasing, erasingBox, augment,
   rotate, translate, occludeEyes, occludePatch, rotateBy, EYES, DataLoader, contactSheet, type Sample,
-} from '../src/pcnn/data/index.js';
+} from '../src/fer/data/index.js';
 
 const FIXTURES = path.resolve('test/fixtures/data');
 const DATA = process.env.PCNN_DATA ?? path.resolve('../shared/data');

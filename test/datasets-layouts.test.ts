@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import jpeg from 'jpeg-js';
 import { Generator } from '../src/engine/random.js';
-import { resolveData } from '../src/pcnn/datasets.js';
+import { resolveData } from '../src/fer/datasets.js';
 import {
   encodePng, fer2013Csv, prepareImage, resizeAntialiased, resizeBilinear, FERPLUS_CLASSES, RAFDB_CLASSES, type Dataset, type Image, type Sample,
-} from '../src/pcnn/data/index.js';
+} from '../src/fer/data/index.js';
 import { pcnn } from './helpers/cli.js';
 
 /** resolveData's splits as arrays (a Dataset may also be a lazy { length, get }). */

@@ -2,11 +2,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import './helpers/index.js';
 import { PCNN } from '../src/pcnn/model.js';
-import { evaluate } from '../src/pcnn/evaluate.js';
+import { evaluate } from '../src/fer/evaluate.js';
 import { predictBatch } from '../src/pcnn/step.js';
-import { evalTransform } from '../src/pcnn/data/index.js';
+import { evalTransform } from '../src/fer/data/index.js';
 import { manualSeed, Generator } from '../src/engine/random.js';
-import type { Sample } from '../src/pcnn/data/types.js';
+import type { Sample } from '../src/fer/data/types.js';
 
 // The reference recomputes every rule from the logits of each image and of its mirror image, in
 // float64, image by image (evaluate works on whole batches, mirrors them at once and adds in float32).

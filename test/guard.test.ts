@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import './helpers/index.js';
 import { PCNN } from '../src/pcnn/model.js';
 import { guardedTrainStep, trainStep, type Batch } from '../src/pcnn/step.js';
-import { NonFiniteError } from '../src/pcnn/guard.js';
+import { NonFiniteError } from '../src/fer/guard.js';
 import { SGD } from '../src/optim/index.js';
 import { upload, type Tensor } from '../src/engine/tensor.js';
 import { manualSeed } from '../src/engine/random.js';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeSafetensors, encodeSafetensors, loadSafetensors, saveSafetensors, type TensorToSave } from '../src/engine/io/safetensors.js';
 import { decodePth, loadPth, pthStateDict, PthTensor, type PthValue } from '../src/engine/io/pth.js';
-import { loadWeights } from '../src/pcnn/checkpoint.js';
+import { loadWeights } from '../src/fer/checkpoint.js';
 import expected from './fixtures/pth/expected.json';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'pcnn-io-'));

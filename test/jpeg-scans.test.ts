@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { decodeImage } from '../src/pcnn/data/image.js';
+import { decodeImage } from '../src/fer/data/image.js';
 
 const fixture = (name: string) => new Uint8Array(readFileSync(path.resolve('test/fixtures/data', name)));
 

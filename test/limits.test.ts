@@ -13,9 +13,9 @@ import { repoRoot } from './helpers/index.js';
 import { init, gpu, release, empty, tensor, tidy, matmul, conv2d, pool, PCNN } from '../src/index.js';
 import { Kernel } from '../src/engine/kernel.js';
 import { dispatch, recorder, workgroups1d } from '../src/engine/recorder.js';
-import { train } from '../src/pcnn/train.js';
-import { resolveData } from '../src/pcnn/datasets.js';
-import { loadCheckpoint } from '../src/pcnn/checkpoint.js';
+import { train } from '../src/fer/train.js';
+import { resolveData } from '../src/fer/datasets.js';
+import { loadCheckpoint } from '../src/fer/checkpoint.js';
 
 const CHILD_ENV = 'PCNN_LIMITS_DEVICE_LOSS_OUT';
 const CHILD_TIMEOUT_MS = 180_000;

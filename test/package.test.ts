@@ -11,9 +11,9 @@ import path from 'node:path';
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 import { PCNN } from '../src/index.js';
-import { saveCheckpoint } from '../src/pcnn/checkpoint.js';
-import { SYNTHETIC_CLASSES, syntheticFace } from '../src/pcnn/data/synthetic.js';
-import { encodePng } from '../src/pcnn/data/index.js';
+import { saveCheckpoint } from '../src/fer/checkpoint.js';
+import { SYNTHETIC_CLASSES, syntheticFace } from '../src/fer/data/synthetic.js';
+import { encodePng } from '../src/fer/data/index.js';
 import { repoRoot } from './helpers/index.js';
 import { CHROMIUM } from './browser/demo-page.js';
 

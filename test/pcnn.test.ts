@@ -8,7 +8,7 @@ import { assertClose, assertCloseInNorm, repoRoot } from './helpers/index.js';
 import fixture from './fixtures/pcnn/pcnn.json';
 import { PCNN } from '../src/pcnn/model.js';
 import { pcnnLoss } from '../src/pcnn/loss.js';
-import { loadWeights } from '../src/pcnn/checkpoint.js';
+import { loadWeights } from '../src/fer/checkpoint.js';
 import { SGD } from '../src/optim/index.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
 import { tidy, keep } from '../src/engine/scope.js';

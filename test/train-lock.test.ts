@@ -8,9 +8,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import './helpers/index.js';
-import { train, LOCK_FILE, type TrainOptions } from '../src/pcnn/train.js';
+import { train, LOCK_FILE, type TrainOptions } from '../src/fer/train.js';
 import type { PCNNConfig } from '../src/pcnn/model.js';
-import { syntheticDataset } from '../src/pcnn/data/index.js';
+import { syntheticDataset } from '../src/fer/data/index.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'pcnn-lock-'));
 const data = { train: syntheticDataset({ count: 8, size: 32 }), test: syntheticDataset({ count: 4, size: 32, seed: 1 }), classNames: syntheticDataset({ count: 0 }).classNames };

@@ -6,10 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import './helpers/index.js';
-import { train } from '../src/pcnn/train.js';
+import { train } from '../src/fer/train.js';
 import { PCNN, type PCNNConfig } from '../src/pcnn/model.js';
 import { manualSeed } from '../src/engine/random.js';
-import { syntheticDataset } from '../src/pcnn/data/index.js';
+import { syntheticDataset } from '../src/fer/data/index.js';
 import { loadSafetensors } from '../src/engine/io/safetensors.js';
 
 const size = 32;

@@ -2,8 +2,8 @@
 // training panel (a small PCNN on synthetic faces, live curves). What the page computes is also kept in
 // `window.demo`, for the console and for the browser tests.
 import { cropBoxes, init } from '../src/index.js';
-import { syntheticFace } from '../src/pcnn/data/synthetic.js';
-import { evalTransform } from '../src/pcnn/data/augment.js';
+import { syntheticFace } from '../src/fer/data/synthetic.js';
+import { evalTransform } from '../src/fer/data/augment.js';
 import { decodeFile, pixelsAt, toChannels } from './input.js';
 import { modelFromCheckpoint, predict, type LoadedModel, type Prediction } from './model.js';
 import { SYNTHETIC_CLASSES, trainSynthetic, type StepRecord } from './train.js';

@@ -1,5 +1,5 @@
 // From an image file to the model's input, with the conversions of the Node pipeline
-// (src/pcnn/data/image.ts decodeImage + toChannels; evalTransform follows). That module cannot be bundled
+// (src/fer/data/image.ts decodeImage + toChannels; evalTransform follows). That module cannot be bundled
 // for a page (it decodes with pngjs and jpeg-js, which need Node's zlib and Buffer); here the browser
 // decodes, and only the value conversions are repeated.
 

@@ -8,7 +8,7 @@ export interface LoadedModel {
   source: string;
 }
 
-/** What our checkpoints keep in their 'pcnn' metadata (src/pcnn/train.ts TrainingMeta) that we use. */
+/** What our checkpoints keep in their 'pcnn' metadata (src/fer/train.ts TrainingMeta) that we use. */
 interface CheckpointMeta {
   config?: PCNNConfig;
   classNames?: string[];

@@ -2,8 +2,8 @@
 // weight decay 1e-4, loss 12 CE(main) + 8 CE(sense heads)) without augmentation or schedule, one
 // step in flight at a time so that the page stays responsive between steps.
 import { PCNN, keep, manualSeed, optim, pcnnLoss, tensor, tidy } from '../src/index.js';
-import { SYNTHETIC_CLASSES, syntheticFace, syntheticLabel } from '../src/pcnn/data/synthetic.js';
-import { evalTransform } from '../src/pcnn/data/augment.js';
+import { SYNTHETIC_CLASSES, syntheticFace, syntheticLabel } from '../src/fer/data/synthetic.js';
+import { evalTransform } from '../src/fer/data/augment.js';
 
 export interface TrainOptions {
   width: number;

@@ -10,9 +10,9 @@ import { tensor, type Tensor } from '../engine/tensor.js';
 import { softmax } from '../kernels/softmax/index.js';
 import { mean } from '../kernels/reduce/index.js';
 import { writeFileAtomic } from '../engine/io/atomic-file.js';
-import { prepareImage, evalTransform } from './data/index.js';
+import { prepareImage, evalTransform } from '../fer/data/index.js';
 import { cropBoxes } from './geometry.js';
-import { Canvas, PALETTE } from './plot.js';
+import { Canvas, PALETTE } from '../fer/plot.js';
 import type { PCNN } from './model.js';
 
 export interface Prediction {

@@ -14,7 +14,7 @@ import { tidy } from '../engine/scope.js';
 import { flush } from '../engine/recorder.js';
 import { gpu } from '../engine/device.js';
 import { batchNorms, type RunningStatistics } from '../nn/batchnorm.js';
-import { DataLoader, evalTransform, type Dataset } from './data/index.js';
+import { DataLoader, evalTransform, type Dataset } from '../fer/data/index.js';
 import { inputTensor } from './step.js';
 import type { PCNN } from './model.js';
 import type { WeightAverage } from '../optim/average.js';

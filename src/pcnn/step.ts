@@ -11,7 +11,7 @@ import { batchNorms } from '../nn/batchnorm.js';
 import type { PCNN } from './model.js';
 import { pcnnLoss, type PCNNLossOptions } from './loss.js';
 import { clipGradNorm, nonFiniteFlagOf } from '../optim/index.js';
-import { locateNonFinite, NonFiniteError } from './guard.js';
+import { locateNonFinite, NonFiniteError } from '../fer/guard.js';
 
 /** What a training step needs of an optimizer. */
 export interface Stepper {

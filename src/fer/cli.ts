@@ -16,13 +16,13 @@ import { checkSameRecipe } from './recipe.js';
 import { requireImages, resolveData } from './datasets.js';
 import { train, evaluationBatchSize, makeOutputFolder, type TrainOptions, type TrainResult, type TrainingMeta } from './train.js';
 import { evaluate } from './evaluate.js';
-import { finishTraining, loadRegistrationState, registrationState } from './recalibrate.js';
+import { finishTraining, loadRegistrationState, registrationState } from '../pcnn/recalibrate.js';
 import { formatReport, pct } from './metrics.js';
 import { confusionMatrixChart } from './plot.js';
-import { PCNN, type PCNNConfig } from './model.js';
-import { pcnnMacs } from './info.js';
+import { PCNN, type PCNNConfig } from '../pcnn/model.js';
+import { pcnnMacs } from '../pcnn/info.js';
 import { loadCheckpoint, loadWeights, saveCheckpoint } from './checkpoint.js';
-import { predictImages } from './predict.js';
+import { predictImages } from '../pcnn/predict.js';
 import {
   evalTransform, occludeRegion, occludePatch, rotateBy, EYES, MOUTH, subjectFolds, subjectSplit, ckplus48,
   type Transform, type Dataset,
@@ -61,7 +61,7 @@ const cvOptions = {
 /** Which data set, and which split of it. */
 const splitOptions = {
   ...dataOptions,
-  // The layouts resolveData (src/pcnn/datasets.ts) recognises, listed where train and eval take --data.
+  // The layouts resolveData (src/fer/datasets.ts) recognises, listed where train and eval take --data.
   data: {
     ...dataOptions.data,
     help: "'synthetic' (built in); a FER2013 .csv (Training / PublicTest+PrivateTest); a folder with train/ and test/ class folders; " +

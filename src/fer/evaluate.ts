@@ -1,8 +1,8 @@
 /** Evaluation of a PCNN on a dataset: main-head and sense-head accuracy, confusion matrix. */
 import { DataLoader, evalTransform, type Dataset, type Transform } from './data/index.js';
 import { hflip } from './data/augment.js';
-import type { PCNN } from './model.js';
-import { predictBatch } from './step.js';
+import type { PCNN } from '../pcnn/model.js';
+import { predictBatch } from '../pcnn/step.js';
 import { ConfusionMatrix, argmaxRows, type ClassificationReport } from './metrics.js';
 
 export interface Evaluation {

@@ -14,13 +14,13 @@ import { SGD, StepLR, WeightAverage } from '../optim/index.js';
 import { pool } from '../engine/pool.js';
 import { writeFileAtomic } from '../engine/io/atomic-file.js';
 import { DataLoader, augment, type Dataset } from './data/index.js';
-import { PCNN, type PCNNConfig } from './model.js';
-import { trainStep, guardedTrainStep, type Batch, type StepResult } from './step.js';
+import { PCNN, type PCNNConfig } from '../pcnn/model.js';
+import { trainStep, guardedTrainStep, type Batch, type StepResult } from '../pcnn/step.js';
 import { checkSameRecipe } from './recipe.js';
 import { evaluate, checkLabels, type Evaluation } from './evaluate.js';
 import { argmaxRows, pct } from './metrics.js';
 import { loadCheckpoint, loadWeights, saveCheckpoint } from './checkpoint.js';
-import { loadAllButClassHeads, trunkStateFromResnet } from './pretrained.js';
+import { loadAllButClassHeads, trunkStateFromResnet } from '../pcnn/pretrained.js';
 import { ProgressBar } from './progress.js';
 import { lineChart } from './plot.js';
 
