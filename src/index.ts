@@ -10,7 +10,7 @@ export { flush } from './engine/recorder.js';
 export { pool, type PoolStats } from './engine/pool.js';
 export { Generator, manualSeed } from './engine/random.js';
 
-export { add, sub, mul, div, neg, exp, log, sqrt, pow, relu, sigmoid, tanh, erf, gelu, type GeluOptions } from './kernels/elementwise/index.js';
+export { add, sub, mul, div, neg, exp, log, sqrt, pow, relu, leakyRelu, clamp, sigmoid, tanh, erf, gelu, type GeluOptions, type ClampOptions } from './kernels/elementwise/index.js';
 export { sum, mean, max } from './kernels/reduce/index.js';
 export { reshape, permute, transpose, narrow, cat, pad, flatten } from './kernels/shape/index.js';
 export { matmul, linear } from './kernels/matmul/index.js';

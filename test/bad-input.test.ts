@@ -252,6 +252,15 @@ const opCases: Record<string, [() => unknown, RegExp][]> = {
   log: [[() => api.log(ints(2, 2)), /log: input must be a float32 tensor, got int32 of shape \[2,2\]/]],
   sqrt: [[() => api.sqrt(ints(1)), /sqrt: input must be a float32 tensor, got int32/]],
   relu: [[() => api.relu(ints(1)), /relu: input must be a float32 tensor, got int32/]],
+  leakyRelu: [
+    [() => api.leakyRelu(ints(2)), /leakyRelu: input must be a float32 tensor, got int32 of shape \[2\]/],
+    [() => api.leakyRelu(t(2), NaN), /leakyRelu: negativeSlope must be a finite number, got NaN/],
+  ],
+  clamp: [
+    [() => api.clamp(t(2, 3)), /clamp: expected at least one of min and max, got neither/],
+    [() => api.clamp(t(2, 3), { min: 1, max: -1 }), /clamp: min 1 is greater than max -1/],
+    [() => api.clamp(ints(2, 3), { max: 1 }), /clamp: input must be a float32 tensor, got int32 of shape \[2,3\]/],
+  ],
   sigmoid: [[() => api.sigmoid(ints(1)), /sigmoid: input must be a float32 tensor, got int32/]],
   tanh: [[() => api.tanh(ints(1)), /tanh: input must be a float32 tensor, got int32/]],
   sum: [
@@ -376,6 +385,8 @@ test('modules and the model name the layer and the expected shape', () => {
     [() => new nn.Linear(3, 4).forward(t(2, 5)), /linear: input of shape \[2,5\] must end in in_features = 3 \(weight \[4,3\]\)/],
     [() => new nn.Conv2d(3, 4, 3).forward(t(1, 2, 5, 5)), /conv2d: input \[1,2,5,5\] has 2 channels but weight \[4,3,3,3\] expects 3/],
     [() => new nn.MaxPool2d({ kernelSize: 2 }).forward(t(4, 4)), /maxPool2d: expected a 4-D input/],
+    [() => new nn.LeakyReLU(Infinity), /LeakyReLU: negativeSlope must be a finite number, got Infinity/],
+    [() => new nn.LeakyReLU(0.2).forward(ints(2)), /leakyRelu: input must be a float32 tensor, got int32 of shape \[2\]/],
     [() => new PCNN({ width: 1, inputSize: [32, 32] }).forward(t(1, 1, 48, 48)), /PCNN\.forward: expected input \[N, 1, 32, 32\], got \[1,1,48,48\]/],
     [() => new PCNN({ width: 1, inputSize: [4, 4] }), /PCNN: input size 4x4 gives an empty leftCheek crop \(0x2\)/],
     [() => new PCNN({ width: 1, inChannels: 2 }), /PCNN: inChannels must be 1 or 3, got 2/],

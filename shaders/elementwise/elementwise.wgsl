@@ -1,7 +1,9 @@
 // elementwise: out[i] = f(a[i], b[i]) for the function f chosen by the override OP, with NumPy/PyTorch
 // broadcasting. Unary functions (EXP, LOG, ...) ignore b; the *_GRAD functions are the local
 // derivatives the backward rules multiply into the upstream gradient. GELU is torch's exact form,
-// x * Phi(x) with erf evaluated below (WGSL has none); GELU_TANH its tanh approximation.
+// x * Phi(x) with erf evaluated below (WGSL has none); GELU_TANH its tanh approximation. A few
+// functions take numbers besides their operands from the uniform `args` (LEAKY_RELU's negative slope,
+// CLAMP's bounds), so that a backward rule needs no second operand for them.
 //
 // Operand layouts (override LAYOUT):
 //   BROADCAST  a and b are read through their own strides (0 along broadcast dimensions) from the
@@ -26,6 +28,8 @@ struct Params {
   count: u32,
   ndim: u32,
   scalar: f32,
+  // LEAKY_RELU*: (negative slope, unused); CLAMP*: (min, max), -inf / +inf for a bound not given.
+  args: vec2<f32>,
   shape: array<vec4<u32>, 2>,
   aStrides: array<vec4<u32>, 2>,
   bStrides: array<vec4<u32>, 2>,
@@ -74,6 +78,16 @@ const GELU_TANH_GRAD = 22u;
 const ERF = 23u;
 // d erf(a)/da = 2 / sqrt(pi) * exp(-a^2), taking (upstream gradient, forward input).
 const ERF_GRAD = 24u;
+// a if a > 0 else args.x * a (NaN passes through).
+const LEAKY_RELU = 25u;
+// Takes (upstream gradient, forward input x): the gradient where x > 0, else args.x times it (at
+// x == 0 too, as torch's leaky_relu_backward).
+const LEAKY_RELU_GRAD = 26u;
+// a limited to [args.x, args.y] (NaN passes through, as torch.clamp's).
+const CLAMP = 27u;
+// Takes (upstream gradient, forward input x): the gradient where args.x <= x <= args.y (bounds
+// included, as torch's clamp_backward), else 0 (also where x is NaN).
+const CLAMP_GRAD = 28u;
 
 const SQRT_HALF = 0.70710678118654752;
 // 1 / sqrt(2 pi), the standard normal density at 0.
@@ -168,6 +182,16 @@ fn apply(x: vec4<f32>, y: vec4<f32>) -> vec4<f32> {
     case ERF_GRAD: { return x * TWO_OVER_SQRT_PI * exp(-y * y); }
     case GELU: { return 0.5 * x * (one + erf(x * SQRT_HALF)); }
     case GELU_TANH: { return 0.5 * x * (one + geluTanhInner(x)); }
+    case LEAKY_RELU: { return select(params.args.x * x, x, x > zero); }
+    case LEAKY_RELU_GRAD: { return select(params.args.x * x, x, y > zero); }
+    // select rather than min / max, which need not pass NaN.
+    case CLAMP: {
+      let low = select(x, vec4<f32>(params.args.x), x < vec4<f32>(params.args.x));
+      return select(low, vec4<f32>(params.args.y), low > vec4<f32>(params.args.y));
+    }
+    case CLAMP_GRAD: {
+      return select(zero, x, (y >= vec4<f32>(params.args.x)) & (y <= vec4<f32>(params.args.y)));
+    }
     // d/dx x Phi(x) = Phi(x) + x phi(x).
     case GELU_GRAD: {
       let cdf = 0.5 * (one + erf(y * SQRT_HALF));

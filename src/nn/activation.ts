@@ -1,12 +1,26 @@
 /** Parameter-free layers, so that `Sequential` can hold them at PyTorch's indices. */
 import { Module } from './module.js';
-import { gelu, relu, type GeluOptions } from '../kernels/elementwise/index.js';
+import { gelu, leakyRelu, relu, type GeluOptions } from '../kernels/elementwise/index.js';
 import { flatten } from '../kernels/shape/index.js';
 import type { Tensor } from '../engine/tensor.js';
 
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {
     return relu(x);
+  }
+}
+
+/** torch.nn.LeakyReLU: x where x > 0, else negativeSlope * x (default 0.01). */
+export class LeakyReLU extends Module {
+  constructor(readonly negativeSlope = 0.01) {
+    super();
+    if (typeof negativeSlope !== 'number' || !Number.isFinite(negativeSlope)) {
+      throw new Error(`LeakyReLU: negativeSlope must be a finite number, got ${typeof negativeSlope === 'string' ? JSON.stringify(negativeSlope) : String(negativeSlope)}`);
+    }
+  }
+
+  forward(x: Tensor): Tensor {
+    return leakyRelu(x, this.negativeSlope);
   }
 }
 

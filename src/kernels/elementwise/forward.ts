@@ -39,16 +39,21 @@ export type ElementwiseFn =
   | 'GELU_GRAD'
   | 'GELU_TANH_GRAD'
   | 'ERF'
-  | 'ERF_GRAD';
+  | 'ERF_GRAD'
+  | 'LEAKY_RELU'
+  | 'LEAKY_RELU_GRAD'
+  | 'CLAMP'
+  | 'CLAMP_GRAD';
 
 /** The operand layouts of elementwise.wgsl, likewise by name. */
 type Layout = 'BROADCAST' | 'CONTIGUOUS' | 'SCALAR_B' | 'SCALAR_A' | 'BROADCAST_ROWS';
 
 /**
  * out = f(a, b) elementwise with broadcasting; a number operand is passed as a uniform. Unary
- * functions take their input as `a` and ignore `b` (pass 0).
+ * functions take their input as `a` and ignore `b` (pass 0). `args` are the numbers a function takes
+ * besides its operands (LEAKY_RELU's slope, CLAMP's bounds: see elementwise.wgsl); others ignore them.
  */
-export function elementwise(fn: ElementwiseFn, a: Tensor | number, b: Tensor | number, op: string): Tensor {
+export function elementwise(fn: ElementwiseFn, a: Tensor | number, b: Tensor | number, op: string, args: readonly [number, number] = [0, 0]): Tensor {
   if (!(a instanceof Tensor) && !(b instanceof Tensor)) {
     throw new Error(`${op}: expected at least one Tensor operand, got the numbers ${a} and ${b}`);
   }
@@ -59,7 +64,7 @@ export function elementwise(fn: ElementwiseFn, a: Tensor | number, b: Tensor | n
   const shape = a instanceof Tensor && b instanceof Tensor ? broadcastShapes(a.shape, b.shape, op) : tensors[0].shape;
   const out = empty(shape, 'float32', op);
   const count = out.size;
-  const uniforms = { count, ndim: 0, scalar: 0, shape: dimsUniform([], op), aStrides: dimsUniform([], op), bStrides: dimsUniform([], op) };
+  const uniforms = { count, ndim: 0, scalar: 0, args, shape: dimsUniform([], op), aStrides: dimsUniform([], op), bStrides: dimsUniform([], op) };
   let layout: Layout;
   if (!(a instanceof Tensor)) {
     layout = 'SCALAR_A';

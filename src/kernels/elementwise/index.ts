@@ -7,6 +7,7 @@ import { record } from '../../engine/autograd.js';
 import { tidy } from '../../engine/scope.js';
 import { Tensor } from '../../engine/tensor.js';
 import { sumToShape } from '../reduce/index.js';
+import { expectFloat32 } from '../checks.js';
 import { elementwise, type ElementwiseFn } from './forward.js';
 
 type Operand = Tensor | number;
@@ -30,6 +31,9 @@ function unary(op: string, fn: ElementwiseFn, x: Tensor, gradX: (grad: Tensor, o
   const out = elementwise(fn, x, 0, op);
   return record(out, op, [x], (grad) => [gradX(grad, out)]);
 }
+
+/** A number argument as an error message shows it: strings quoted, so that '0.1' is told from 0.1. */
+const shown = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : String(v));
 
 const times = (f: ElementwiseFn, a: Operand, b: Operand, op: string) => (grad: Tensor) =>
   elementwise('MUL', grad, elementwise(f, a, b, op), op);
@@ -108,4 +112,40 @@ export function gelu(x: Tensor, { approximate = 'none' }: GeluOptions = {}): Ten
   }
   const [fn, gradFn]: ElementwiseFn[] = approximate === 'tanh' ? ['GELU_TANH', 'GELU_TANH_GRAD'] : ['GELU', 'GELU_GRAD'];
   return unary('gelu', fn, x, (g) => elementwise(gradFn, g, x, 'gelu backward'));
+}
+
+/** Leaky ReLU, as torch.nn.functional.leaky_relu: x where x > 0, else negativeSlope * x. The gradient
+ *  at x == 0 is negativeSlope, as PyTorch's. */
+export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
+  expectFloat32('leakyRelu', 'input', x);
+  if (typeof negativeSlope !== 'number' || !Number.isFinite(negativeSlope)) {
+    throw new Error(`leakyRelu: negativeSlope must be a finite number, got ${shown(negativeSlope)}`);
+  }
+  const args = [negativeSlope, 0] as const;
+  const out = elementwise('LEAKY_RELU', x, 0, 'leakyRelu', args);
+  return record(out, 'leakyRelu', [x], (grad) => [elementwise('LEAKY_RELU_GRAD', grad, x, 'leakyRelu backward', args)]);
+}
+
+export interface ClampOptions {
+  /** Lower bound; none when omitted. */
+  min?: number;
+  /** Upper bound; none when omitted. */
+  max?: number;
+}
+
+/** torch.clamp with number bounds (at least one, min <= max): values below min become min, above max
+ *  max; NaN stays NaN. The gradient passes where min <= x <= max (bounds included, as PyTorch's), 0
+ *  elsewhere. */
+export function clamp(x: Tensor, { min, max }: ClampOptions = {}): Tensor {
+  expectFloat32('clamp', 'input', x);
+  for (const [name, bound] of [['min', min], ['max', max]] as const) {
+    if (bound !== undefined && (typeof bound !== 'number' || Number.isNaN(bound))) {
+      throw new Error(`clamp: ${name} must be a number, got ${shown(bound)}`);
+    }
+  }
+  if (min === undefined && max === undefined) throw new Error('clamp: expected at least one of min and max, got neither');
+  if (min !== undefined && max !== undefined && min > max) throw new Error(`clamp: min ${min} is greater than max ${max}`);
+  const args = [min ?? -Infinity, max ?? Infinity] as const;
+  const out = elementwise('CLAMP', x, 0, 'clamp', args);
+  return record(out, 'clamp', [x], (grad) => [elementwise('CLAMP_GRAD', grad, x, 'clamp backward', args)]);
 }
