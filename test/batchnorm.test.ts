@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { detectRaces } from 'wgsl_reflect/wgsl_reflect.module.js';
-import { assertClose, gradCheck, randomData, run } from './helpers/index.js';
+import { assertClose, gradCheck, kernelsDispatched, randomData, run } from './helpers/index.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
 import { noGrad } from '../src/engine/autograd.js';
 import { tidy } from '../src/engine/scope.js';
@@ -213,6 +213,47 @@ test('fused residual and ReLU: relu(bn(x) + r), forward and gradCheck of x, weig
       assertClose(y, reference(...(inputs.map((t) => t.data) as [Float64Array, Float64Array, Float64Array, Float64Array])), `${what}: forward`);
       await gradCheck(what, inputs, op, reference, { skip: withResidual ? [] : [3] });
     }
+  }
+});
+
+test('fused ReLU without affine gradients (eval, weight and bias null): gradCheck of x and the residual', async () => {
+  // The sums pass does not run here: the ReLU's mask goes into the scale pass, or, where the residual
+  // needs the masked gradient, into a pass of its own.
+  const shape: Shape4 = [2, 3, 2, 5];
+  const c = shape[1];
+  const mean = f32(randomData(c, 70));
+  const variance = f32(randomData(c, 71, 0.5, 2));
+  const [m, v] = [upload(mean, [c]), upload(variance, [c])];
+  const inputs = [
+    { shape: [...shape], data: f32(randomData(size(shape), 72)) },
+    { shape: [...shape], data: f32(randomData(size(shape), 73)) },
+  ];
+  const reference = (x: Float64Array, r: Float64Array | null) =>
+    normalizeRef(x, shape, mean, variance, null, null, 1e-5).map((y, i) => Math.max(y + (r ? r[i] : 0), 0));
+  await gradCheck('eval, relu', inputs.slice(0, 1), (x) => batchNorm2d(x, m, v, null, null, { relu: true }), (x) => reference(x, null));
+  await gradCheck(
+    'eval, residual, relu',
+    inputs,
+    (x, r) => batchNorm2d(x, m, v, null, null, { residual: r, relu: true }),
+    (x, r) => reference(x, r),
+  );
+  for (const t of [m, v]) t.dispose();
+});
+
+test('fused ReLU: its mask is applied inside the batch norm backward passes (no separate masking pass)', async () => {
+  const shape: Shape4 = [4, 8, 3, 3];
+  for (const withResidual of [false, true]) {
+    const x = upload(randomData(size(shape), 80), shape);
+    const r = upload(randomData(size(shape), 81), shape);
+    const w = upload(randomData(8, 82), [8]);
+    const b = upload(randomData(8, 83), [8]);
+    for (const t of [x, r, w, b]) t.requiresGrad = true;
+    const y = batchNorm2d(x, null, null, w, b, { training: true, relu: true, residual: withResidual ? r : null });
+    const g = upload(randomData(size(shape), 84), shape);
+    const names = await kernelsDispatched(() => y.backward(g));
+    for (const t of [x, r, w, b]) t.grad?.dispose();
+    for (const t of [x, r, w, b, y, g]) t.dispose();
+    assert.equal(names, ['batchnorm_grad_sums', 'batchnorm_affine'], `with${withResidual ? '' : 'out'} a residual`);
   }
 });
 

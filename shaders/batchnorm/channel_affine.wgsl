@@ -8,6 +8,9 @@
 //                    mean(dy * xhat)) with xhat = (x - mean) * invstd.
 // Epilogue of MODE_NORMALIZE (a ResNet block's "bn, + identity, relu" in one pass): ADD_B adds b (the
 // residual) and RELU then maps negative values to 0 (NaN passes, as in PyTorch).
+// MASK (MODE_SCALE and MODE_GRADIENT, the backward of a batch norm followed by a ReLU): a is first
+// masked by the ReLU, a = select(0, a, m > 0) lane by lane with m the forward output, as relu backward
+// does, so that the masked gradient is never stored. Without MASK the host binds `a` as m, unread.
 // Thread mapping: flat over the tensor in vec4s, whatever the plane size: PCNN's planes are as small as 1x2,
 // where one workgroup per plane would leave most invocations idle. Each invocation does VEC4S vec4s, WG
 // vec4s apart (consecutive invocations touch consecutive vec4s), so its channel and position in the plane
@@ -26,6 +29,7 @@ override MODE: u32;
 override ALIGNED: bool;
 override ADD_B: bool = false;
 override RELU: bool = false;
+override MASK: bool = false;
 
 struct Params {
   count: u32,
@@ -38,6 +42,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<vec4f>;
 @group(0) @binding(3) var<storage, read> table: array<vec4f>;
 @group(0) @binding(4) var<storage, read_write> out: array<vec4f>;
+@group(0) @binding(5) var<storage, read> m: array<vec4f>;
 
 const WG = 256u;
 const VEC4S = 4u;
@@ -73,7 +78,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     if (i >= count4) {
       break;
     }
-    let av = a[i];
+    var av = a[i];
+    if (MASK) {
+      av = select(vec4f(), av, m[i] > vec4f());
+    }
     var bv = vec4f();
     if (MODE == MODE_GRADIENT || ADD_B) {
       bv = b[i];

@@ -6,6 +6,11 @@
 // invocation also writes the coefficients of channel_affine.wgsl's MODE_GRADIENT for the input gradient,
 //   gradTable[c] = (sum(dy) / n, s, mean, -s * invstd * sum(dy * xhat) / n),  s = saved[c].y = weight * invstd;
 // otherwise gradTable is a placeholder and is not touched.
+// MASK (a ReLU followed the batch norm in the forward): dy is the gradient of the ReLU's output, and
+// g = select(0, dy, y > 0) with y the forward output (the ReLU's mask, NaN masked as in relu backward)
+// stands for it throughout; STORE_MASKED also writes g to maskedDy (the gradient of a fused residual),
+// element by element as it is read, so that no separate masking pass runs. Without STORE_MASKED
+// maskedDy is a placeholder; without MASK, y is bound to dy and not read.
 // Thread mapping: LANES invocations per channel (a power of two the host picks from N*H*W), WG / LANES
 // channels per workgroup (linear index wid.x + wid.y * nwg.x, folded past 65535): many small channels
 // share a workgroup rather than leaving most of one idle and paying its barriers alone. A channel's
@@ -19,6 +24,8 @@
 
 override TRAINING: bool;
 override LANES: u32;
+override MASK: bool = false;
+override STORE_MASKED: bool = false;
 
 struct Params {
   channels: u32,
@@ -33,6 +40,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> gradWeight: array<f32>;
 @group(0) @binding(5) var<storage, read_write> gradBias: array<f32>;
 @group(0) @binding(6) var<storage, read_write> gradTable: array<vec4f>;
+@group(0) @binding(7) var<storage, read> y: array<f32>;
+@group(0) @binding(8) var<storage, read_write> maskedDy: array<f32>;
 
 const WG = 64u;
 var<workgroup> partialDy: array<f32, WG>;
@@ -61,7 +70,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   // `for`, not `while`: wgsl_reflect's interpreter (the race test) leaves a `while` after one iteration.
   for (; n < batch;) {
     let i = n * batchStride + base + hw;
-    let g = dy[i];
+    var g = dy[i];
+    if (MASK) {
+      g = select(0.0, g, y[i] > 0.0);
+      if (STORE_MASKED) {
+        maskedDy[i] = g;
+      }
+    }
     sumDy += g;
     sumDyCentered += g * (x[i] - t.x);
     n += stepN;

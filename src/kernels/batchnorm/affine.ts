@@ -14,6 +14,7 @@ const modes = { normalize: 'MODE_NORMALIZE', scale: 'MODE_SCALE', gradient: 'MOD
  * With t = table[c] of the element's channel:
  *  normalize: (a - t.x) * t.y + t.z (+ b when given: a residual) (then ReLU when `relu`);
  *  scale: a * t.y;  gradient: (a - t.x) * t.y + (b - t.z) * t.w.
+ * `mask` (scale and gradient): a is first masked by a ReLU, a = 0 where mask <= 0 (the ReLU's output).
  */
 export function channelAffine(
   mode: keyof typeof modes,
@@ -23,17 +24,19 @@ export function channelAffine(
   label: string,
   b: Tensor | null = null,
   relu = false,
+  mask: Tensor | null = null,
 ): Tensor {
   const out = empty(a.shape, 'float32', label);
   dispatch(kernel, {
     workgroups: workgroups1d(Math.ceil(Math.ceil(layout.count / 4) / kernel.constant('VEC4S_PER_WORKGROUP'))),
-    buffers: { a, b: b ?? a, table, out },
+    buffers: { a, b: b ?? a, table, out, m: mask ?? a },
     uniforms: { count: layout.count, planeSize: layout.planeSize, channels: layout.channels },
     constants: {
       MODE: kernel.constant(modes[mode]),
       ALIGNED: layout.planeSize % 4 === 0 ? 1 : 0,
       ADD_B: mode === 'normalize' && b ? 1 : 0,
       RELU: relu ? 1 : 0,
+      MASK: mode !== 'normalize' && mask ? 1 : 0,
     },
   });
   return out;

@@ -104,22 +104,32 @@ export function batchNorm2d(
   const saved: SavedBatchNorm = { x, table, layout, training };
   const inputs = [x, affineWeight, affineBias, ...(residual ? [residual] : [])];
   return record(y, relu || residual ? 'batchNorm2dFused' : 'batchNorm2d', inputs, (grad) => {
-    const dy = relu ? reluBackward(grad, y) : grad;
+    // The ReLU's mask is applied inside the sums and input-gradient passes; the masked gradient is stored
+    // (by the sums pass, as it reads it) only when the residual needs it as its gradient.
+    const residualGrad = residual?.requiresGrad ?? false;
     // With batch statistics the input gradient needs the sums; with constant ones only the affine gradients do.
-    const sums = training || weight?.requiresGrad || bias?.requiresGrad ? batchNormGradSums(dy, saved) : null;
+    const needSums = training || weight?.requiresGrad || bias?.requiresGrad;
+    // Constant statistics, no affine gradients, but a residual to feed: the masked gradient by itself.
+    const dy = relu && residualGrad && !needSums ? reluBackward(grad, y) : grad;
+    const mask = relu && dy === grad ? y : null;
+    const sums = needSums ? batchNormGradSums(dy, saved, mask ? { y: mask, storeMasked: residualGrad } : null) : null;
+    // The gradient of what the ReLU saw: stored by the sums pass, or masked in the pass that reads it.
+    const masked = sums?.maskedDy ?? (mask ? null : dy);
     let gradInput: Tensor | null = null;
     if (x.requiresGrad) {
+      const [a, m] = masked ? [masked, null] : [grad, mask];
       gradInput = sums?.gradTable
-        ? channelAffine('gradient', dy, sums.gradTable, layout, 'batchNorm2d grad input', x)
-        : channelAffine('scale', dy, table, layout, 'batchNorm2d grad input');
+        ? channelAffine('gradient', a, sums.gradTable, layout, 'batchNorm2d grad input', x, false, m)
+        : channelAffine('scale', a, table, layout, 'batchNorm2d grad input', null, false, m);
     }
     const gradWeight = weight?.requiresGrad ? sums!.gradWeight : null;
     const gradBias = bias?.requiresGrad ? sums!.gradBias : null;
     if (sums && !gradWeight) sums.gradWeight.dispose();
     if (sums && !gradBias) sums.gradBias.dispose();
     sums?.gradTable?.dispose();
-    // dy is the residual's gradient as it is; otherwise a ReLU's masked copy is freed once read.
-    if (dy !== grad && !residual?.requiresGrad) dy.dispose();
-    return [gradInput, gradWeight, gradBias, ...(residual ? [residual.requiresGrad ? dy : null] : [])];
+    const gradResidual = residualGrad ? masked : null;
+    // A masked copy the residual does not take is freed once read.
+    if (masked && masked !== grad && masked !== gradResidual) masked.dispose();
+    return [gradInput, gradWeight, gradBias, ...(residual ? [gradResidual] : [])];
   }, [table]);
 }
