@@ -8,7 +8,7 @@ import { pool } from '../src/engine/pool.js';
 import { Generator } from '../src/engine/random.js';
 import { SGD } from '../src/optim/sgd.js';
 import { PCNN } from '../src/pcnn/model.js';
-import { predictBatch, trainStep, type Batch } from '../src/pcnn/step.js';
+import { predictBatch, trainStep, type Batch } from '../src/fer/step.js';
 import { throughput, timeWork, type Stats, type Timing } from './harness.js';
 
 export interface PcnnConfig {

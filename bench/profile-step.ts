@@ -3,7 +3,7 @@
 import { init } from '../src/engine/device.js';
 import { timeKernels } from '../src/engine/recorder.js';
 import { PCNN } from '../src/pcnn/model.js';
-import { trainStep } from '../src/pcnn/step.js';
+import { trainStep } from '../src/fer/step.js';
 import { SGD } from '../src/optim/index.js';
 import { manualSeed } from '../src/engine/random.js';
 

@@ -15,7 +15,7 @@ import { recorder } from '../src/engine/recorder.js';
 import { manualSeed } from '../src/engine/random.js';
 import { SGD } from '../src/optim/sgd.js';
 import { PCNN } from '../src/pcnn/model.js';
-import { trainStep, type StepResult } from '../src/pcnn/step.js';
+import { trainStep, type StepResult } from '../src/fer/step.js';
 import { DataLoader, augment, syntheticDataset } from '../src/fer/data/index.js';
 
 interface Sample {

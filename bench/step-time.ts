@@ -3,7 +3,7 @@
 // node scripts/run.mjs bench/step-time.ts [batch=64] [width=16] [size=48]
 import { init } from '../src/engine/device.js';
 import { PCNN } from '../src/pcnn/model.js';
-import { trainStep, predictBatch } from '../src/pcnn/step.js';
+import { trainStep, predictBatch } from '../src/fer/step.js';
 import { SGD } from '../src/optim/index.js';
 import { manualSeed } from '../src/engine/random.js';
 

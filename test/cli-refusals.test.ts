@@ -97,7 +97,7 @@ test('pcnn eval: model options beside a checkpoint that holds its configuration,
 function tinyTraining(overrides: Partial<TrainOptions>): TrainOptions {
   const model: Required<PCNNConfig> = { inChannels: 1, width: 1, numClasses: 7, inputSize: [32, 32], stnInit: 'identity' };
   return {
-    model, batch: 4, epochs: 1, lr: 0.01, momentum: 0.9, weightDecay: 0, stepSize: 10, gamma: 0.5, alpha: 12, beta: 8, seed: 0,
+    model: { name: 'pcnn', config: model }, batch: 4, epochs: 1, lr: 0.01, momentum: 0.9, weightDecay: 0, stepSize: 10, gamma: 0.5, alpha: 12, beta: 8, seed: 0,
     augment: false, out: path.join(dir, 'library'), resume: false, quiet: true, ...overrides,
   };
 }

@@ -57,7 +57,7 @@ test('train --momentum/--weight-decay reach the optimizer; --resume refuses anot
   assert.match(otherLr.err, /pcnn train: --resume: the recipe differs from the saved run's \(.*last\.safetensors\): lr 0\.5 \(saved 0\.01\); use another --out/);
   const defaults = pcnn('train', ...tiny, '--epochs', '1', '--width', '2', '--out', out, '--resume');
   assert.is(defaults.code, 1);
-  assert.match(defaults.err, /: model\.width 2 \(saved 1\), momentum 0\.9 \(saved 0\.5\), weightDecay 0\.0001 \(saved 0\);/);
+  assert.match(defaults.err, /: model\.config\.width 2 \(saved 1\), momentum 0\.9 \(saved 0\.5\), weightDecay 0\.0001 \(saved 0\);/);
 });
 
 test('train writes checkpoints, log and curves; eval and predict use them', () => {
@@ -127,7 +127,7 @@ test('cv: per-fold results and cv.json; --resume reuses finished folds and refus
   const args = ['cv', '--data', root, '--folds', '2', '--width', '1', '--input-size', '32', '--batch', '7', '--epochs', '1', '--average-from', '1', '--per-path-bn', '--out', out];
   const first = pcnn(...args);
   assert.is(first.code, 0, first.err);
-  assert.match(first.out, /fold 1: [\d.]+% .*final model [\d.]+%, heads [\d.]+%, ensemble [\d.]+%; 14 test images/);
+  assert.match(first.out, /fold 1: [\d.]+% .*final model [\d.]+%, sense heads [\d.]+%, ensemble [\d.]+%; 14 test images/);
   assert.match(first.out, /2-fold subject-wise cross-validation, mirrored ensemble, final model: [\d.]+% ± [\d.]+/);
   assert.ok(existsSync(path.join(out, 'fold1', 'result.json')) && existsSync(path.join(out, 'cv.json')));
   const again = pcnn(...args, '--resume');

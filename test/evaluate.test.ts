@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import './helpers/index.js';
 import { PCNN } from '../src/pcnn/model.js';
 import { evaluate } from '../src/fer/evaluate.js';
-import { predictBatch } from '../src/pcnn/step.js';
+import { predictBatch } from '../src/fer/step.js';
 import { evalTransform } from '../src/fer/data/index.js';
 import { manualSeed, Generator } from '../src/engine/random.js';
 import type { Sample } from '../src/fer/data/types.js';
@@ -38,15 +38,15 @@ test('evaluate: main head, sense heads and the mirrored ensemble agree with a pe
     for (let r = 0; r < h; r++) for (let c = 0; c < w; c++) mirror[r * w + c] = x[r * w + w - 1 - c];
     const plain = await predictBatch(model, { x, y: Int32Array.of(label) });
     const mirrored = await predictBatch(model, { x: mirror, y: Int32Array.of(label) });
-    const mixed = [plain.out, plain.heads, mirrored.out, mirrored.heads]
+    const mixed = [plain.logits, plain.auxiliary, mirrored.logits, mirrored.auxiliary]
       .map(softmax)
       .reduce((a, b) => a.map((v, i) => v + b[i]));
-    hits.main += Number(argmax(plain.out) === label);
-    hits.heads += Number(argmax(plain.heads) === label);
+    hits.main += Number(argmax(plain.logits) === label);
+    hits.heads += Number(argmax(plain.auxiliary) === label);
     hits.ensemble += Number(argmax(mixed) === label);
   }
   assert.is(result.main.accuracy, hits.main / samples.length);
-  assert.is(result.headsAccuracy, hits.heads / samples.length);
+  assert.is(result.auxiliaryAccuracy, hits.heads / samples.length);
   assert.is(result.ensembleAccuracy, hits.ensemble / samples.length);
   assert.is((await evaluate(model, samples, { batchSize: 8 })).ensembleAccuracy, undefined);
   model.dispose();

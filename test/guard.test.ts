@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import './helpers/index.js';
 import { PCNN } from '../src/pcnn/model.js';
-import { guardedTrainStep, trainStep, type Batch } from '../src/pcnn/step.js';
+import { guardedTrainStep, trainStep, type Batch } from '../src/fer/step.js';
 import { NonFiniteError } from '../src/fer/guard.js';
 import { SGD } from '../src/optim/index.js';
 import { upload, type Tensor } from '../src/engine/tensor.js';

@@ -15,7 +15,7 @@ import { tidy, keep } from '../src/engine/scope.js';
 import { noGrad } from '../src/engine/autograd.js';
 import { kernelStats } from '../src/engine/kernel.js';
 import { pool } from '../src/engine/pool.js';
-import { trainStep } from '../src/pcnn/step.js';
+import { trainStep } from '../src/fer/step.js';
 
 const pthFile = path.join(repoRoot, 'test/fixtures/pcnn/pcnn.pth');
 const { width, inputSize, classes } = fixture.config;

@@ -18,7 +18,7 @@ const data = { train: syntheticDataset({ count: 8, size: 32 }), test: syntheticD
 function options(out: string, overrides: Partial<TrainOptions> = {}): TrainOptions {
   const model: Required<PCNNConfig> = { inChannels: 1, width: 1, numClasses: 7, inputSize: [32, 32], stnInit: 'identity' };
   return {
-    model, batch: 4, epochs: 1, lr: 0.01, momentum: 0.9, weightDecay: 0, stepSize: 10, gamma: 0.5, alpha: 12, beta: 8, seed: 0,
+    model: { name: 'pcnn', config: model }, batch: 4, epochs: 1, lr: 0.01, momentum: 0.9, weightDecay: 0, stepSize: 10, gamma: 0.5, alpha: 12, beta: 8, seed: 0,
     augment: false, out, resume: false, quiet: true, ...overrides,
   };
 }

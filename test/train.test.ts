@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import './helpers/index.js';
 import { train } from '../src/fer/train.js';
+import type { FerModel } from '../src/fer/families.js';
 import { PCNN, type PCNNConfig } from '../src/pcnn/model.js';
 import { manualSeed } from '../src/engine/random.js';
 import { syntheticDataset } from '../src/fer/data/index.js';
@@ -33,11 +34,11 @@ test('skipping every batch: each is reported by its number, and the model ends a
   try {
     const poisoned = { length: 21, get: (i: number) => ({ image: new Float32Array(size * size).fill(NaN), label: i % 7, file: `nan:${i}` }) };
     const testSet = syntheticDataset({ count: 7, size });
-    let model: PCNN | null = null;
+    let model: FerModel | null = null;
     const lines = await errorLines(async () => {
       ({ model } = await train(
         {
-          model: config, batch: 7, epochs: 1, lr: 0.01, momentum: 0.9, weightDecay: 1e-4, stepSize: 1, gamma: 0.1, alpha: 12, beta: 8,
+          model: { name: 'pcnn', config }, batch: 7, epochs: 1, lr: 0.01, momentum: 0.9, weightDecay: 1e-4, stepSize: 1, gamma: 0.1, alpha: 12, beta: 8,
           seed: 3, augment: false, out, resume: false, nanGuard: 'skip',
         },
         { train: poisoned, test: testSet, classNames: testSet.classNames },

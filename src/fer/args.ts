@@ -38,6 +38,7 @@ export const helpOption = {
 
 /** The model's configuration: for a fresh model, or a checkpoint that does not hold one (a PyTorch .pth). */
 export const modelOptions = {
+  model: { type: 'string', default: 'pcnn', help: "'pcnn' (Tian et al., TIP 2025) or 'feratt' (Marrero Fernandez et al., CVPR-W 2019); a checkpoint names its own" },
   'input-size': { type: 'int', default: 48, range: 'positive', help: 'input height and width in pixels' },
   'in-channels': { type: 'int', default: 1, range: 'positive', help: '1 (grayscale) or 3 (RGB)' },
   width: { type: 'int', default: 8, range: 'positive', help: 'base width of the ResNet-18 trunks (64 in the paper)' },

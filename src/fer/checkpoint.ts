@@ -13,6 +13,7 @@ import { loadPth, pthStateDict, type PthOptions } from '../engine/io/pth.js';
 import { joinOptimizerState, splitOptimizerState, type OptimizerStateMeta } from '../optim/optimizer.js';
 import type { Module, StateDict, StateValue } from '../nn/module.js';
 import type { Tensor } from '../engine/tensor.js';
+import { MODEL_NAMES } from './families.js';
 
 const OPTIMIZER_PREFIX = 'optimizer.';
 const AVERAGE_PREFIX = 'average.';
@@ -84,9 +85,9 @@ const STN_INITS = ['identity', 'default'];
 /**
  * Refuses `pcnn` metadata that the commands could not use, naming `file`, the field and what was
  * expected (a config of null or a single class name used to fail later as "Cannot read properties of
- * undefined"): an object with `config`, a complete model configuration (inChannels, width, numClasses
- * positive integers, inputSize two of them, stnInit 'identity' or 'default'; PCNN's constructor checks
- * the values further), and `classNames`, one string per class. Training progress (epoch, bestAccuracy,
+ * undefined"): an object with `model` (a family of families.ts; absent: PCNN), `config`, a complete model
+ * configuration (inChannels, width, numClasses positive integers, inputSize two of them, for PCNN stnInit
+ * 'identity' or 'default'; the model's constructor checks the values further), and `classNames`, one string per class. Training progress (epoch, bestAccuracy,
  * history) is checked for its type where present. Other fields are left alone.
  */
 export function checkCheckpointMeta(meta: unknown, file: string): void {
@@ -104,7 +105,11 @@ export function checkCheckpointMeta(meta: unknown, file: string): void {
   if (!(Array.isArray(inputSize) && inputSize.length === 2 && inputSize.every(isPositiveInteger))) {
     throw new Error(`${where}: config.inputSize must be [height, width], two positive integers, got ${show(inputSize)}`);
   }
-  if (!STN_INITS.includes(stnInit as string)) throw new Error(`${where}: config.stnInit must be one of ${STN_INITS.join(', ')}, got ${show(stnInit)}`);
+  const { model = 'pcnn' } = meta;
+  if (!(MODEL_NAMES as readonly unknown[]).includes(model)) throw new Error(`${where}: model must be one of ${MODEL_NAMES.join(', ')}, got ${show(model)}`);
+  if (model === 'pcnn' && !STN_INITS.includes(stnInit as string)) {
+    throw new Error(`${where}: config.stnInit must be one of ${STN_INITS.join(', ')}, got ${show(stnInit)}`);
+  }
   if (!(Array.isArray(classNames) && classNames.every((name) => typeof name === 'string'))) {
     throw new Error(`${where}: classNames must be a list of strings, got ${show(classNames)}`);
   }

@@ -16,13 +16,11 @@ import { checkSameRecipe } from './recipe.js';
 import { requireImages, resolveData } from './datasets.js';
 import { train, evaluationBatchSize, makeOutputFolder, type TrainOptions, type TrainResult, type TrainingMeta } from './train.js';
 import { evaluate } from './evaluate.js';
-import { finishTraining, loadRegistrationState, registrationState } from '../pcnn/recalibrate.js';
+import { finishTraining } from '../pcnn/recalibrate.js';
 import { formatReport, pct } from './metrics.js';
 import { confusionMatrixChart } from './plot.js';
-import { PCNN, type PCNNConfig } from '../pcnn/model.js';
-import { pcnnMacs } from '../pcnn/info.js';
+import { createModel, family, familyOf, type FerModel, type ModelSpec } from './families.js';
 import { loadCheckpoint, loadWeights, saveCheckpoint } from './checkpoint.js';
-import { predictImages } from '../pcnn/predict.js';
 import {
   evalTransform, occludeRegion, occludePatch, rotateBy, EYES, MOUTH, subjectFolds, subjectSplit, ckplus48,
   type Transform, type Dataset,
@@ -90,10 +88,11 @@ type CvCommandOptions = ParsedOptions<typeof cvOptions>;
 type TrainCommandOptions = ParsedOptions<typeof trainOptions>;
 
 /** The model the options describe, for batches of `batch` images (whose size is checked against the adapter). */
-function modelConfig(o: ModelOptions, batch: number): Required<PCNNConfig> {
+function modelSpec(o: ModelOptions, batch: number): ModelSpec {
   const size = o['input-size'];
   checkInputSize(size, o['in-channels'], batch);
-  return { inChannels: o['in-channels'], width: o.width, numClasses: o.classes, inputSize: [size, size], stnInit: 'identity' };
+  const { name, configFromOptions } = family(o.model);
+  return { name, config: configFromOptions({ inputSize: size, inChannels: o['in-channels'], width: o.width, classes: o.classes }) } as ModelSpec;
 }
 
 /**
@@ -116,7 +115,7 @@ function checkInputSize(size: number, channels: number, batch: number): void {
 
 function trainConfig(o: CvCommandOptions, out: string): TrainOptions {
   return {
-    model: modelConfig(o, evaluationBatchSize(o)),
+    model: modelSpec(o, evaluationBatchSize(o)),
     batch: o.batch,
     epochs: o.epochs,
     lr: o.lr,
@@ -179,7 +178,9 @@ async function cmdTrain(o: TrainCommandOptions, given: ReadonlySet<string>): Pro
   reportSkipped(data.skipped);
   requireImages(data, 'train');
   requireImages(data, 'test');
-  console.error(`training PCNN (width ${config.model.width}, ${config.model.inputSize.join('x')}x${config.model.inChannels}) on ${data.name}: ` +
+  const { title } = family(config.model.name);
+  const { width, inputSize, inChannels } = config.model.config;
+  console.error(`training ${title} (width ${width}, ${inputSize.join('x')}x${inChannels}) on ${data.name}: ` +
     `${data.train.length} train / ${data.test.length} test images, adapter ${describeAdapter()}`);
   const result = await train(config, data);
   const final = result.history.at(-1);
@@ -192,36 +193,43 @@ async function cmdTrain(o: TrainCommandOptions, given: ReadonlySet<string>): Pro
   if (result.meta && finishes(o)) {
     const evaluation = await finishAndEvaluate(result, config, data, o);
     const file = path.join(config.out, 'final.safetensors');
-    await saveCheckpoint(file, { model: result.model, meta: result.meta, registration: registrationState(result.model) });
-    console.log(`final model (${describeFinish(o)}): test accuracy ${pct(evaluation.main.accuracy)}, sense heads ` +
-      `${pct(evaluation.headsAccuracy)}, mirrored ensemble ${pct(evaluation.ensembleAccuracy!)}; saved as ${file}`);
+    const { auxiliaryRule, extraState } = familyOf(result.model);
+    await saveCheckpoint(file, { model: result.model, meta: result.meta, registration: extraState(result.model) });
+    console.log(`final model (${describeFinish(o)}): test accuracy ${pct(evaluation.main.accuracy)}, ${auxiliaryRule} ` +
+      `${pct(evaluation.auxiliaryAccuracy)}, mirrored ensemble ${pct(evaluation.ensembleAccuracy!)}; saved as ${file}`);
   }
   result.average?.dispose();
   result.model.dispose();
 }
 
 /** A model with the configuration stored in one of our checkpoints (which refuses model options given,
- *  as they would not be used), else from the options. */
-async function loadModel(o: ModelOptions & ParsedOptions<typeof checkpointOptions>, given: ReadonlySet<string>, batch: number): Promise<{ model: PCNN; classNames?: string[] }> {
+ *  as they would not be used, and a --model other than the one it holds), else from the options. */
+async function loadModel(o: ModelOptions & ParsedOptions<typeof checkpointOptions>, given: ReadonlySet<string>, batch: number): Promise<{ model: FerModel; classNames?: string[] }> {
   const file = o.checkpoint;
   if (!file) throw new Error('a --checkpoint is required (a .safetensors of ours, or a PyTorch .pth)');
-  let config: Required<PCNNConfig>;
+  let spec: ModelSpec;
   let classNames: string[] | undefined;
   const ours = file.endsWith('.safetensors') ? await loadCheckpoint<TrainingMeta>(file) : null;
   if (ours?.meta) {
-    ({ config, classNames } = ours.meta);
-    const unused = Object.keys(modelOptions).filter((name) => name !== 'help' && given.has(name));
+    const { config, model: name = 'pcnn' } = ours.meta;
+    classNames = ours.meta.classNames;
+    spec = { name, config } as ModelSpec;
+    if (given.has('model') && o.model !== name) {
+      throw new Error(`--model ${o.model}: ${file} holds a ${family(name).title} model (--model ${name}); leave --model out, the checkpoint names its model`);
+    }
+    const unused = Object.keys(modelOptions).filter((option) => option !== 'help' && option !== 'model' && given.has(option));
     if (unused.length) {
-      throw new Error(`${unused.map((name) => `--${name}`).join(', ')} not used: ${file} holds its model configuration ` +
+      throw new Error(`${unused.map((option) => `--${option}`).join(', ')} not used: ${file} holds its model configuration ` +
         `(--input-size ${config.inputSize[0]}, --in-channels ${config.inChannels}, --width ${config.width}, --classes ${config.numClasses}); leave them out`);
     }
   } else {
-    config = modelConfig(o, batch);
+    spec = modelSpec(o, batch);
   }
-  const model = new PCNN(config);
-  const { state, ignored } = await loadWeights(file, ['resnet']);
+  const model = createModel(spec);
+  const { ignoredPrefixes, loadExtraState } = familyOf(model);
+  const { state, ignored } = await loadWeights(file, ignoredPrefixes);
   model.loadStateDict(state);
-  if (ours?.registration) loadRegistrationState(model, ours.registration, file);
+  if (ours?.registration) loadExtraState(model, ours.registration, file);
   if (ignored.length) console.error(`${file}: ignored ${ignored.length} entries not used by the model (${ignored.slice(0, 3).join(', ')}, ...)`);
   return { model: model.eval(), classNames };
 }
@@ -253,7 +261,7 @@ async function cmdEval(o: ParsedOptions<typeof evalOptions>, given: ReadonlySet<
     results[name] = result.main.accuracy;
     if (name === 'clean') {
       console.log(formatReport(result.main, classNames));
-      console.log(`sense heads alone: ${pct(result.headsAccuracy)}`);
+      console.log(`${familyOf(model).auxiliaryRule} alone: ${pct(result.auxiliaryAccuracy)}`);
       writeFileAtomic(path.join(o.out, 'confusion.png'), confusionMatrixChart(result.main.confusion, classNames, `${data.name}: ${(100 * result.main.accuracy).toFixed(1)}%`));
       writeFileAtomic(path.join(o.out, 'eval.json'), new TextEncoder().encode(JSON.stringify({ data: data.name, ...result }, null, 1)));
     } else {
@@ -278,7 +286,7 @@ async function cmdPredict(o: ParsedOptions<typeof predictOptions>, given: Readon
   makeOutputFolder(o.out, '--out');
   const { model, classNames } = await loadModel(o, given, images.length);
   const names = classNames ?? [...Array(model.config.numClasses).keys()].map((i) => `class ${i}`);
-  const results = await predictImages(model, images, names, o.out);
+  const results = await familyOf(model).predictImages(model, images, names, o.out);
   for (const r of results) {
     const ranked = r.probabilities.map((p, i) => [names[i], p] as const).sort((a, b) => b[1] - a[1]);
     console.log(`${r.file}: ${ranked[0][0]} (${(100 * ranked[0][1]).toFixed(1)}%)  ` +
@@ -288,31 +296,28 @@ async function cmdPredict(o: ParsedOptions<typeof predictOptions>, given: Readon
 }
 
 async function cmdInfo(o: ModelOptions): Promise<void> {
-  const paper: Required<PCNNConfig> = { inChannels: 3, width: 64, numClasses: 7, inputSize: [224, 224], stnInit: 'identity' };
-  const describe = (config: Required<PCNNConfig>, model: PCNN) =>
-    `PCNN ${config.inputSize.join('x')}x${config.inChannels}, width ${config.width}, ${config.numClasses} classes: ` +
-    `${model.parameters().reduce((s, p) => s + p.size, 0).toLocaleString('en')} parameters, ` +
-    `${(pcnnMacs(config) / 1e6).toFixed(1)} MMAC per image (layer4 counted twice)`;
-  const config = modelConfig(o, 1);
-  const model = new PCNN(config);
-  console.log(`${describe(config, model)}, inference latency ${(await inferenceLatency(model, 10)).toFixed(1)} ms at batch 1 (median of 10)`);
+  const { describe, paperConfig, create } = family(o.model);
+  const spec = modelSpec(o, 1);
+  const model = createModel(spec);
+  console.log(`${describe(spec.config, model)}, inference latency ${(await inferenceLatency(model, 10)).toFixed(1)} ms at batch 1 (median of 10)`);
   model.dispose();
-  const reference = new PCNN(paper);
-  console.log(`${describe(paper, reference)} (the paper's configuration)`);
+  const reference = create(paperConfig);
+  console.log(`${describe(paperConfig, reference)} (the paper's configuration)`);
   reference.dispose();
   console.log(`adapter: ${describeAdapter()}`);
 }
 
-async function inferenceLatency(model: PCNN, repeats: number): Promise<number> {
+async function inferenceLatency(model: FerModel, repeats: number): Promise<number> {
   model.eval();
   const [h, w] = model.config.inputSize;
   const x = tensor(new Float32Array(model.config.inChannels * h * w), [1, model.config.inChannels, h, w]);
   const times: number[] = [];
   for (let i = 0; i <= repeats; i++) {
     const t0 = performance.now();
-    const { out } = noGrad(() => tidy(() => model.forward(x)));
-    await out.toArray();
-    out.dispose();
+    const { logits, auxiliary } = noGrad(() => tidy(() => familyOf(model).predict(model, x)));
+    await Promise.all([logits.toArray(), auxiliary.toArray()]);
+    logits.dispose();
+    auxiliary.dispose();
     if (i > 0) times.push(performance.now() - t0); // the first run compiles pipelines
   }
   x.dispose();
@@ -334,6 +339,7 @@ async function cmdCv(o: CvCommandOptions): Promise<void> {
   subjectFolds(all.samples.map((s) => s.subject), k); // validates k against the subjects before any training
   const finishing = finishes(o);
   if (finishing) console.error(`final model: ${describeFinish(o)}`);
+  const { auxiliaryRule } = family(o.model);
   const rules: Record<string, number[]> = {};
   for (let fold = 0; fold < k; fold++) {
     const config = configs[fold];
@@ -350,8 +356,8 @@ async function cmdCv(o: CvCommandOptions): Promise<void> {
     for (const [rule, a] of Object.entries(result.accuracies)) (rules[rule] ??= []).push(a);
     const a = result.accuracies;
     console.log(
-      `fold ${fold}: ${pct(a.main)} (sense heads ${pct(a.heads)}, ensemble with mirror ${pct(a.ensemble)}` +
-        (finishing ? `; final model ${pct(a.finalMain)}, heads ${pct(a.finalHeads)}, ensemble ${pct(a.finalEnsemble)}` : '') +
+      `fold ${fold}: ${pct(a.main)} (${auxiliaryRule} ${pct(a.auxiliary)}, ensemble with mirror ${pct(a.ensemble)}` +
+        (finishing ? `; final model ${pct(a.finalMain)}, ${auxiliaryRule} ${pct(a.finalAuxiliary)}, ensemble ${pct(a.finalEnsemble)}` : '') +
         `; ${result.testImages} test images)`,
     );
   }
@@ -359,21 +365,24 @@ async function cmdCv(o: CvCommandOptions): Promise<void> {
   writeFileAtomic(path.join(o.out, 'cv.json'), new TextEncoder().encode(JSON.stringify(summary, null, 1)));
   for (const [rule, a] of Object.entries(rules)) {
     const { mean, std } = meanAndSpread(a);
-    console.log(`${k}-fold subject-wise cross-validation, ${CV_RULES[rule]}: ${pct(mean)} ± ${(100 * std).toFixed(2)} (mean ± std over folds)`);
+    console.log(`${k}-fold subject-wise cross-validation, ${cvRules(auxiliaryRule)[rule]}: ${pct(mean)} ± ${(100 * std).toFixed(2)} (mean ± std over folds)`);
   }
 }
 
-/** What `pcnn cv` reports per fold: at the last epoch, the main head (the paper's rule), the summed
- *  sense heads, and the ensemble of both on each image and its mirror image (evaluate's `ensemble`);
- *  the same three for the final model when the recipe averages weights or re-estimates statistics. */
-const CV_RULES: Record<string, string> = {
-  main: 'main head, last epoch',
-  heads: 'sense heads, last epoch',
-  ensemble: 'mirrored ensemble, last epoch',
-  finalMain: 'main head, final model',
-  finalHeads: 'sense heads, final model',
-  finalEnsemble: 'mirrored ensemble, final model',
-};
+/** What `pcnn cv` reports per fold: at the last epoch, the classifier (PCNN's main head, the paper's
+ *  rule), the family's auxiliary rule (PCNN's summed sense heads), and the ensemble of both on each image
+ *  and its mirror image (evaluate's `ensemble`); the same three for the final model when the recipe
+ *  averages weights or re-estimates statistics. */
+function cvRules(auxiliaryRule: string): Record<string, string> {
+  return {
+    main: 'classifier, last epoch',
+    auxiliary: `${auxiliaryRule}, last epoch`,
+    ensemble: 'mirrored ensemble, last epoch',
+    finalMain: 'classifier, final model',
+    finalAuxiliary: `${auxiliaryRule}, final model`,
+    finalEnsemble: 'mirrored ensemble, final model',
+  };
+}
 
 interface FoldResult {
   fold: number;
@@ -400,7 +409,7 @@ function readFoldResult(file: string, fold: number, recipe: object, finishing: b
   if (!(Number.isInteger(testImages) && (testImages as number) > 0)) refuse(`has testImages ${JSON.stringify(testImages)}, not a positive integer`);
   if (typeof savedRecipe !== 'object' || savedRecipe === null) refuse('has no recipe object');
   checkSameRecipe(file, savedRecipe as object, recipe);
-  const rules = Object.keys(CV_RULES).filter((rule) => finishing || !rule.startsWith('final'));
+  const rules = Object.keys(cvRules('')).filter((rule) => finishing || !rule.startsWith('final'));
   for (const rule of rules) {
     const accuracy = (accuracies as Record<string, unknown> | undefined)?.[rule];
     if (!(typeof accuracy === 'number' && accuracy >= 0 && accuracy <= 1)) refuse(`has accuracies.${rule} ${JSON.stringify(accuracy)}, not a number in 0..1`);
@@ -411,10 +420,10 @@ function readFoldResult(file: string, fold: number, recipe: object, finishing: b
 async function foldAccuracies(config: TrainOptions, split: { train: Dataset; test: Dataset; classNames: string[] }, o: CvCommandOptions): Promise<Record<string, number>> {
   const result = await train({ ...config, quiet: false }, split);
   const last = await evaluateRules(result.model, split.test, config);
-  const accuracies: Record<string, number> = { main: last.main.accuracy, heads: last.headsAccuracy, ensemble: last.ensembleAccuracy! };
+  const accuracies: Record<string, number> = { main: last.main.accuracy, auxiliary: last.auxiliaryAccuracy, ensemble: last.ensembleAccuracy! };
   if (finishes(o)) {
     const final = await finishAndEvaluate(result, config, split, o);
-    Object.assign(accuracies, { finalMain: final.main.accuracy, finalHeads: final.headsAccuracy, finalEnsemble: final.ensembleAccuracy! });
+    Object.assign(accuracies, { finalMain: final.main.accuracy, finalAuxiliary: final.auxiliaryAccuracy, finalEnsemble: final.ensembleAccuracy! });
   }
   result.average?.dispose();
   result.model.dispose();
@@ -428,8 +437,8 @@ async function finishAndEvaluate(result: TrainResult, config: TrainOptions, data
   return evaluateRules(result.model, data.test, config);
 }
 
-/** Main head, sense heads and the mirrored ensemble on `test`, at the evaluation batch size train uses. */
-function evaluateRules(model: PCNN, test: Dataset, config: TrainOptions) {
+/** The classifier, the auxiliary rule and the mirrored ensemble on `test`, at the evaluation batch size train uses. */
+function evaluateRules(model: FerModel, test: Dataset, config: TrainOptions) {
   return evaluate(model, test, { batchSize: evaluationBatchSize(config), ensemble: true });
 }
 
@@ -462,6 +471,13 @@ function describeAdapter(): string {
   return `${vendor} / ${architecture} / ${device}`;
 }
 
+/** The --model family's own defaults (FERAtt's input size and learning rate, say) for the options not given. */
+function withFamilyDefaults(parsed: Record<string, unknown>, given: ReadonlySet<string>): void {
+  for (const [option, value] of Object.entries(family(parsed.model as string).optionDefaults)) {
+    if (option in parsed && !given.has(option)) parsed[option] = value;
+  }
+}
+
 /** A command: its summary, its options, and its run with them parsed. */
 interface Command {
   summary: string;
@@ -484,13 +500,14 @@ function command<S extends OptionSpecs & typeof helpOption>(
     options,
     parse(argv, name) {
       const { options: parsed, positional, given } = parseArgs(argv, options, name);
+      if (typeof parsed.model === 'string') withFamilyDefaults(parsed, given);
       return { help: parsed.help === true, run: () => run(parsed, given, positional) };
     },
   };
 }
 
 const commands: Record<string, Command> = {
-  train: command('Train PCNN (default: the built-in synthetic faces, a configuration that trains in minutes on a CPU adapter).', trainOptions, cmdTrain),
+  train: command('Train PCNN or FERAtt (--model; default: PCNN on the built-in synthetic faces, a configuration that trains in minutes on a CPU adapter).', trainOptions, cmdTrain),
   eval: command(
     'Evaluate a checkpoint: accuracy, per-class accuracy, confusion matrix (text and PNG); --robustness adds occlusion and rotation variants.',
     evalOptions,

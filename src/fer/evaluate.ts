@@ -1,16 +1,17 @@
-/** Evaluation of a PCNN on a dataset: main-head and sense-head accuracy, confusion matrix. */
+/** Evaluation of a model on a dataset: the classifier's accuracy and confusion matrix, and the accuracy of
+ *  the family's auxiliary rule (PCNN: the summed sense heads). */
 import { DataLoader, evalTransform, type Dataset, type Transform } from './data/index.js';
 import { hflip } from './data/augment.js';
-import type { PCNN } from '../pcnn/model.js';
-import { predictBatch } from '../pcnn/step.js';
+import type { FerModel } from './families.js';
+import { predictBatch } from './step.js';
 import { ConfusionMatrix, argmaxRows, type ClassificationReport } from './metrics.js';
 
 export interface Evaluation {
   main: ClassificationReport;
-  /** Accuracy of the summed sense heads alone. */
-  headsAccuracy: number;
-  /** With `ensemble`: accuracy of the mean of four class distributions, softmax of the main head and
-   *  of the summed sense heads, on each image and on its mirror image. */
+  /** Accuracy of the family's auxiliary rule alone (`Family.auxiliaryRule`: PCNN's summed sense heads). */
+  auxiliaryAccuracy: number;
+  /** With `ensemble`: accuracy of the mean of four class distributions, softmax of the classifier's
+   *  logits and of the auxiliary scores, on each image and on its mirror image. */
   ensembleAccuracy?: number;
 }
 
@@ -25,7 +26,7 @@ function addSoftmax(into: Float32Array, logits: Float32Array, classes: number): 
 }
 
 export async function evaluate(
-  model: PCNN,
+  model: FerModel,
   dataset: Dataset,
   { batchSize = 64, transform, ensemble = false }: { batchSize?: number; transform?: Transform; ensemble?: boolean } = {},
 ): Promise<Evaluation> {
@@ -40,20 +41,20 @@ export async function evaluate(
   const wasTraining = model.training;
   model.eval();
   const main = new ConfusionMatrix(numClasses);
-  const heads = new ConfusionMatrix(numClasses);
+  const auxiliary = new ConfusionMatrix(numClasses);
   const mixed = new ConfusionMatrix(numClasses);
   try {
     for await (const batch of loader.epoch(0)) {
       checkLabels(batch.y, numClasses);
-      const { out, heads: h } = await predictBatch(model, batch);
-      main.add(batch.y, argmaxRows(out, numClasses));
-      heads.add(batch.y, argmaxRows(h, numClasses));
+      const { logits, auxiliary: scores } = await predictBatch(model, batch);
+      main.add(batch.y, argmaxRows(logits, numClasses));
+      auxiliary.add(batch.y, argmaxRows(scores, numClasses));
       if (ensemble) {
         // Every row of every channel plane mirrored: the batch seen as one stack of [H, W] planes.
         const planes = batch.x.length / (inputSize[0] * inputSize[1]);
         const mirrored = await predictBatch(model, { x: hflip(batch.x, [planes, inputSize[0], inputSize[1]]), y: batch.y });
-        const probabilities = new Float32Array(out.length);
-        for (const logits of [out, h, mirrored.out, mirrored.heads]) addSoftmax(probabilities, logits, numClasses);
+        const probabilities = new Float32Array(logits.length);
+        for (const rows of [logits, scores, mirrored.logits, mirrored.auxiliary]) addSoftmax(probabilities, rows, numClasses);
         mixed.add(batch.y, argmaxRows(probabilities, numClasses));
       }
     }
@@ -62,7 +63,7 @@ export async function evaluate(
   }
   return {
     main: main.report(),
-    headsAccuracy: heads.report().accuracy,
+    auxiliaryAccuracy: auxiliary.report().accuracy,
     ...(ensemble ? { ensembleAccuracy: mixed.report().accuracy } : {}),
   };
 }

@@ -8,10 +8,9 @@ import { tidy, keep } from '../engine/scope.js';
 import { noGrad } from '../engine/autograd.js';
 import { recorder } from '../engine/recorder.js';
 import { batchNorms } from '../nn/batchnorm.js';
-import type { PCNN } from './model.js';
-import { pcnnLoss, type PCNNLossOptions } from './loss.js';
+import { familyOf, type FerModel, type LossOptions } from './families.js';
 import { clipGradNorm, nonFiniteFlagOf } from '../optim/index.js';
-import { locateNonFinite, NonFiniteError } from '../fer/guard.js';
+import { locateNonFinite, NonFiniteError } from './guard.js';
 
 /** What a training step needs of an optimizer. */
 export interface Stepper {
@@ -23,6 +22,8 @@ export interface Batch {
   /** [B, C, H, W] row-major. */
   x: Float32Array;
   y: Int32Array;
+  /** The background-free faces of x, [B, C, H, W], for models trained towards them (FERAtt). */
+  clean?: Float32Array;
 }
 
 export interface StepResult {
@@ -31,28 +32,28 @@ export interface StepResult {
   logits: Float32Array;
 }
 
-export function inputTensor(model: PCNN, batch: Batch): Tensor {
+export function inputTensor(model: FerModel, batch: Batch, images: Float32Array = batch.x): Tensor {
   const { inChannels, inputSize } = model.config;
   const n = batch.y.length;
-  return tensor(batch.x, [n, inChannels, inputSize[0], inputSize[1]]);
+  return tensor(images, [n, inChannels, inputSize[0], inputSize[1]]);
 }
 
-export interface StepOptions extends PCNNLossOptions {
+export interface StepOptions extends LossOptions {
   /** Clip the gradients to this total 2-norm before the update. */
   clipGradNorm?: number;
 }
 
 /** Forward, loss and backward of one batch; the loss and logits are returned detached and kept. */
-function lossAndGradients(model: PCNN, batch: Batch, options: StepOptions): [Tensor, Tensor] {
-  const { out, heads } = model.forward(inputTensor(model, batch));
-  const total = pcnnLoss(out, heads, batch.y, options);
-  total.backward();
+function lossAndGradients(model: FerModel, batch: Batch, options: StepOptions): [Tensor, Tensor] {
+  const input = { x: inputTensor(model, batch), y: batch.y, ...(batch.clean ? { clean: inputTensor(model, batch, batch.clean) } : {}) };
+  const { loss, logits } = familyOf(model).trainingLoss(model, input, options);
+  loss.backward();
   if (options.clipGradNorm !== undefined) clipGradNorm(model.parameters(), options.clipGradNorm);
-  return [keep(total.detach()), keep(out.detach())];
+  return [keep(loss.detach()), keep(logits.detach())];
 }
 
 /** Records one SGD step and returns a promise of its loss and logits (resolved when the GPU is done). */
-export function trainStep(model: PCNN, optimizer: Stepper, batch: Batch, options: StepOptions = {}): Promise<StepResult> {
+export function trainStep(model: FerModel, optimizer: Stepper, batch: Batch, options: StepOptions = {}): Promise<StepResult> {
   const [lossValue, logits] = tidy(() => {
     const result = lossAndGradients(model, batch, options);
     optimizer.step();
@@ -70,7 +71,7 @@ export function trainStep(model: PCNN, optimizer: Stepper, batch: Batch, options
  * were before the step: the forward updates the statistics, so they are saved first and put back.
  */
 export async function guardedTrainStep(
-  model: PCNN,
+  model: FerModel,
   optimizer: Stepper,
   batch: Batch,
   options: StepOptions & { onNonFinite: 'stop' | 'skip' },
@@ -106,8 +107,8 @@ export async function guardedTrainStep(
 }
 
 /** Copies of what a training forward writes besides its outputs: every BatchNorm's running statistics
- *  and batch count, PCNN's registration statistics included. */
-function saveRunningStatistics(model: PCNN): { restore(): void; dispose(): void } {
+ *  and batch count, and the family's other statistics (PCNN's registration statistics). */
+function saveRunningStatistics(model: FerModel): { restore(): void; dispose(): void } {
   const cumulative = batchNorms(model).find((bn) => bn.momentum === null);
   if (cumulative) {
     throw new Error(
@@ -115,8 +116,7 @@ function saveRunningStatistics(model: PCNN): { restore(): void; dispose(): void 
         'batch count is kept on the host where a rejected step could not put it back; expected a number (0.1 by default)',
     );
   }
-  const registration = (model.registrationStatistics ?? []).flatMap((s) => [s.mean, s.variance]);
-  const live = [...new Set([...model.namedBuffers().map(([, t]) => t), ...registration])];
+  const live = [...new Set([...model.namedBuffers().map(([, t]) => t), ...familyOf(model).extraStatistics(model)])];
   const saved = live.map((t) => keep(t.clone()));
   return {
     restore: () => live.forEach((t, i) => recorder.copy(saved[i].buffer, 0, t.buffer, 0, t.size * 4)),
@@ -135,14 +135,15 @@ async function readAndDispose(lossValue: Tensor, logits: Tensor): Promise<StepRe
   return { loss: l[0], logits: out };
 }
 
-/** Main-head and summed sense-head logits for a batch, without recording a graph. */
-export async function predictBatch(model: PCNN, batch: Batch): Promise<{ out: Float32Array; heads: Float32Array }> {
-  const { out, heads } = noGrad(() => tidy(() => model.forward(inputTensor(model, batch))));
+/** The classifier's logits and the auxiliary rule's scores for a batch (PCNN: the summed sense heads),
+ *  without recording a graph. */
+export async function predictBatch(model: FerModel, batch: Batch): Promise<{ logits: Float32Array; auxiliary: Float32Array }> {
+  const { logits, auxiliary } = noGrad(() => tidy(() => familyOf(model).predict(model, inputTensor(model, batch))));
   try {
-    const [o, h] = await Promise.all([out.toArray(), heads.toArray()]);
-    return { out: o, heads: h };
+    const [l, a] = await Promise.all([logits.toArray(), auxiliary.toArray()]);
+    return { logits: l, auxiliary: a };
   } finally {
-    out.dispose();
-    heads.dispose();
+    logits.dispose();
+    auxiliary.dispose();
   }
 }

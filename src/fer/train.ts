@@ -1,7 +1,7 @@
 /**
- * Training PCNN with the paper's recipe (SGD, momentum 0.9, weight decay 1e-4, StepLR; flip, rotation
- * and padded crop, normalisation, random erasing; loss 12·CE(main) + 8·CE(heads)), validation every
- * epoch, atomic last/best checkpoints, a JSON-lines log and PNG curves. `resume` continues from the
+ * Training a FER model (families.ts: PCNN with the paper's recipe, SGD with momentum 0.9, weight decay
+ * 1e-4, StepLR, loss 12·CE(main) + 8·CE(heads); FERAtt with its official Adam) on augmented images
+ * (flip, rotation and padded crop, normalisation, random erasing), validation every epoch, atomic last/best checkpoints, a JSON-lines log and PNG curves. `resume` continues from the
  * last checkpoint exactly: weights, optimizer and scheduler state, epoch, and the data order and
  * augmentation, which are functions of (seed, epoch, batch) alone; it refuses a recipe other than the
  * one saved there (recipe.ts), which the checkpoints go on recording. A run holds its output folder
@@ -10,22 +10,21 @@
 import { closeSync, mkdirSync, existsSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { manualSeed } from '../engine/random.js';
-import { SGD, StepLR, WeightAverage } from '../optim/index.js';
+import { StepLR, WeightAverage } from '../optim/index.js';
 import { pool } from '../engine/pool.js';
 import { writeFileAtomic } from '../engine/io/atomic-file.js';
 import { DataLoader, augment, type Dataset } from './data/index.js';
-import { PCNN, type PCNNConfig } from '../pcnn/model.js';
-import { trainStep, guardedTrainStep, type Batch, type StepResult } from '../pcnn/step.js';
+import { createModel, family, familyOf, type AnyOptimizer, type FerModel, type ModelName, type ModelSpec } from './families.js';
+import { trainStep, guardedTrainStep, type Batch, type StepResult } from './step.js';
 import { checkSameRecipe } from './recipe.js';
 import { evaluate, checkLabels, type Evaluation } from './evaluate.js';
 import { argmaxRows, pct } from './metrics.js';
 import { loadCheckpoint, loadWeights, saveCheckpoint } from './checkpoint.js';
-import { loadAllButClassHeads, trunkStateFromResnet } from '../pcnn/pretrained.js';
 import { ProgressBar } from './progress.js';
 import { lineChart } from './plot.js';
 
 export interface TrainOptions {
-  model: Required<PCNNConfig>;
+  model: ModelSpec;
   batch: number;
   epochs: number;
   lr: number;
@@ -41,9 +40,9 @@ export interface TrainOptions {
   out: string;
   /** Initial weights (ours or a PyTorch .pth). */
   checkpoint?: string;
-  /** A torchvision ResNet-18 state dict for all six trunks and the shared layer4. */
+  /** A torchvision ResNet-18 state dict for all six trunks and the shared layer4 (PCNN). */
   initTrunks?: string;
-  /** A PCNN checkpoint (trained on other data) for every weight but the class heads. */
+  /** A checkpoint of the same model (trained on other data) for every weight but the class heads. */
   initFrom?: string;
   resume: boolean;
   /** Clip gradients to this total 2-norm. */
@@ -66,7 +65,8 @@ export interface EpochRecord {
   trainLoss: number;
   trainAccuracy: number;
   testAccuracy: number;
-  headsAccuracy: number;
+  /** The family's auxiliary rule (PCNN: the summed sense heads). */
+  auxiliaryAccuracy: number;
   imagesPerSecond: number;
   seconds: number;
   poolPeakMiB: number;
@@ -74,7 +74,9 @@ export interface EpochRecord {
 
 /** What a checkpoint's `pcnn` metadata holds. */
 export interface TrainingMeta {
-  config: Required<PCNNConfig>;
+  /** The model's family; absent in checkpoints written before there was more than PCNN. */
+  model?: ModelName;
+  config: ModelSpec['config'];
   classNames: string[];
   /** Epochs completed. */
   epoch: number;
@@ -88,7 +90,7 @@ export type Recipe = Pick<TrainOptions, (typeof RECIPE_KEYS)[number]>;
 
 export interface TrainResult {
   /** The weights of the last epoch. */
-  model: PCNN;
+  model: FerModel;
   /** With `averageFrom`: the running average of the weights. */
   average: WeightAverage | null;
   history: EpochRecord[];
@@ -124,9 +126,9 @@ export async function train(
       last = await evaluate(run.model, data.test, { batchSize: evaluationBatchSize(options) });
       const record = epochRecord(epoch, lr, tally, last, trainSeconds, secondsSince(epochStart));
       run.history.push(record);
-      logEpoch(record, log);
+      logEpoch(record, family(options.model.name).auxiliaryRule, log);
       await saveCheckpoints(run, record, options, data.classNames);
-      writeLogAndCurves(options.out, run.history);
+      writeLogAndCurves(options.out, run.history, family(options.model.name).auxiliaryRule);
     }
     return { model: run.model, average: run.average, history: run.history, last, meta: run.meta, seconds: secondsSince(started) };
   } finally {
@@ -220,8 +222,8 @@ type Log = (text: string) => void;
 
 /** What a run carries from epoch to epoch. */
 interface RunState {
-  model: PCNN;
-  optimizer: SGD;
+  model: FerModel;
+  optimizer: AnyOptimizer;
   scheduler: StepLR;
   average: WeightAverage | null;
   history: EpochRecord[];
@@ -236,8 +238,8 @@ interface RunState {
  *  step ends with a NaN loss and accuracy, a negative loss weight or max norm trains away from the labels. */
 function checkOptions(options: TrainOptions, data: { train: Dataset; test: Dataset; classNames: string[] }): void {
   const { classNames } = data;
-  if (classNames.length !== options.model.numClasses) {
-    throw new Error(`the data has ${classNames.length} classes (${classNames.join(', ')}), the model --classes ${options.model.numClasses}`);
+  if (classNames.length !== options.model.config.numClasses) {
+    throw new Error(`the data has ${classNames.length} classes (${classNames.join(', ')}), the model --classes ${options.model.config.numClasses}`);
   }
   for (const name of ['epochs', 'batch'] as const) {
     if (!Number.isInteger(options[name]) || options[name] < 1) throw new Error(`${name} must be a positive integer, got ${options[name]}`);
@@ -276,9 +278,9 @@ const INITIAL_WEIGHTS = [['checkpoint', '--checkpoint'], ['initTrunks', '--init-
 /** A fresh model with its initial weights, or with `resume` the state of the last checkpoint. */
 async function startingState(options: TrainOptions, log: Log): Promise<RunState> {
   manualSeed(options.seed);
-  const model = new PCNN(options.model);
+  const model = createModel(options.model);
   await loadInitialWeights(model, options, log);
-  const optimizer = new SGD(model.parameters(), { lr: options.lr, momentum: options.momentum, weightDecay: options.weightDecay });
+  const optimizer = familyOf(model).optimizer(model, options);
   const scheduler = new StepLR(optimizer, { stepSize: options.stepSize, gamma: options.gamma });
   const average = options.averageFrom === undefined ? null : new WeightAverage(model.namedParameters());
   const run: RunState = { model, optimizer, scheduler, average, history: [], bestAccuracy: -1, epochsDone: 0, steps: 0, meta: null };
@@ -288,7 +290,7 @@ async function startingState(options: TrainOptions, log: Log): Promise<RunState>
   return run;
 }
 
-async function loadInitialWeights(model: PCNN, options: TrainOptions, log: Log): Promise<void> {
+async function loadInitialWeights(model: FerModel, options: TrainOptions, log: Log): Promise<void> {
   if (options.checkpoint) {
     const { state, ignored } = await loadWeights(options.checkpoint, ['resnet']);
     model.loadStateDict(state);
@@ -296,13 +298,11 @@ async function loadInitialWeights(model: PCNN, options: TrainOptions, log: Log):
   }
   if (options.initTrunks) {
     const { state: resnet } = await loadWeights(options.initTrunks);
-    const { state, unused } = trunkStateFromResnet(resnet, model, options.initTrunks);
-    model.loadStateDict(state, { strict: false });
-    log(`${options.initTrunks}: loaded into the six trunks and layer4 (${unused.length} entries unused: ${unused.slice(0, 3).join(', ')})`);
+    log(`${options.initTrunks}: ${familyOf(model).loadBackbone(model, resnet, options.initTrunks)}`);
   }
   if (options.initFrom) {
     const { state } = await loadWeights(options.initFrom, ['resnet']);
-    loadAllButClassHeads(model, state, options.initFrom);
+    familyOf(model).loadAllButClassHeads(model, state, options.initFrom);
     log(`${options.initFrom}: loaded all but the class heads, which start fresh`);
   }
 }
@@ -311,7 +311,8 @@ async function loadInitialWeights(model: PCNN, options: TrainOptions, log: Log):
 async function resumeFrom(lastPath: string, run: RunState, options: TrainOptions, log: Log): Promise<void> {
   const saved = await loadCheckpoint<TrainingMeta>(lastPath);
   if (!saved.meta) throw new Error(`${lastPath}: not a training checkpoint (no pcnn metadata)`);
-  checkSameRecipe(lastPath, { model: saved.meta.config, ...saved.meta.recipe }, { model: options.model, ...recipeOf(options) });
+  const savedSpec = { name: saved.meta.model ?? 'pcnn', config: saved.meta.config };
+  checkSameRecipe(lastPath, { model: savedSpec, ...saved.meta.recipe }, { model: options.model, ...recipeOf(options) });
   run.model.loadStateDict(saved.model);
   saved.restore(run.optimizer, run.scheduler);
   run.meta = saved.meta;
@@ -337,7 +338,7 @@ function stepsPerEpoch(images: number, batch: number): number {
 }
 
 function trainingLoader(train: Dataset, options: TrainOptions): DataLoader {
-  const { inChannels, inputSize } = options.model;
+  const { inChannels, inputSize } = options.model.config;
   return new DataLoader(train, {
     batchSize: options.batch,
     shape: [inChannels, inputSize[0], inputSize[1]],
@@ -378,7 +379,7 @@ async function runEpoch(run: RunState, loader: DataLoader, epoch: number, option
     if (!Number.isFinite(loss)) {
       throw new Error(`training diverged: loss ${loss} at epoch ${epoch + 1}, batch ${settled + 1} (--nan-guard stop names the op that produced it)`);
     }
-    const predicted = argmaxRows(logits, options.model.numClasses);
+    const predicted = argmaxRows(logits, options.model.config.numClasses);
     tally.lossSum += loss * inFlight.labels.length;
     tally.correct += predicted.reduce((s, p, i) => s + (p === inFlight!.labels[i] ? 1 : 0), 0);
     tally.seen += inFlight.labels.length;
@@ -391,7 +392,7 @@ async function runEpoch(run: RunState, loader: DataLoader, epoch: number, option
   let batchNumber = 0;
   for await (const batch of loader.epoch(epoch)) {
     batchNumber++;
-    checkLabels(batch.y, options.model.numClasses);
+    checkLabels(batch.y, options.model.config.numClasses);
     const stepped = await step(run, batch, options);
     if ('skipped' in stepped) {
       skipped++;
@@ -432,17 +433,17 @@ function epochRecord(epoch: number, lr: number, tally: EpochTally, test: Evaluat
     trainLoss: tally.lossSum / tally.seen,
     trainAccuracy: tally.correct / tally.seen,
     testAccuracy: test.main.accuracy,
-    headsAccuracy: test.headsAccuracy,
+    auxiliaryAccuracy: test.auxiliaryAccuracy,
     imagesPerSecond: tally.seen / trainSeconds,
     seconds,
     poolPeakMiB: pool.memory().peakBytesInUse / 2 ** 20,
   };
 }
 
-function logEpoch(record: EpochRecord, log: Log): void {
+function logEpoch(record: EpochRecord, auxiliaryRule: string, log: Log): void {
   log(
     `epoch ${record.epoch}: loss ${record.trainLoss.toFixed(4)}, train ${pct(record.trainAccuracy)}, ` +
-      `test ${pct(record.testAccuracy)} (heads ${pct(record.headsAccuracy)}), ${record.imagesPerSecond.toFixed(0)} img/s`,
+      `test ${pct(record.testAccuracy)} (${auxiliaryRule} ${pct(record.auxiliaryAccuracy)}), ${record.imagesPerSecond.toFixed(0)} img/s`,
   );
 }
 
@@ -451,7 +452,8 @@ function logEpoch(record: EpochRecord, log: Log): void {
 async function saveCheckpoints(run: RunState, record: EpochRecord, options: TrainOptions, classNames: string[]): Promise<void> {
   const { model, optimizer, scheduler, average } = run;
   const meta: TrainingMeta = {
-    config: options.model,
+    model: options.model.name,
+    config: options.model.config,
     classNames,
     epoch: record.epoch,
     bestAccuracy: Math.max(run.bestAccuracy, record.testAccuracy),
@@ -466,21 +468,21 @@ async function saveCheckpoints(run: RunState, record: EpochRecord, options: Trai
   }
 }
 
-function writeLogAndCurves(out: string, history: EpochRecord[]): void {
+function writeLogAndCurves(out: string, history: EpochRecord[], auxiliaryRule: string): void {
   writeFileAtomic(path.join(out, 'log.jsonl'), new TextEncoder().encode(history.map((h) => JSON.stringify(h)).join('\n') + '\n'));
-  writeCurves(out, history);
+  writeCurves(out, history, auxiliaryRule);
 }
 
 function secondsSince(start: number): number {
   return (performance.now() - start) / 1000;
 }
 
-function writeCurves(out: string, history: EpochRecord[]): void {
+function writeCurves(out: string, history: EpochRecord[], auxiliaryRule: string): void {
   const loss = lineChart('training loss', 'epoch', [{ name: 'train loss', points: history.map((h) => [h.epoch, h.trainLoss]) }]);
   const accuracy = lineChart('accuracy (%)', 'epoch', [
     { name: 'train', points: history.map((h) => [h.epoch, 100 * h.trainAccuracy]) },
     { name: 'test', points: history.map((h) => [h.epoch, 100 * h.testAccuracy]) },
-    { name: 'test, heads', points: history.map((h) => [h.epoch, 100 * h.headsAccuracy]) },
+    { name: `test, ${auxiliaryRule}`, points: history.map((h) => [h.epoch, 100 * h.auxiliaryAccuracy]) },
   ]);
   writeFileAtomic(path.join(out, 'loss.png'), loss);
   writeFileAtomic(path.join(out, 'accuracy.png'), accuracy);

@@ -15,7 +15,7 @@ import { flush } from '../engine/recorder.js';
 import { gpu } from '../engine/device.js';
 import { batchNorms, type RunningStatistics } from '../nn/batchnorm.js';
 import { DataLoader, evalTransform, type Dataset } from '../fer/data/index.js';
-import { inputTensor } from './step.js';
+import { inputTensor } from '../fer/step.js';
 import type { PCNN } from './model.js';
 import type { WeightAverage } from '../optim/average.js';
 import { loadTensors, type StateDict } from '../nn/module.js';
