@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { assertClose, randomData } from './helpers/index.js';
+import { assertClose, kernelsDispatched, randomData } from './helpers/index.js';
 import { assertNoRaces } from './helpers/race.js';
 import { tensor, numel, type Tensor } from '../src/engine/tensor.js';
 import { keep } from '../src/engine/scope.js';
@@ -153,6 +153,72 @@ test('SGD matches a float64 reference: plain, momentum with dampening, Nesterov;
     }
     disposeAll(params, optimizer);
   }
+});
+
+test('SGD steps all parameters of a group in one dispatch (packed), bit for bit as one dispatch per tensor', async () => {
+  const configs: Required<SGDOptions>[] = [
+    { lr: 0.1, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false },
+    { lr: 0.05, momentum: 0.9, dampening: 0.25, weightDecay: 0.01, nesterov: false },
+    { lr: 0.05, momentum: 0.8, dampening: 0, weightDecay: 0.02, nesterov: true },
+  ];
+  // Several workgroups per tensor (3000 elements), vec4 tails, a scalar; two groups.
+  const shapes = [[1], [7], [3, 5], [3000], [2, 2, 3]];
+  for (const [c, options] of configs.entries()) {
+    const start = shapes.map((s, i) => f32(randomData(numel(s), 40 + i)));
+    const packed = makeParams(shapes, start);
+    const plain = makeParams(shapes, start);
+    // A view of each parameter keeps its storage shared, so this optimizer cannot pack them.
+    const views = plain.map((p) => keep(p.detach()));
+    const groups = (params: Tensor[]) => [{ params: params.slice(0, 3) }, { params: params.slice(3), lr: options.lr / 2 }];
+    const a = new SGD(groups(packed), options);
+    const b = new SGD(groups(plain), options);
+    assert.ok(a.packed, 'parameters packed');
+    assert.not.ok(b.packed, 'parameters sharing storage with views stay apart');
+    for (let step = 0; step < 4; step++) {
+      const grads = stepGrads(shapes, step, 2000 * c);
+      setGrads(packed, grads);
+      setGrads(plain, grads);
+      const kernels = await kernelsDispatched(() => a.step());
+      assert.equal(kernels, ['sgd_multi', 'sgd_multi'], `config ${c} step ${step}: one dispatch per group`);
+      const perTensor = await kernelsDispatched(() => b.step());
+      assert.equal(perTensor.filter((k) => k === 'sgd').length, grads.filter((g) => g).length, `config ${c} step ${step}: the per-tensor step`);
+      if (step === 2) {
+        // Momentum state loaded from elsewhere is taken into the packed buffer.
+        a.loadStateDict(b.stateDict());
+      }
+    }
+    const [got, expected] = [await values(packed), await values(plain)];
+    got.forEach((v, i) => assert.equal(Array.from(v), Array.from(expected[i]), `config ${c}, parameter ${i}`));
+    const [da, db] = [a.stateDict(), b.stateDict()];
+    for (let i = 0; i < shapes.length; i++) {
+      if (options.momentum === 0) continue;
+      const [ma, mb] = [await stateTensor(da, i, 'momentumBuffer'), await stateTensor(db, i, 'momentumBuffer')];
+      assert.equal(Array.from(ma), Array.from(mb), `config ${c}, momentum buffer ${i}`);
+    }
+    for (const v of views) v.dispose();
+    disposeAll(packed, a);
+    disposeAll(plain, b);
+  }
+});
+
+test('a packed parameter reads, loads and clones as itself; a second optimizer packing it again takes over', async () => {
+  const start = [f32(randomData(5, 50)), f32(randomData(70, 51))];
+  const params = makeParams([[5], [7, 10]], start);
+  const first = new SGD(params, { lr: 0.5 });
+  assert.ok(first.packed);
+  assert.equal(Array.from(await params[1].toArray()), Array.from(Float32Array.from(start[1])), 'read back in place');
+  assert.equal(Array.from(await params[1].clone().toArray()), Array.from(Float32Array.from(start[1])), 'clone');
+  assert.equal(Array.from(await params[1].view([70]).toArray()), Array.from(Float32Array.from(start[1])), 'a view');
+  const second = new SGD(params, { lr: 0.25 });
+  assert.ok(second.packed && !first.packed, 'the second optimizer packed them; the first steps tensor by tensor');
+  setGrads(params, [new Float64Array(5).fill(1), new Float64Array(70).fill(2)]);
+  assert.equal((await kernelsDispatched(() => first.step())).length, 2);
+  assert.equal(await kernelsDispatched(() => second.step()), ['sgd_multi']);
+  const expected = start.map((v, i) => Float32Array.from(v, (x) => Math.fround(Math.fround(x - 0.5 * (i + 1)) - 0.25 * (i + 1))));
+  const got = await values(params);
+  got.forEach((v, i) => assert.equal(Array.from(v), Array.from(expected[i]), `parameter ${i}`));
+  first.dispose();
+  disposeAll(params, second);
 });
 
 test('Adam and AdamW match a float64 reference, with weight decay and AMSGrad; step counts per parameter', async () => {

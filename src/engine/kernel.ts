@@ -209,22 +209,25 @@ export class Kernel {
     return pipeline;
   }
 
-  bindGroup(buffers: Record<string, GPUBuffer>, uniformArena: GPUBuffer | null): GPUBindGroup {
+  /** Bind group of these storage bindings (a whole buffer, or a packed tensor's range), cached per set. */
+  bindGroup(buffers: Record<string, GPUBufferBinding>, uniformArena: GPUBuffer | null): GPUBindGroup {
     const ordered = this.storage.map((b) => {
-      const buffer = buffers[b.name];
-      if (!buffer) throw new Error(`kernel ${this.name}: storage buffer '${b.name}' not given`);
-      return buffer;
+      const binding = buffers[b.name];
+      if (!binding) throw new Error(`kernel ${this.name}: storage buffer '${b.name}' not given`);
+      return binding;
     });
     if (Object.keys(buffers).length !== this.storage.length) {
       const unknown = Object.keys(buffers).filter((n) => !this.storage.some((b) => b.name === n));
       throw new Error(`kernel ${this.name}: unknown buffer(s) ${unknown.join(', ')}`);
     }
-    const key = ordered.map(bufferId).join(',') + (uniformArena ? `|${bufferId(uniformArena)}` : '');
+    const key =
+      ordered.map((b) => (b.size === undefined ? `${bufferId(b.buffer)}` : `${bufferId(b.buffer)}@${b.offset ?? 0}+${b.size}`)).join(',') +
+      (uniformArena ? `|${bufferId(uniformArena)}` : '');
     const objects = this.deviceObjects();
     let group = objects.bindGroups.get(key);
     if (!group) {
       if (objects.bindGroups.size > 4096) objects.bindGroups.clear();
-      const entries: GPUBindGroupEntry[] = this.storage.map((b, i) => ({ binding: b.binding, resource: { buffer: ordered[i] } }));
+      const entries: GPUBindGroupEntry[] = this.storage.map((b, i) => ({ binding: b.binding, resource: ordered[i] }));
       if (this.uniformBinding !== null) {
         entries.push({ binding: this.uniformBinding, resource: { buffer: uniformArena!, size: this.uniformSize } });
       }

@@ -17,6 +17,9 @@ const MAX_TIMED = 1024;
 export interface Bindable {
   readonly buffer: GPUBuffer;
   readonly shape?: readonly number[];
+  /** A packed tensor's range of `buffer` (see `packTensors`): bound from byteOffset, bindBytes long. */
+  readonly byteOffset?: number;
+  readonly bindBytes?: number;
 }
 
 /** One dispatch timed by `timeDispatches`: its label (the kernel's name; with DEBUG, its shapes too). */
@@ -70,8 +73,10 @@ class CommandRecorder {
       label: 'uniform arena',
     });
 
-    const buffers: Record<string, GPUBuffer> = {};
-    for (const [name, value] of Object.entries(args.buffers)) buffers[name] = value.buffer;
+    const buffers: Record<string, GPUBufferBinding> = {};
+    for (const [name, value] of Object.entries(args.buffers)) {
+      buffers[name] = value.bindBytes === undefined ? { buffer: value.buffer } : { buffer: value.buffer, offset: value.byteOffset, size: value.bindBytes };
+    }
     const pipeline = kernel.pipeline(args.constants);
     const bindGroup = kernel.bindGroup(buffers, kernel.uniformBinding === null ? null : this.arena);
     const offsets: number[] = [];

@@ -78,6 +78,10 @@ export class Tensor implements Owned {
   node: GradNode | null = null;
   scope: Set<Owned> | null = null;
   private storage: Storage | null;
+  /** Where the data starts in the storage's buffer: 0 except for a packed tensor (`packTensors`). */
+  private offsetBytes = 0;
+  /** A packed tensor is one range of a buffer that other tensors share, and is bound as that range. */
+  private packed = false;
 
   /** Internal: use `tensor()`, `empty()` and the ops. */
   constructor(
@@ -104,6 +108,33 @@ export class Tensor implements Owned {
     return this.storage.buffer;
   }
 
+  /** Bytes from the start of `buffer` to this tensor's first element (0 but for a packed tensor). */
+  get byteOffset(): number {
+    return this.offsetBytes;
+  }
+
+  /** For a packed tensor, the bytes a dispatch binds from `byteOffset` (the elements, rounded up to a
+   *  whole vec4 as a pool buffer is); undefined for every other tensor, bound as its whole buffer. */
+  get bindBytes(): number | undefined {
+    return this.packed ? Math.max(16, Math.ceil((this.size * 4) / 16) * 16) : undefined;
+  }
+
+  /** Whether `packTensors` may move this tensor: no other tensor shares its storage, unless it is
+   *  packed already (its storage then is the pack's, shared by design). */
+  get relocatable(): boolean {
+    return this.storage !== null && (this.packed || this.storage.refs === 1);
+  }
+
+  /** Internal (`packTensors`): this tensor's data now lives in `base`'s storage at `byteOffset`. */
+  relocate(base: Tensor, byteOffset: number): void {
+    if (!this.storage || !base.storage) throw new DisposedTensorError(this.storage ? base.shape : this.shape, 'packTensors');
+    base.storage.refs++;
+    this.storage.release();
+    this.storage = base.storage;
+    this.offsetBytes = byteOffset;
+    this.packed = true;
+  }
+
   get isDisposed(): boolean {
     return this.storage === null;
   }
@@ -124,7 +155,10 @@ export class Tensor implements Owned {
     const resolved = resolveShape(shape, this.size, 'reshape', this.shape);
     if (!this.storage) throw new DisposedTensorError(this.shape, 'reshape');
     this.storage.refs++;
-    return new Tensor(resolved, this.storage, this.dtype);
+    const out = new Tensor(resolved, this.storage, this.dtype);
+    out.offsetBytes = this.offsetBytes;
+    out.packed = this.packed;
+    return out;
   }
 
   async toArray(): Promise<Float32Array> {
@@ -165,7 +199,7 @@ export class Tensor implements Owned {
   /** A copy with its own storage, outside the graph. */
   clone(): Tensor {
     const out = empty(this.shape, this.dtype, 'clone');
-    recorder.copy(this.buffer, 0, out.buffer, 0, this.size * 4);
+    recorder.copy(this.buffer, this.byteOffset, out.buffer, 0, this.size * 4);
     return out;
   }
 
@@ -182,7 +216,7 @@ export class Tensor implements Owned {
     const bytes = this.size * 4;
     const { device } = gpu();
     const staging = device.createBuffer({ size: Math.max(bytes, 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    recorder.copy(this.buffer, 0, staging, 0, bytes);
+    recorder.copy(this.buffer, this.byteOffset, staging, 0, bytes);
     recorder.flush();
     try {
       await staging.mapAsync(GPUMapMode.READ).catch(async (error: unknown) => {
@@ -205,6 +239,44 @@ export function resolveShape(shape: readonly number[], size: number, op: string,
     throw new Error(`${op}: cannot view ${from ? `shape [${from}] ` : ''}(${size} elements) as [${shape}]`);
   }
   return result;
+}
+
+/**
+ * Moves float32 tensors into one buffer, each at an offset aligned for binding
+ * (minStorageBufferOffsetAlignment), their values copied: afterwards they are views of ranges of that
+ * buffer (each tensor object stays the same, so modules and optimizers holding it see the move), and
+ * the returned base tensor spans them all, so that one dispatch can update all of them (the multi-tensor
+ * optimizers). `offsets` are in elements. Tensors sharing storage with another tensor (views) are refused.
+ */
+export function packTensors(tensors: readonly Tensor[], label: string): { base: Tensor; offsets: number[] } {
+  const align = Math.max(16, gpu().limits.minStorageBufferOffsetAlignment) / 4;
+  const offsets: number[] = [];
+  let total = 0;
+  const shared = tensors.find((t) => !t.relocatable);
+  if (shared) throw new Error(`packTensors: ${shared} shares its storage with another tensor (a view) or was disposed`);
+  for (const t of tensors) {
+    if (t.dtype !== 'float32') throw new Error(`packTensors: tensor of shape [${t.shape}] is ${t.dtype}, expected float32`);
+    offsets.push(total);
+    total += Math.ceil(Math.max(t.size, 1) / align) * align;
+  }
+  const base = empty([total], 'float32', label);
+  tensors.forEach((t, i) => {
+    recorder.copy(t.buffer, t.byteOffset, base.buffer, offsets[i] * 4, t.size * 4);
+    t.relocate(base, offsets[i] * 4);
+  });
+  return { base, offsets };
+}
+
+/** A tensor of `shape` viewing `base`'s elements from `offset` on, bound as its own range like a
+ *  packed tensor (an optimizer's per-parameter state inside one flat buffer); contents as they are. */
+export function packedView(base: Tensor, offset: number, shape: readonly number[]): Tensor {
+  const align = Math.max(16, gpu().limits.minStorageBufferOffsetAlignment) / 4;
+  if (!Number.isInteger(offset / align) || offset < 0 || offset + numel(shape) > base.size) {
+    throw new Error(`packedView: [${shape}] at element ${offset} does not fit aligned in a tensor of ${base.size} elements`);
+  }
+  const view = empty(shape, base.dtype, 'packedView');
+  view.relocate(base, base.byteOffset + offset * 4);
+  return view;
 }
 
 /** A new tensor with uninitialised contents. */
@@ -261,7 +333,7 @@ function uploadWords(target: Tensor, words: Uint32Array): void {
   const staging = gpu().device.createBuffer({ size: bytes, usage: GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
   new Uint32Array(staging.getMappedRange()).set(words);
   staging.unmap();
-  recorder.copy(staging, 0, target.buffer, 0, bytes);
+  recorder.copy(staging, 0, target.buffer, target.byteOffset, bytes);
   recorder.onSubmit(() => staging.destroy());
 }
 

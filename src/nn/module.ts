@@ -149,7 +149,7 @@ export function loadTensors(
   for (const [name, value] of Object.entries(dict)) {
     const target = own[name];
     if (!target) continue;
-    if (isTensor(value)) recorder.copy(value.buffer, 0, target.buffer, 0, target.size * 4);
+    if (isTensor(value)) recorder.copy(value.buffer, value.byteOffset, target.buffer, target.byteOffset, target.size * 4);
     else upload(target, value.data);
   }
   return { missing, unexpected };

@@ -33,7 +33,7 @@ export class WeightAverage {
     for (const [name, param] of this.params) {
       const average = this.averages.get(name)!;
       if (weight === 1) {
-        recorder.copy(param.buffer, 0, average.buffer, 0, average.size * 4); // the first snapshot, exactly
+        recorder.copy(param.buffer, param.byteOffset, average.buffer, 0, average.size * 4); // the first snapshot, exactly
         continue;
       }
       const next = noGrad(() => tidy(() => add(average, mul(sub(param.detach(), average), weight))));
@@ -45,7 +45,7 @@ export class WeightAverage {
   /** Writes the average into the parameters. */
   copyToParameters(): void {
     if (this.count === 0) throw new Error('WeightAverage: no snapshot has been averaged yet');
-    for (const [name, param] of this.params) recorder.copy(this.averages.get(name)!.buffer, 0, param.buffer, 0, param.size * 4);
+    for (const [name, param] of this.params) recorder.copy(this.averages.get(name)!.buffer, 0, param.buffer, param.byteOffset, param.size * 4);
   }
 
   /** The averages by parameter name (live tensors) and the count, for checkpoints. */

@@ -111,15 +111,22 @@ export abstract class Optimizer<H extends GroupHyper, S extends object> {
   step(): void {
     for (const group of this.paramGroups) {
       for (const param of group.params) {
-        const grad = param.grad;
+        const grad = this.gradOf(param);
         if (!grad) continue;
-        expectFloat32(`${this.name}.step`, `the gradient of a parameter of shape [${param.shape}]`, grad);
-        if (grad.shape.join() !== param.shape.join()) {
-          throw new Error(`${this.name}.step: the gradient of a parameter of shape [${param.shape}] has shape [${grad.shape}]`);
-        }
         this.state.set(param, this.update(param, grad, group, this.state.get(param)));
       }
     }
+  }
+
+  /** The parameter's gradient (null when it has none), checked to be float32 of the parameter's shape. */
+  protected gradOf(param: Tensor): Tensor | null {
+    const grad = param.grad;
+    if (!grad) return null;
+    expectFloat32(`${this.name}.step`, `the gradient of a parameter of shape [${param.shape}]`, grad);
+    if (grad.shape.join() !== param.shape.join()) {
+      throw new Error(`${this.name}.step: the gradient of a parameter of shape [${param.shape}] has shape [${grad.shape}]`);
+    }
+    return grad;
   }
 
   /** Frees every parameter's gradient and sets it to null (torch's `set_to_none`). */

@@ -1,13 +1,23 @@
 /**
  * Stochastic gradient descent with momentum, dampening, weight decay and Nesterov momentum, exactly
- * as `torch.optim.SGD` in PyTorch 1.13 (see shaders/optim/sgd.wgsl for the update). One fused
- * dispatch per parameter tensor; the momentum buffer is made on a parameter's first step.
+ * as `torch.optim.SGD` in PyTorch 1.13 (see shaders/optim/sgd.wgsl for the update); the momentum
+ * buffer is made on a parameter's first step.
+ *
+ * Multi-tensor step: the constructor packs the parameters into one buffer (`packTensors`: each
+ * parameter stays the same tensor object, now a range of that buffer), and a step copies the gradients
+ * into a buffer of the same layout and runs one dispatch per parameter group (sgd_multi.wgsl, the same
+ * arithmetic element for element) over a table of the tensors that have a gradient; the momentum
+ * buffers are ranges of a third such buffer (the state dict still hands out one tensor per parameter).
+ * Where the parameters cannot be packed (one shares its storage with a view), or were moved since (another
+ * optimizer packed them), a step is one dispatch per parameter tensor (sgd.wgsl), with the same results.
  */
 import { Kernel } from '../engine/kernel.js';
-import { dispatch } from '../engine/recorder.js';
-import type { Tensor } from '../engine/tensor.js';
+import { dispatch, recorder, workgroups1d } from '../engine/recorder.js';
+import { empty, packTensors, packedView, tensor, type Tensor } from '../engine/tensor.js';
+import { keep } from '../engine/scope.js';
 import { Optimizer, definedOnly, nonNegative, vec4Workgroups, type ParamsInput } from './optimizer.js';
 import source from '../../shaders/optim/sgd.wgsl';
+import multiSource from '../../shaders/optim/sgd_multi.wgsl';
 
 export interface SGDOptions {
   lr: number;
@@ -25,12 +35,118 @@ export interface SGDState {
 }
 
 const kernel = new Kernel('sgd', source);
+const multiKernel = new Kernel('sgd_multi', multiSource);
+/** Elements of one tensor a workgroup of sgd_multi updates: a vec4 per invocation. */
+const ELEMENTS_PER_ENTRY = 4 * multiKernel.workgroupInvocations;
+
+/** The packed parameters and the buffers of the same layout (`offsets` in elements). */
+interface Pack {
+  params: Tensor;
+  offsets: Map<Tensor, number>;
+  grads: Tensor | null;
+  momenta: Tensor | null;
+  /** Per group, the segment table of the last step and its entries (rebuilt when they change). */
+  tables: Map<number, { entries: Uint32Array; table: Tensor }>;
+}
+
+const floatBits = (v: number) => new Uint32Array(Float32Array.of(v).buffer)[0];
 
 export class SGD extends Optimizer<SGDHyper, SGDState> {
   protected readonly stateKeys = { tensors: ['momentumBuffer'], numbers: [] };
+  private pack: Pack | null = null;
 
   constructor(params: ParamsInput<SGDHyper>, options: SGDOptions) {
     super('SGD', params, { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, ...definedOnly(options) } as SGDHyper);
+    const all = this.paramGroups.flatMap((g) => g.params);
+    if (all.every((p) => p.relocatable)) {
+      const { base, offsets } = packTensors(all, 'SGD parameters');
+      this.pack = { params: keep(base), offsets: new Map(all.map((p, i) => [p, offsets[i]])), grads: null, momenta: null, tables: new Map() };
+    }
+  }
+
+  /** Whether a step is the multi-tensor one: the parameters are still where this optimizer packed them. */
+  get packed(): boolean {
+    const pack = this.pack;
+    return (
+      pack !== null &&
+      this.paramGroups.every((g) =>
+        g.params.every((p) => !p.isDisposed && p.buffer === pack.params.buffer && p.byteOffset === pack.offsets.get(p)! * 4),
+      )
+    );
+  }
+
+  override step(): void {
+    if (!this.packed) {
+      super.step();
+      return;
+    }
+    const pack = this.pack!;
+    const size = pack.params.size;
+    this.paramGroups.forEach((h, g) => {
+      const hasMomentum = h.momentum !== 0;
+      const entries: number[] = [];
+      for (const param of h.params) {
+        const grad = this.gradOf(param);
+        if (!grad) continue;
+        const offset = pack.offsets.get(param)!;
+        pack.grads ??= keep(empty([size], 'float32', 'SGD gradients'));
+        recorder.copy(grad.buffer, grad.byteOffset, pack.grads.buffer, offset * 4, param.size * 4);
+        const state = this.state.get(param) ?? {};
+        const first = hasMomentum && !state.momentumBuffer;
+        if (hasMomentum) state.momentumBuffer = this.momentumView(pack, param, offset, state.momentumBuffer);
+        this.state.set(param, state);
+        const gradScale = floatBits(first ? 1 : 1 - h.dampening);
+        for (let start = 0; start < param.size; start += ELEMENTS_PER_ENTRY) {
+          entries.push((offset + start) / 4, param.size - start, gradScale, Number(first));
+        }
+      }
+      if (!entries.length) return;
+      dispatch(multiKernel, {
+        workgroups: workgroups1d(entries.length / 4),
+        buffers: {
+          segments: this.segmentTable(pack, g, Uint32Array.from(entries)),
+          grad: pack.grads!,
+          param: pack.params,
+          momentumBuffer: hasMomentum ? pack.momenta! : this.placeholder(),
+        },
+        uniforms: { entryCount: entries.length / 4, lr: h.lr, weightDecay: h.weightDecay, momentum: h.momentum },
+        constants: { HAS_MOMENTUM: Number(hasMomentum), NESTEROV: Number(h.nesterov) },
+      });
+    });
+  }
+
+  override dispose(): void {
+    super.dispose();
+    const pack = this.pack;
+    if (!pack) return;
+    for (const t of [pack.params, pack.grads, pack.momenta, ...[...pack.tables.values()].map((e) => e.table)]) t?.dispose();
+    pack.tables.clear();
+    this.pack = null;
+  }
+
+  /** The parameter's momentum buffer as its range of the packed momenta; one it had elsewhere (loaded
+   *  by loadStateDict, or made by a per-tensor step) is copied in and freed. */
+  private momentumView(pack: Pack, param: Tensor, offset: number, current: Tensor | undefined): Tensor {
+    // Uninitialised: a range is first read on its parameter's first step, which reads it as 0.
+    pack.momenta ??= keep(empty([pack.params.size], 'float32', 'SGD momentum buffers'));
+    const momenta = pack.momenta;
+    if (current && !current.isDisposed && current.buffer === momenta.buffer && current.byteOffset === offset * 4) return current;
+    const view = keep(packedView(momenta, offset, param.shape));
+    if (current) {
+      recorder.copy(current.buffer, current.byteOffset, momenta.buffer, offset * 4, param.size * 4);
+      current.dispose();
+    }
+    return view;
+  }
+
+  /** Group g's segment table on the GPU, uploaded again only when its entries change. */
+  private segmentTable(pack: Pack, g: number, entries: Uint32Array): Tensor {
+    const cached = pack.tables.get(g);
+    if (cached && cached.entries.length === entries.length && cached.entries.every((v, i) => v === entries[i])) return cached.table;
+    cached?.table.dispose();
+    const table = keep(tensor(new Int32Array(entries.buffer), [entries.length]));
+    pack.tables.set(g, { entries, table });
+    return table;
   }
 
   protected checkHyper(h: SGDHyper, where: string): void {

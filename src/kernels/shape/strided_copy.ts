@@ -37,7 +37,7 @@ export function copyStrided(x: Tensor, from: Region, out: Tensor, to: Region, sh
     for (let r = 0; r < runs; r++) {
       const source = from.offset + r * (ndim === 2 ? inStrides[0] : 0);
       const target = to.offset + r * (ndim === 2 ? outStrides[0] : 0);
-      recorder.copy(x.buffer, source * 4, out.buffer, target * 4, length * 4);
+      recorder.copy(x.buffer, x.byteOffset + source * 4, out.buffer, out.byteOffset + target * 4, length * 4);
     }
     return;
   }
