@@ -30,6 +30,11 @@ export interface SyntheticOptions {
   seed?: number;
 }
 
+/** syntheticDataset's options: `masks` attaches each face's exact mask (syntheticMask) to its sample. */
+export interface SyntheticDatasetOptions extends SyntheticOptions {
+  masks?: boolean;
+}
+
 export interface SyntheticFaces {
   /** One Float32 [C, size, size] image in [0, 1] per sample. */
   images: Float32Array[];
@@ -67,17 +72,53 @@ export function syntheticFaces({ count, size = 48, channels = 1, seed = 0 }: Syn
   return { images, labels, classNames: [...SYNTHETIC_CLASSES] };
 }
 
-/** The same samples, drawn on demand: a dataset for `DataLoader` that holds no images in memory. */
-export function syntheticDataset({ count, size = 48, channels = 1, seed = 0 }: SyntheticOptions) {
+/**
+ * The same samples, drawn on demand: a dataset for `DataLoader` that holds no images in memory.
+ * `label(index)` gives a sample's label without drawing it; with `masks`, each sample also carries
+ * `mask`, its exact face mask (syntheticMask), for compositing onto backgrounds (composite.ts).
+ */
+export function syntheticDataset({ count, size = 48, channels = 1, seed = 0, masks = false }: SyntheticDatasetOptions) {
   if (!Number.isInteger(count) || count < 0) throw new Error(`syntheticDataset: count must be a non-negative integer, got ${count}`);
   checkOptions(size, channels);
   return {
     length: count,
     classNames: [...SYNTHETIC_CLASSES],
-    get(index: number): Sample {
-      return { image: syntheticFace(seed, index, size, channels), label: syntheticLabel(seed, index), file: `synthetic:${seed}:${index}` };
+    label: (index: number) => syntheticLabel(seed, index),
+    get(index: number): Sample & { mask?: Float32Array } {
+      const sample = { image: syntheticFace(seed, index, size, channels), label: syntheticLabel(seed, index), file: `synthetic:${seed}:${index}` };
+      return masks ? { ...sample, mask: syntheticMask(seed, index, size) } : sample;
     },
   };
+}
+
+/**
+ * The exact face mask of sample `index`: Float32 [size, size], each pixel the coverage (0..1,
+ * antialiased over one pixel as the drawing is) of the face ellipse, the skin region that holds
+ * brows, eyes, cheeks, nose and mouth, in the sample's pose. Hair outside the face, the neck and the
+ * background are 0. It does not depend on the expression (the identity and pose do not), and it is
+ * computed beside the face, never changing how the face itself is drawn.
+ */
+export function syntheticMask(seed: number, index: number, size = 48): Float32Array {
+  checkOptions(size, 1);
+  const face = drawFace(new Generator(mixSeed(seed, index)), EXPRESSIONS[syntheticLabel(seed, index)]);
+  const unit = face.scale * 0.42 * size;
+  const pixel = 1 / unit;
+  const cos = Math.cos(face.rotation);
+  const sin = Math.sin(face.rotation);
+  const cx = size * (0.5 + face.shiftX);
+  const cy = size * (0.5 + face.shiftY);
+  const out = new Float32Array(size * size);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      // render()'s mapping of the pixel centre into face units, then paint()'s face ellipse.
+      const px = x + 0.5 - cx;
+      const py = y + 0.5 - cy;
+      const u = (cos * px + sin * py) / unit;
+      const v = (cos * py - sin * px) / unit;
+      out[y * size + x] = cover(ellipse(u, v - face.faceCy, face.faceW, face.faceH), pixel);
+    }
+  }
+  return out;
 }
 
 function checkOptions(size: number, channels: number): void {
