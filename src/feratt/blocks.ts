@@ -18,6 +18,7 @@ import { interpolate } from '../kernels/resample/index.js';
 import { isGradEnabled } from '../engine/autograd.js';
 import type { Tensor } from '../engine/tensor.js';
 import { BasicBlock, initResnet } from '../pcnn/resnet.js';
+import { RESNET34_BLOCKS, RESNET_FC_OUTPUTS } from './config.js';
 
 /** conv(x) (+ residual) (→ ReLU) as one dispatch (with gradients), with the conv module's geometry. */
 export function convForward(conv: Conv2d, x: Tensor, epilogue: { residual?: Tensor; relu?: boolean } = {}): Tensor {
@@ -85,10 +86,6 @@ function resnetStage(blocks: number, inChannels: number, channels: number, strid
   return new Sequential(...layers);
 }
 
-/** ResNet-34's block counts per stage. */
-export const RESNET34_BLOCKS = [3, 4, 6, 3] as const;
-/** Outputs of ResNet-34's classifier `fc` (ImageNet's classes), which FERAtt keeps but never runs. */
-export const RESNET_FC_OUTPUTS = 1000;
 
 /**
  * torchvision's resnet34 with its names (conv1, bn1, relu, maxpool, layer1..4, avgpool, fc) at base

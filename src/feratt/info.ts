@@ -5,9 +5,7 @@
  * linear layers; batch norm, pooling, resampling and elementwise work not counted). 46,417,652
  * parameters for the official configuration, 45,904,652 without the unused encoder.fc.
  */
-import { resolveFERAttConfig, type FERAttConfig } from './model.js';
-import { RESNET34_BLOCKS, RESNET_FC_OUTPUTS } from './blocks.js';
-import { CLASSIFIER_POOL } from './preact.js';
+import { CLASSIFIER_POOL, RESNET34_BLOCKS, RESNET_FC_OUTPUTS, resolveFERAttConfig, type FERAttConfig } from './config.js';
 
 export interface FERAttSize {
   parameters: number;

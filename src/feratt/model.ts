@@ -26,7 +26,9 @@
  * state_dict() does, and `loadStateDict` accepts a dict with both (their values must agree) or either
  * one. ResNet-34's classifier `attention_map.encoder.fc` (8w → 1000) is kept, loaded and saved, never run.
  * `parameters()` lists a shared tensor once: 46,417,652 parameters for the official configuration
- * (128x128x3, dim 64, 8 classes, width 64), 45,904,652 without encoder.fc (see info.ts).
+ * (128x128x3, dim 64, 8 classes, width 64), 45,904,652 without encoder.fc, and 10.09 G
+ * multiply-accumulates per image (see info.ts). A module tree walk (namedModules, batchNorms) meets the
+ * shared modules twice.
  *
  * Width scaling (config.width = w, the ResNet-34 base width, 64 officially): everything scales by w/64:
  * encoder w, 2w, 4w, 8w; decoder num_filters and feature filters f = w/2 (32 officially); PreActResNet
@@ -45,7 +47,8 @@
  *     channels whatever num_channels says (a gray input fails there); here encoder.conv1 takes
  *     inChannels, like conv_input, reconstruction and netclass.conv1 already do officially.
  *   - The 0.2 draw comes from a seeded Generator instead of Python's global `random`, and is made only
- *     when `clean` is given (the official forward would fail on x_org = None when the draw hits).
+ *     when `clean` is given and cleanProbability > 0 (the official forward would fail on x_org = None
+ *     when the draw hits).
  *   - In eval mode without a graph the encoder's batch norms are folded into their convolutions
  *     (the same function, computed in fewer passes).
  */
@@ -57,30 +60,9 @@ import { Generator } from '../engine/random.js';
 import type { Tensor } from '../engine/tensor.js';
 import { AttentionResNet, ConvRelu, ResidualBlockSR, convForward } from './blocks.js';
 import { PreActResEmbExNet } from './preact.js';
+import { CLASSIFIER_POOL, resolveFERAttConfig, type FERAttConfig, type FERAttResolvedConfig } from './config.js';
 
-export interface FERAttConfig {
-  /** Image channels C (3 officially). */
-  inChannels?: number;
-  numClasses?: number;
-  /** Size of the embedding z (64 officially). */
-  dim?: number;
-  /** Input [H, W], or one number for a square input: each side 128 (official) or 192. */
-  inputSize?: number | readonly [number, number];
-  /** ResNet-34 base width w (64 officially); an even number. Every other width scales by w/64. */
-  width?: number;
-  /** Probability that a training forward feeds `clean` to the classifier (0.2 officially). */
-  cleanProbability?: number;
-  /** Source of that draw (default: a Generator seeded with 0). */
-  generator?: Generator;
-}
-
-export interface FERAttResolvedConfig {
-  inChannels: number;
-  numClasses: number;
-  dim: number;
-  inputSize: [number, number];
-  width: number;
-}
+export { resolveFERAttConfig, FERATT_INPUT_SIZES, type FERAttConfig, type FERAttResolvedConfig } from './config.js';
 
 export interface FERAttOutput {
   /** Embedding [N, dim] (the official z). */
@@ -95,42 +77,6 @@ export interface FERAttOutput {
   features: Tensor;
   /** Whether the classifier saw `clean` instead of `attended` (the training-mode 0.2 draw). */
   classifiedClean: boolean;
-}
-
-/** The official input side, and the other side the architecture admits (see the header). */
-export const FERATT_INPUT_SIZES = [128, 192] as const;
-
-export function resolveFERAttConfig(config: FERAttConfig = {}): FERAttResolvedConfig {
-  const size = config.inputSize ?? 128;
-  const c: FERAttResolvedConfig = {
-    inChannels: config.inChannels ?? 3,
-    numClasses: config.numClasses ?? 8,
-    dim: config.dim ?? 64,
-    inputSize: typeof size === 'number' ? [size, size] : [size[0], size[1]],
-    width: config.width ?? 64,
-  };
-  const positive = (name: string, v: number) => {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`FERAtt: ${name} must be a positive integer, got ${String(v)}`);
-  };
-  positive('inChannels', c.inChannels);
-  positive('dim', c.dim);
-  if (!Number.isInteger(c.numClasses) || c.numClasses < 2) throw new Error(`FERAtt: numClasses must be an integer >= 2, got ${String(c.numClasses)}`);
-  if (!Number.isInteger(c.width) || c.width < 2 || c.width % 2) {
-    throw new Error(`FERAtt: width must be an even integer >= 2 (decoder and feature filters are width/2), got ${String(c.width)}`);
-  }
-  if (typeof size !== 'number' && (!Array.isArray(size) || size.length !== 2)) {
-    throw new Error(`FERAtt: inputSize must be a number or [H, W], got ${JSON.stringify(size)}`);
-  }
-  for (const side of c.inputSize) {
-    if (!(FERATT_INPUT_SIZES as readonly number[]).includes(side)) {
-      throw new Error(
-        `FERAtt: inputSize [${c.inputSize}] is not supported: each side must be 128 (official) or 192. ` +
-          'The attention encoder-decoder needs multiples of 64, and the classifier\'s fixed 4x4 average pool ' +
-          'of its layer4 map (side/32) must give 1x1 for Linear(8·width, dim)',
-      );
-    }
-  }
-  return c;
 }
 
 export class FERAtt extends Module {
@@ -183,7 +129,7 @@ export class FERAtt extends Module {
     // The draw is made on every training forward that could use it, so that the stream of draws
     // depends only on the sequence of such calls.
     const classifiedClean = this.training && clean !== undefined && this.cleanProbability > 0 && this.generator.random() < this.cleanProbability;
-    const { z, logits } = this.netclass.forward(avgPool2d(classifiedClean ? clean! : attended, 4));
+    const { z, logits } = this.netclass.forward(avgPool2d(classifiedClean ? clean! : attended, CLASSIFIER_POOL));
     return { z, logits, attended, attention, features, classifiedClean };
   }
 

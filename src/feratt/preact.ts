@@ -13,6 +13,7 @@ import { avgPool2d } from '../kernels/pool/index.js';
 import { flatten } from '../kernels/shape/index.js';
 import type { Tensor } from '../engine/tensor.js';
 import { convForward } from './blocks.js';
+import { CLASSIFIER_POOL } from './config.js';
 
 /**
  * PreActBlock: out = relu(bn1(x)); shortcut = shortcut(out) (1x1 conv, on the pre-activated input) where
@@ -44,9 +45,6 @@ export class PreActBlock extends Module {
     return convForward(this.conv2, h, { residual: shortcut });
   }
 }
-
-/** The classifier's fixed average pool of layer4's map (F.avg_pool2d(out, 4)). */
-export const CLASSIFIER_POOL = 4;
 
 /** PreActResEmbExNet(PreActBlock, [2, 2, 2, 2]). `forward` returns the embedding z and the logits. */
 export class PreActResEmbExNet extends Module {
