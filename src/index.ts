@@ -31,3 +31,6 @@ export { encodeSafetensors, decodeSafetensors } from './engine/io/safetensors.js
 export { PCNN, type PCNNConfig, type PCNNOutput, type PCNNInternals } from './pcnn/model.js';
 export { pcnnLoss, type PCNNLossOptions } from './pcnn/loss.js';
 export { cropBoxes } from './pcnn/geometry.js';
+export { FERAtt, type FERAttConfig, type FERAttOutput } from './feratt/model.js';
+export { ferattLoss, dgmmLoss, attentionLoss, gmmAccuracy, type FERAttLossTerms, type FERAttLossOptions, type AttentionLossOptions } from './feratt/loss.js';
+export { ferattSize, type FERAttSize } from './feratt/info.js';

@@ -351,13 +351,32 @@ const opCases: Record<string, [() => unknown, RegExp][]> = {
   pcnnLoss: [
     [() => api.pcnnLoss(t(2, 7), t(2, 6), new Int32Array(2)), /pcnnLoss: out \[2,7\] and heads \[2,6\] must both be logits of shape \[N, classes\]/],
   ],
+  dgmmLoss: [
+    [() => api.dgmmLoss(t(2, 3, 1), [0, 1], 2), /dgmmLoss: expected embeddings \[N, dim\] with N >= 1, got \[2,3,1\]/],
+    [() => api.dgmmLoss(ints(2, 3), [0, 1], 2), /dgmmLoss: z must be a float32 tensor, got int32 of shape \[2,3\]/],
+    [() => api.dgmmLoss(t(2, 3), [0, 2], 2), /dgmmLoss: label 2 at 1 is not a class index in \[0, 2\)/],
+    [() => api.dgmmLoss(t(2, 3), [0], 2), /dgmmLoss: 1 labels for 2 embeddings/],
+  ],
+  attentionLoss: [
+    [() => api.attentionLoss(t(1, 3, 4, 4), t(1, 3, 4, 5)), /attentionLoss: clean \[1,3,4,4\] and attended \[1,3,4,5\] must have one shape/],
+    [() => api.attentionLoss(t(1, 3, 4, 4), ints(1, 3, 4, 4)), /attentionLoss: attended must be a float32 tensor, got int32 of shape \[1,3,4,4\]/],
+  ],
+  ferattLoss: [
+    [() => api.ferattLoss({ z: t(2, 4), logits: t(2, 3), attended: t(2, 3, 4, 4) }, [0, 1], t(2, 3, 4, 5)), /ferattLoss: target \[2,3,4,5\] and attended \[2,3,4,4\] must have one shape/],
+    [() => api.ferattLoss({ z: t(3, 4), logits: t(2, 3), attended: t(2, 3, 4, 4) }, [0, 1], t(2, 3, 4, 4)), /ferattLoss: z \[3,4\] must be \[N, dim\] for logits \[2,3\]/],
+    [() => api.ferattLoss({ z: t(2, 4), logits: t(2, 3), attended: t(2, 3, 4, 4) }, [0, 3], t(2, 3, 4, 4)), /ferattLoss: label 3 at 1 is not a class index in \[0, 3\)/],
+  ],
+  gmmAccuracy: [
+    [() => api.gmmAccuracy([1, 2, 3], [0, 1], 2), /gmmAccuracy: 3 values are not rows of dim 2/],
+    [() => api.gmmAccuracy([1, 2, 3, 4], [0], 2), /gmmAccuracy: 1 labels for 2 embeddings/],
+  ],
 };
 
 /** Exports of src/index.ts that are not ops on tensors (device, creation, scopes, io, classes, namespaces). */
 const notOps = new Set([
   'init', 'release', 'gpu', 'Tensor', 'tensor', 'empty', 'zeros', 'ones', 'full', 'randn', 'rand', 'upload', 'tidy', 'keep',
   'noGrad', 'isGradEnabled', 'flush', 'pool', 'Generator', 'manualSeed', 'nn', 'optim', 'encodeSafetensors',
-  'decodeSafetensors', 'PCNN', 'cropBoxes',
+  'decodeSafetensors', 'PCNN', 'cropBoxes', 'FERAtt', 'ferattSize',
   // The graph's host-side structure and its asynchronous reader (attentionGraph, which checks edges, has cases).
   'AttentionGraph', 'readEdgeIndex',
 ]);
@@ -391,6 +410,8 @@ test('modules and the model name the layer and the expected shape', () => {
     [() => new PCNN({ width: 1, inputSize: [4, 4] }), /PCNN: input size 4x4 gives an empty leftCheek crop \(0x2\)/],
     [() => new PCNN({ width: 1, inChannels: 2 }), /PCNN: inChannels must be 1 or 3, got 2/],
     [() => new PCNN({ width: 0 }), /PCNN: width must be a positive integer, got 0/],
+    [() => new api.FERAtt({ inputSize: 64 }), /FERAtt: inputSize \[64,64\] is not supported: each side must be 128 \(official\) or 192/],
+    [() => api.ferattSize({ width: 3 }), /FERAtt: width must be an even integer >= 2/],
   ];
   for (const [call, message] of cases) api.tidy(() => assert.throws(call, message));
 });

@@ -21,6 +21,7 @@ import { reshape } from '../kernels/shape/index.js';
 import { matmul } from '../kernels/matmul/index.js';
 import { crossEntropy } from '../kernels/softmax/index.js';
 import { tensor, type Tensor } from '../engine/tensor.js';
+import { expectFloat32 } from '../kernels/checks.js';
 
 function hostLabels(labels: Int32Array | readonly number[], n: number, numClasses: number | null, op: string): Int32Array {
   const out = Int32Array.from(labels);
@@ -41,7 +42,8 @@ function hostLabels(labels: Int32Array | readonly number[], n: number, numClasse
  * classes are present decides the graph.
  */
 export function dgmmLoss(z: Tensor, labels: Int32Array | readonly number[], numClasses: number, { sigma = 1 } = {}): Tensor {
-  if (z.ndim !== 2) throw new Error(`dgmmLoss: expected embeddings [N, dim], got [${z.shape}]`);
+  expectFloat32('dgmmLoss', 'z', z);
+  if (z.ndim !== 2 || z.shape[0] < 1) throw new Error(`dgmmLoss: expected embeddings [N, dim] with N >= 1, got [${z.shape}]`);
   if (!(sigma > 0)) throw new Error(`dgmmLoss: sigma must be positive, got ${sigma}`);
   const [n, dim] = z.shape;
   const y = hostLabels(labels, n, numClasses, 'dgmmLoss');
@@ -74,6 +76,8 @@ export interface AttentionLossOptions {
 
 /** Attloss(x_org, att): how far the attended reconstruction is from the clean face. */
 export function attentionLoss(clean: Tensor, attended: Tensor, { form = 'tanh' }: AttentionLossOptions = {}): Tensor {
+  expectFloat32('attentionLoss', 'clean', clean);
+  expectFloat32('attentionLoss', 'attended', attended);
   if (clean.shape.join() !== attended.shape.join()) {
     throw new Error(`attentionLoss: clean [${clean.shape}] and attended [${attended.shape}] must have one shape`);
   }
@@ -107,7 +111,14 @@ export function ferattLoss(
   target: Tensor,
   { sigma = 1, form = 'tanh' }: FERAttLossOptions = {},
 ): FERAttLossTerms {
+  expectFloat32('ferattLoss', 'logits', out.logits);
   if (out.logits.ndim !== 2) throw new Error(`ferattLoss: expected logits [N, classes], got [${out.logits.shape}]`);
+  if (out.z.ndim !== 2 || out.z.shape[0] !== out.logits.shape[0]) {
+    throw new Error(`ferattLoss: z [${out.z.shape}] must be [N, dim] for logits [${out.logits.shape}]`);
+  }
+  if (target.shape.join() !== out.attended.shape.join()) {
+    throw new Error(`ferattLoss: target [${target.shape}] and attended [${out.attended.shape}] must have one shape`);
+  }
   const numClasses = out.logits.shape[1];
   const y = hostLabels(labels, out.logits.shape[0], numClasses, 'ferattLoss');
   const ce = crossEntropy(out.logits, y);
