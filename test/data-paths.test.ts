@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { repoRoot } from './helpers/index.js';
 import { ckplus48, imageFolder } from '../src/fer/data/index.js';
-import { predictImages, predictionPaths } from '../src/pcnn/predict.js';
+import { predictImages } from '../src/pcnn/predict.js';
+import { predictionPaths } from '../src/fer/predict.js';
 import { PCNN } from '../src/pcnn/model.js';
 
 const image = path.join(repoRoot, 'test', 'fixtures', 'data', 'gray8.png');

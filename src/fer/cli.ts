@@ -19,10 +19,11 @@ import { evaluate } from './evaluate.js';
 import { finishTraining } from '../pcnn/recalibrate.js';
 import { formatReport, pct } from './metrics.js';
 import { confusionMatrixChart } from './plot.js';
+import { PCNN } from '../pcnn/model.js';
 import { createModel, family, familyOf, type FerModel, type ModelSpec } from './families.js';
 import { loadCheckpoint, loadWeights, saveCheckpoint } from './checkpoint.js';
 import {
-  evalTransform, occludeRegion, occludePatch, rotateBy, EYES, MOUTH, subjectFolds, subjectSplit, ckplus48,
+  occludeRegion, occludePatch, rotateBy, EYES, MOUTH, subjectFolds, subjectSplit, ckplus48,
   type Transform, type Dataset,
 } from './data/index.js';
 
@@ -154,6 +155,7 @@ function dataChoice(o: ParsedOptions<typeof splitOptions & typeof modelOptions>)
     fold: o.fold,
     folds: o.folds,
     syntheticCount: o['synthetic-count'],
+    masks: family(o.model).needsMasks,
   };
 }
 
@@ -172,6 +174,7 @@ function checkSplitOptionsUsed(o: { data: string }, given: ReadonlySet<string>):
 
 async function cmdTrain(o: TrainCommandOptions, given: ReadonlySet<string>): Promise<void> {
   checkSplitOptionsUsed(o, given);
+  finishes(o); // refuses a finish the model cannot have, before any training
   const config = trainConfig(o, o.out);
   makeOutputFolder(o.out, '--out');
   const data = resolveData(dataChoice(o));
@@ -246,7 +249,8 @@ async function cmdEval(o: ParsedOptions<typeof evalOptions>, given: ReadonlySet<
   const classNames = saved ?? data.classNames;
   const variants: [string, Transform | undefined][] = [['clean', undefined]];
   if (o.robustness) {
-    const norm = (f: (img: Float32Array, s: readonly [number, number, number]) => Float32Array): Transform => (img, s) => evalTransform(f(img, s), s);
+    const { evalTransform } = familyOf(model);
+    const norm = (f: (img: Float32Array, s: readonly [number, number, number]) => Float32Array): Transform => (img, s, g) => evalTransform(f(img, s), s, g);
     variants.push(
       ['occluded eyes', norm((img, s) => occludeRegion(img, s, EYES))],
       ['occluded mouth', norm((img, s) => occludeRegion(img, s, MOUTH))],
@@ -315,9 +319,9 @@ async function inferenceLatency(model: FerModel, repeats: number): Promise<numbe
   for (let i = 0; i <= repeats; i++) {
     const t0 = performance.now();
     const { logits, auxiliary } = noGrad(() => tidy(() => familyOf(model).predict(model, x)));
-    await Promise.all([logits.toArray(), auxiliary.toArray()]);
+    await Promise.all([logits.toArray(), auxiliary?.toArray()]);
     logits.dispose();
-    auxiliary.dispose();
+    auxiliary?.dispose();
     if (i > 0) times.push(performance.now() - t0); // the first run compiles pipelines
   }
   x.dispose();
@@ -433,6 +437,7 @@ async function foldAccuracies(config: TrainOptions, split: { train: Dataset; tes
 /** The recipe's end (finishTraining: the average in, BatchNorm statistics re-estimated), then every rule on
  *  the test images. */
 async function finishAndEvaluate(result: TrainResult, config: TrainOptions, data: { train: Dataset; test: Dataset }, o: CvCommandOptions) {
+  if (!(result.model instanceof PCNN)) throw new Error(`finishing a ${familyOf(result.model).title} model is not supported`);
   await finishTraining(result.model, result.average, data.train, { batchSize: config.batch, perPath: o['per-path-bn'] });
   return evaluateRules(result.model, data.test, config);
 }
@@ -444,7 +449,11 @@ function evaluateRules(model: FerModel, test: Dataset, config: TrainOptions) {
 
 /** Whether the recipe ends with weight averaging or a re-estimation of BatchNorm statistics. */
 function finishes(o: CvCommandOptions): boolean {
-  return o['average-from'] !== undefined || o['per-path-bn'];
+  const finishing = o['average-from'] !== undefined || o['per-path-bn'];
+  if (finishing && o.model !== 'pcnn') {
+    throw new Error(`--average-from and --per-path-bn are for --model pcnn (their BatchNorm re-estimation knows PCNN's two layer4 passes); not for --model ${o.model}`);
+  }
+  return finishing;
 }
 
 function describeFinish(o: CvCommandOptions): string {

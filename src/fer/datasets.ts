@@ -27,6 +27,8 @@ export interface DataChoice {
   folds?: number;
   /** Size of the synthetic training set (validation: a quarter of it). */
   syntheticCount?: number;
+  /** The synthetic faces carry their exact masks (for compositing, FERAtt). */
+  masks?: boolean;
 }
 
 export interface ResolvedData {
@@ -53,7 +55,7 @@ export function resolveData(choice: DataChoice): ResolvedData {
   const options = { channels: inChannels, size: [inputSize, inputSize] as const };
   if (data === 'synthetic') {
     const count = choice.syntheticCount ?? 4200;
-    const train = syntheticDataset({ count, size: inputSize, channels: inChannels, seed: seed * 2 + 1 });
+    const train = syntheticDataset({ count, size: inputSize, channels: inChannels, seed: seed * 2 + 1, masks: choice.masks });
     const test = syntheticDataset({ count: Math.ceil(count / 4), size: inputSize, channels: inChannels, seed: seed * 2 + 2 });
     const sources = { train: `${count} synthetic faces`, test: `${test.length} synthetic faces` };
     return { name: 'synthetic', train, test, classNames: train.classNames, skipped: [], sources };

@@ -1,8 +1,8 @@
 /** Evaluation of a model on a dataset: the classifier's accuracy and confusion matrix, and the accuracy of
  *  the family's auxiliary rule (PCNN: the summed sense heads). */
-import { DataLoader, evalTransform, type Dataset, type Transform } from './data/index.js';
+import { DataLoader, type Dataset, type Transform } from './data/index.js';
 import { hflip } from './data/augment.js';
-import type { FerModel } from './families.js';
+import { familyOf, type FerModel } from './families.js';
 import { predictBatch } from './step.js';
 import { ConfusionMatrix, argmaxRows, type ClassificationReport } from './metrics.js';
 
@@ -36,7 +36,7 @@ export async function evaluate(
     batchSize,
     shape,
     shuffle: false,
-    transform: transform ?? ((image, s) => evalTransform(image, s)),
+    transform: transform ?? familyOf(model).evalTransform,
   });
   const wasTraining = model.training;
   model.eval();

@@ -3,22 +3,32 @@
  * it from a configuration, its training loss, its inference outputs, and what its forward writes besides
  * them. Adding a model is one entry here and a folder of its own (src/pcnn, src/feratt).
  */
-import type { Tensor } from '../engine/tensor.js';
-import type { StateDict } from '../nn/module.js';
-import { SGD } from '../optim/index.js';
+import { tensor, type Tensor } from '../engine/tensor.js';
+import { loadTensors, type StateDict } from '../nn/module.js';
+import { add, mul, sub } from '../kernels/elementwise/index.js';
+import { sum } from '../kernels/reduce/index.js';
+import { reshape } from '../kernels/shape/index.js';
+import { matmul } from '../kernels/matmul/index.js';
+import { Adam, SGD } from '../optim/index.js';
+import { augment, compositeDataset, evalTransform, type Dataset, type Sample, type Transform } from './data/index.js';
 import type { GroupHyper, Optimizer } from '../optim/optimizer.js';
 import { PCNN, type PCNNConfig } from '../pcnn/model.js';
 import { pcnnLoss, type PCNNLossOptions } from '../pcnn/loss.js';
 import { loadAllButClassHeads, trunkStateFromResnet } from '../pcnn/pretrained.js';
 import { loadRegistrationState, registrationState } from '../pcnn/recalibrate.js';
-import { predictImages, type Prediction } from '../pcnn/predict.js';
+import { predictImages } from '../pcnn/predict.js';
+import type { Prediction } from './predict.js';
 import { pcnnMacs } from '../pcnn/info.js';
+import { FERAtt, type FERAttResolvedConfig } from '../feratt/model.js';
+import { ferattLoss } from '../feratt/loss.js';
+import { ferattSize } from '../feratt/info.js';
+import { predictFERAttImages } from '../feratt/predict.js';
 
-export const MODEL_NAMES = ['pcnn'] as const;
+export const MODEL_NAMES = ['pcnn', 'feratt'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 
 /** A model of one of the families. */
-export type FerModel = PCNN;
+export type FerModel = PCNN | FERAtt;
 
 /** What every family's configuration has (the data pipeline reads these). */
 export interface BaseConfig {
@@ -29,7 +39,7 @@ export interface BaseConfig {
 }
 
 /** A configuration with its family named: what checkpoints and training options hold. */
-export type ModelSpec = { name: 'pcnn'; config: Required<PCNNConfig> };
+export type ModelSpec = { name: 'pcnn'; config: Required<PCNNConfig> } | { name: 'feratt'; config: FERAttResolvedConfig };
 
 /** One training batch as tensors: the input, the labels and, for models trained towards a clean face
  *  (FERAtt), that face. */
@@ -78,12 +88,20 @@ export interface Family<M extends FerModel, C extends BaseConfig> {
   /** State kept in checkpoints beside the state dict (PCNN's registration statistics), and its loading. */
   extraState(model: M): Record<string, Tensor>;
   loadExtraState(model: M, state: StateDict, file: string): void;
+  /** The training samples an epoch draws from `train` (FERAtt: its faces composited on backgrounds). */
+  trainingSet(train: Dataset, o: { seed: number; config: C; augment: boolean }): Dataset;
+  /** The augmentation of training images, and the transform of every image the model is given otherwise. */
+  augment: Transform | null;
+  evalTransform: Transform;
+  /** Whether the faces it trains on need their masks (the synthetic set then attaches them). */
+  needsMasks: boolean;
   /** Class probabilities of image files, and a picture of what the model saw for each under `out`. */
   predictImages(model: M, files: string[], classNames: string[], out: string): Promise<Prediction[]>;
   /** Forward and the model's training loss, with the graph recorded; logits are the classifier's. */
   trainingLoss(model: M, input: TrainingInput, options: LossOptions): { loss: Tensor; logits: Tensor };
-  /** The classifier's logits and the auxiliary rule's scores (both [N, classes], larger is likelier). */
-  predict(model: M, x: Tensor): { logits: Tensor; auxiliary: Tensor };
+  /** The classifier's logits and the auxiliary rule's scores (both [N, classes], larger is likelier).
+   *  A rule that needs the labels (FERAtt's GMM accuracy) scores only when they are given. */
+  predict(model: M, x: Tensor, labels?: Int32Array): { logits: Tensor; auxiliary?: Tensor };
   /** Running statistics a training forward updates that are not among the model's buffers. */
   extraStatistics(model: M): Tensor[];
   optimizer(model: M, recipe: OptimizerRecipe): AnyOptimizer;
@@ -108,6 +126,10 @@ const pcnn: Family<PCNN, Required<PCNNConfig>> = {
     `${model.parameters().reduce((s, p) => s + p.size, 0).toLocaleString('en')} parameters, ` +
     `${(pcnnMacs(config) / 1e6).toFixed(1)} MMAC per image (layer4 counted twice)`,
   ignoredPrefixes: ['resnet'],
+  trainingSet: (train) => train,
+  augment: (image, shape, g) => augment(image, shape, g),
+  evalTransform: (image, shape) => evalTransform(image, shape),
+  needsMasks: false,
   extraState: registrationState,
   loadExtraState: loadRegistrationState,
   predictImages,
@@ -130,15 +152,107 @@ const pcnn: Family<PCNN, Required<PCNNConfig>> = {
   loadAllButClassHeads,
 };
 
+/**
+ * FERAtt with the official GMM training step (Adam; CE + DGMM + attention loss). Its auxiliary rule is
+ * the official log's 'gmm' accuracy: each image goes to the nearest mean embedding of the classes of its
+ * batch, the means taken with the batch's labels, so it measures how well z separates the classes rather
+ * than being a rule usable without labels.
+ */
+const feratt: Family<FERAtt, FERAttResolvedConfig> = {
+  name: 'feratt',
+  title: 'FERAtt',
+  auxiliaryRule: 'GMM nearest class mean',
+  optionDefaults: { 'input-size': 128, 'in-channels': 3, lr: 1e-4 },
+  create: (config) => new FERAtt(config),
+  configFromOptions: (o) => ({ inChannels: o.inChannels, width: o.width, numClasses: o.classes, inputSize: [o.inputSize, o.inputSize], dim: 64 }),
+  paperConfig: { inChannels: 3, width: 64, numClasses: 8, inputSize: [128, 128], dim: 64 },
+  describe(config) {
+    const { parameters, unusedParameters, macs } = ferattSize(config);
+    return `FERAtt ${config.inputSize.join('x')}x${config.inChannels}, width ${config.width}, dim ${config.dim}, ${config.numClasses} classes: ` +
+      `${parameters.toLocaleString('en')} parameters (${unusedParameters.toLocaleString('en')} of them in the unused encoder.fc), ` +
+      `${(macs / 1e6).toFixed(1)} MMAC per image`;
+  },
+  trainingLoss(model, { x, y, clean }, _options) {
+    if (!clean) throw new Error('FERAtt training step: the batch has no clean faces (the attention loss needs them); train on composited faces');
+    const out = model.forward(x, clean);
+    return { loss: ferattLoss(out, y, clean).total, logits: out.logits };
+  },
+  predict(model, x, labels) {
+    const { z, logits } = model.forward(x);
+    return { logits, ...(labels ? { auxiliary: nearestBatchMeanScores(z, labels, model.config.numClasses) } : {}) };
+  },
+  extraStatistics: () => [],
+  optimizer: (model, { lr, weightDecay }) => new Adam(model.parameters(), { lr, weightDecay }),
+  backbone: 'a torchvision ResNet-34 for the attention encoder',
+  loadBackbone(model, resnet, file) {
+    const state = Object.fromEntries(Object.entries(resnet).map(([name, value]) => [`attention_map.encoder.${name}`, value]));
+    const own = Object.fromEntries(Object.entries(model.stateDict()).filter(([name]) => name.startsWith('attention_map.encoder.')));
+    loadTensors(own, state, { owner: `FERAtt's attention encoder from ${file} (a torchvision ResNet-34)` });
+    return `loaded into the attention encoder (attention_map.encoder, ResNet-34 with its fc)`;
+  },
+  loadAllButClassHeads(model, state, file) {
+    const isHead = (name: string) => name.startsWith('netclass.classification.');
+    const own = Object.fromEntries(Object.entries(model.stateDict()).filter(([name]) => !isHead(name)));
+    const body = Object.fromEntries(Object.entries(state).filter(([name]) => !isHead(name)));
+    loadTensors(own, body, { owner: `FERAtt from ${file}, all but the class head netclass.classification` });
+  },
+  ignoredPrefixes: [],
+  trainingSet: compositedFaces,
+  // The official input is the image / 255, without normalisation; the composites carry their own augmentation.
+  augment: null,
+  evalTransform: (image) => image,
+  needsMasks: true,
+  extraState: () => ({}),
+  loadExtraState(_model, state, file) {
+    throw new Error(`${file}: holds ${Object.keys(state).length} registration statistics, which only PCNN has`);
+  },
+  predictImages: predictFERAttImages,
+};
+
+/** FERAtt's training data: each epoch, every face composited on a new background (compositeDataset), the
+ *  clean face its target; without augmentation the geometry and the colour jitter are left out. */
+function compositedFaces(train: Dataset, { seed, config, augment }: { seed: number; config: FERAttResolvedConfig; augment: boolean }): Dataset {
+  const still = { scale: 0, flip: false, degrees: 0, translation: 0, warp: 0, jitter: false } as const;
+  // Each face is drawn (or decoded) once and kept: epochs composite the same faces anew.
+  const faces: (Sample | undefined)[] = [];
+  const cached = Array.isArray(train) ? train : { length: train.length, get: (index: number) => (faces[index] ??= (train as { get(i: number): Sample }).get(index)) };
+  const labels = 'label' in train && typeof train.label === 'function' ? Int32Array.from({ length: train.length }, (_, i) => (train.label as (i: number) => number)(i)) : undefined;
+  const composites = compositeDataset(cached, {
+    seed, size: config.inputSize[0], channels: config.inChannels, ...(labels ? { labels } : {}), ...(augment ? {} : still),
+  });
+  return { length: composites.length, get: (index, epoch = 0) => composites.sample(epoch, index) };
+}
+
+/** −‖z_i − μ_c‖² / 2 for the classes c present in the batch (μ_c their mean embedding), −∞ for the others. */
+function nearestBatchMeanScores(z: Tensor, labels: Int32Array, numClasses: number): Tensor {
+  const [n, dim] = z.shape;
+  const present = [...new Set(labels)].sort((a, b) => a - b);
+  const averaging = new Float32Array(present.length * n);
+  present.forEach((c, j) => {
+    const members = labels.filter((label) => label === c).length;
+    labels.forEach((label, i) => void (label === c && (averaging[j * n + i] = 1 / members)));
+  });
+  const mu = matmul(tensor(averaging, [present.length, n]), z);
+  const diff = sub(reshape(z, [n, 1, dim]), reshape(mu, [1, present.length, dim]));
+  const scores = mul(sum(mul(diff, diff), 2), -0.5);
+  const spread = new Float32Array(present.length * numClasses);
+  present.forEach((c, j) => (spread[j * numClasses + c] = 1));
+  const absent = new Float32Array(numClasses).fill(-Infinity);
+  present.forEach((c) => (absent[c] = 0));
+  return add(matmul(scores, tensor(spread, [present.length, numClasses])), tensor(absent, [numClasses]));
+}
+
 /** The family of a model. */
 export function familyOf(model: FerModel): Family<FerModel, BaseConfig> {
   if (model instanceof PCNN) return pcnn;
+  if (model instanceof FERAtt) return feratt;
   throw new Error(`familyOf: ${(model as object).constructor.name} is not a model of ${MODEL_NAMES.join(', ')}`);
 }
 
 /** The family named `name` (a CLI --model or a checkpoint's metadata). */
 export function family(name: string): Family<FerModel, BaseConfig> {
   if (name === 'pcnn') return pcnn;
+  if (name === 'feratt') return feratt;
   throw new Error(`unknown model '${name}'; expected one of ${MODEL_NAMES.join(', ')}`);
 }
 

@@ -67,11 +67,11 @@ export class Canvas {
     });
   }
 
-  /** Grayscale image [H, W] with values in [lo, hi], drawn at (x, y) with `scale` pixels per value. */
-  image(x: number, y: number, values: ArrayLike<number>, h: number, w: number, scale = 1): void {
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (let i = 0; i < h * w; i++) {
+  /** Grayscale image [H, W] drawn at (x, y) with `scale` pixels per value, [lo, hi] black to white:
+   *  `range`, or the values' own. */
+  image(x: number, y: number, values: ArrayLike<number>, h: number, w: number, scale = 1, range?: readonly [number, number]): void {
+    let [lo, hi] = range ?? [Infinity, -Infinity];
+    for (let i = 0; !range && i < h * w; i++) {
       lo = Math.min(lo, values[i]);
       hi = Math.max(hi, values[i]);
     }

@@ -119,7 +119,7 @@ function saveRunningStatistics(model: FerModel): { restore(): void; dispose(): v
   const live = [...new Set([...model.namedBuffers().map(([, t]) => t), ...familyOf(model).extraStatistics(model)])];
   const saved = live.map((t) => keep(t.clone()));
   return {
-    restore: () => live.forEach((t, i) => recorder.copy(saved[i].buffer, 0, t.buffer, 0, t.size * 4)),
+    restore: () => live.forEach((t, i) => recorder.copy(saved[i].buffer, saved[i].byteOffset, t.buffer, t.byteOffset, t.size * 4)),
     dispose: () => saved.forEach((t) => t.dispose()),
   };
 }
@@ -138,12 +138,13 @@ async function readAndDispose(lossValue: Tensor, logits: Tensor): Promise<StepRe
 /** The classifier's logits and the auxiliary rule's scores for a batch (PCNN: the summed sense heads),
  *  without recording a graph. */
 export async function predictBatch(model: FerModel, batch: Batch): Promise<{ logits: Float32Array; auxiliary: Float32Array }> {
-  const { logits, auxiliary } = noGrad(() => tidy(() => familyOf(model).predict(model, inputTensor(model, batch))));
+  const { logits, auxiliary } = noGrad(() => tidy(() => familyOf(model).predict(model, inputTensor(model, batch), batch.y)));
   try {
+    if (!auxiliary) throw new Error(`predictBatch: the ${familyOf(model).title} auxiliary rule gave no scores with the labels given`);
     const [l, a] = await Promise.all([logits.toArray(), auxiliary.toArray()]);
     return { logits: l, auxiliary: a };
   } finally {
     logits.dispose();
-    auxiliary.dispose();
+    auxiliary?.dispose();
   }
 }

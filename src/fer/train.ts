@@ -13,7 +13,7 @@ import { manualSeed } from '../engine/random.js';
 import { StepLR, WeightAverage } from '../optim/index.js';
 import { pool } from '../engine/pool.js';
 import { writeFileAtomic } from '../engine/io/atomic-file.js';
-import { DataLoader, augment, type Dataset } from './data/index.js';
+import { DataLoader, type Dataset } from './data/index.js';
 import { createModel, family, familyOf, type AnyOptimizer, type FerModel, type ModelName, type ModelSpec } from './families.js';
 import { trainStep, guardedTrainStep, type Batch, type StepResult } from './step.js';
 import { checkSameRecipe } from './recipe.js';
@@ -339,13 +339,14 @@ function stepsPerEpoch(images: number, batch: number): number {
 
 function trainingLoader(train: Dataset, options: TrainOptions): DataLoader {
   const { inChannels, inputSize } = options.model.config;
-  return new DataLoader(train, {
+  const { trainingSet, augment } = family(options.model.name);
+  return new DataLoader(trainingSet(train, { seed: options.seed, config: options.model.config, augment: options.augment }), {
     batchSize: options.batch,
     shape: [inChannels, inputSize[0], inputSize[1]],
     shuffle: true,
     seed: options.seed,
     dropLast: dropsLastBatch(train.length, options.batch),
-    transform: options.augment ? (image, s, g) => augment(image, s, g) : undefined,
+    transform: options.augment ? augment ?? undefined : undefined,
   });
 }
 

@@ -2,65 +2,24 @@
  * Prediction on image files: class probabilities, and a PNG per image showing what PCNN looks at: the
  * input, its five crops, the reassembled local map x10, its registration x11 and the probabilities.
  */
-import { readFileSync, statSync } from 'node:fs';
-import path from 'node:path';
 import { noGrad } from '../engine/autograd.js';
 import { tidy, keep } from '../engine/scope.js';
 import { tensor, type Tensor } from '../engine/tensor.js';
 import { softmax } from '../kernels/softmax/index.js';
 import { mean } from '../kernels/reduce/index.js';
 import { writeFileAtomic } from '../engine/io/atomic-file.js';
-import { prepareImage, evalTransform } from '../fer/data/index.js';
+import { drawProbabilities, predictionInputs, type Prediction } from '../fer/predict.js';
+import { evalTransform } from '../fer/data/index.js';
 import { cropBoxes } from './geometry.js';
 import { Canvas, PALETTE } from '../fer/plot.js';
 import type { PCNN } from './model.js';
-
-export interface Prediction {
-  file: string;
-  probabilities: number[];
-  png: string;
-}
-
-/** The bytes of an image file; a folder or an unreadable path is an error naming it (readFileSync's
- *  EISDIR does not say which path). */
-function readImageFile(file: string): Buffer {
-  let isFolder: boolean;
-  try {
-    isFolder = statSync(file).isDirectory();
-  } catch (error) {
-    throw new Error(`predict: cannot read ${file}: ${(error as Error).message}`);
-  }
-  if (isFolder) throw new Error(`predict: ${file} is a folder; give the image files in it`);
-  return readFileSync(file);
-}
-
-/**
- * The PNG written for each input: `<out>/<base name>.prediction.png`. Inputs whose base names coincide
- * (a/face.png and b/face.png, or the same file twice) would overwrite one another's PNG, so each later
- * one gets the first free suffix, in the order given: face.prediction.png, face-2.prediction.png, ...
- * Names are compared ignoring case, since Face.png and face.png are one file on case-insensitive file
- * systems. Each Prediction's `png` says which file is whose.
- */
-export function predictionPaths(files: readonly string[], out: string): string[] {
-  const taken = new Set<string>();
-  return files.map((file) => {
-    const base = path.basename(file).replace(/\.[^.]+$/, '');
-    let name = base;
-    for (let copy = 2; taken.has(name.toLowerCase()); copy++) name = `${base}-${copy}`;
-    taken.add(name.toLowerCase());
-    return path.join(out, `${name}.prediction.png`);
-  });
-}
 
 /** Class probabilities of the image `files`, and a PNG for each under `out` (see predictionPaths). */
 export async function predictImages(model: PCNN, files: string[], classNames: string[], out: string): Promise<Prediction[]> {
   const { inChannels, inputSize } = model.config;
   const [h, w] = inputSize;
   const shape = [inChannels, h, w] as const;
-  const images = files.map((file) => prepareImage(readImageFile(file), file, inChannels, inputSize));
-  const pngs = predictionPaths(files, out);
-  const x = new Float32Array(files.length * inChannels * h * w);
-  images.forEach((img, i) => x.set(evalTransform(img, shape), i * img.length));
+  const { images, x, pngs } = predictionInputs(files, shape, (image, s) => evalTransform(image, s), out);
   const [probabilities, x10, x11] = noGrad(() =>
     tidy(() => {
       const internals = model.forwardDetailed(tensor(x, [files.length, inChannels, h, w]));
@@ -110,15 +69,7 @@ function drawPrediction(
   canvas.image(mapLeft, 24, x10, gh, gw, mapScale);
   canvas.text(mapLeft + gw * mapScale + 20, 8, 'x11 registered');
   canvas.image(mapLeft + gw * mapScale + 20, 24, x11, gh, gw, mapScale);
-  const top = 40 + h * scale;
-  const best = probs.indexOf(Math.max(...probs));
-  canvas.text(10, top, `prediction: ${classNames[best]} ${(100 * probs[best]).toFixed(1)}%`, [0, 0, 0], 2);
-  probs.forEach((prob, k) => {
-    const y = top + 24 + k * 14;
-    canvas.text(10, y, classNames[k].slice(0, 10));
-    canvas.rect(80, y, Math.round(300 * prob), 9, k === best ? [214, 39, 40] : [31, 119, 180]);
-    canvas.text(390, y, `${(100 * prob).toFixed(1)}%`);
-  });
+  drawProbabilities(canvas, 40 + h * scale, probs, classNames);
   if (c > 1) canvas.text(10, canvas.height - 12, 'first channel shown');
   return canvas.encode();
 }

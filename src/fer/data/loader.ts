@@ -18,8 +18,9 @@ import { mixSeed } from './seed.js';
 import type { Sample } from './types.js';
 import type { Shape } from './warp.js';
 
-/** Samples in memory, or drawn on demand (e.g. syntheticDataset). */
-export type Dataset = readonly Sample[] | { readonly length: number; get(index: number): Sample };
+/** Samples in memory, or drawn on demand (e.g. syntheticDataset); a dataset whose samples change from
+ *  epoch to epoch (compositeDataset's faces on new backgrounds) takes the epoch as well. */
+export type Dataset = readonly Sample[] | { readonly length: number; get(index: number, epoch?: number): Sample };
 
 /** Maps one [0, 1] image to the model's input (e.g. `augment` for training, `evalTransform` for testing). */
 export type Transform = (image: Float32Array, shape: Shape, g: Generator) => Float32Array;
@@ -40,6 +41,8 @@ export interface LoaderOptions {
 export interface Batch {
   x: Float32Array;
   y: Int32Array;
+  /** The samples' `clean` images (the face without its background), where the dataset has them. */
+  clean?: Float32Array;
   /** Dataset index of each row. */
   indices: Int32Array;
 }
@@ -51,7 +54,7 @@ export class DataLoader {
   readonly batchSize: number;
   readonly shape: Shape;
   readonly stats = { batches: 0, prepareMs: 0, waitMs: 0 };
-  private readonly get: (index: number) => Sample;
+  private readonly get: (index: number, epoch: number) => Sample;
   private readonly options: Required<Omit<LoaderOptions, 'transform'>> & { transform?: Transform };
 
   constructor(readonly dataset: Dataset, options: LoaderOptions) {
@@ -63,7 +66,7 @@ export class DataLoader {
     this.batchSize = batchSize;
     this.shape = shape;
     this.options = { batchSize, shape, shuffle, seed, dropLast, chunk, transform: options.transform };
-    this.get = 'get' in dataset ? (i) => dataset.get(i) : (i) => (dataset as readonly Sample[])[i];
+    this.get = 'get' in dataset ? (i, epoch) => dataset.get(i, epoch) : (i) => (dataset as readonly Sample[])[i];
   }
 
   /** Batches per epoch. */
@@ -131,19 +134,25 @@ export class DataLoader {
     const indices = order.slice(b * this.batchSize, Math.min(order.length, (b + 1) * this.batchSize));
     const x = new Float32Array(indices.length * size);
     const y = new Int32Array(indices.length);
+    let clean: Float32Array | undefined;
     const g = new Generator(mixSeed(this.options.seed, epoch, b, AUGMENT_STREAM));
     let i = 0;
     return {
       done: () => i === indices.length,
-      result: (): Batch => ({ x, y, indices }),
+      result: (): Batch => ({ x, y, indices, ...(clean ? { clean } : {}) }),
       step: (count: number) => {
         const t = performance.now();
         for (const end = Math.min(indices.length, i + count); i < end; i++) {
-          const sample = this.get(indices[i]);
+          const sample = this.get(indices[i], epoch);
           if (sample.image.length !== size) {
             throw new Error(`DataLoader: sample ${indices[i]} (${sample.file}) has ${sample.image.length} values, expected [${this.shape}] = ${size}`);
           }
+          if (i === 0 && sample.clean) clean = new Float32Array(indices.length * size);
+          if (Boolean(clean) !== Boolean(sample.clean) || (sample.clean && sample.clean.length !== size)) {
+            throw new Error(`DataLoader: sample ${indices[i]} (${sample.file}) ${sample.clean ? `has a clean image of ${sample.clean.length} values, expected ${size}` : 'has no clean image, the first of its batch has one'}`);
+          }
           x.set(this.options.transform ? this.options.transform(sample.image, this.shape, g) : sample.image, i * size);
+          if (clean) clean.set(sample.clean!, i * size);
           y[i] = sample.label;
         }
         this.stats.prepareMs += performance.now() - t;

@@ -7,6 +7,8 @@ export interface Sample {
   file: string;
   /** The person pictured, where the dataset says (CK+): for subject-wise splits. */
   subject?: string;
+  /** The face without its background, [C, H, W] like `image` (compositeDataset's target for FERAtt). */
+  clean?: Float32Array;
 }
 
 export interface Skipped {
