@@ -255,6 +255,85 @@ test('Adam and AdamW match a float64 reference, with weight decay and AMSGrad; s
   }
 });
 
+test('Adam and AdamW step all parameters of a group in one dispatch (packed), bit for bit as one dispatch per tensor', async () => {
+  const configs: [typeof Adam, Required<AdamOptions>][] = [
+    [Adam, { lr: 0.01, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false }],
+    [Adam, { lr: 0.02, betas: [0.8, 0.95], eps: 1e-6, weightDecay: 0.1, amsgrad: true }],
+    [AdamW, { lr: 0.01, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01, amsgrad: false }],
+    [AdamW, { lr: 0.03, betas: [0.85, 0.99], eps: 1e-7, weightDecay: 0.5, amsgrad: true }],
+  ];
+  // Several workgroups per tensor (3000 elements), vec4 tails, a scalar; two groups.
+  const shapes = [[1], [7], [3, 5], [3000], [2, 2, 3]];
+  for (const [c, [Kind, options]] of configs.entries()) {
+    const what = `${Kind.name} config ${c}`;
+    const start = shapes.map((s, i) => f32(randomData(numel(s), 60 + i)));
+    const packed = makeParams(shapes, start);
+    const plain = makeParams(shapes, start);
+    const views = plain.map((p) => keep(p.detach()));
+    const groups = (params: Tensor[]) => [{ params: params.slice(0, 3) }, { params: params.slice(3), lr: options.lr / 2 }];
+    const a = new Kind(groups(packed), options);
+    const b = new Kind(groups(plain), options);
+    assert.ok(a.packed, 'parameters packed');
+    assert.not.ok(b.packed, 'parameters sharing storage with views stay apart');
+    for (let step = 0; step < 5; step++) {
+      const grads = stepGrads(shapes, step, 3000 * c);
+      setGrads(packed, grads);
+      setGrads(plain, grads);
+      const kernels = await kernelsDispatched(() => a.step());
+      assert.equal(kernels, ['adam_multi', 'adam_multi'], `${what} step ${step}: one dispatch per group`);
+      const perTensor = await kernelsDispatched(() => b.step());
+      assert.equal(perTensor.filter((k) => k === 'adam').length, grads.filter((g) => g).length, `${what} step ${step}: the per-tensor step`);
+      // Moments loaded from elsewhere are taken into the packed buffers, step counts with them.
+      if (step === 2) a.loadStateDict(b.stateDict());
+    }
+    const [got, expected] = [await values(packed), await values(plain)];
+    got.forEach((v, i) => assert.equal(Array.from(v), Array.from(expected[i]), `${what}, parameter ${i}`));
+    const [da, db] = [a.stateDict(), b.stateDict()];
+    assert.equal(Object.keys(da.state), Object.keys(db.state), `${what}: the same parameters have state`);
+    for (let i = 0; i < shapes.length; i++) {
+      assert.is(da.state[i].step, db.state[i].step, `${what}: step count ${i}`);
+      assert.equal(Object.keys(da.state[i]).sort(), Object.keys(db.state[i]).sort(), `${what}: state entries ${i}`);
+      for (const name of ['expAvg', 'expAvgSq', ...(options.amsgrad ? ['maxExpAvgSq'] : [])]) {
+        const [ma, mb] = [await stateTensor(da, i, name), await stateTensor(db, i, name)];
+        assert.equal(Array.from(ma), Array.from(mb), `${what}, ${name} ${i}`);
+      }
+    }
+    for (const v of views) v.dispose();
+    disposeAll(packed, a);
+    disposeAll(plain, b);
+  }
+});
+
+test('Adam: a state dict loaded without some parameters restarts them at zero moments (packed ranges are not read)', async () => {
+  const shapes = [[5], [1030]];
+  const start = shapes.map((s, i) => f32(randomData(numel(s), 70 + i)));
+  const packed = makeParams(shapes, start);
+  const plain = makeParams(shapes, start);
+  const views = plain.map((p) => keep(p.detach()));
+  const options = { lr: 0.05, amsgrad: true };
+  const [a, b] = [new Adam(packed, options), new Adam(plain, options)];
+  for (let step = 0; step < 3; step++) {
+    const grads = stepGrads(shapes, step + 5, 90);
+    setGrads(packed, grads);
+    setGrads(plain, grads);
+    a.step();
+    b.step();
+    // Parameter 1's state is dropped: its next step is a first one again, in both.
+    if (step === 1) {
+      const dict = b.stateDict();
+      delete dict.state[1];
+      a.loadStateDict(dict);
+      b.loadStateDict(dict);
+    }
+  }
+  const [got, expected] = [await values(packed), await values(plain)];
+  got.forEach((v, i) => assert.equal(Array.from(v), Array.from(expected[i]), `parameter ${i}`));
+  assert.is(a.stateDict().state[1].step, 1);
+  for (const v of views) v.dispose();
+  disposeAll(packed, a);
+  disposeAll(plain, b);
+});
+
 // ---- PyTorch fixtures ----------------------------------------------------------------------------
 
 interface OptimizerCase {

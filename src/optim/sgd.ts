@@ -12,9 +12,9 @@
  * optimizer packed them), a step is one dispatch per parameter tensor (sgd.wgsl), with the same results.
  */
 import { Kernel } from '../engine/kernel.js';
-import { dispatch, recorder, workgroups1d } from '../engine/recorder.js';
-import { empty, packTensors, packedView, tensor, type Tensor } from '../engine/tensor.js';
-import { keep } from '../engine/scope.js';
+import { dispatch, workgroups1d } from '../engine/recorder.js';
+import type { Tensor } from '../engine/tensor.js';
+import { ParameterPack, floatBits } from './pack.js';
 import { Optimizer, definedOnly, nonNegative, vec4Workgroups, type ParamsInput } from './optimizer.js';
 import source from '../../shaders/optim/sgd.wgsl';
 import multiSource from '../../shaders/optim/sgd_multi.wgsl';
@@ -39,40 +39,18 @@ const multiKernel = new Kernel('sgd_multi', multiSource);
 /** Elements of one tensor a workgroup of sgd_multi updates: a vec4 per invocation. */
 const ELEMENTS_PER_ENTRY = 4 * multiKernel.workgroupInvocations;
 
-/** The packed parameters and the buffers of the same layout (`offsets` in elements). */
-interface Pack {
-  params: Tensor;
-  offsets: Map<Tensor, number>;
-  grads: Tensor | null;
-  momenta: Tensor | null;
-  /** Per group, the segment table of the last step and its entries (rebuilt when they change). */
-  tables: Map<number, { entries: Uint32Array; table: Tensor }>;
-}
-
-const floatBits = (v: number) => new Uint32Array(Float32Array.of(v).buffer)[0];
-
 export class SGD extends Optimizer<SGDHyper, SGDState> {
   protected readonly stateKeys = { tensors: ['momentumBuffer'], numbers: [] };
-  private pack: Pack | null = null;
+  private pack: ParameterPack | null;
 
   constructor(params: ParamsInput<SGDHyper>, options: SGDOptions) {
     super('SGD', params, { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, ...definedOnly(options) } as SGDHyper);
-    const all = this.paramGroups.flatMap((g) => g.params);
-    if (all.every((p) => p.relocatable)) {
-      const { base, offsets } = packTensors(all, 'SGD parameters');
-      this.pack = { params: keep(base), offsets: new Map(all.map((p, i) => [p, offsets[i]])), grads: null, momenta: null, tables: new Map() };
-    }
+    this.pack = ParameterPack.of(this.paramGroups.flatMap((g) => g.params), 'SGD');
   }
 
   /** Whether a step is the multi-tensor one: the parameters are still where this optimizer packed them. */
   get packed(): boolean {
-    const pack = this.pack;
-    return (
-      pack !== null &&
-      this.paramGroups.every((g) =>
-        g.params.every((p) => !p.isDisposed && p.buffer === pack.params.buffer && p.byteOffset === pack.offsets.get(p)! * 4),
-      )
-    );
+    return this.pack !== null && this.paramGroups.every((g) => this.pack!.holds(g.params));
   }
 
   override step(): void {
@@ -81,19 +59,18 @@ export class SGD extends Optimizer<SGDHyper, SGDState> {
       return;
     }
     const pack = this.pack!;
-    const size = pack.params.size;
     this.paramGroups.forEach((h, g) => {
       const hasMomentum = h.momentum !== 0;
       const entries: number[] = [];
       for (const param of h.params) {
         const grad = this.gradOf(param);
         if (!grad) continue;
-        const offset = pack.offsets.get(param)!;
-        pack.grads ??= keep(empty([size], 'float32', 'SGD gradients'));
-        recorder.copy(grad.buffer, grad.byteOffset, pack.grads.buffer, offset * 4, param.size * 4);
+        const offset = pack.offset(param);
+        pack.copyGradient(param, grad);
         const state = this.state.get(param) ?? {};
         const first = hasMomentum && !state.momentumBuffer;
-        if (hasMomentum) state.momentumBuffer = this.momentumView(pack, param, offset, state.momentumBuffer);
+        // The packed momenta are uninitialised: a range is first read on its parameter's first step, as 0.
+        if (hasMomentum) state.momentumBuffer = pack.stateView('momentum buffers', param, state.momentumBuffer);
         this.state.set(param, state);
         const gradScale = floatBits(first ? 1 : 1 - h.dampening);
         for (let start = 0; start < param.size; start += ELEMENTS_PER_ENTRY) {
@@ -104,10 +81,10 @@ export class SGD extends Optimizer<SGDHyper, SGDState> {
       dispatch(multiKernel, {
         workgroups: workgroups1d(entries.length / 4),
         buffers: {
-          segments: this.segmentTable(pack, g, Uint32Array.from(entries)),
-          grad: pack.grads!,
+          segments: pack.segmentTable(g, Uint32Array.from(entries)),
+          grad: pack.gradients,
           param: pack.params,
-          momentumBuffer: hasMomentum ? pack.momenta! : this.placeholder(),
+          momentumBuffer: hasMomentum ? pack.state('momentum buffers') : this.placeholder(),
         },
         uniforms: { entryCount: entries.length / 4, lr: h.lr, weightDecay: h.weightDecay, momentum: h.momentum },
         constants: { HAS_MOMENTUM: Number(hasMomentum), NESTEROV: Number(h.nesterov) },
@@ -117,36 +94,8 @@ export class SGD extends Optimizer<SGDHyper, SGDState> {
 
   override dispose(): void {
     super.dispose();
-    const pack = this.pack;
-    if (!pack) return;
-    for (const t of [pack.params, pack.grads, pack.momenta, ...[...pack.tables.values()].map((e) => e.table)]) t?.dispose();
-    pack.tables.clear();
+    this.pack?.dispose();
     this.pack = null;
-  }
-
-  /** The parameter's momentum buffer as its range of the packed momenta; one it had elsewhere (loaded
-   *  by loadStateDict, or made by a per-tensor step) is copied in and freed. */
-  private momentumView(pack: Pack, param: Tensor, offset: number, current: Tensor | undefined): Tensor {
-    // Uninitialised: a range is first read on its parameter's first step, which reads it as 0.
-    pack.momenta ??= keep(empty([pack.params.size], 'float32', 'SGD momentum buffers'));
-    const momenta = pack.momenta;
-    if (current && !current.isDisposed && current.buffer === momenta.buffer && current.byteOffset === offset * 4) return current;
-    const view = keep(packedView(momenta, offset, param.shape));
-    if (current) {
-      recorder.copy(current.buffer, current.byteOffset, momenta.buffer, offset * 4, param.size * 4);
-      current.dispose();
-    }
-    return view;
-  }
-
-  /** Group g's segment table on the GPU, uploaded again only when its entries change. */
-  private segmentTable(pack: Pack, g: number, entries: Uint32Array): Tensor {
-    const cached = pack.tables.get(g);
-    if (cached && cached.entries.length === entries.length && cached.entries.every((v, i) => v === entries[i])) return cached.table;
-    cached?.table.dispose();
-    const table = keep(tensor(new Int32Array(entries.buffer), [entries.length]));
-    pack.tables.set(g, { entries, table });
-    return table;
   }
 
   protected checkHyper(h: SGDHyper, where: string): void {
