@@ -35,6 +35,23 @@ export interface DispatchArgs {
   constants?: Constants;
 }
 
+/** Per buffer, a count of the writes recorded to it (dispatches binding it read_write, copies into it). */
+const versions = new WeakMap<GPUBuffer, number>();
+
+function bumpVersion(buffer: GPUBuffer): void {
+  versions.set(buffer, (versions.get(buffer) ?? 0) + 1);
+}
+
+/**
+ * How many writes to `buffer` have been recorded so far (dispatches that bind it read_write, copies into
+ * it). Equal counts mean equal contents, so a value derived from buffers (BatchNorm folded into a
+ * convolution's weights for inference) can be cached against their versions. Conservative: a write to
+ * any range of a packed buffer counts for all of it.
+ */
+export function contentVersion(buffer: GPUBuffer): number {
+  return versions.get(buffer) ?? 0;
+}
+
 function debugLevel(): number {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
   return Number(env?.DEBUG ?? (globalThis as { DEBUG?: unknown }).DEBUG ?? 0) || 0;
@@ -79,6 +96,7 @@ class CommandRecorder {
     }
     const pipeline = kernel.pipeline(args.constants);
     const bindGroup = kernel.bindGroup(buffers, kernel.uniformBinding === null ? null : this.arena);
+    for (const b of kernel.storage) if (!b.readOnly) bumpVersion(buffers[b.name].buffer);
     const offsets: number[] = [];
     if (kernel.uniformBinding !== null) {
       if (kernel.uniformSize > SLOT) throw new Error(`kernel ${kernel.name}: uniforms larger than ${SLOT} bytes`);
@@ -114,6 +132,7 @@ class CommandRecorder {
 
   copy(source: GPUBuffer, sourceOffset: number, target: GPUBuffer, targetOffset: number, bytes: number): void {
     if (bytes === 0) return;
+    bumpVersion(target);
     const encoder = this.beginEncoder(gpu().device);
     this.endPass();
     encoder.copyBufferToBuffer(source, sourceOffset, target, targetOffset, bytes);

@@ -88,13 +88,18 @@ export class Module {
     return this.train(false);
   }
 
-  /** Frees every parameter and buffer (and their gradients). */
+  /** Frees every parameter and buffer (and their gradients), and what the modules cache (`releaseCaches`). */
   dispose(): void {
+    for (const [, m] of this.namedModules()) m.releaseCaches();
     for (const t of [...this.parameters(), ...this.namedBuffers().map(([, b]) => b)]) {
       t.grad?.dispose();
       t.dispose();
     }
   }
+
+  /** Frees tensors this module keeps besides its parameters and buffers (derived from them, not in
+   *  the state dict: folded inference weights, say); called on every module by `dispose()`. */
+  protected releaseCaches(): void {}
 
   private collect(pick: (m: Module) => Map<string, Tensor | null>): [string, Tensor][] {
     const out: [string, Tensor][] = [];

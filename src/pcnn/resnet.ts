@@ -10,6 +10,8 @@ import { MaxPool2d } from '../nn/pool.js';
 import { ReLU } from '../nn/activation.js';
 import { conv2dFused, foldBatchNorm } from '../kernels/conv2d/index.js';
 import { isGradEnabled } from '../engine/autograd.js';
+import { contentVersion } from '../engine/recorder.js';
+import { keep } from '../engine/scope.js';
 import { upload, type Tensor } from '../engine/tensor.js';
 import { defaultGenerator } from '../engine/random.js';
 
@@ -35,15 +37,23 @@ export class BasicBlock extends Module {
         : null;
   }
 
+  private readonly folds = new FoldCache();
+
   forward(x: Tensor): Tensor {
     if (isInference(this)) {
       const [downConv, downBn] = (this.downsample?.layers ?? []) as [Conv2d?, BatchNorm2d?];
-      const identity = downConv ? convBn(x, downConv, downBn!) : x;
-      return convBn(convBn(x, this.conv1, this.bn1, { relu: true }), this.conv2, this.bn2, { residual: identity, relu: true });
+      const identity = downConv ? convBn(x, downConv, downBn!, this.folds) : x;
+      const h = convBn(x, this.conv1, this.bn1, this.folds, { relu: true });
+      return convBn(h, this.conv2, this.bn2, this.folds, { residual: identity, relu: true });
     }
+    this.folds.clear();
     const h = this.bn1.forwardFused(this.conv1.forward(x), { relu: true });
     const identity = this.downsample ? this.downsample.forward(x) : x;
     return this.bn2.forwardFused(this.conv2.forward(h), { residual: identity, relu: true });
+  }
+
+  protected override releaseCaches(): void {
+    this.folds.clear();
   }
 }
 
@@ -52,12 +62,46 @@ function isInference(module: Module): boolean {
   return !module.training && !isGradEnabled();
 }
 
-/** conv → eval-mode BN (→ + residual) (→ ReLU) as one convolution with folded weights and a fused store. */
-function convBn(x: Tensor, conv: Conv2d, bn: BatchNorm2d, epilogue: { residual?: Tensor; relu?: boolean } = {}): Tensor {
-  if (!bn.runningMean || !bn.runningVar || !bn.weight || !bn.bias) {
-    throw new Error('PCNN inference: batch norms need running statistics and affine parameters to be folded');
+/**
+ * Folded weights of a module's conv → BN pairs, kept between inference calls: an entry is used again
+ * while none of the buffers it was computed from has been written since (`contentVersion`; a training
+ * step, a load or an upload writes them), so a cached fold is always the one a new fold would give.
+ * Training-mode forwards and `dispose()` free the entries.
+ */
+class FoldCache {
+  private readonly entries = new Map<Conv2d, { key: unknown[]; weight: Tensor; bias: Tensor }>();
+
+  get(conv: Conv2d, bn: BatchNorm2d): { weight: Tensor; bias: Tensor } {
+    if (!bn.runningMean || !bn.runningVar || !bn.weight || !bn.bias) {
+      throw new Error('PCNN inference: batch norms need running statistics and affine parameters to be folded');
+    }
+    const inputs = [conv.weight, conv.bias, bn.runningMean, bn.runningVar, bn.weight, bn.bias];
+    const key = [bn.eps, ...inputs.flatMap((t) => (t ? [t.buffer, t.byteOffset, contentVersion(t.buffer)] : [null]))];
+    const cached = this.entries.get(conv);
+    if (cached && cached.key.length === key.length && cached.key.every((v, i) => v === key[i])) return cached;
+    this.drop(conv);
+    const folded = foldBatchNorm(conv.weight, conv.bias, bn.runningMean, bn.runningVar, bn.weight, bn.bias, bn.eps);
+    const entry = { key, weight: keep(folded.weight), bias: keep(folded.bias) };
+    this.entries.set(conv, entry);
+    return entry;
   }
-  const folded = foldBatchNorm(conv.weight, conv.bias, bn.runningMean, bn.runningVar, bn.weight, bn.bias, bn.eps);
+
+  clear(): void {
+    for (const conv of [...this.entries.keys()]) this.drop(conv);
+  }
+
+  private drop(conv: Conv2d): void {
+    const entry = this.entries.get(conv);
+    if (!entry) return;
+    this.entries.delete(conv);
+    entry.weight.dispose();
+    entry.bias.dispose();
+  }
+}
+
+/** conv → eval-mode BN (→ + residual) (→ ReLU) as one convolution with folded weights and a fused store. */
+function convBn(x: Tensor, conv: Conv2d, bn: BatchNorm2d, folds: FoldCache, epilogue: { residual?: Tensor; relu?: boolean } = {}): Tensor {
+  const folded = folds.get(conv, bn);
   const { stride, padding, dilation, groups } = conv;
   return conv2dFused(x, folded.weight, folded.bias, { stride, padding, dilation, groups, ...epilogue });
 }
@@ -65,10 +109,17 @@ function convBn(x: Tensor, conv: Conv2d, bn: BatchNorm2d, epilogue: { residual?:
 /** The stem and layer1..3. The stem's BN and ReLU run as one pass in training, and fold into its
  *  convolution in inference (the ReLU module stays for torchvision's Sequential indices). */
 class ResnetTrunk extends Sequential {
+  private readonly folds = new FoldCache();
+
   forward(x: Tensor): Tensor {
     const [conv, bn, , maxpool, ...layers] = this.layers as [Conv2d, BatchNorm2d, ReLU, MaxPool2d, ...Layer[]];
-    const stem = isInference(this) ? convBn(x, conv, bn, { relu: true }) : bn.forwardFused(conv.forward(x), { relu: true });
+    if (!isInference(this)) this.folds.clear();
+    const stem = isInference(this) ? convBn(x, conv, bn, this.folds, { relu: true }) : bn.forwardFused(conv.forward(x), { relu: true });
     return layers.reduce((y, layer) => layer.forward(y), maxpool.forward(stem));
+  }
+
+  protected override releaseCaches(): void {
+    this.folds.clear();
   }
 }
 
