@@ -108,14 +108,22 @@ function convBn(x: Tensor, conv: Conv2d, bn: BatchNorm2d, folds: FoldCache, epil
 
 /** The stem and layer1..3. The stem's BN and ReLU run as one pass in training, and fold into its
  *  convolution in inference (the ReLU module stays for torchvision's Sequential indices). */
-class ResnetTrunk extends Sequential {
+export class ResnetTrunk extends Sequential {
   private readonly folds = new FoldCache();
 
   forward(x: Tensor): Tensor {
+    return this.stages(x).at(-1)!;
+  }
+
+  /** The outputs of layer1, layer2, ... up to layer `upTo` (1-based; default all), each stage computed once. */
+  stages(x: Tensor, upTo = this.layers.length - 4): Tensor[] {
     const [conv, bn, , maxpool, ...layers] = this.layers as [Conv2d, BatchNorm2d, ReLU, MaxPool2d, ...Layer[]];
+    if (!Number.isInteger(upTo) || upTo < 1 || upTo > layers.length) throw new Error(`ResnetTrunk.stages: upTo must be 1..${layers.length}, got ${upTo}`);
     if (!isInference(this)) this.folds.clear();
     const stem = isInference(this) ? convBn(x, conv, bn, this.folds, { relu: true }) : bn.forwardFused(conv.forward(x), { relu: true });
-    return layers.reduce((y, layer) => layer.forward(y), maxpool.forward(stem));
+    const outputs: Tensor[] = [];
+    layers.slice(0, upTo).reduce((y, layer) => (outputs[outputs.length] = layer.forward(y)), maxpool.forward(stem));
+    return outputs;
   }
 
   protected override releaseCaches(): void {
@@ -129,7 +137,7 @@ export function resnetLayer(inChannels: number, channels: number, stride: number
 }
 
 /** conv1 7x7 s2 p3, bn1, relu, maxpool 3x3 s2 p1, layer1..3: width w → 4w channels at about H/16. */
-export function resnetTrunk(inChannels: number, width: number): Sequential {
+export function resnetTrunk(inChannels: number, width: number): ResnetTrunk {
   return new ResnetTrunk(
     new Conv2d(inChannels, width, 7, { stride: 2, padding: 3, bias: false }),
     new BatchNorm2d(width),
