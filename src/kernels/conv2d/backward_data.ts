@@ -9,7 +9,7 @@ import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { usedTaps, windowUniforms, zWorkgroups, type ChannelBlockLaunch, type Conv2dGeometry } from './geometry.js';
-import { conv2dTuning } from './tuning.js';
+import { conv2dTuning, fittedWorkgroupSize } from './tuning.js';
 import tilesSource from '../../../shaders/conv2d/backward_data.wgsl';
 import rowsSource from '../../../shaders/conv2d/backward_data_rows.wgsl';
 
@@ -57,9 +57,9 @@ const backwardDataKernels: Record<BackwardVariant, BackwardDataKernel> = {
 export function backwardData(dy: Tensor, weight: Tensor, g: Conv2dGeometry, variant: BackwardVariant): Tensor {
   const dx = empty([g.N, g.C, g.H, g.W], 'float32', 'conv2dBackwardData');
   const [sh, sw] = g.stride;
-  const wg = conv2dTuning().workgroupSize;
   const { kernel, launch } = backwardDataKernels[variant];
   const { invocations, blocksPerGroup, uniforms } = launch(g, Math.ceil(g.H / sh), Math.ceil(g.W / sw));
+  const wg = fittedWorkgroupSize(invocations);
   dispatch(kernel, {
     workgroups: [
       ...workgroups1d(Math.ceil(invocations / wg)).slice(0, 2),

@@ -12,7 +12,7 @@ import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { outputShape, usedTaps, windowUniforms, zWorkgroups, type ChannelBlockLaunch, type Conv2dGeometry } from './geometry.js';
-import { conv2dTuning, preferRows } from './tuning.js';
+import { conv2dTuning, fittedWorkgroupSize, preferRows } from './tuning.js';
 import { sharedLoadsRun } from '../subgroups.js';
 import gemmSource from '../../../shaders/conv2d/forward_gemm.wgsl';
 import pointwiseSource from '../../../shaders/conv2d/forward_1x1.wgsl';
@@ -132,9 +132,9 @@ export function fallbackForwardVariant(g: Conv2dGeometry): ForwardVariant {
 /** y = act(conv(x, weight) + bias + residual) with the kernel `variant` (checked by the caller). */
 export function conv2dForward(x: Tensor, weight: Tensor, g: Conv2dGeometry, e: Epilogue, variant: ForwardVariant): Tensor {
   const y = empty(outputShape(g), 'float32', 'conv2d');
-  const wg = conv2dTuning().workgroupSize;
   const { kernel, launch } = forwardKernels[variant];
   const { invocations, blocksPerGroup, uniforms, constants } = launch(g);
+  const wg = fittedWorkgroupSize(invocations);
   dispatch(kernel, {
     workgroups: [
       ...workgroups1d(Math.ceil(invocations / wg)).slice(0, 2),

@@ -81,6 +81,19 @@ export function preferRows(g: Conv2dGeometry, subgroupMinSize?: number, tuning =
   return g.OW < tuning.rowsBelowWidth && sharedLoadsRun(subgroupMinSize);
 }
 
+/**
+ * Invocations per workgroup for a dispatch of `invocations` independent invocations: the tuning's size,
+ * or, where fewer are needed, the fewest whole subgroups (at least 8 lanes) that hold them. A CPU adapter
+ * runs every invocation of a workgroup, idle or not (the kernels over flattened rows compute clamped
+ * rows past the end so that their broadcasts see a full subgroup), so a 2x2 map at batch 1 (one row
+ * block) costs one subgroup of work instead of eight. Results do not depend on it: no conv2d kernel
+ * shares anything across its workgroup beyond a subgroup.
+ */
+export function fittedWorkgroupSize(invocations: number, tuning = conv2dTuning(), subgroupMinSize = gpu().subgroupMinSize): number {
+  const lanes = Math.max(8, subgroupMinSize);
+  return Math.min(tuning.workgroupSize, Math.max(lanes, Math.ceil(invocations / lanes) * lanes));
+}
+
 export function preferRowsForWeightGrad(g: Conv2dGeometry, subgroupMinSize?: number, tuning = conv2dTuning()): boolean {
   return g.OW < tuning.rowsBelowWidthWeightGrad && sharedLoadsRun(subgroupMinSize);
 }
