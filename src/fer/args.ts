@@ -38,11 +38,23 @@ export const helpOption = {
 
 /** The model's configuration: for a fresh model, or a checkpoint that does not hold one (a PyTorch .pth). */
 export const modelOptions = {
-  model: { type: 'string', default: 'pcnn', help: "'pcnn' (Tian et al., TIP 2025) or 'feratt' (Marrero Fernandez et al., CVPR-W 2019); a checkpoint names its own" },
+  model: { type: 'string', default: 'pcnn', help: "'pcnn' (Tian et al., TIP 2025), 'feratt' (Marrero Fernandez et al., CVPR-W 2019) or 'arpgnet' (Li et al., TAFFC 2025, our reconstruction; on clips); a checkpoint names its own" },
   'input-size': { type: 'int', default: 48, range: 'positive', help: 'input height and width in pixels' },
   'in-channels': { type: 'int', default: 1, range: 'positive', help: '1 (grayscale) or 3 (RGB)' },
   width: { type: 'int', default: 8, range: 'positive', help: 'base width of the ResNet-18 trunks (64 in the paper)' },
   classes: { type: 'int', default: 7, range: 'positive', help: 'number of classes' },
+  // ARPGNet's (src/arpgnet/config.ts); no defaults here, so that another model can refuse them when given.
+  frames: { type: 'int', range: 'positive', help: 'arpgnet: frames T per clip (default 3)' },
+  grid: { type: 'int', range: 'positive', help: 'arpgnet: the region graph is a P x P grid of cells (default 4; 7 the other usual choice)' },
+  neighbours: { type: 'int', range: 'positive', help: 'arpgnet: 4 or 8 neighbours per cell (default 8)' },
+  'no-symmetry': { type: 'flag', help: 'arpgnet: no edges between left-right mirrored cells' },
+  'relation-stage': { type: 'int', range: 'positive', help: 'arpgnet: trunk stage whose map the grid splits, 1..3 (default 2: layer2, H/8)' },
+  dim: { type: 'int', range: 'positive', help: 'arpgnet: width D of every graph node (default 8 x --width)' },
+  heads: { type: 'int', range: 'positive', help: 'arpgnet: attention heads (default 4)' },
+  fusion: { type: 'string', help: "arpgnet: fusion attention, 'gat' (GATConv, default) or 'sdpa' (dot-product attention masked by the graph)" },
+  position: { type: 'string', help: "arpgnet: temporal position encoding, 'sinusoidal' (default), 'learned' or 'none'" },
+  cross: { type: 'string', help: "arpgnet: edges between the two sequences, 'neighbours' (same and adjacent steps, default), 'same' or 'none'" },
+  branches: { type: 'string', help: "arpgnet: 'both' (default), or 'appearance' / 'relation' alone (ablation)" },
   ...helpOption,
 } satisfies OptionSpecs;
 

@@ -8,6 +8,10 @@
  * - RAF-DB's basic release (`EmoLabel/list_patition_label.txt`, `Image/aligned/`): its train/test split;
  * - a plain class-per-folder image folder: a seeded, stratified 80/20 split;
  * - a FER2013 `.csv`: Training rows for training, PublicTest + PrivateTest for evaluation.
+ * With `frames` (a model of clips, ARPGNet; data/clips.ts), samples are clips of T frames: the synthetic
+ * faces animated from neutral to their expression; CK+48's sequences (index.csv's sequence and frame
+ * columns), split by subject as the images are; `<class>/<clip>/<frame>` folders (also as train/ and
+ * test/); and every other layout's still images, each repeated T times.
  */
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -16,6 +20,7 @@ import {
   type Dataset, type ImageOptions, type LoadedDataset, type Sample, type Skipped,
 } from './data/index.js';
 import { Generator } from '../engine/random.js';
+import { ckplusClips, clipFolder, isClipFolder, stillClips, syntheticClips } from './data/clips.js';
 
 export interface DataChoice {
   data: string;
@@ -29,6 +34,8 @@ export interface DataChoice {
   syntheticCount?: number;
   /** The synthetic faces carry their exact masks (for compositing, FERAtt). */
   masks?: boolean;
+  /** Clips of this many frames (models of clips: ARPGNet); absent for still images. */
+  frames?: number;
 }
 
 export interface ResolvedData {
@@ -51,6 +58,48 @@ export function requireImages(data: ResolvedData, split: Split): void {
 }
 
 export function resolveData(choice: DataChoice): ResolvedData {
+  if (choice.frames !== undefined) return resolveClips(choice, choice.frames);
+  return resolveStills(choice);
+}
+
+/** The clips of `choice.data` (see the header). */
+function resolveClips(choice: DataChoice, frames: number): ResolvedData {
+  const { data, inputSize, inChannels, seed } = choice;
+  const options = { channels: inChannels, size: [inputSize, inputSize] as const };
+  const clips = `clips of ${frames} frame(s)`;
+  if (data === 'synthetic') {
+    const count = choice.syntheticCount ?? 4200;
+    const train = syntheticClips({ count, frames, size: inputSize, channels: inChannels, seed: seed * 2 + 1 });
+    const test = syntheticClips({ count: Math.ceil(count / 4), frames, size: inputSize, channels: inChannels, seed: seed * 2 + 2 });
+    const sources = { train: `${count} synthetic ${clips}`, test: `${test.length} synthetic ${clips}` };
+    return { name: `synthetic ${clips}`, train, test, classNames: train.classNames, skipped: [], sources };
+  }
+  if (existsSync(data) && statSync(data).isDirectory()) {
+    const [trainDir, testDir] = [path.join(data, 'train'), path.join(data, 'test')];
+    if (existsSync(trainDir) && existsSync(testDir) && isClipFolder(trainDir)) {
+      const sources = { train: `${trainDir} holds no readable clip`, test: `${testDir} holds no readable clip` };
+      return { name: `${path.basename(data)} (${clips})`, ...pair(clipFolder(trainDir, frames, options), clipFolder(testDir, frames, options)), sources };
+    }
+    if (existsSync(path.join(data, 'index.csv')) && !existsSync(trainDir)) {
+      const all = ckplusClips(data, frames, options);
+      const { train, test } = subjectSplit(all.samples, choice.folds ?? 10, choice.fold ?? 0);
+      const fold = `fold ${choice.fold ?? 0} of ${choice.folds ?? 10}`;
+      const index = path.join(data, 'index.csv');
+      const sources = { train: `${index} has no sequence of a subject outside ${fold}`, test: `${index} has no sequence of a subject in ${fold}` };
+      return { name: `${path.basename(data)} ${clips}, fold ${choice.fold ?? 0}/${choice.folds ?? 10}`, train, test, classNames: all.classNames, skipped: all.skipped, sources };
+    }
+    if (isClipFolder(data)) {
+      const all = clipFolder(data, frames, options);
+      const { train, test } = stratifiedSplit(all.samples, 0.2, seed);
+      const sources = { train: `${data} has too few clips per class for an 80/20 split`, test: `${data} has too few clips per class for a 20% test split` };
+      return { name: `${path.basename(data)} (${clips})`, train, test, classNames: all.classNames, skipped: all.skipped, sources };
+    }
+  }
+  const stills = resolveStills(choice);
+  return { ...stills, name: `${stills.name} (still images as ${clips})`, train: stillClips(stills.train, frames), test: stillClips(stills.test, frames) };
+}
+
+function resolveStills(choice: DataChoice): ResolvedData {
   const { data, inputSize, inChannels, seed } = choice;
   const options = { channels: inChannels, size: [inputSize, inputSize] as const };
   if (data === 'synthetic') {

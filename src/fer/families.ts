@@ -23,12 +23,16 @@ import { FERAtt, type FERAttResolvedConfig } from '../feratt/model.js';
 import { ferattLoss } from '../feratt/loss.js';
 import { ferattSize } from '../feratt/info.js';
 import { predictFERAttImages } from '../feratt/predict.js';
+import { ARPGNet, loadARPGNetAllButClassifier, loadTorchvisionResnet } from '../arpgnet/model.js';
+import { ARPGNET_DEFAULTS, resolveARPGNetConfig, type ARPGNetConfig, type ARPGNetOptions } from '../arpgnet/config.js';
+import { predictARPGNetClips } from '../arpgnet/predict.js';
+import { crossEntropy } from '../kernels/softmax/index.js';
 
-export const MODEL_NAMES = ['pcnn', 'feratt'] as const;
+export const MODEL_NAMES = ['pcnn', 'feratt', 'arpgnet'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 
 /** A model of one of the families. */
-export type FerModel = PCNN | FERAtt;
+export type FerModel = PCNN | FERAtt | ARPGNet;
 
 /** What every family's configuration has (the data pipeline reads these). */
 export interface BaseConfig {
@@ -39,7 +43,10 @@ export interface BaseConfig {
 }
 
 /** A configuration with its family named: what checkpoints and training options hold. */
-export type ModelSpec = { name: 'pcnn'; config: Required<PCNNConfig> } | { name: 'feratt'; config: FERAttResolvedConfig };
+export type ModelSpec =
+  | { name: 'pcnn'; config: Required<PCNNConfig> }
+  | { name: 'feratt'; config: FERAttResolvedConfig }
+  | { name: 'arpgnet'; config: ARPGNetConfig };
 
 /** One training batch as tensors: the input, the labels and, for models trained towards a clean face
  *  (FERAtt), that face. */
@@ -60,6 +67,8 @@ export interface ModelOptions {
   inChannels: number;
   width: number;
   classes: number;
+  /** Options of models of clips (ARPGNet's --frames, --grid, ...); given to another model, an error. */
+  clip?: ARPGNetOptions;
 }
 
 /** The optimizer settings of a training recipe (each family uses those its optimizer has). */
@@ -95,6 +104,10 @@ export interface Family<M extends FerModel, C extends BaseConfig> {
   evalTransform: Transform;
   /** Whether the faces it trains on need their masks (the synthetic set then attaches them). */
   needsMasks: boolean;
+  /** Frames per sample of a model of clips (ARPGNet): a sample is then its T frames [C, H, W] stacked
+   *  as [T·C, H, W] (the data layer's clips), the model's input [N, T, C, H, W]; null for models of
+   *  single images ([C, H, W] samples, [N, C, H, W] input). */
+  clipFrames(config: C): number | null;
   /** Class probabilities of image files, and a picture of what the model saw for each under `out`. */
   predictImages(model: M, files: string[], classNames: string[], out: string): Promise<Prediction[]>;
   /** Forward and the model's training loss, with the graph recorded; logits are the classifier's. */
@@ -130,6 +143,7 @@ const pcnn: Family<PCNN, Required<PCNNConfig>> = {
   augment: (image, shape, g) => augment(image, shape, g),
   evalTransform: (image, shape) => evalTransform(image, shape),
   needsMasks: false,
+  clipFrames: () => null,
   extraState: registrationState,
   loadExtraState: loadRegistrationState,
   predictImages,
@@ -202,12 +216,77 @@ const feratt: Family<FERAtt, FERAttResolvedConfig> = {
   augment: null,
   evalTransform: (image) => image,
   needsMasks: true,
+  clipFrames: () => null,
   extraState: () => ({}),
   loadExtraState(_model, state, file) {
     throw new Error(`${file}: holds ${Object.keys(state).length} registration statistics, which only PCNN has`);
   },
   predictImages: predictFERAttImages,
 };
+
+/**
+ * ARPGNet (our reconstruction, src/arpgnet/model.ts) on clips: cross-entropy on the fused logits, Adam
+ * (lr 1e-3 by default, the recipe's weight decay); the auxiliary rule is the same classifier on the last
+ * step's fusion nodes alone (no temporal pooling). Augmentation is PCNN's, drawn once per clip and applied
+ * to every frame (a clip is one [T·C, H, W] sample).
+ */
+const arpgnet: Family<ARPGNet, ARPGNetConfig> = {
+  name: 'arpgnet',
+  title: 'ARPGNet',
+  auxiliaryRule: 'last step',
+  optionDefaults: { lr: 1e-3 },
+  create: (config) => new ARPGNet(config),
+  configFromOptions: (o) => resolveARPGNetConfig({ inChannels: o.inChannels, width: o.width, numClasses: o.classes, inputSize: [o.inputSize, o.inputSize] }, o.clip),
+  // No configuration is published: ours at torchvision's width, 112x112 RGB, T = 16, P = 7.
+  paperConfig: resolveARPGNetConfig({ inChannels: 3, width: 64, numClasses: 7, inputSize: [112, 112] }, { ...ARPGNET_DEFAULTS, frames: 16, grid: 7 }),
+  describe: (config, model) =>
+    `ARPGNet (our reconstruction) ${config.frames}x${config.inputSize.join('x')}x${config.inChannels} clips, width ${config.width}, ` +
+    `P ${config.grid} (${config.neighbours}-neighbours${config.symmetry ? ' + mirror' : ''}, layer${config.relationStage}), D ${config.dim}, ${config.heads} heads, ` +
+    `${config.fusion} fusion, ${config.position} position, cross ${config.cross}, branches ${config.branches}, ${config.numClasses} classes: ` +
+    `${model.parameters().reduce((s, p) => s + p.size, 0).toLocaleString('en')} parameters`,
+  trainingLoss(model, { x, y }) {
+    const { logits } = model.forward(x);
+    return { loss: crossEntropy(logits, y), logits };
+  },
+  predict(model, x) {
+    const { logits, lastStep } = model.forward(x);
+    return { logits, auxiliary: lastStep };
+  },
+  extraStatistics: () => [],
+  optimizer: (model, { lr, weightDecay }) => new Adam(model.parameters(), { lr, weightDecay }),
+  backbone: 'a torchvision ResNet-18 for the trunk and layer4',
+  loadBackbone(model, resnet, file) {
+    const unused = loadTorchvisionResnet(model, resnet, file);
+    return `loaded into the trunk and layer4 (${unused.length} entries unused: ${unused.slice(0, 3).join(', ')})`;
+  },
+  loadAllButClassHeads(model, state, file) {
+    loadARPGNetAllButClassifier(model, state, file);
+  },
+  ignoredPrefixes: [],
+  trainingSet: (train) => train,
+  augment: (image, shape, g) => augment(image, shape, g),
+  evalTransform: (image, shape) => evalTransform(image, shape),
+  needsMasks: false,
+  clipFrames: (config) => config.frames,
+  extraState: () => ({}),
+  loadExtraState(_model, state, file) {
+    throw new Error(`${file}: holds ${Object.keys(state).length} registration statistics, which only PCNN has`);
+  },
+  predictImages: predictARPGNetClips,
+};
+
+/** [C, H, W] of one sample of the family's data: [T·C, H, W] for a model of clips. */
+export function sampleShape(name: ModelName, config: BaseConfig): [number, number, number] {
+  const frames = family(name).clipFrames(config) ?? 1;
+  return [frames * config.inChannels, config.inputSize[0], config.inputSize[1]];
+}
+
+/** The model's input shape for a batch of n samples: [n, C, H, W], or [n, T, C, H, W] for clips. */
+export function inputShape(model: FerModel, n: number): number[] {
+  const { inChannels, inputSize } = model.config;
+  const frames = familyOf(model).clipFrames(model.config);
+  return frames === null ? [n, inChannels, inputSize[0], inputSize[1]] : [n, frames, inChannels, inputSize[0], inputSize[1]];
+}
 
 /** FERAtt's training data: each epoch, every face composited on a new background (compositeDataset), the
  *  clean face its target; without augmentation the geometry and the colour jitter are left out. */
@@ -246,6 +325,7 @@ function nearestBatchMeanScores(z: Tensor, labels: Int32Array, numClasses: numbe
 export function familyOf(model: FerModel): Family<FerModel, BaseConfig> {
   if (model instanceof PCNN) return pcnn;
   if (model instanceof FERAtt) return feratt;
+  if (model instanceof ARPGNet) return arpgnet;
   throw new Error(`familyOf: ${(model as object).constructor.name} is not a model of ${MODEL_NAMES.join(', ')}`);
 }
 
@@ -253,6 +333,7 @@ export function familyOf(model: FerModel): Family<FerModel, BaseConfig> {
 export function family(name: string): Family<FerModel, BaseConfig> {
   if (name === 'pcnn') return pcnn;
   if (name === 'feratt') return feratt;
+  if (name === 'arpgnet') return arpgnet;
   throw new Error(`unknown model '${name}'; expected one of ${MODEL_NAMES.join(', ')}`);
 }
 

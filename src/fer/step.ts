@@ -8,7 +8,7 @@ import { tidy, keep } from '../engine/scope.js';
 import { noGrad } from '../engine/autograd.js';
 import { recorder } from '../engine/recorder.js';
 import { batchNorms } from '../nn/batchnorm.js';
-import { familyOf, type FerModel, type LossOptions } from './families.js';
+import { familyOf, inputShape, type FerModel, type LossOptions } from './families.js';
 import { clipGradNorm, nonFiniteFlagOf } from '../optim/index.js';
 import { locateNonFinite, NonFiniteError } from './guard.js';
 
@@ -19,7 +19,7 @@ export interface Stepper {
 }
 
 export interface Batch {
-  /** [B, C, H, W] row-major. */
+  /** [B, C, H, W] row-major ([B, T·C, H, W], T frames of C channels, for models of clips). */
   x: Float32Array;
   y: Int32Array;
   /** The background-free faces of x, [B, C, H, W], for models trained towards them (FERAtt). */
@@ -32,10 +32,9 @@ export interface StepResult {
   logits: Float32Array;
 }
 
+/** The batch as the model's input: [N, C, H, W], or [N, T, C, H, W] for a model of clips. */
 export function inputTensor(model: FerModel, batch: Batch, images: Float32Array = batch.x): Tensor {
-  const { inChannels, inputSize } = model.config;
-  const n = batch.y.length;
-  return tensor(images, [n, inChannels, inputSize[0], inputSize[1]]);
+  return tensor(images, inputShape(model, batch.y.length));
 }
 
 export interface StepOptions extends LossOptions {

@@ -14,7 +14,7 @@ import { StepLR, WeightAverage } from '../optim/index.js';
 import { pool } from '../engine/pool.js';
 import { writeFileAtomic } from '../engine/io/atomic-file.js';
 import { DataLoader, type Dataset } from './data/index.js';
-import { createModel, family, familyOf, type AnyOptimizer, type FerModel, type ModelName, type ModelSpec } from './families.js';
+import { createModel, family, familyOf, sampleShape, type AnyOptimizer, type FerModel, type ModelName, type ModelSpec } from './families.js';
 import { trainStep, guardedTrainStep, type Batch, type StepResult } from './step.js';
 import { checkSameRecipe } from './recipe.js';
 import { evaluate, checkLabels, type Evaluation } from './evaluate.js';
@@ -338,11 +338,10 @@ function stepsPerEpoch(images: number, batch: number): number {
 }
 
 function trainingLoader(train: Dataset, options: TrainOptions): DataLoader {
-  const { inChannels, inputSize } = options.model.config;
   const { trainingSet, augment } = family(options.model.name);
   return new DataLoader(trainingSet(train, { seed: options.seed, config: options.model.config, augment: options.augment }), {
     batchSize: options.batch,
-    shape: [inChannels, inputSize[0], inputSize[1]],
+    shape: sampleShape(options.model.name, options.model.config),
     shuffle: true,
     seed: options.seed,
     dropLast: dropsLastBatch(train.length, options.batch),

@@ -64,6 +64,20 @@ export function syntheticFace(seed: number, index: number, size = 48, channels =
   return render(drawFace(g, EXPRESSIONS[expression]), g, size, channels);
 }
 
+const FRAME_STREAM = 0x6672616d;
+
+/**
+ * Frame `frame` of synthetic clip `index` of seed `seed`: the face of syntheticFace(seed, index) (same
+ * identity, pose, lighting and class) with its expression at `progress` (0 neutral, 1 the sample's own
+ * intensity), its noise drawn anew for each frame. Float32 [channels, size, size].
+ */
+export function syntheticFrame(seed: number, index: number, progress: number, frame: number, size = 48, channels = 1): Float32Array {
+  checkOptions(size, channels);
+  if (!(progress >= 0 && progress <= 1)) throw new Error(`syntheticFrame: progress must be in [0, 1], got ${progress}`);
+  const face = drawFace(new Generator(mixSeed(seed, index)), EXPRESSIONS[syntheticLabel(seed, index)], progress);
+  return render(face, new Generator(mixSeed(seed, index, frame, FRAME_STREAM)), size, channels);
+}
+
 export function syntheticFaces({ count, size = 48, channels = 1, seed = 0 }: SyntheticOptions): SyntheticFaces {
   if (!Number.isInteger(count) || count < 0) throw new Error(`syntheticFaces: count must be a non-negative integer, got ${count}`);
   checkOptions(size, channels);
@@ -129,7 +143,7 @@ function checkOptions(size: number, channels: number): void {
 type RGB = [number, number, number];
 
 /** Everything random about one face except its noise, in face units (face half-height about 1). */
-function drawFace(g: Generator, expression: Expression) {
+function drawFace(g: Generator, expression: Expression, progress = 1) {
   const u = (lo: number, hi: number) => g.uniform(lo, hi);
   const gray = u(0.45, 0.85);
   const skin: RGB = [gray * u(1, 1.12), gray * u(0.85, 0.95), gray * u(0.7, 0.85)];
@@ -138,7 +152,7 @@ function drawFace(g: Generator, expression: Expression) {
   const bgShade = u(0.05, 0.95);
   const background: RGB = [bgShade * u(0.8, 1.2), bgShade * u(0.8, 1.2), bgShade * u(0.8, 1.2)];
   return {
-    ...blend(expression, u(0.55, 1)),
+    ...blend(expression, progress * u(0.55, 1)),
     skin, hair, background,
     faceW: u(0.66, 0.8), faceH: u(0.92, 1.05), faceCy: u(0, 0.06), hairY: u(-1.05, -0.6),
     eyeY: u(-0.3, -0.2), eyeDX: u(0.28, 0.36), eyeW: u(0.13, 0.17), eyeH: u(0.065, 0.085), gaze: u(-0.03, 0.03),
