@@ -88,7 +88,7 @@ function resolveClips(choice: DataChoice, frames: number): ResolvedData {
       const sources = { train: `${index} has no sequence of a subject outside ${fold}`, test: `${index} has no sequence of a subject in ${fold}` };
       return { name: `${path.basename(data)} ${clips}, fold ${choice.fold ?? 0}/${choice.folds ?? 10}`, train, test, classNames: all.classNames, skipped: all.skipped, sources };
     }
-    if (isClipFolder(data)) {
+    if (!(existsSync(trainDir) && existsSync(testDir)) && isClipFolder(data)) {
       const all = clipFolder(data, frames, options);
       const { train, test } = stratifiedSplit(all.samples, 0.2, seed);
       const sources = { train: `${data} has too few clips per class for an 80/20 split`, test: `${data} has too few clips per class for a 20% test split` };
