@@ -129,6 +129,7 @@ test('cv: per-fold results and cv.json; --resume reuses finished folds and refus
   assert.is(first.code, 0, first.err);
   assert.match(first.out, /fold 1: [\d.]+% .*final model [\d.]+%, sense heads [\d.]+%, ensemble [\d.]+%; 14 test images/);
   assert.match(first.out, /2-fold subject-wise cross-validation, mirrored ensemble, final model: [\d.]+% ± [\d.]+/);
+  assert.match(first.out, /2-fold subject-wise cross-validation, classifier on the test faces composited onto backgrounds, last epoch: [\d.]+% ± [\d.]+/);
   assert.ok(existsSync(path.join(out, 'fold1', 'result.json')) && existsSync(path.join(out, 'cv.json')));
   const again = pcnn(...args, '--resume');
   assert.is(again.code, 0, again.err);

@@ -35,9 +35,10 @@ test('train --model feratt: composited synthetic faces, the GMM rule reported, a
 
 test('eval and predict read the model from the checkpoint and refuse another --model', () => {
   const checkpoint = path.join(run, 'last.safetensors');
-  const e = pcnn('eval', '--checkpoint', checkpoint, '--synthetic-count', '14', '--out', path.join(dir, 'eval'));
+  const e = pcnn('eval', '--checkpoint', checkpoint, '--synthetic-count', '14', '--composited', '--out', path.join(dir, 'eval'));
   assert.is(e.code, 0, e.err);
   assert.match(e.out, /GMM nearest class mean alone: [\d.]+%/);
+  assert.match(e.out, /\ncomposited +[\d.]+%/);
   const wrong = pcnn('eval', '--checkpoint', checkpoint, '--model', 'pcnn', '--out', path.join(dir, 'eval'));
   assert.is(wrong.code, 1);
   assert.match(wrong.err, /--model pcnn: .* holds a FERAtt model \(--model feratt\); leave --model out/);

@@ -18,6 +18,8 @@ import { Adam } from '../src/optim/index.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
 import { tidy, keep } from '../src/engine/scope.js';
 import { noGrad } from '../src/engine/autograd.js';
+import { avgPool2d, adaptiveAvgPool2d } from '../src/kernels/pool/index.js';
+import { flatten } from '../src/kernels/shape/index.js';
 
 const { width, inputSize, classes, dim, lr } = fixture.config;
 const batch = fixture.y.length;
@@ -307,8 +309,25 @@ test('losses on small cases: DGMM with an absent class, the attention loss forms
   for (const t of [z, loss, clean, att, tanhForm, mseForm]) t.dispose();
 });
 
+test('at 64x64 (ours) the classifier pools the whole 2x2 layer4 map, which at 128 the official 4x4 pool does', async () => {
+  const model = new FERAtt({ width: 2, dim: 4, numClasses: 3, inputSize: 64, cleanProbability: 0 }).eval();
+  const x = tensor(Float32Array.from({ length: 2 * 3 * 64 * 64 }, (_, i) => 0.5 + 0.5 * Math.sin(0.37 * i)), [2, 3, 64, 64]);
+  const { z, attended, attention } = noGrad(() => model.forward(x));
+  assert.equal(attended.shape, [2, 3, 64, 64]);
+  assert.equal(attention.shape, [2, 1, 64, 64]);
+  const { netclass } = model;
+  const expected = noGrad(() => {
+    const map = netclass.layers.reduce((y, layer) => layer.forward(y), netclass.conv1.forward(avgPool2d(attended, 4)));
+    assert.equal(map.shape.slice(2), [2, 2]);
+    return netclass.linear.forward(flatten(adaptiveAvgPool2d(map, [1, 1])));
+  });
+  assertClose(await z.toArray(), await expected.toArray(), 'z at 64x64', { atol: 1e-6, rtol: 1e-5 });
+  for (const t of [x, z, attended, attention, expected]) t.dispose();
+  model.dispose();
+});
+
 test('configuration errors are clear', () => {
-  assert.throws(() => new FERAtt({ inputSize: 64 }), /inputSize \[64,64\] is not supported: each side must be 128 \(official\) or 192/);
+  assert.throws(() => new FERAtt({ inputSize: 96 }), /inputSize \[96,96\] is not supported: each side must be 128 \(official\), 192, or 64 \(ours\)/);
   assert.throws(() => new FERAtt({ inputSize: [128, 256] }), /is not supported/);
   assert.throws(() => new FERAtt({ width: 5 }), /width must be an even integer/);
   assert.throws(() => new FERAtt({ numClasses: 1 }), /numClasses must be an integer >= 2/);

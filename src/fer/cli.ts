@@ -15,12 +15,14 @@ import { checkpointOptions, dataOptions, helpOption, helpText, modelOptions, par
 import { checkSameRecipe } from './recipe.js';
 import { requireImages, resolveData } from './datasets.js';
 import { train, evaluationBatchSize, makeOutputFolder, type TrainOptions, type TrainResult, type TrainingMeta } from './train.js';
-import { evaluate } from './evaluate.js';
+import { compositedTestSet, evaluate } from './evaluate.js';
 import { finishTraining } from '../pcnn/recalibrate.js';
 import { formatReport, pct } from './metrics.js';
 import { confusionMatrixChart } from './plot.js';
 import { PCNN } from '../pcnn/model.js';
-import { createModel, family, familyOf, type FerModel, type ModelSpec } from './families.js';
+import { createModel, family, familyOf, inputShape, type FerModel, type ModelSpec } from './families.js';
+import { ckplusClips } from './data/clips.js';
+import type { ARPGNetOptions } from '../arpgnet/config.js';
 import { loadCheckpoint, loadWeights, saveCheckpoint } from './checkpoint.js';
 import {
   occludeRegion, occludePatch, rotateBy, EYES, MOUTH, subjectFolds, subjectSplit, ckplus48,
@@ -80,6 +82,7 @@ const evalOptions = {
   ...checkpointOptions,
   ...splitOptions,
   robustness: { type: 'flag', help: 'also evaluate occluded eyes/mouth, a random patch, rotations of 30 and 45 degrees' },
+  composited: { type: 'flag', help: 'also evaluate the test faces pasted onto backgrounds (seeded by --seed; FERAtt\'s claim)' },
 } satisfies OptionSpecs;
 
 const predictOptions = { ...modelOptions, ...checkpointOptions } satisfies OptionSpecs;
@@ -91,9 +94,40 @@ type TrainCommandOptions = ParsedOptions<typeof trainOptions>;
 /** The model the options describe, for batches of `batch` images (whose size is checked against the adapter). */
 function modelSpec(o: ModelOptions, batch: number): ModelSpec {
   const size = o['input-size'];
-  checkInputSize(size, o['in-channels'], batch);
-  const { name, configFromOptions } = family(o.model);
-  return { name, config: configFromOptions({ inputSize: size, inChannels: o['in-channels'], width: o.width, classes: o.classes }) } as ModelSpec;
+  const { name, configFromOptions, clipFrames } = family(o.model);
+  const clip = clipOptions(o);
+  const given = Object.keys(clip);
+  if (given.length && name !== 'arpgnet') {
+    throw new Error(`${given.map((k) => `--${CLIP_OPTIONS[k as keyof typeof CLIP_OPTIONS]}`).join(', ')}: for --model arpgnet (a model of clips), not --model ${name}`);
+  }
+  const config = configFromOptions({ inputSize: size, inChannels: o['in-channels'], width: o.width, classes: o.classes, clip });
+  checkInputSize(size, o['in-channels'], batch * (clipFrames(config) ?? 1));
+  return { name, config } as ModelSpec;
+}
+
+/** ARPGNet's configuration fields and their CLI options. */
+const CLIP_OPTIONS = {
+  frames: 'frames', grid: 'grid', neighbours: 'neighbours', symmetry: 'no-symmetry', relationStage: 'relation-stage', dim: 'dim', heads: 'heads',
+  fusion: 'fusion', position: 'position', cross: 'cross', branches: 'branches',
+} as const;
+
+/** The clip-model options given (ARPGNet's), as configuration fields. */
+function clipOptions(o: ModelOptions): ARPGNetOptions {
+  const clip: Record<string, unknown> = {};
+  for (const [field, option] of Object.entries(CLIP_OPTIONS)) {
+    const value = o[option];
+    if (option === 'no-symmetry') {
+      if (value) clip.symmetry = false;
+    } else if (value !== undefined) {
+      clip[field] = value;
+    }
+  }
+  return clip as ARPGNetOptions;
+}
+
+/** T of the model's clips, for the data; undefined for a model of still images. */
+function framesOf(spec: { name: string; config: ModelSpec['config'] }): number | undefined {
+  return family(spec.name).clipFrames(spec.config) ?? undefined;
 }
 
 /**
@@ -177,7 +211,7 @@ async function cmdTrain(o: TrainCommandOptions, given: ReadonlySet<string>): Pro
   finishes(o); // refuses a finish the model cannot have, before any training
   const config = trainConfig(o, o.out);
   makeOutputFolder(o.out, '--out');
-  const data = resolveData(dataChoice(o));
+  const data = resolveData({ ...dataChoice(o), frames: framesOf(config.model) });
   reportSkipped(data.skipped);
   requireImages(data, 'train');
   requireImages(data, 'test');
@@ -242,7 +276,7 @@ async function cmdEval(o: ParsedOptions<typeof evalOptions>, given: ReadonlySet<
   // Before the work: the results are written at its end.
   makeOutputFolder(o.out, '--out');
   const { model, classNames: saved } = await loadModel(o, given, o.batch);
-  const data = resolveData({ ...dataChoice(o), inputSize: model.config.inputSize[0], inChannels: model.config.inChannels });
+  const data = resolveData({ ...dataChoice(o), inputSize: model.config.inputSize[0], inChannels: model.config.inChannels, frames: framesOf({ name: familyOf(model).name, config: model.config }) });
   reportSkipped(data.skipped);
   requireImages(data, 'test');
   checkSameClasses(o.checkpoint!, saved, model.config.numClasses, data);
@@ -260,8 +294,10 @@ async function cmdEval(o: ParsedOptions<typeof evalOptions>, given: ReadonlySet<
     );
   }
   const results: Record<string, number> = {};
-  for (const [name, transform] of variants) {
-    const result = await evaluate(model, data.test, { batchSize: o.batch, transform });
+  const sets: [string, Dataset, Transform | undefined][] = variants.map(([name, transform]) => [name, data.test, transform]);
+  if (o.composited) sets.push(['composited', compositedTestSet(data.test, model, o.seed), undefined]);
+  for (const [name, test, transform] of sets) {
+    const result = await evaluate(model, test, { batchSize: o.batch, transform });
     results[name] = result.main.accuracy;
     if (name === 'clean') {
       console.log(formatReport(result.main, classNames));
@@ -313,8 +349,8 @@ async function cmdInfo(o: ModelOptions): Promise<void> {
 
 async function inferenceLatency(model: FerModel, repeats: number): Promise<number> {
   model.eval();
-  const [h, w] = model.config.inputSize;
-  const x = tensor(new Float32Array(model.config.inChannels * h * w), [1, model.config.inChannels, h, w]);
+  const shape = inputShape(model, 1);
+  const x = tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
   const times: number[] = [];
   for (let i = 0; i <= repeats; i++) {
     const t0 = performance.now();
@@ -338,7 +374,8 @@ async function cmdCv(o: CvCommandOptions): Promise<void> {
   const configs = Array.from({ length: k }, (_, fold) => trainConfig(o, path.join(o.out, `fold${fold}`)));
   makeOutputFolder(o.out, '--out');
   // Decoded once; each fold is a split of the same samples.
-  const all = ckplus48(o.data, { channels: o['in-channels'], size: [size, size] });
+  const frames = framesOf(configs[0].model);
+  const all = frames === undefined ? ckplus48(o.data, { channels: o['in-channels'], size: [size, size] }) : ckplusClips(o.data, frames, { channels: o['in-channels'], size: [size, size] });
   reportSkipped(all.skipped);
   subjectFolds(all.samples.map((s) => s.subject), k); // validates k against the subjects before any training
   const finishing = finishes(o);
@@ -360,7 +397,7 @@ async function cmdCv(o: CvCommandOptions): Promise<void> {
     for (const [rule, a] of Object.entries(result.accuracies)) (rules[rule] ??= []).push(a);
     const a = result.accuracies;
     console.log(
-      `fold ${fold}: ${pct(a.main)} (${auxiliaryRule} ${pct(a.auxiliary)}, ensemble with mirror ${pct(a.ensemble)}` +
+      `fold ${fold}: ${pct(a.main)} (${auxiliaryRule} ${pct(a.auxiliary)}, ensemble with mirror ${pct(a.ensemble)}, composited ${pct(a.composited)}` +
         (finishing ? `; final model ${pct(a.finalMain)}, ${auxiliaryRule} ${pct(a.finalAuxiliary)}, ensemble ${pct(a.finalEnsemble)}` : '') +
         `; ${result.testImages} test images)`,
     );
@@ -382,6 +419,7 @@ function cvRules(auxiliaryRule: string): Record<string, string> {
     main: 'classifier, last epoch',
     auxiliary: `${auxiliaryRule}, last epoch`,
     ensemble: 'mirrored ensemble, last epoch',
+    composited: 'classifier on the test faces composited onto backgrounds, last epoch',
     finalMain: 'classifier, final model',
     finalAuxiliary: `${auxiliaryRule}, final model`,
     finalEnsemble: 'mirrored ensemble, final model',
@@ -424,7 +462,10 @@ function readFoldResult(file: string, fold: number, recipe: object, finishing: b
 async function foldAccuracies(config: TrainOptions, split: { train: Dataset; test: Dataset; classNames: string[] }, o: CvCommandOptions): Promise<Record<string, number>> {
   const result = await train({ ...config, quiet: false }, split);
   const last = await evaluateRules(result.model, split.test, config);
-  const accuracies: Record<string, number> = { main: last.main.accuracy, auxiliary: last.auxiliaryAccuracy, ensemble: last.ensembleAccuracy! };
+  const composited = await evaluate(result.model, compositedTestSet(split.test, result.model, config.seed), { batchSize: evaluationBatchSize(config) });
+  const accuracies: Record<string, number> = {
+    main: last.main.accuracy, auxiliary: last.auxiliaryAccuracy, ensemble: last.ensembleAccuracy!, composited: composited.main.accuracy,
+  };
   if (finishes(o)) {
     const final = await finishAndEvaluate(result, config, split, o);
     Object.assign(accuracies, { finalMain: final.main.accuracy, finalAuxiliary: final.auxiliaryAccuracy, finalEnsemble: final.ensembleAccuracy! });
@@ -516,7 +557,7 @@ function command<S extends OptionSpecs & typeof helpOption>(
 }
 
 const commands: Record<string, Command> = {
-  train: command('Train PCNN or FERAtt (--model; default: PCNN on the built-in synthetic faces, a configuration that trains in minutes on a CPU adapter).', trainOptions, cmdTrain),
+  train: command('Train PCNN, FERAtt or ARPGNet (--model; default: PCNN on the built-in synthetic faces, a configuration that trains in minutes on a CPU adapter).', trainOptions, cmdTrain),
   eval: command(
     'Evaluate a checkpoint: accuracy, per-class accuracy, confusion matrix (text and PNG); --robustness adds occlusion and rotation variants.',
     evalOptions,

@@ -1,8 +1,8 @@
 /** Evaluation of a model on a dataset: the classifier's accuracy and confusion matrix, and the accuracy of
  *  the family's auxiliary rule (PCNN: the summed sense heads). */
-import { DataLoader, type Dataset, type Transform } from './data/index.js';
+import { DataLoader, compositeDataset, type Dataset, type Transform } from './data/index.js';
 import { hflip } from './data/augment.js';
-import { familyOf, type FerModel } from './families.js';
+import { familyOf, sampleShape, type FerModel } from './families.js';
 import { predictBatch } from './step.js';
 import { ConfusionMatrix, argmaxRows, type ClassificationReport } from './metrics.js';
 
@@ -30,8 +30,8 @@ export async function evaluate(
   dataset: Dataset,
   { batchSize = 64, transform, ensemble = false }: { batchSize?: number; transform?: Transform; ensemble?: boolean } = {},
 ): Promise<Evaluation> {
-  const { inChannels, inputSize, numClasses } = model.config;
-  const shape = [inChannels, inputSize[0], inputSize[1]] as const;
+  const { inputSize, numClasses } = model.config;
+  const shape = sampleShape(familyOf(model).name, model.config);
   const loader = new DataLoader(dataset, {
     batchSize,
     shape,
@@ -66,6 +66,21 @@ export async function evaluate(
     auxiliaryAccuracy: auxiliary.report().accuracy,
     ...(ensemble ? { ensembleAccuracy: mixed.report().accuracy } : {}),
   };
+}
+
+/**
+ * `test`'s faces pasted onto backgrounds (compositeDataset: procedural backgrounds, the Lab illumination
+ * match; an ellipse mask where a face has none), each face once in order, without the training
+ * generator's geometry and colour jitter, so that the accuracy against the plain test images measures
+ * the backgrounds alone (FERAtt's claim). Seeded: the same backgrounds for every model evaluated.
+ */
+export function compositedTestSet(test: Dataset, model: FerModel, seed: number): Dataset {
+  const { inputSize, inChannels } = model.config;
+  const composites = compositeDataset(test, {
+    seed, size: inputSize[0], channels: inChannels, sampling: 'sequential', count: test.length,
+    scale: 0, flip: false, degrees: 0, translation: 0, warp: 0, jitter: false,
+  });
+  return { length: composites.length, get: (index) => composites.sample(0, index) };
 }
 
 export function checkLabels(labels: Int32Array, classes: number): void {

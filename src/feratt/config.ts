@@ -17,7 +17,7 @@ export interface FERAttConfig {
   numClasses?: number;
   /** Size of the embedding z (64 officially). */
   dim?: number;
-  /** Input [H, W], or one number for a square input: each side 128 (official) or 192. */
+  /** Input [H, W], or one number for a square input: each side 128 (official), 192, or 64 (ours). */
   inputSize?: number | readonly [number, number];
   /** ResNet-34 base width w (64 officially); an even number. Every other width scales by w/64. */
   width?: number;
@@ -35,8 +35,8 @@ export interface FERAttResolvedConfig {
   width: number;
 }
 
-/** The official input side, and the other side the architecture admits (see the header). */
-export const FERATT_INPUT_SIZES = [128, 192] as const;
+/** The official input side, the other side the architecture admits, and ours (64, see model.ts's header). */
+export const FERATT_INPUT_SIZES = [64, 128, 192] as const;
 
 export function resolveFERAttConfig(config: FERAttConfig = {}): FERAttResolvedConfig {
   const size = config.inputSize ?? 128;
@@ -62,9 +62,9 @@ export function resolveFERAttConfig(config: FERAttConfig = {}): FERAttResolvedCo
   for (const side of c.inputSize) {
     if (!(FERATT_INPUT_SIZES as readonly number[]).includes(side)) {
       throw new Error(
-        `FERAtt: inputSize [${c.inputSize}] is not supported: each side must be 128 (official) or 192. ` +
+        `FERAtt: inputSize [${c.inputSize}] is not supported: each side must be 128 (official), 192, or 64 (ours). ` +
           'The attention encoder-decoder needs multiples of 64, and the classifier\'s fixed 4x4 average pool ' +
-          'of its layer4 map (side/32) must give 1x1 for Linear(8·width, dim)',
+          'of its layer4 map (side/32) must give 1x1 for Linear(8·width, dim) (at 64 the pool covers the 2x2 map)',
       );
     }
   }

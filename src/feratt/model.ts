@@ -37,7 +37,10 @@
  * Input sizes: H and W must be multiples of 64 (the encoder halves the input six times, the decoder
  * doubles it back with concatenations at each scale), and the classifier's fixed 4x4 average pool
  * (F.avg_pool2d(out, 4) on layer4's H/32 x W/32 map, flattened into Linear(8w, dim)) must give 1x1:
- * H/32 and W/32 in 4..7. Together: each side 128 (official) or 192. Other sizes are refused.
+ * H/32 and W/32 in 4..7. Together: each side 128 (official) or 192. Ours: 64, where the official code
+ * fails (layer4's map is 2x2, smaller than the pool), with the pool over that whole map instead, which
+ * is what the official 4x4 pool computes at 128 (the global average of layer4's map); it costs a quarter
+ * of 128's multiply-accumulates, for training on CPU adapters. Other sizes are refused.
  *
  * Departures from the official code, and why:
  *   - No ImageNet weights (the official encoder starts from torchvision's pretrained resnet34): none are

@@ -72,7 +72,9 @@ export class PreActResEmbExNet extends Module {
 
   forward(x: Tensor): { z: Tensor; logits: Tensor } {
     const out = this.layers.reduce((y, layer) => layer.forward(y), this.conv1.forward(x));
-    const z = this.linear.forward(flatten(avgPool2d(out, CLASSIFIER_POOL)));
+    // The official 4x4 pool; on a smaller map (64x64 input, ours) the pool over the whole map.
+    const [, , mh, mw] = out.shape;
+    const z = this.linear.forward(flatten(avgPool2d(out, [Math.min(CLASSIFIER_POOL, mh), Math.min(CLASSIFIER_POOL, mw)])));
     return { z, logits: this.classification.forward(z) };
   }
 }
