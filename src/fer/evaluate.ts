@@ -1,6 +1,7 @@
 /** Evaluation of a model on a dataset: the classifier's accuracy and confusion matrix, and the accuracy of
  *  the family's auxiliary rule (PCNN: the summed sense heads). */
-import { DataLoader, compositeDataset, type Dataset, type Transform } from './data/index.js';
+import { DataLoader, compositeDataset, type Dataset, type Sample, type Transform } from './data/index.js';
+import { stackFrames } from './data/clips.js';
 import { hflip } from './data/augment.js';
 import { familyOf, sampleShape, type FerModel } from './families.js';
 import { predictBatch } from './step.js';
@@ -76,11 +77,28 @@ export async function evaluate(
  */
 export function compositedTestSet(test: Dataset, model: FerModel, seed: number): Dataset {
   const { inputSize, inChannels } = model.config;
-  const composites = compositeDataset(test, {
+  const options = {
     seed, size: inputSize[0], channels: inChannels, sampling: 'sequential', count: test.length,
     scale: 0, flip: false, degrees: 0, translation: 0, warp: 0, jitter: false,
-  });
-  return { length: composites.length, get: (index) => composites.sample(0, index) };
+  } as const;
+  const frames = familyOf(model).clipFrames(model.config);
+  if (frames === null) {
+    const composites = compositeDataset(test, options);
+    return { length: composites.length, get: (index) => composites.sample(0, index) };
+  }
+  // Clips: each frame composited as a face of its own; the background is a function of (seed, index),
+  // so every frame of a clip gets the same one.
+  const get = 'get' in test ? (i: number) => test.get(i) : (i: number) => (test as readonly Sample[])[i];
+  const plane = inChannels * inputSize[0] * inputSize[1];
+  const perFrame = Array.from({ length: frames }, (_, t) =>
+    compositeDataset({ length: test.length, get: (i: number) => ({ ...get(i), image: get(i).image.subarray(t * plane, (t + 1) * plane) }) }, options));
+  return {
+    length: test.length,
+    get: (index) => {
+      const parts = perFrame.map((c) => c.sample(0, index));
+      return { image: stackFrames(parts.map((p) => p.image), parts.map((_, t) => t)), label: parts[0].label, file: parts[0].file };
+    },
+  };
 }
 
 export function checkLabels(labels: Int32Array, classes: number): void {
