@@ -420,12 +420,12 @@ test('the workgroup-memory reductions pass the race detector and compute the rig
     const channelsBytes = () => new ArrayBuffer(4 * c);
 
     // stats: x, weight, bias, table, runningMean, runningVar, batchCount; uniforms channels, planeSize, batch,
-    // eps, momentum, unbias.
+    // eps, momentum, unbias, channelsPerCount.
     const [, , , table, runningMean, runningVar, batchCount] = raceCheck(
       statsSource,
       workgroups,
       [floats(x), floats(weight), floats(bias), new ArrayBuffer(16 * c), floats(running.mean), floats(running.variance), words(7)],
-      words(c, h * w, n, bits(eps), bits(momentum), bits(perChannel / (perChannel - 1))),
+      words(c, h * w, n, bits(eps), bits(momentum), bits(perChannel / (perChannel - 1)), c),
       { UPDATE_RUNNING: 1, COUNT_BATCH: 1, LANES: lanes },
     );
     const ref = channelStatsRef(x, shape);

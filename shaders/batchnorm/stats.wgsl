@@ -4,7 +4,10 @@
 //              of channel_affine.wgsl's normalisation, and the statistics saved for the backward;
 //   UPDATE_RUNNING: runningMean = (1 - momentum) * runningMean + momentum * mean,
 //                   runningVar = (1 - momentum) * runningVar + momentum * variance * n / (n - 1)  (`unbias`);
-//   COUNT_BATCH: batchCount[0] += 1 (BatchNorm2d's int32 num_batches_tracked, by channel 0's first invocation).
+//   COUNT_BATCH: batchCount[k] += 1 for each of the channels / channelsPerCount counters (BatchNorm2d's int32
+//                num_batches_tracked: one counter for all channels, or one per block of channelsPerCount
+//                channels where the channels of several batch norms are stacked), by the first invocation
+//                of the block's first channel.
 // mean and the biased variance are over the n = N*H*W elements of channel c.
 // Thread mapping: LANES invocations per channel (a power of two the host picks from N*H*W), WG / LANES
 // channels per workgroup (linear index wid.x + wid.y * nwg.x, folded past 65535): many small channels
@@ -33,6 +36,7 @@ struct Params {
   eps: f32,
   momentum: f32,
   unbias: f32,
+  channelsPerCount: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -102,8 +106,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       runningMean[c] = m * mean + (1.0 - m) * runningMean[c];
       runningVar[c] = m * variance * params.unbias + (1.0 - m) * runningVar[c];
     }
-    if (COUNT_BATCH && c == 0u) {
-      batchCount[0] += 1;
+    if (COUNT_BATCH && c % params.channelsPerCount == 0u) {
+      batchCount[c / params.channelsPerCount] += 1;
     }
   }
 }

@@ -66,6 +66,11 @@ export class BatchNorm2d extends Module {
     return this.active?.variance ?? null;
   }
 
+  /** Whether the registered running statistics are the ones in use (not borrowed by `withStatistics`). */
+  get usesOwnStatistics(): boolean {
+    return this.own !== null && this.active === this.own;
+  }
+
   /** A new set of running statistics (mean 0, variance 1), for `withStatistics`; the caller disposes it. */
   newStatistics(): RunningStatistics {
     return { mean: keep(full([this.numFeatures], 0)), variance: keep(full([this.numFeatures], 1)), batches: 0 };

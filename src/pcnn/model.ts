@@ -25,10 +25,17 @@ import { adaptiveAvgPool2d } from '../kernels/pool/index.js';
 import { affineGrid, gridSample } from '../kernels/resample/index.js';
 import { multiDomainFusion } from '../kernels/fusion/index.js';
 import { upload, type Tensor } from '../engine/tensor.js';
-import { initResnet, resnetLayer, resnetTrunk } from './resnet.js';
+import { isGradEnabled } from '../engine/autograd.js';
+import { FoldCache, initResnet, resnetLayer, resnetTrunk } from './resnet.js';
+import { canPair, pairedTrunks } from './paired.js';
 import { checkInputSize, cropBoxes, layer4Size, trunkSize, type CropBox } from './geometry.js';
 
 const SENSE_HEADS = ['fc2', 'fc3', 'fc4', 'fc6', 'fc7'];
+/** Local trunks (indices into `locals`) run as pairs where their crops have one size (the eyes, the cheeks: an even input width). */
+const PAIRS = [
+  [0, 1],
+  [2, 3],
+] as const;
 /** The modules whose outputs are class scores: the main head and the five sense heads. */
 export const CLASS_HEADS = ['fc', ...SENSE_HEADS];
 
@@ -74,6 +81,11 @@ export class PCNN extends Module {
   /** Running statistics of layer4's BatchNorms (in `layer4Norms` order) for its pass on x10; null:
    *  the registered ones serve both passes, as in the official code. Not part of the state dict. */
   private registration: RunningStatistics[] | null = null;
+  /** Run the eye and cheek trunks pairwise (one grouped trunk per pair) where they allow it; off: each
+   *  trunk alone. The same function either way (tests compare them). */
+  pairLocalTrunks = true;
+  /** Folded inference weights of the paired trunks. */
+  private readonly pairFolds = new FoldCache();
 
   constructor(config: PCNNConfig = {}) {
     super();
@@ -128,7 +140,7 @@ export class PCNN extends Module {
     const x1 = this.features1.forward(x);
     const [n, channels, gh, gw] = x1.shape;
     const crops = [boxes.leftEye, boxes.rightEye, boxes.leftCheek, boxes.rightCheek, boxes.mouth];
-    const localMaps = crops.map((box, i) => this.locals[i].forward(crop(x, box)));
+    const localMaps = this.localTrunks(x, crops);
 
     const logits = localMaps.map((map, i) => this.senseHeads[i].forward(flatten(adaptiveAvgPool2d(map, [1, 1]))));
     const heads = logits.reduce((sum, l) => add(sum, l));
@@ -168,6 +180,23 @@ export class PCNN extends Module {
   override dispose(): void {
     this.setRegistrationStatistics(null);
     super.dispose();
+  }
+
+  /** The five local maps; the eyes and the cheeks as one paired trunk each where their crops have one
+   *  size (see paired.ts), unless `pairLocalTrunks` is off. */
+  private localTrunks(x: Tensor, crops: CropBox[]): Tensor[] {
+    const maps: (Tensor | null)[] = crops.map(() => null);
+    if (this.training || isGradEnabled()) this.pairFolds.clear();
+    for (const [i, j] of PAIRS) {
+      const [a, b] = [crops[i], crops[j]];
+      if (!this.pairLocalTrunks || a.height !== b.height || a.width !== b.width || !canPair(this.locals[i], this.locals[j])) continue;
+      [maps[i], maps[j]] = pairedTrunks(this.locals[i], this.locals[j], crop(x, a), crop(x, b), this.pairFolds);
+    }
+    return maps.map((map, i) => map ?? this.locals[i].forward(crop(x, crops[i])));
+  }
+
+  protected override releaseCaches(): void {
+    this.pairFolds.clear();
   }
 
   private registrationPass(x10: Tensor): Tensor {

@@ -10,9 +10,9 @@ import { MaxPool2d } from '../nn/pool.js';
 import { ReLU } from '../nn/activation.js';
 import { conv2dFused, foldBatchNorm } from '../kernels/conv2d/index.js';
 import { isGradEnabled } from '../engine/autograd.js';
-import { contentVersion } from '../engine/recorder.js';
+import { contentVersion, recorder } from '../engine/recorder.js';
 import { keep } from '../engine/scope.js';
-import { upload, type Tensor } from '../engine/tensor.js';
+import { empty, upload, type Tensor } from '../engine/tensor.js';
 import { defaultGenerator } from '../engine/random.js';
 
 export class BasicBlock extends Module {
@@ -58,7 +58,7 @@ export class BasicBlock extends Module {
 }
 
 /** Eval mode without a graph: batch norms can be folded into the convolutions before them. */
-function isInference(module: Module): boolean {
+export function isInference(module: Module): boolean {
   return !module.training && !isGradEnabled();
 }
 
@@ -68,21 +68,27 @@ function isInference(module: Module): boolean {
  * step, a load or an upload writes them), so a cached fold is always the one a new fold would give.
  * Training-mode forwards and `dispose()` free the entries.
  */
-class FoldCache {
+export class FoldCache {
   private readonly entries = new Map<Conv2d, { key: unknown[]; weight: Tensor; bias: Tensor }>();
 
-  get(conv: Conv2d, bn: BatchNorm2d): { weight: Tensor; bias: Tensor } {
-    if (!bn.runningMean || !bn.runningVar || !bn.weight || !bn.bias) {
-      throw new Error('PCNN inference: batch norms need running statistics and affine parameters to be folded');
+  /** The folded weight and bias of conv → bn; of several such pairs, stacked along output channels
+   *  (the weights of a grouped convolution running them side by side, see paired.ts). */
+  get(...pairs: [Conv2d, BatchNorm2d][]): { weight: Tensor; bias: Tensor } {
+    const key: unknown[] = [];
+    for (const [conv, bn] of pairs) {
+      if (!bn.runningMean || !bn.runningVar || !bn.weight || !bn.bias) {
+        throw new Error('PCNN inference: batch norms need running statistics and affine parameters to be folded');
+      }
+      const inputs = [conv.weight, conv.bias, bn.runningMean, bn.runningVar, bn.weight, bn.bias];
+      key.push(bn.eps, ...inputs.flatMap((t) => (t ? [t.buffer, t.byteOffset, contentVersion(t.buffer)] : [null])));
     }
-    const inputs = [conv.weight, conv.bias, bn.runningMean, bn.runningVar, bn.weight, bn.bias];
-    const key = [bn.eps, ...inputs.flatMap((t) => (t ? [t.buffer, t.byteOffset, contentVersion(t.buffer)] : [null]))];
-    const cached = this.entries.get(conv);
+    const first = pairs[0][0];
+    const cached = this.entries.get(first);
     if (cached && cached.key.length === key.length && cached.key.every((v, i) => v === key[i])) return cached;
-    this.drop(conv);
-    const folded = foldBatchNorm(conv.weight, conv.bias, bn.runningMean, bn.runningVar, bn.weight, bn.bias, bn.eps);
-    const entry = { key, weight: keep(folded.weight), bias: keep(folded.bias) };
-    this.entries.set(conv, entry);
+    this.drop(first);
+    const folded = pairs.map(([conv, bn]) => foldBatchNorm(conv.weight, conv.bias, bn.runningMean!, bn.runningVar!, bn.weight!, bn.bias!, bn.eps));
+    const entry = { key, weight: keep(stacked(folded.map((f) => f.weight))), bias: keep(stacked(folded.map((f) => f.bias))) };
+    this.entries.set(first, entry);
     return entry;
   }
 
@@ -99,9 +105,23 @@ class FoldCache {
   }
 }
 
+/** The tensors joined along their first dimension by buffer copies (the one tensor itself if alone;
+ *  the parts are disposed). */
+function stacked(parts: Tensor[]): Tensor {
+  if (parts.length === 1) return parts[0];
+  const out = empty([parts.reduce((n, t) => n + t.shape[0], 0), ...parts[0].shape.slice(1)], 'float32', 'FoldCache');
+  let at = 0;
+  for (const t of parts) {
+    recorder.copy(t.buffer, t.byteOffset, out.buffer, at, t.size * 4);
+    at += t.size * 4;
+    t.dispose();
+  }
+  return out;
+}
+
 /** conv → eval-mode BN (→ + residual) (→ ReLU) as one convolution with folded weights and a fused store. */
 function convBn(x: Tensor, conv: Conv2d, bn: BatchNorm2d, folds: FoldCache, epilogue: { residual?: Tensor; relu?: boolean } = {}): Tensor {
-  const folded = folds.get(conv, bn);
+  const folded = folds.get([conv, bn]);
   const { stride, padding, dilation, groups } = conv;
   return conv2dFused(x, folded.weight, folded.bias, { stride, padding, dilation, groups, ...epilogue });
 }

@@ -43,7 +43,8 @@ export interface RunningState {
   runningMean: Tensor | null;
   runningVar: Tensor | null;
   momentum: number;
-  /** int32 counter incremented by one (num_batches_tracked), or null. */
+  /** int32 counter incremented by one (num_batches_tracked), or null; k counters: one per block of
+   *  channels / k channels (the stacked channels of k batch norms). */
   batchCount: Tensor | null;
 }
 
@@ -86,6 +87,7 @@ export function batchStats(
       eps,
       momentum,
       unbias: perChannel / (perChannel - 1),
+      channelsPerCount: layout.channels / (batchCount?.size ?? 1),
     },
     constants: { UPDATE_RUNNING: runningMean ? 1 : 0, COUNT_BATCH: batchCount ? 1 : 0, LANES: lanes },
   });

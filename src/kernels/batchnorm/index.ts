@@ -19,7 +19,8 @@ export interface BatchNormOptions {
   momentum?: number;
   eps?: number;
   /** A one-element int32 counter (BatchNorm2d's num_batches_tracked) incremented in training, by the
-   *  statistics pass itself rather than a dispatch of its own. */
+   *  statistics pass itself rather than a dispatch of its own; k elements: one counter per block of
+   *  C / k channels (k batch norms' channels stacked into one input). */
   batchCount?: Tensor | null;
   /** Added to the normalised output (before the ReLU); the output's shape. */
   residual?: Tensor | null;
@@ -63,8 +64,11 @@ function checkArguments(
   if (!training && !runningMean) {
     throw new Error('batchNorm2d: eval mode (training: false) needs runningMean and runningVar');
   }
-  if (batchCount && (batchCount.dtype !== 'int32' || batchCount.size !== 1)) {
-    throw new Error(`batchNorm2d: batchCount must be a one-element int32 tensor, got ${batchCount.dtype} [${batchCount.shape}]`);
+  if (batchCount && (batchCount.dtype !== 'int32' || batchCount.ndim > 1 || x.shape[1] % batchCount.size !== 0)) {
+    throw new Error(
+      `batchNorm2d: batchCount must be a one-element int32 tensor, got ${batchCount.dtype} [${batchCount.shape}] ` +
+        `(or one int32 counter per equal block of the ${x.shape[1]} channels)`,
+    );
   }
   if (residual) {
     expectFloat32('batchNorm2d', 'residual', residual);
