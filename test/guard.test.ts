@@ -59,6 +59,8 @@ test('a finite step updates the weights', async () => {
 
 test('an infinite weight in one trunk is traced to the op it first poisons', async () => {
   const { model, optimizer, batch } = setup();
+  // The cheek trunks run alone here (paired, they run as one: see below).
+  model.pairLocalTrunks = false;
   const weight = model.stateDict()['features6.1.weight']; // batch norm of the right-cheek trunk's stem
   upload(weight, [Infinity]);
   const before = await model.fc.weight.toArray();
@@ -71,6 +73,11 @@ test('an infinite weight in one trunk is traced to the op it first poisons', asy
   }
   const skipped = await guardedTrainStep(model, optimizer, batch, { onNonFinite: 'skip' });
   assert.match(skipped.skipped!, /^batchNorm2dFused \(forward\)/);
+  assert.equal(await model.fc.weight.toArray(), before, 'no update was applied');
+  // Paired (src/pcnn/paired.ts), the first op to see it stacks the two cheek trunks' stem weights.
+  model.pairLocalTrunks = true;
+  const paired = await guardedTrainStep(model, optimizer, batch, { onNonFinite: 'skip' });
+  assert.match(paired.skipped!, /^stackPair \(forward\) output \[2\]/);
   assert.equal(await model.fc.weight.toArray(), before, 'no update was applied');
   model.dispose();
   optimizer.dispose();
