@@ -104,7 +104,11 @@ export function wgslConstants(source: string): ReadonlyMap<string, number> {
   return constants;
 }
 
+let kernelCount = 0;
+
 export class Kernel {
+  /** A number of its own (the recorder hashes the kernels of a batch of work by it). */
+  readonly id = ++kernelCount;
   readonly storage: StorageBinding[] = [];
   readonly uniformBinding: number | null = null;
   readonly uniformFields: UniformField[] = [];

@@ -7,7 +7,7 @@
  * `DEBUG=1` (env var in Node, `globalThis.DEBUG` in a browser) prints each dispatch with its kernel,
  * shapes and workgroups; `DEBUG=2` adds each dispatch's GPU time from timestamp queries.
  */
-import { gpu, onRelease, throwPendingGpuError } from './device.js';
+import { gpu, onRelease, throwPendingGpuError, type AdapterDescription } from './device.js';
 import type { Constants, Kernel, Uniforms } from './kernel.js';
 
 const SLOT = 256;
@@ -52,6 +52,11 @@ export function contentVersion(buffer: GPUBuffer): number {
   return versions.get(buffer) ?? 0;
 }
 
+/** Adapters that run compute on the CPU's cores (see `beforeReadback`). */
+function cpuAdapter(adapter: AdapterDescription): boolean {
+  return /llvmpipe|swiftshader|lavapipe/i.test(`${adapter.device} ${adapter.architecture} ${adapter.description}`);
+}
+
 function debugLevel(): number {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
   return Number(env?.DEBUG ?? (globalThis as { DEBUG?: unknown }).DEBUG ?? 0) || 0;
@@ -73,6 +78,11 @@ class CommandRecorder {
   /** Dispatches recorded since the process started (for tests and benchmarks). */
   dispatchCount = 0;
   submitCount = 0;
+  /** beforeReadback: a hash of the dispatches recorded since the last readback began; that readback
+   *  (its key, start time and dispatch count); milliseconds its work took, by key. */
+  private signature = 0;
+  private epoch = { key: '', start: 0, end: 0, updated: true };
+  private readonly expectedMs = new Map<string, number>();
 
   dispatch(kernel: Kernel, args: DispatchArgs): void {
     const { device, hasTimestamps } = gpu();
@@ -124,6 +134,7 @@ class CommandRecorder {
     this.pass.setBindGroup(0, bindGroup, offsets);
     this.pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
     this.dispatchCount++;
+    this.signature = (Math.imul(this.signature, 31) + kernel.id * 8191 + workgroups[0] + 131 * (workgroups[1] ?? 1) + 8209 * (workgroups[2] ?? 1)) | 0;
     if (timed) {
       this.endPass();
       if (this.timed.length === MAX_TIMED) this.flush();
@@ -136,6 +147,43 @@ class CommandRecorder {
     const encoder = this.beginEncoder(gpu().device);
     this.endPass();
     encoder.copyBufferToBuffer(source, sourceOffset, target, targetOffset, bytes);
+  }
+
+  /**
+   * Waits, without polling, for most of the time the GPU is expected to need for the work recorded since
+   * the last readback began; resolves to a function to call once the readback has completed.
+   * Why: a pending mapAsync makes Dawn's Node binding tick the device in a setImmediate loop, which on a
+   * CPU adapter (lavapipe, SwiftShader) takes a core from the threads doing the work (measured on the
+   * 2-core machine: the main thread used 0.8 s of CPU per PCNN training step of 1.7 s, mostly in that
+   * loop; 0.1-0.15 s with this wait). The expected time is learned per signature of that work (the
+   * dispatch count and a hash of the kernels and workgroup counts), so only work seen before waits (a
+   * steady training or inference loop): 85% of the last times seen (a moving average), halved where the
+   * readback then came back at once. Other adapters, and work not seen before, do not wait.
+   */
+  /** How many signatures of work beforeReadback has timed (for tests). */
+  get timedReadbacks(): number {
+    return this.expectedMs.size;
+  }
+
+  async beforeReadback(): Promise<() => void> {
+    if (this.dispatchCount !== this.epoch.end) {
+      const key = `${this.dispatchCount - this.epoch.end}:${this.signature}`;
+      this.epoch = { key, start: performance.now(), end: this.dispatchCount, updated: false };
+      this.signature = 0;
+    }
+    const epoch = this.epoch;
+    const expected = cpuAdapter(gpu().adapter) ? this.expectedMs.get(epoch.key) : undefined;
+    const sleep = expected === undefined ? 0 : 0.85 * expected - (performance.now() - epoch.start);
+    if (sleep >= 2) await new Promise((resolve) => setTimeout(resolve, sleep));
+    return () => {
+      if (epoch.updated) return;
+      epoch.updated = true;
+      const elapsed = performance.now() - epoch.start;
+      if (this.expectedMs.size > 256) this.expectedMs.clear();
+      if (expected === undefined) this.expectedMs.set(epoch.key, elapsed);
+      else if (sleep >= 2 && elapsed - sleep < 1) this.expectedMs.set(epoch.key, expected / 2);
+      else this.expectedMs.set(epoch.key, 0.7 * expected + 0.3 * elapsed);
+    };
   }
 
   /** Runs `fn` after the current batch has been submitted (to destroy staging buffers, say). */
@@ -208,6 +256,7 @@ class CommandRecorder {
     // Objects of a released device are unusable, and so is the work recorded for it.
     onRelease(() => {
       this.encoder = null;
+      this.expectedMs.clear();
       this.pass = null;
       this.arena = null;
       this.querySet = null;

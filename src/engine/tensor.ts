@@ -219,9 +219,11 @@ export class Tensor implements Owned {
     recorder.copy(this.buffer, this.byteOffset, staging, 0, bytes);
     recorder.flush();
     try {
+      const settled = await recorder.beforeReadback();
       await staging.mapAsync(GPUMapMode.READ).catch(async (error: unknown) => {
         throw await readbackError(device, error, `reading back a tensor of shape [${this.shape}]`);
       });
+      settled();
       return staging.getMappedRange(0, bytes).slice(0);
     } finally {
       staging.destroy();
