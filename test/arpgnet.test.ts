@@ -7,12 +7,10 @@
 // build and run; a clip of another shape is refused.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { assertClose, assertCloseInNorm, repoRoot } from './helpers/index.js';
+import { numbers, readFixture } from './helpers/fixture.js';
+import { assertClose, assertCloseInNorm } from './helpers/index.js';
 import fixture from './fixtures/arpgnet.json';
 import { ARPGNet, type ARPGNetOptions } from '../src/arpgnet/model.js';
-import { decodeSafetensors, type HostTensor } from '../src/engine/io/safetensors.js';
 import type { StateDict } from '../src/nn/module.js';
 import { Adam } from '../src/optim/index.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
@@ -22,23 +20,11 @@ import { crossEntropy } from '../src/kernels/softmax/index.js';
 
 const { width, inputSize, frames, batch, dim, heads, classes, lr, weightDecay } = fixture.config;
 const labels = Int32Array.from(fixture.y);
-const file = decodeSafetensors(readFileSync(path.join(repoRoot, 'test/fixtures/arpgnet.safetensors')), 'arpgnet.safetensors');
+const { get, prefixed } = readFixture('arpgnet.safetensors');
 const shape = [batch, frames, 1, inputSize, inputSize];
 
-function numbers(t: HostTensor): Float32Array | Int32Array {
-  if (t.dtype === 'I64') return Int32Array.from(t.data as BigInt64Array, Number);
-  return t.data as Float32Array;
-}
 
-function get(name: string): Float32Array {
-  const t = file.tensors[name];
-  if (!t) throw new Error(`fixture has no '${name}'`);
-  return numbers(t) as Float32Array;
-}
 
-function prefixed(prefix: string): Record<string, HostTensor> {
-  return Object.fromEntries(Object.entries(file.tensors).flatMap(([k, t]) => (k.startsWith(prefix) ? [[k.slice(prefix.length), t]] : [])));
-}
 
 function options(name: 'gat' | 'sdpa'): ARPGNetOptions {
   const o = fixture.cases[name].options;

@@ -5,14 +5,12 @@
 // configuration is PyTorch's.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { assertClose, assertCloseInNorm, repoRoot } from './helpers/index.js';
+import { numbers, readFixture } from './helpers/fixture.js';
+import { assertClose, assertCloseInNorm } from './helpers/index.js';
 import fixture from './fixtures/feratt.json';
 import { FERAtt, canonicalNames } from '../src/feratt/model.js';
 import { attentionLoss, dgmmLoss, ferattLoss, gmmAccuracy } from '../src/feratt/loss.js';
 import { ferattSize } from '../src/feratt/info.js';
-import { decodeSafetensors, type HostTensor } from '../src/engine/io/safetensors.js';
 import type { StateDict } from '../src/nn/module.js';
 import { Adam } from '../src/optim/index.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
@@ -24,32 +22,11 @@ import { flatten } from '../src/kernels/shape/index.js';
 const { width, inputSize, classes, dim, lr } = fixture.config;
 const batch = fixture.y.length;
 const labels = Int32Array.from(fixture.y);
-const file = decodeSafetensors(readFileSync(path.join(repoRoot, 'test/fixtures/feratt.safetensors')), 'feratt.safetensors');
+const { get, prefixed } = readFixture('feratt.safetensors');
 
-function float16(bits: number): number {
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  const sign = bits & 0x8000 ? -1 : 1;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 31) return fraction ? NaN : sign * Infinity;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
-}
 
-function numbers(t: HostTensor): Float32Array | Int32Array {
-  if (t.dtype === 'F16') return Float32Array.from(t.data as Uint16Array, float16);
-  if (t.dtype === 'I64') return Int32Array.from(t.data as BigInt64Array, Number);
-  return t.data as Float32Array;
-}
 
-function get(name: string): Float32Array {
-  const t = file.tensors[name];
-  if (!t) throw new Error(`fixture has no '${name}'`);
-  return numbers(t) as Float32Array;
-}
 
-function prefixed(prefix: string): Record<string, HostTensor> {
-  return Object.fromEntries(Object.entries(file.tensors).flatMap(([k, t]) => (k.startsWith(prefix) ? [[k.slice(prefix.length), t]] : [])));
-}
 
 /** The state dict as PyTorch's state_dict() gives it: the shared encoder modules under both names. */
 function officialState(): StateDict {
