@@ -29,6 +29,7 @@ test('train --model feratt: composited synthetic faces, the GMM rule reported, a
   assert.is(meta.model, 'feratt');
   assert.equal(meta.config, { inChannels: 3, width: 2, numClasses: 7, inputSize: [128, 128], dim: 64 });
   assert.is(meta.recipe.lr, 1e-4, "FERAtt's official Adam learning rate is its default");
+  assert.is(meta.recipe.weightDecay, 0, "and the official Adam's weight decay");
   const history = readFileSync(path.join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
   assert.ok(history[0].auxiliaryAccuracy >= 0 && history[0].auxiliaryAccuracy <= 1);
 });

@@ -176,7 +176,7 @@ const feratt: Family<FERAtt, FERAttResolvedConfig> = {
   name: 'feratt',
   title: 'FERAtt',
   auxiliaryRule: 'GMM nearest class mean',
-  optionDefaults: { 'input-size': 128, 'in-channels': 3, lr: 1e-4 },
+  optionDefaults: { 'input-size': 128, 'in-channels': 3, lr: 1e-4, 'weight-decay': 0 },
   create: (config) => new FERAtt(config),
   configFromOptions: (o) => ({ inChannels: o.inChannels, width: o.width, numClasses: o.classes, inputSize: [o.inputSize, o.inputSize], dim: 64 }),
   paperConfig: { inChannels: 3, width: 64, numClasses: 8, inputSize: [128, 128], dim: 64 },
@@ -196,7 +196,8 @@ const feratt: Family<FERAtt, FERAttResolvedConfig> = {
     return { logits, ...(labels ? { auxiliary: nearestBatchMeanScores(z, labels, model.config.numClasses) } : {}) };
   },
   extraStatistics: () => [],
-  optimizer: (model, { lr, weightDecay }) => new Adam(model.parameters(), { lr, weightDecay }),
+  // pytvision's _create_optimizer for 'adam', which the official training uses: AMSGrad, no weight decay.
+  optimizer: (model, { lr, weightDecay }) => new Adam(model.parameters(), { lr, weightDecay, amsgrad: true }),
   backbone: 'a torchvision ResNet-34 for the attention encoder',
   loadBackbone(model, resnet, file) {
     const state = Object.fromEntries(Object.entries(resnet).map(([name, value]) => [`attention_map.encoder.${name}`, value]));
