@@ -7,7 +7,7 @@
 // Usage: node scripts/build.mjs [--no-types]   (--no-types: skip tsc, for a quick page rebuild)
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -92,6 +92,9 @@ export async function buildPages() {
     throw new Error(`build: the pages must reach the engine through ../src/index.js only, but bundle ${engineCopies.join(', ')}`);
   }
   for (const file of readdirSync(web).filter((f) => /\.(html|css)$/.test(f))) copyFileSync(path.join(web, file), path.join(dist, 'web', file));
+  // The demo model and the sample faces (web/assets/README.md says how they were made).
+  rmSync(path.join(dist, 'web', 'assets'), { recursive: true, force: true });
+  if (existsSync(path.join(web, 'assets'))) cpSync(path.join(web, 'assets'), path.join(dist, 'web', 'assets'), { recursive: true });
 }
 
 export function buildTypes() {

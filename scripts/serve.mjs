@@ -19,6 +19,8 @@ const TYPES = {
   '.map': 'application/json',
   '.json': 'application/json',
   '.png': 'image/png',
+  '.safetensors': 'application/octet-stream',
+  '.y4m': 'video/x-yuv4mpeg',
 };
 
 const portArg = process.argv.indexOf('--port');

@@ -1,23 +1,29 @@
 // The browser: the shipped bundle (dist/pcnn-webgpu.js) running the demo page in headless Chromium on
 // its WebGPU adapter, checked against this process (Node, Dawn) on the same checkpoint, image and
-// training recipe. Skipped, with a line saying so, where Debian's chromium is not installed.
+// training recipe; the page's states a user meets (first load, a bad checkpoint, a diverging training,
+// the camera, a phone's width) each written as a screenshot to BROWSER_SCREENSHOTS (default
+// runs/browser-screenshots/) for a person to look at. Skipped, with a line saying so, where Debian's
+// chromium is not installed.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import { PCNN, keep, manualSeed, mean, noGrad, tensor, tidy } from '../src/index.js';
-import { saveCheckpoint } from '../src/fer/checkpoint.js';
+import { checkCheckpointMeta, loadCheckpoint, saveCheckpoint } from '../src/fer/checkpoint.js';
 import { prepareImage } from '../src/fer/data/image.js';
 import { evalTransform } from '../src/fer/data/augment.js';
 import { SYNTHETIC_CLASSES, syntheticFace, syntheticFaces } from '../src/fer/data/synthetic.js';
 import { trainSynthetic, type StepRecord } from '../web/train.js';
 import { assertClose } from './helpers/index.js';
-import { CHROMIUM, openDemoPage, serveSite, type DemoPage, type Site } from './browser/demo-page.js';
+import { CHROMIUM, fakeCamera, openDemoPage, serveSite, type DemoPage, type Site } from './browser/demo-page.js';
+import type { Demo } from '../web/index.js';
 
 const browser = suite('browser');
 const SIZE = 48;
+const ROOT = process.env.PCNN_ROOT ?? process.cwd();
+const SHOTS = path.resolve(ROOT, process.env.BROWSER_SCREENSHOTS ?? 'runs/browser-screenshots');
 
 /** Float32 results of different adapters (SwiftShader there, lavapipe here) and kernel variants. */
 const FLOAT32 = { atol: 1e-4, rtol: 1e-4 };
@@ -47,34 +53,33 @@ function facePng(file: string): void {
   writeFileSync(file, PNG.sync.write(png));
 }
 
-if (!existsSync(CHROMIUM)) {
-  console.log(`browser: SKIPPED, no ${CHROMIUM} (Debian's chromium; \`bash scripts/setup.sh\` installs it)`);
+/** A YUV4MPEG2 clip for Chromium's fake camera: synthetic faces, each enlarged 2x to 96x96, 4:2:0, neutral chroma. */
+function faceY4m(file: string): void {
+  const side = 2 * SIZE;
+  const frames = [0, 1, 2].map((i) => syntheticFace(31, i, SIZE, 1));
+  const parts: Buffer[] = [Buffer.from(`YUV4MPEG2 W${side} H${side} F10:1 Ip A1:1 C420jpeg\n`)];
+  for (const face of frames) {
+    const y = Buffer.alloc(side * side);
+    for (let j = 0; j < side; j++) for (let i = 0; i < side; i++) y[j * side + i] = Math.round(255 * face[(j >> 1) * SIZE + (i >> 1)]);
+    parts.push(Buffer.from('FRAME\n'), y, Buffer.alloc((side / 2) ** 2 * 2, 128));
+  }
+  writeFileSync(file, Buffer.concat(parts));
 }
-const check = existsSync(CHROMIUM) ? browser : browser.skip;
 
-browser.before(async () => {
-  if (!existsSync(CHROMIUM)) return;
-  scratch = mkdtempSync(path.join(tmpdir(), 'pcnn-browser-'));
-  site = await serveSite();
-  demo = await openDemoPage(site);
-  const { status } = await demo.state();
-  if (status !== 'ready') throw new Error(`demo page: WebGPU not ready (${status}): ${await demo.page.textContent('#status')}`);
-});
+async function screenshot(page: DemoPage['page'], name: string, fullPage = true): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage });
+}
 
-browser.after(async () => {
-  await demo?.close();
-  site?.stop();
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
-});
+/** The page's state once `predicate` holds of it. */
+async function until(predicate: string, timeout = 60_000): Promise<Demo> {
+  await demo.page.waitForFunction(`(() => { const d = window.demo; return ${predicate}; })()`, null, { timeout, polling: 100 });
+  return demo.state();
+}
 
-check('predict panel: a checkpoint and a PNG give the logits and maps Node computes', async () => {
-  const model = tinyModel();
-  const checkpoint = path.join(scratch, 'tiny.safetensors');
-  await saveCheckpoint(checkpoint, { model, meta: { config: model.config, classNames: SYNTHETIC_CLASSES } });
-  const image = path.join(scratch, 'face.png');
-  facePng(image);
-
-  const x = evalTransform(prepareImage(readFileSync(image), image, 1, [SIZE, SIZE]), [1, SIZE, SIZE]);
+/** Logits and channel means of x10 / x11 of `model` on the PNG `file`, in Node. */
+async function nodePrediction(model: PCNN, file: string) {
+  const x = evalTransform(prepareImage(readFileSync(file), file, 1, [SIZE, SIZE]), [1, SIZE, SIZE]);
   const outputs = noGrad(() =>
     tidy(() => {
       const d = model.forwardDetailed(tensor(x, [1, 1, SIZE, SIZE]));
@@ -83,65 +88,214 @@ check('predict panel: a checkpoint and a PNG give the logits and maps Node compu
   );
   const [logits, x10, x11] = await Promise.all(outputs.map((t) => t.toArray()));
   outputs.forEach((t) => t.dispose());
+  return { logits, x10, x11 };
+}
+
+/** A PCNN from a checkpoint file, as the CLI's eval and predict load one. */
+async function loadPcnn(file: string): Promise<PCNN> {
+  const { model: state, meta } = await loadCheckpoint<{ model?: string; config: ConstructorParameters<typeof PCNN>[0] }>(file);
+  checkCheckpointMeta(meta, file);
+  assert.is(meta!.model ?? 'pcnn', 'pcnn');
+  const model = new PCNN(meta!.config);
+  model.loadStateDict(state);
+  model.eval();
+  return model;
+}
+
+if (!existsSync(CHROMIUM)) {
+  console.log(`browser: SKIPPED, no ${CHROMIUM} (Debian's chromium; \`bash scripts/setup.sh\` installs it)`);
+}
+const check = existsSync(CHROMIUM) ? browser : browser.skip;
+
+browser.before(async () => {
+  if (!existsSync(CHROMIUM)) return;
+  scratch = mkdtempSync(path.join(tmpdir(), 'pcnn-browser-'));
+  rmSync(SHOTS, { recursive: true, force: true });
+  const y4m = path.join(scratch, 'faces.y4m');
+  faceY4m(y4m);
+  site = await serveSite();
+  demo = await openDemoPage(site, { extraArgs: fakeCamera(y4m) });
+  const { status } = await demo.state();
+  if (status !== 'ready') throw new Error(`demo page: WebGPU not ready (${status}): ${await demo.page.textContent('#status')}`);
+});
+
+browser.after(async () => {
+  await demo?.close();
+  site?.stop();
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+  if (existsSync(SHOTS)) console.log(`browser: screenshots in ${path.relative(process.cwd(), SHOTS) || SHOTS}`);
+});
+
+check('first load: the shipped demo model predicts a sample face before any file is chosen, as Node does', async () => {
+  const state = await until('d.prediction !== null && d.model !== null');
+  assert.is(state.error, null, `the page reported: ${state.error}`);
+  assert.match(state.model!.source, 'demo model');
+  assert.match((await demo.page.textContent('#model-info')) ?? '', 'synthetic');
+  assert.is(state.prediction!.trueLabel, 'happy', 'the first sample is the happy face');
+  assert.match((await demo.page.textContent('#true-label')) ?? '', 'True label: happy');
+  assert.match((await demo.page.textContent('#prediction')) ?? '', `Prediction: ${state.prediction!.label} (`);
+  // The main head, the five sense heads and their sum.
+  assert.is(await demo.page.locator('#heads tr').count(), 1 + 7);
+  assert.not.ok(await demo.page.isDisabled('#synthetic'), 'the synthetic face button works once a model is there');
+  const model = await loadPcnn(path.join(ROOT, 'web/assets/demo-pcnn-w4.safetensors'));
+  const node = await nodePrediction(model, path.join(ROOT, 'web/assets/samples/happy.png'));
+  model.dispose();
+  assertClose(Object.values(state.prediction!.logits), node.logits, 'page logits vs Node (demo model, happy sample)', FLOAT32);
+  await screenshot(demo.page, '1-first-load');
+  assert.equal(demo.errors, []);
+});
+
+check('predict panel: a checkpoint and a PNG give the logits and maps Node computes', async () => {
+  const model = tinyModel();
+  const checkpoint = path.join(scratch, 'tiny.safetensors');
+  await saveCheckpoint(checkpoint, { model, meta: { config: model.config, classNames: SYNTHETIC_CLASSES } });
+  const image = path.join(scratch, 'face.png');
+  facePng(image);
+  const node = await nodePrediction(model, image);
   model.dispose();
 
   const { page } = demo;
   await page.setInputFiles('#checkpoint', checkpoint);
+  await until(`d.model?.source === 'tiny.safetensors'`);
   await page.setInputFiles('#image', image);
-  await page.waitForFunction(() => {
-    const { demo: d } = window as unknown as { demo: { prediction: unknown; error: unknown } };
-    return d.prediction !== null || d.error !== null;
-  }, null, { timeout: 60_000 });
-  const state = await demo.state();
+  const state = await until(`(d.prediction?.picture === 'face.png' && d.prediction.source === 'tiny.safetensors') || d.error !== null`);
   assert.is(state.error, null, 'the page reported an error');
   const shown = state.prediction!;
-  assertClose(Object.values(shown.logits), logits, 'page logits vs Node', FLOAT32);
-  assertClose(Object.values(shown.x10), x10, 'page x10 channel mean vs Node', FLOAT32);
-  assertClose(Object.values(shown.x11), x11, 'page x11 channel mean vs Node', FLOAT32);
-  const best = SYNTHETIC_CLASSES[logits.indexOf(Math.max(...logits))];
+  assertClose(Object.values(shown.logits), node.logits, 'page logits vs Node', FLOAT32);
+  assertClose(Object.values(shown.x10!), node.x10, 'page x10 channel mean vs Node', FLOAT32);
+  assertClose(Object.values(shown.x11!), node.x11, 'page x11 channel mean vs Node', FLOAT32);
+  const best = SYNTHETIC_CLASSES[node.logits.indexOf(Math.max(...node.logits))];
   assert.match((await page.textContent('#prediction')) ?? '', `Prediction: ${best} (`);
+  assert.match((await page.textContent('#true-label')) ?? '', 'unknown (face.png)');
+  assert.is(await page.textContent('#model-name'), 'tiny.safetensors');
   assert.equal(demo.errors, []);
 });
 
-check('training panel: the losses of the same steps in Node, finite and changing', async () => {
+check('a bad checkpoint: plain words beside the control, the model in use kept and named, cleared by the next success', async () => {
+  const { page } = demo;
+  const png = path.join(scratch, 'S010_006_00000013.png');
+  facePng(png);
+  await page.setInputFiles('#checkpoint', png);
+  let state = await until('d.errors.checkpoint !== null');
+  assert.match(state.errors.checkpoint!, 'S010_006_00000013.png is a PNG image, not a checkpoint');
+  assert.not.match(state.errors.checkpoint!, 'header length');
+  assert.ok(await page.isVisible('#checkpoint-error'));
+  assert.ok(await page.$eval('#checkpoint-error', (e) => e.closest('.control-row')!.contains(document.getElementById('checkpoint'))), 'the message sits beside the checkpoint control');
+  assert.is(await page.textContent('#model-name'), 'tiny.safetensors', 'the model in use is still named');
+  assert.is(state.model!.source, 'tiny.safetensors');
+  assert.is(await page.$eval('#checkpoint', (e) => (e as HTMLInputElement).value), '', 'the field does not name the refused file');
+  await screenshot(page, '2-bad-checkpoint');
+  await page.setInputFiles('#checkpoint', path.join(scratch, 'tiny.safetensors'));
+  state = await until('d.errors.checkpoint === null');
+  assert.is(await page.textContent('#checkpoint-error'), '');
+  assert.equal(demo.errors, []);
+});
+
+check('training panel: the losses of the same steps in Node; held-out accuracy; the download loads in Node', async () => {
   const options = { width: 2, size: SIZE, batch: 2, steps: 3, lr: 0.01 };
   const { page } = demo;
+  assert.ok(await page.isDisabled('#train-download'), 'nothing to download before training');
+  assert.match((await page.textContent('#train-reason')) ?? '', 'train a model');
   for (const [name, value] of Object.entries(options)) await page.fill(`#train-form input[name=${name}]`, String(value));
   await page.click('#train-start');
-  await page.waitForFunction(() => (window as unknown as { demo: { training: { done: boolean } } }).demo.training.done, null, {
-    timeout: 60_000,
-  });
-  const state = await demo.state();
+  const state = await until('d.training.done && d.model?.source?.startsWith("trained")', 120_000);
   assert.is(state.error, null, 'the page reported an error');
+  assert.is(state.training.outcome, 'done');
   const losses = state.training.records.map((r) => r.loss);
   assert.is(losses.length, options.steps);
   assert.ok(losses.every(Number.isFinite), `losses not finite: ${losses}`);
   assert.ok(Math.min(...losses.slice(1)) < losses[0], `loss never fell below the first step's: ${losses}`);
+  assert.is(state.training.heldOut.length, 1, 'held-out accuracy after the last step');
+  assert.match((await page.textContent('#train-status')) ?? '', 'held-out accuracy');
 
   const node: StepRecord[] = [];
-  const model = await trainSynthetic(options, (record) => {
+  const trained = await trainSynthetic(options, (record) => {
     node.push(record);
     return true;
   });
-  model.dispose();
+  trained.model!.dispose();
   assertClose(losses, node.map((r) => r.loss), 'page losses vs Node', FLOAT32);
-  assert.match((await page.textContent('#model-info')) ?? '', `trained in this page (${options.steps} steps)`);
+  assert.match((await page.textContent('#model-info')) ?? '', `trained in this page for ${options.steps} steps`);
+  await screenshot(page, '3-trained');
+
+  // The download, loaded as the CLI loads a checkpoint, predicts what the page shows for the same face.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#train-download')]);
+  const file = path.join(scratch, download.suggestedFilename());
+  await download.saveAs(file);
+  assert.match(path.basename(file), /^pcnn-w2-48px-3steps\.safetensors$/);
+  const model = await loadPcnn(file);
+  const again = await nodePrediction(model, path.join(scratch, 'face.png'));
+  model.dispose();
+  await until(`d.prediction?.source?.startsWith('trained') && d.prediction.picture === 'face.png'`);
+  assertClose(Object.values((await demo.state()).prediction!.logits), again.logits, 'downloaded checkpoint in Node vs the page', FLOAT32);
   assert.equal(demo.errors, []);
 });
 
-check('benchmark page: every case gives a positive time', async () => {
+check('training that diverges stops, says to lower the learning rate, and leaves the model in use alone', async () => {
+  const { page } = demo;
+  const before = (await demo.state()).model!.source;
+  const options = { width: 2, size: SIZE, batch: 2, steps: 40, lr: 1000 };
+  for (const [name, value] of Object.entries(options)) await page.fill(`#train-form input[name=${name}]`, String(value));
+  await page.click('#train-start');
+  const state = await until('d.training.done', 120_000);
+  assert.is(state.training.outcome, 'diverged');
+  assert.ok(state.training.steps < options.steps, `stopped at step ${state.training.steps}`);
+  assert.match(state.errors.train!, /diverged at step \d+ .*lower the learning rate/);
+  assert.ok(await page.$eval('#train-error', (e) => e.closest('section')!.id === 'train'));
+  assert.is(state.model!.source, before, 'the diverged model is not used');
+  assert.ok(Object.values(state.prediction!.probabilities).every(Number.isFinite));
+  assert.not.match((await page.textContent('#prediction')) ?? '', 'NaN');
+  await screenshot(page, '4-diverged');
+  // Back to a sane rate for the tests that follow (the error stays until the next training succeeds).
+  await page.fill('#train-form input[name=lr]', '0.01');
+  assert.equal(demo.errors, []);
+});
+
+check('camera: predictions arrive from a (fake) camera, with frames per second and latency', async () => {
+  const { page } = demo;
+  await page.$eval('#camera-size', (e) => {
+    (e as HTMLInputElement).value = '100';
+    e.dispatchEvent(new Event('input'));
+  });
+  await page.click('#camera-start');
+  const state = await until('d.camera.frames >= 3 || d.errors.camera !== null', 60_000);
+  assert.is(state.errors.camera, null, `camera: ${state.errors.camera}`);
+  assert.ok(SYNTHETIC_CLASSES.includes(state.camera.label!), `label ${state.camera.label}`);
+  assert.ok(state.camera.fps > 0 && state.camera.latency > 0);
+  assert.match((await page.textContent('#camera-stats')) ?? '', 'frames per second');
+  await page.locator('#webcam').scrollIntoViewIfNeeded();
+  await screenshot(page, '5-camera', false);
+  await page.click('#camera-stop');
+  assert.equal(demo.errors, []);
+});
+
+check("a phone's width: nothing wider than the window", async () => {
+  const { page } = demo;
+  await page.setViewportSize({ width: 420, height: 900 });
+  await page.waitForTimeout(200);
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 420, `the page is ${width} px wide in a 420 px window`);
+  await screenshot(page, '6-phone-420px');
+  await page.setViewportSize({ width: 1100, height: 900 });
+});
+
+check('benchmark page: every case gives a positive time, the running case is named, repetitions are odd', async () => {
   const page = await demo.page.context().newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
   try {
     await page.goto(`${site.url}web/bench.html`);
-    await page.fill('#reps', '1');
+    await page.fill('#reps', '2');
     await page.click('#run:not([disabled])');
-    await page.waitForSelector('#run:not([disabled])', { timeout: 60_000 });
+    await page.waitForSelector('#results tr.running', { timeout: 30_000 });
+    assert.match((await page.textContent('#progress')) ?? '', /running \d+ of \d+/);
+    await page.waitForSelector('#run:not([disabled])', { timeout: 90_000 });
     assert.is(await page.getAttribute('#status', 'class'), null, `the page reported: ${await page.textContent('#status')}`);
+    assert.is(await page.inputValue('#reps'), '3', '2 repetitions become 3');
     const rows = await page.$$eval('#results tbody tr', (trs) => trs.map((tr) => Array.from((tr as HTMLTableRowElement).cells, (td) => td.textContent ?? '')));
     assert.ok(rows.length >= 5, `only ${rows.length} rows`);
     for (const [name, , median] of rows) assert.ok(Number(median) > 0, `${name}: median ${median} ms`);
+    await page.screenshot({ path: path.join(SHOTS, '7-bench.png'), fullPage: true });
     assert.equal(errors, []);
   } finally {
     await page.close();
@@ -156,6 +310,8 @@ check('without WebGPU the page says so and offers nothing to run', async () => {
     assert.match((await bare.page.textContent('#status')) ?? '', 'WebGPU is not available in this browser');
     assert.is(await bare.page.getAttribute('#status', 'class'), 'error');
     assert.ok(await bare.page.isDisabled('#train-start'));
+    assert.match((await bare.page.textContent('#train-reason')) ?? '', 'needs WebGPU');
+    await screenshot(bare.page, '8-no-webgpu');
     assert.equal(bare.errors, []);
   } finally {
     await bare.close();

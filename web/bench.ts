@@ -127,16 +127,36 @@ async function time(run: () => void, reps: number): Promise<number[]> {
   return times;
 }
 
-function addRow(cells: string[]): void {
-  const row = document.createElement('tr');
-  for (const text of cells) row.insertCell().textContent = text;
-  $('results').querySelector('tbody')!.append(row);
+/** The number of repetitions: odd, so that the median is one of the times (with an even count it would
+ *  be the slower of the middle two). An even entry is raised to the next odd number, and the field says so. */
+export function oddRepetitions(value: number): number {
+  const n = Math.max(1, Math.floor(Number.isFinite(value) ? value : 1));
+  return n % 2 ? n : n + 1;
 }
 
 async function runAll(): Promise<void> {
-  const reps = Math.max(1, Number($<HTMLInputElement>('reps').value));
-  $('results').querySelector('tbody')!.replaceChildren();
-  for (const c of cases()) {
+  const field = $<HTMLInputElement>('reps');
+  const reps = oddRepetitions(Number(field.value));
+  if (String(reps) !== field.value) {
+    $('reps-note').textContent = `${field.value} repetitions -> ${reps}: an odd number, so that the median is the middle time`;
+    field.value = String(reps);
+  } else $('reps-note').textContent = '';
+  const all = cases();
+  const body = $('results').querySelector('tbody')!;
+  // Every case listed at once, waiting; the running one highlighted, rows filled in as they finish.
+  const rows = all.map((c) => {
+    const row = document.createElement('tr');
+    row.className = 'waiting';
+    for (const text of [c.name, c.shape, 'waiting', '', '']) row.insertCell().textContent = text;
+    return row;
+  });
+  body.replaceChildren(...rows);
+  for (const [i, c] of all.entries()) {
+    const row = rows[i];
+    row.className = 'running';
+    row.cells[2].textContent = 'running…';
+    $('progress').textContent = `running ${i + 1} of ${all.length}: ${c.name} (${c.shape}), ${reps} repetitions after a warm-up`;
+    await new Promise((resolve) => setTimeout(resolve, 0)); // let the page show it
     const { run, dispose } = c.setUp();
     let times: number[];
     try {
@@ -145,9 +165,11 @@ async function runAll(): Promise<void> {
       dispose();
     }
     times.sort((a, b) => a - b);
-    const median = times[Math.floor(times.length / 2)];
-    addRow([c.name, c.shape, median.toFixed(2), times[0].toFixed(2), `${(c.amount / (median / 1000)).toFixed(2)} ${c.unit}`]);
+    const median = times[(times.length - 1) / 2];
+    row.className = '';
+    [median.toFixed(2), times[0].toFixed(2), `${(c.amount / (median / 1000)).toFixed(2)} ${c.unit}`].forEach((text, k) => (row.cells[2 + k].textContent = text));
   }
+  $('progress').textContent = `done: ${all.length} cases, ${reps} repetitions each`;
 }
 
 try {
@@ -157,6 +179,7 @@ try {
   button.disabled = false;
   button.addEventListener('click', async () => {
     button.disabled = true;
+    button.textContent = 'Running…';
     try {
       await runAll();
     } catch (error) {
@@ -164,6 +187,7 @@ try {
       $('status').className = 'error';
     } finally {
       button.disabled = false;
+      button.textContent = 'Run again';
     }
   });
 } catch (error) {

@@ -1,40 +1,10 @@
-// Canvas drawing for the demo: images and feature maps enlarged pixel for pixel, crop outlines, curves.
+// Canvas drawing for the demo: images enlarged pixel for pixel, feature maps laid over the face in one
+// colour scale with its colour bar, the crops with their colour key, and the training chart (axes with
+// round ticks, the requested steps as its x-range, smoothed loss over the raw one, accuracies).
+import { formatTick, niceCeil, niceTicks, viridis } from '../src/fer/colormap.js';
 
+/** One colour per crop (left eye, right eye, left cheek, right cheek, mouth), as the key shows them. */
 export const CROP_COLORS = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4'];
-
-/** Draws [C, H, W] values in [0, 1] (C = 1 gray, 3 RGB) at `scale` screen pixels per image pixel. */
-export function drawImage(canvas: HTMLCanvasElement, image: Float32Array, [c, h, w]: readonly number[], scale: number): void {
-  const plane = h * w;
-  const rgba = new Uint8ClampedArray(4 * plane);
-  for (let p = 0; p < plane; p++) {
-    for (let k = 0; k < 3; k++) rgba[4 * p + k] = 255 * image[(c === 3 ? k * plane : 0) + p];
-    rgba[4 * p + 3] = 255;
-  }
-  blit(canvas, new ImageData(rgba, w, h), scale);
-}
-
-/** Draws an [H, W] map with a blue-to-yellow ramp stretched over its own range. */
-export function drawMap(canvas: HTMLCanvasElement, map: Float32Array, [h, w]: readonly number[], scale: number): void {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const v of map) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
-  const rgba = new Uint8ClampedArray(4 * h * w);
-  for (let p = 0; p < h * w; p++) {
-    const t = hi > lo ? (map[p] - lo) / (hi - lo) : 0.5;
-    rgba.set([255 * t, 64 + 160 * t, 255 * (1 - t), 255], 4 * p);
-  }
-  blit(canvas, new ImageData(rgba, w, h), scale);
-}
-
-function blit(canvas: HTMLCanvasElement, pixels: ImageData, scale: number): void {
-  const small = document.createElement('canvas');
-  [small.width, small.height] = [pixels.width, pixels.height];
-  small.getContext('2d')!.putImageData(pixels, 0, 0);
-  [canvas.width, canvas.height] = [pixels.width * scale, pixels.height * scale];
-  const ctx = canvas.getContext('2d')!;
-  ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(small, 0, 0, canvas.width, canvas.height);
-}
 
 export interface Box {
   top: number;
@@ -43,16 +13,93 @@ export interface Box {
   width: number;
 }
 
-export function outlineBoxes(canvas: HTMLCanvasElement, boxes: Box[], scale: number): void {
+/** [C, H, W] values in [0, 1] (C = 1 gray, 3 RGB) as an image of H x W pixels. */
+function imagePixels(image: Float32Array, [c, h, w]: readonly number[]): ImageData {
+  const plane = h * w;
+  const rgba = new Uint8ClampedArray(4 * plane);
+  for (let p = 0; p < plane; p++) {
+    for (let k = 0; k < 3; k++) rgba[4 * p + k] = 255 * image[(c === 3 ? k * plane : 0) + p];
+    rgba[4 * p + 3] = 255;
+  }
+  return new ImageData(rgba, w, h);
+}
+
+function small(pixels: ImageData): HTMLCanvasElement {
+  const canvas = document.createElement('canvas');
+  [canvas.width, canvas.height] = [pixels.width, pixels.height];
+  canvas.getContext('2d')!.putImageData(pixels, 0, 0);
+  return canvas;
+}
+
+/** Draws [C, H, W] values in [0, 1] at `scale` screen pixels per image pixel, optionally with the crops outlined. */
+export function drawImage(canvas: HTMLCanvasElement, image: Float32Array, shape: readonly number[], scale: number, boxes: Box[] = []): void {
+  const pixels = imagePixels(image, shape);
+  [canvas.width, canvas.height] = [pixels.width * scale, pixels.height * scale];
   const ctx = canvas.getContext('2d')!;
-  ctx.lineWidth = 2;
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(small(pixels), 0, 0, canvas.width, canvas.height);
+  // Thin outlines, inset half a crop pixel, so that the face stays visible under them.
+  ctx.lineWidth = 1.5;
+  ctx.setLineDash([6, 3]);
   boxes.forEach((b, i) => {
     ctx.strokeStyle = CROP_COLORS[i];
     ctx.strokeRect(b.left * scale + 1, b.top * scale + 1, b.width * scale - 2, b.height * scale - 2);
   });
+  ctx.setLineDash([]);
 }
 
-/** The crops of `source` (an already drawn canvas) side by side, each framed in its colour. */
+/**
+ * The face in gray with an [h, w] map laid over it, stretched to the face (bilinear), in viridis on the
+ * fixed range [lo, hi] (the same for maps that are compared), at `alpha`.
+ */
+export function drawOverlay(
+  canvas: HTMLCanvasElement, image: Float32Array, shape: readonly number[], scale: number,
+  map: Float32Array, [h, w]: readonly number[], [lo, hi]: readonly [number, number], alpha = 0.6,
+): void {
+  drawImage(canvas, image, shape, scale);
+  const rgba = new Uint8ClampedArray(4 * h * w);
+  for (let p = 0; p < h * w; p++) rgba.set([...viridis((map[p] - lo) / (hi - lo || 1)), 255], 4 * p);
+  const ctx = canvas.getContext('2d')!;
+  ctx.globalAlpha = alpha;
+  ctx.imageSmoothingEnabled = true;
+  ctx.drawImage(small(new ImageData(rgba, w, h)), 0, 0, canvas.width, canvas.height);
+  ctx.globalAlpha = 1;
+}
+
+/** A vertical colour bar for [lo, hi] with round tick values, `height` CSS pixels tall. */
+export function drawColorBar(canvas: HTMLCanvasElement, [lo, hi]: readonly [number, number], height: number, label: string): void {
+  const [barWidth, width, pad] = [14, 70, 8];
+  [canvas.width, canvas.height] = [width, height];
+  const ctx = canvas.getContext('2d')!;
+  ctx.clearRect(0, 0, width, height);
+  const top = pad;
+  const bottom = height - pad;
+  for (let y = top; y < bottom; y++) {
+    const [r, g, b] = viridis((bottom - y) / (bottom - top));
+    ctx.fillStyle = `rgb(${r},${g},${b})`;
+    ctx.fillRect(0, y, barWidth, 1);
+  }
+  ctx.strokeStyle = '#888';
+  ctx.strokeRect(0.5, top + 0.5, barWidth, bottom - top);
+  ctx.fillStyle = '#222';
+  ctx.font = '11px system-ui, sans-serif';
+  ctx.textBaseline = 'middle';
+  const ticks = niceTicks(lo, hi, 4).filter((v) => v >= lo && v <= hi);
+  const step = ticks.length > 1 ? ticks[1] - ticks[0] : Math.abs(hi - lo) || 1;
+  for (const v of ticks) {
+    const y = bottom - ((v - lo) / (hi - lo || 1)) * (bottom - top);
+    ctx.fillRect(barWidth, y, 4, 1);
+    ctx.fillText(formatTick(v, step), barWidth + 6, y);
+  }
+  ctx.save();
+  ctx.translate(width - 4, height / 2);
+  ctx.rotate(-Math.PI / 2);
+  ctx.textAlign = 'center';
+  ctx.fillText(label, 0, 0);
+  ctx.restore();
+}
+
+/** The crops of `source` (a canvas drawn at `scale`) side by side, each framed in its colour. */
 export function drawCrops(canvas: HTMLCanvasElement, source: HTMLCanvasElement, boxes: Box[], scale: number): void {
   const gap = 6;
   canvas.width = boxes.reduce((sum, b) => sum + b.width * scale + gap, -gap);
@@ -64,44 +111,161 @@ export function drawCrops(canvas: HTMLCanvasElement, source: HTMLCanvasElement, 
     const [w, h] = [b.width * scale, b.height * scale];
     ctx.drawImage(source, b.left * scale, b.top * scale, w, h, x, 0, w, h);
     ctx.strokeStyle = CROP_COLORS[i];
-    ctx.lineWidth = 2;
-    ctx.strokeRect(x + 1, 1, w - 2, h - 2);
+    ctx.lineWidth = 3;
+    ctx.strokeRect(x + 1.5, 1.5, w - 3, h - 3);
     x += w + gap;
   });
 }
 
-export interface Curve {
-  label: string;
-  values: number[];
-  color: string;
-  /** Fixed vertical range; by default the curve's own. */
-  range?: [number, number];
+export interface TrainingChart {
+  /** Steps asked for: the x-range. */
+  steps: number;
+  /** Raw loss per step (step i + 1 at index i). */
+  loss: number[];
+  /** Accuracy of the training batches, smoothed, per step, in [0, 1]. */
+  trainAccuracy: number[];
+  /** Held-out accuracy at some steps. */
+  heldOut: { step: number; accuracy: number }[];
+  /** Where training ended early, and why. */
+  stopped?: { step: number; reason: string };
 }
 
-/** Curves against the step, each on its own vertical scale (labelled at the left in its colour). */
-export function plotCurves(canvas: HTMLCanvasElement, curves: Curve[]): void {
-  const ctx = canvas.getContext('2d')!;
-  const { width, height } = canvas;
-  const pad = { left: 8, right: 8, top: 8 + 16 * curves.length, bottom: 20 };
-  ctx.clearRect(0, 0, width, height);
-  ctx.font = '12px system-ui, sans-serif';
-  const count = Math.max(0, ...curves.map((c) => c.values.length));
-  const steps = Math.max(2, count);
-  ctx.fillStyle = '#555';
-  ctx.fillText(`${count} steps`, width - pad.right - 70, height - 5);
-  curves.forEach((curve, k) => {
-    const finite = curve.values.filter(Number.isFinite);
-    const [lo, hi] = curve.range ?? [Math.min(...finite), Math.max(...finite)];
-    const span = hi > lo ? hi - lo : 1;
-    const x = (i: number) => pad.left + (i / (steps - 1)) * (width - pad.left - pad.right);
-    const y = (v: number) => height - pad.bottom - ((v - lo) / span) * (height - pad.top - pad.bottom);
-    ctx.strokeStyle = ctx.fillStyle = curve.color;
-    ctx.lineWidth = 1.5;
-    ctx.beginPath();
-    curve.values.forEach((v, i) => (i ? ctx.lineTo(x(i), y(v)) : ctx.moveTo(x(i), y(v))));
-    ctx.stroke();
-    const last = curve.values.at(-1);
-    const shown = last === undefined ? '' : ` ${last.toFixed(3)}`;
-    ctx.fillText(`${curve.label}${shown}  (${lo.toPrecision(3)} to ${hi.toPrecision(3)})`, pad.left, 14 + 16 * k);
+/** Exponential moving average with bias correction (TensorBoard's smoothing), skipping non-finite values. */
+export function smooth(values: number[], weight = 0.9): number[] {
+  let average = 0;
+  let count = 0;
+  return values.map((v) => {
+    if (!Number.isFinite(v)) return NaN;
+    average = weight * average + (1 - weight) * v;
+    count++;
+    return average / (1 - weight ** count);
   });
+}
+
+/** The training chart, sized to the canvas's CSS width. Loss on the left axis, accuracy (%) on the right. */
+export function plotTraining(canvas: HTMLCanvasElement, chart: TrainingChart): void {
+  const ratio = window.devicePixelRatio || 1;
+  const cssWidth = Math.max(240, Math.round(canvas.clientWidth || canvas.parentElement?.clientWidth || 600));
+  const cssHeight = Math.round(Math.min(300, Math.max(200, cssWidth * 0.45)));
+  [canvas.width, canvas.height] = [cssWidth * ratio, cssHeight * ratio];
+  canvas.style.height = `${cssHeight}px`;
+  const ctx = canvas.getContext('2d')!;
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  ctx.clearRect(0, 0, cssWidth, cssHeight);
+  ctx.font = '11px system-ui, sans-serif';
+  const pad = { left: 52, right: 46, top: 28, bottom: 38 };
+  const [x0, x1, y0, y1] = [pad.left, cssWidth - pad.right, pad.top, cssHeight - pad.bottom];
+
+  const finite = chart.loss.filter(Number.isFinite);
+  // The loss axis covers the finite losses, but at most 3x the first one: a loss that explodes is drawn
+  // to the top edge (clipped), not rescaling the chart until the rest is a flat line.
+  const first = finite[0] ?? 1;
+  const lossMax = niceCeil(Math.min(Math.max(...finite, 1e-6), 3 * Math.abs(first)));
+  const steps = Math.max(1, chart.steps);
+  const px = (step: number) => x0 + (step / steps) * (x1 - x0);
+  const pyLoss = (v: number) => y1 - (v / lossMax) * (y1 - y0);
+  const pyAcc = (v: number) => y1 - v * (y1 - y0);
+
+  // Grid and axes.
+  ctx.strokeStyle = '#e4e4e4';
+  ctx.fillStyle = '#444';
+  ctx.lineWidth = 1;
+  const lossTicks = niceTicks(0, lossMax, 4).filter((v) => v <= lossMax);
+  const lossStep = lossTicks[1] - lossTicks[0] || lossMax;
+  ctx.textAlign = 'right';
+  ctx.textBaseline = 'middle';
+  for (const v of lossTicks) {
+    ctx.beginPath();
+    ctx.moveTo(x0, Math.round(pyLoss(v)) + 0.5);
+    ctx.lineTo(x1, Math.round(pyLoss(v)) + 0.5);
+    ctx.stroke();
+    ctx.fillText(formatTick(v, lossStep), x0 - 5, pyLoss(v));
+  }
+  ctx.textAlign = 'left';
+  for (const v of [0, 0.25, 0.5, 0.75, 1]) ctx.fillText(`${100 * v}`, x1 + 5, pyAcc(v));
+  const stepTicks = niceTicks(0, steps, Math.max(2, Math.min(8, Math.floor((x1 - x0) / 60))), true).filter((v) => v <= steps);
+  ctx.textAlign = 'center';
+  ctx.textBaseline = 'top';
+  for (const v of stepTicks) {
+    ctx.fillRect(Math.round(px(v)), y1, 1, 4);
+    ctx.fillText(String(v), px(v), y1 + 6);
+  }
+  ctx.strokeStyle = '#444';
+  ctx.strokeRect(x0 + 0.5, y0 + 0.5, x1 - x0, y1 - y0);
+  ctx.fillText('step', (x0 + x1) / 2, y1 + 21);
+  for (const [text, x, color] of [['loss', 12, '#c0392b'], ['accuracy (%)', cssWidth - 10, '#2c6fbb']] as const) {
+    ctx.save();
+    ctx.fillStyle = color;
+    ctx.translate(x, (y0 + y1) / 2);
+    ctx.rotate(-Math.PI / 2);
+    ctx.textBaseline = 'middle';
+    ctx.fillText(text, 0, 0);
+    ctx.restore();
+  }
+
+  // Curves, clipped to the plot area.
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(x0, y0, x1 - x0, y1 - y0);
+  ctx.clip();
+  const line = (values: number[], y: (v: number) => number, color: string, width: number) => {
+    ctx.strokeStyle = color;
+    ctx.lineWidth = width;
+    ctx.beginPath();
+    let pen = false;
+    values.forEach((v, i) => {
+      if (!Number.isFinite(v)) return void (pen = false);
+      const [x, yy] = [px(i + 1), Math.max(y0 - 2, y(v))];
+      if (pen) ctx.lineTo(x, yy);
+      else ctx.moveTo(x, yy);
+      pen = true;
+    });
+    ctx.stroke();
+  };
+  line(chart.loss, pyLoss, 'rgba(192, 57, 43, 0.3)', 1);
+  line(smooth(chart.loss), pyLoss, '#c0392b', 2);
+  line(chart.trainAccuracy, pyAcc, 'rgba(44, 111, 187, 0.5)', 1.5);
+  ctx.strokeStyle = ctx.fillStyle = '#2c6fbb';
+  ctx.lineWidth = 2;
+  ctx.beginPath();
+  chart.heldOut.forEach(({ step, accuracy }, i) => (i ? ctx.lineTo(px(step), pyAcc(accuracy)) : ctx.moveTo(px(step), pyAcc(accuracy))));
+  ctx.stroke();
+  for (const { step, accuracy } of chart.heldOut) ctx.fillRect(px(step) - 3, pyAcc(accuracy) - 3, 6, 6);
+  if (chart.stopped) {
+    ctx.strokeStyle = '#555';
+    ctx.setLineDash([4, 3]);
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    ctx.moveTo(Math.round(px(chart.stopped.step)) + 0.5, y0);
+    ctx.lineTo(Math.round(px(chart.stopped.step)) + 0.5, y1);
+    ctx.stroke();
+    ctx.setLineDash([]);
+  }
+  ctx.restore();
+  if (chart.stopped) {
+    const x = px(chart.stopped.step);
+    ctx.fillStyle = '#333';
+    ctx.textBaseline = 'top';
+    ctx.textAlign = x > (x0 + x1) / 2 ? 'right' : 'left';
+    ctx.fillText(`${chart.stopped.reason} at step ${chart.stopped.step}`, x + (x > (x0 + x1) / 2 ? -4 : 4), y0 + 4);
+  }
+
+  // Legend above the plot.
+  const items: [string, string, number][] = [
+    ['loss', 'rgba(192, 57, 43, 0.35)', 1], ['loss, smoothed', '#c0392b', 2.5],
+    ['train accuracy', 'rgba(44, 111, 187, 0.5)', 1.5], ['held-out accuracy', '#2c6fbb', 2.5],
+  ];
+  ctx.textAlign = 'left';
+  ctx.textBaseline = 'middle';
+  let lx = x0;
+  let ly = 10;
+  for (const [text, color, width] of items) {
+    const w = 22 + ctx.measureText(text).width + 14;
+    if (lx + w > cssWidth) [lx, ly] = [x0, ly + 12];
+    ctx.fillStyle = color;
+    ctx.fillRect(lx, ly - width / 2, 18, width);
+    ctx.fillStyle = '#333';
+    ctx.fillText(text, lx + 22, ly);
+    lx += w;
+  }
 }

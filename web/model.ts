@@ -1,75 +1,217 @@
-// Models for the demo: from a checkpoint's bytes, and inference with the maps worth showing.
-import { PCNN, decodeSafetensors, keep, mean, noGrad, softmax, tensor, tidy, type nn, type PCNNConfig } from '../src/index.js';
+// Models for the demo: from a checkpoint's bytes (any family the CLI trains, named by the metadata's
+// `model` field), and inference with the maps worth showing. The page cannot import src/fer/families.ts
+// (it would bundle a second copy of the engine), so the families it runs are dispatched here by name:
+// PCNN and FERAtt run; ARPGNet (a model of clips) is refused with the reason.
+import {
+  FERAtt, PCNN, adaptiveAvgPool2d, decodeSafetensors, encodeSafetensors, flatten, keep, mean, noGrad, sigmoid, softmax, tensor, tidy, upload,
+  type FERAttConfig, type nn, type PCNNConfig, type Tensor,
+} from '../src/index.js';
+import { evalTransform } from '../src/fer/data/augment.js';
 
-export interface LoadedModel {
-  model: PCNN;
-  classNames: string[];
-  /** Where it came from, for the page. */
-  source: string;
-}
+export type LoadedModel =
+  | { family: 'pcnn'; model: PCNN; classNames: string[]; source: string; about: string }
+  | { family: 'feratt'; model: FERAtt; classNames: string[]; source: string; about: string };
+
+/** The sense heads of PCNN, in the order of cropBoxes and of the model's local trunks. */
+export const CROP_NAMES = ['left eye', 'right eye', 'left cheek', 'right cheek', 'mouth'];
 
 /** What our checkpoints keep in their 'pcnn' metadata (src/fer/train.ts TrainingMeta) that we use. */
 interface CheckpointMeta {
-  config?: PCNNConfig;
+  model?: string;
+  config?: PCNNConfig & FERAttConfig & { inputSize: [number, number] };
   classNames?: string[];
+  epoch?: number;
+  history?: { epoch: number; testAccuracy?: number }[];
+  recipe?: { epochs?: number; batch?: number; lr?: number };
+  /** Written by this page's download: what it was trained on. */
+  trainedOn?: string;
+}
+
+/** Plain words for bytes that are not a safetensors checkpoint, from their first bytes. */
+function notACheckpoint(bytes: Uint8Array, name: string): string | null {
+  const starts = (...b: number[]) => b.every((v, i) => bytes[i] === v);
+  if (bytes.length < 8) return `${name} is not a checkpoint: it is only ${bytes.length} bytes long.`;
+  if (starts(0x89, 0x50, 0x4e, 0x47)) return `${name} is a PNG image, not a checkpoint. Choose it under "Image" instead; a checkpoint is the .safetensors file \`pcnn train\` writes.`;
+  if (starts(0xff, 0xd8, 0xff)) return `${name} is a JPEG image, not a checkpoint. Choose it under "Image" instead; a checkpoint is the .safetensors file \`pcnn train\` writes.`;
+  if (starts(0x50, 0x4b, 0x03, 0x04) || starts(0x80, 0x02)) {
+    return `${name} looks like a PyTorch .pth file, which this page does not read. Load it with the CLI (\`pcnn eval --checkpoint ${name}\`), or use the .safetensors files \`pcnn train\` writes.`;
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = Number(view.getBigUint64(0, true));
+  if (headerLength > bytes.length - 8 || bytes[8] !== 0x7b /* '{' */) {
+    return `${name} is not a safetensors checkpoint (its first bytes are not a safetensors header). Choose the .safetensors file \`pcnn train\` writes.`;
+  }
+  return null;
+}
+
+/** Host data as numbers; PyTorch's int64 counters (num_batches_tracked) arrive as BigInt64Array. */
+function stateValue(key: string, t: { dtype: string; shape: number[]; data: ArrayLike<number> | BigInt64Array | BigUint64Array }, name: string) {
+  if (t.dtype === 'F16' || t.dtype === 'BF16' || t.dtype === 'BOOL') {
+    throw new Error(`${name}: tensor '${key}' is ${t.dtype}; this page reads only float32/float64 and integer tensors.`);
+  }
+  const data = t.data instanceof BigInt64Array || t.data instanceof BigUint64Array ? Array.from(t.data, Number) : (t.data as ArrayLike<number>);
+  return { shape: t.shape, data };
+}
+
+/** What the model was trained on and how well it did, from its metadata, in one sentence. */
+function describe(meta: CheckpointMeta, family: string): string {
+  if (meta.trainedOn) return meta.trainedOn;
+  const last = meta.history?.at(-1);
+  const accuracy = last?.testAccuracy === undefined ? '' : `, ${(100 * last.testAccuracy).toFixed(0)}% on its test set`;
+  const epochs = meta.epoch === undefined ? '' : ` for ${meta.epoch} epoch${meta.epoch === 1 ? '' : 's'}`;
+  return `a ${family} trained${epochs} by \`pcnn train\`${accuracy}`;
 }
 
 /**
- * A PCNN from one of our checkpoints (safetensors, model config as JSON in metadata 'pcnn'), in eval
- * mode. Training checkpoints also hold optimizer state ('optimizer.*'), which inference has no use for.
+ * A model from one of our checkpoints (safetensors, configuration as JSON in metadata 'pcnn'), in eval
+ * mode. Training checkpoints also hold optimizer state ('optimizer.*') and weight averages
+ * ('average.*'), which inference has no use for; PCNN's separate layer4 statistics ('registration.*')
+ * are loaded as `pcnn eval` loads them.
  */
 export function modelFromCheckpoint(bytes: Uint8Array, name: string): LoadedModel {
-  const { tensors, metadata } = decodeSafetensors(bytes, name);
+  const problem = notACheckpoint(bytes, name);
+  if (problem) throw new Error(problem);
+  let decoded: ReturnType<typeof decodeSafetensors>;
+  try {
+    decoded = decodeSafetensors(bytes, name);
+  } catch (error) {
+    throw new Error(`${name} is not a readable safetensors checkpoint (${(error as Error).message}).`);
+  }
+  const { tensors, metadata } = decoded;
   if (metadata.pcnn === undefined) {
-    throw new Error(`${name}: no 'pcnn' metadata, so the model's config is unknown (expected a checkpoint of \`pcnn train\`)`);
+    throw new Error(`${name} holds tensors but no 'pcnn' metadata, so its model and configuration are unknown. Use a checkpoint written by \`pcnn train\` (or this page's download).`);
   }
   let meta: CheckpointMeta;
   try {
     meta = JSON.parse(metadata.pcnn) as CheckpointMeta;
   } catch (error) {
-    throw new Error(`${name}: metadata 'pcnn' is not valid JSON (${(error as Error).message})`);
+    throw new Error(`${name}: its 'pcnn' metadata is not valid JSON (${(error as Error).message}).`);
   }
-  if (!meta.config) throw new Error(`${name}: metadata 'pcnn' has no 'config' (the PCNN constructor's options)`);
+  if (!meta.config) throw new Error(`${name}: its 'pcnn' metadata has no 'config' (the model's configuration).`);
+  const family = meta.model ?? 'pcnn';
+  if (family === 'arpgnet') {
+    throw new Error(`${name} is an ARPGNet checkpoint: a model of clips (${meta.config && 'frames' in meta.config ? `${(meta.config as { frames: number }).frames} frames` : 'several frames'} per sample), which this page cannot run yet: it predicts single images. Use \`pcnn predict --checkpoint ${name}\` on a clip folder.`);
+  }
+  if (family !== 'pcnn' && family !== 'feratt') throw new Error(`${name}: unknown model '${family}' (this page runs pcnn and feratt).`);
   const state: nn.StateDict = {};
+  const registration: nn.StateDict = {};
   for (const [key, t] of Object.entries(tensors)) {
-    if (key.startsWith('optimizer.')) continue;
-    if (t.dtype === 'F16' || t.dtype === 'BF16' || t.dtype === 'BOOL') {
-      throw new Error(`${name}: tensor '${key}' is ${t.dtype}; only float32/float64 and integer tensors are supported`);
+    if (key.startsWith('optimizer.') || key.startsWith('average.')) continue;
+    if (key.startsWith('registration.')) registration[key.slice('registration.'.length)] = stateValue(key, t, name);
+    else state[key] = stateValue(key, t, name);
+  }
+  const classNames = meta.classNames ?? Array.from({ length: meta.config.numClasses ?? 7 }, (_, i) => `class ${i}`);
+  const about = describe(meta, family === 'pcnn' ? 'PCNN' : 'FERAtt');
+  if (family === 'feratt') {
+    const model = new FERAtt(meta.config);
+    try {
+      model.loadStateDict(state);
+    } catch (error) {
+      model.dispose();
+      throw new Error(`${name}: its tensors do not fit the FERAtt its metadata describes (${(error as Error).message}).`);
     }
-    // PyTorch's int64 counters (num_batches_tracked) arrive as BigInt64Array.
-    const data = t.data instanceof BigInt64Array || t.data instanceof BigUint64Array ? Array.from(t.data, Number) : t.data;
-    state[key] = { shape: t.shape, data };
+    model.eval();
+    return { family, model, classNames, source: name, about };
   }
   const model = new PCNN(meta.config);
-  model.loadStateDict(state);
+  try {
+    model.loadStateDict(state);
+    if (Object.keys(registration).length) loadRegistration(model, registration);
+  } catch (error) {
+    model.dispose();
+    throw new Error(`${name}: its tensors do not fit the PCNN its metadata describes (${(error as Error).message}).`);
+  }
   model.eval();
-  const classNames = meta.classNames ?? Array.from({ length: model.config.numClasses }, (_, i) => `class ${i}`);
-  return { model, classNames, source: name };
+  return { family, model, classNames, source: name, about };
+}
+
+/** PCNN's layer4 statistics for its pass on x10 (src/pcnn/recalibrate.ts loadRegistrationState). */
+function loadRegistration(model: PCNN, state: nn.StateDict): void {
+  const statistics = model.layer4Norms().map((bn) => bn.newStatistics());
+  statistics.forEach((s, i) => {
+    for (const [t, key] of [[s.mean, `${i}.running_mean`], [s.variance, `${i}.running_var`]] as const) {
+      const value = state[key];
+      if (!value || 'buffer' in value) throw new Error(`registration statistics: '${key}' missing`);
+      upload(t, Float32Array.from(value.data));
+    }
+  });
+  model.setRegistrationStatistics(statistics);
+}
+
+export interface HeadPrediction {
+  name: string;
+  probabilities: Float32Array;
 }
 
 export interface Prediction {
   logits: Float32Array;
   probabilities: Float32Array;
-  /** Channel means of x10 (reassembled local face) and x11 (its registration), [gh, gw] each. */
-  x10: Float32Array;
-  x11: Float32Array;
-  mapSize: [number, number];
+  /** PCNN: each sense head's own probabilities (softmax of its logits), then of their sum (the heads' rule). */
+  heads: HeadPrediction[];
+  /** PCNN: channel means of x10 (reassembled local face) and x11 (its registration), [gh, gw] each. */
+  x10?: Float32Array;
+  x11?: Float32Array;
+  mapSize?: [number, number];
+  /** FERAtt: its attention map (sigmoid of the attention logits), [H, W] in [0, 1]. */
+  attention?: Float32Array;
+  attentionSize?: [number, number];
+  /** Milliseconds from upload to the read back. */
+  milliseconds: number;
 }
 
-/** One image, [C, H, W] already normalised, through the model. */
-export async function predict(model: PCNN, x: Float32Array): Promise<Prediction> {
-  const { inChannels, inputSize } = model.config;
+/** The model's input from an image [C, H, W] in [0, 1] at its size: PCNN normalises, FERAtt does not. */
+export function modelInput(loaded: LoadedModel, image: Float32Array): Float32Array {
+  const { inChannels, inputSize } = loaded.model.config;
+  return loaded.family === 'pcnn' ? evalTransform(image, [inChannels, inputSize[0], inputSize[1]]) : image;
+}
+
+/** One image, [C, H, W] as `modelInput` makes it, through the model. */
+export async function predict(loaded: LoadedModel, x: Float32Array): Promise<Prediction> {
+  const began = performance.now();
+  const { inChannels, inputSize } = loaded.model.config;
+  const input = () => tensor(x, [1, inChannels, inputSize[0], inputSize[1]]);
+  if (loaded.family === 'feratt') {
+    const model = loaded.model;
+    const outputs = noGrad(() =>
+      tidy(() => {
+        const out = model.forward(input());
+        return [out.logits, softmax(out.logits, 1), sigmoid(out.attention)].map((t) => keep(t));
+      }),
+    );
+    const [logits, probabilities, attention] = await readAll(outputs);
+    return { logits, probabilities, heads: [], attention, attentionSize: [inputSize[0], inputSize[1]], milliseconds: performance.now() - began };
+  }
+  const model = loaded.model;
   const outputs = noGrad(() =>
     tidy(() => {
-      const d = model.forwardDetailed(tensor(x, [1, inChannels, inputSize[0], inputSize[1]]));
-      return [d.out, softmax(d.out, 1), mean(d.x10, 1), mean(d.x11, 1)].map((t) => keep(t));
+      const d = model.forwardDetailed(input());
+      const heads = d.localMaps.map((map, i) => softmax(model.senseHeads[i].forward(flatten(adaptiveAvgPool2d(map, [1, 1]))), 1));
+      return [d.out, softmax(d.out, 1), mean(d.x10, 1), mean(d.x11, 1), softmax(d.heads, 1), ...heads].map((t) => keep(t));
     }),
   );
+  const [gh, gw] = outputs[2].shape.slice(1);
+  const [logits, probabilities, x10, x11, sum, ...heads] = await readAll(outputs);
+  return {
+    logits, probabilities, x10, x11, mapSize: [gh, gw],
+    heads: [...heads.map((p, i) => ({ name: CROP_NAMES[i], probabilities: p })), { name: 'sum of the five', probabilities: sum }],
+    milliseconds: performance.now() - began,
+  };
+}
+
+async function readAll(outputs: Tensor[]): Promise<Float32Array[]> {
   try {
-    const [logits, probabilities, x10, x11] = await Promise.all(outputs.map((t) => t.toArray()));
-    const [gh, gw] = outputs[2].shape.slice(1);
-    return { logits, probabilities, x10, x11, mapSize: [gh, gw] };
+    return await Promise.all(outputs.map((t) => t.toArray()));
   } finally {
     outputs.forEach((t) => t.dispose());
   }
+}
+
+/** The model's tensors as a safetensors checkpoint `pcnn eval` / `predict` load (metadata as `pcnn train` writes it). */
+export async function checkpointBytes(model: PCNN, meta: { classNames: string[]; trainedOn: string; steps: number }): Promise<Uint8Array> {
+  const tensors: Record<string, { shape: number[]; data: Float32Array | Int32Array }> = {};
+  for (const [key, t] of Object.entries(model.stateDict())) {
+    tensors[key] = { shape: [...t.shape], data: t.dtype === 'int32' ? await t.toInt32Array() : await t.toArray() };
+  }
+  const pcnn = { model: 'pcnn', config: model.config, classNames: meta.classNames, trainedOn: meta.trainedOn, steps: meta.steps };
+  return encodeSafetensors(tensors, { format: 'pcnn-webgpu/1', pcnn: JSON.stringify(pcnn) });
 }

@@ -55,11 +55,16 @@ export interface DemoPage {
   close(): Promise<void>;
 }
 
+/** Chromium's fake camera playing `y4m` (a YUV4MPEG2 file), granted without a prompt. */
+export function fakeCamera(y4m: string): string[] {
+  return ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${y4m}`];
+}
+
 /** A fresh Chromium (own profile) on the demo page, once the page has settled whether it has WebGPU. */
-export async function openDemoPage(site: Site, { webgpu = true } = {}): Promise<DemoPage> {
+export async function openDemoPage(site: Site, { webgpu = true, extraArgs = [] as string[], viewport = { width: 1100, height: 900 } } = {}): Promise<DemoPage> {
   const profile = mkdtempSync(path.join(tmpdir(), 'pcnn-chromium-'));
-  const args = webgpu ? [WEBGPU, ...FLAGS] : FLAGS;
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args }).catch((error) => {
+  const args = [...(webgpu ? [WEBGPU, ...FLAGS] : FLAGS), ...extraArgs];
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args, viewport, acceptDownloads: true }).catch((error) => {
     rmSync(profile, { recursive: true, force: true });
     throw error;
   });
