@@ -3,8 +3,9 @@
 // round ticks, the requested steps as its x-range, smoothed loss over the raw one, accuracies).
 import { formatTick, niceCeil, niceTicks, viridis } from '../src/fer/colormap.js';
 
-/** One colour per crop (left eye, right eye, left cheek, right cheek, mouth), as the key shows them. */
-export const CROP_COLORS = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4'];
+/** One colour per crop (left eye, right eye, left cheek, right cheek, mouth), as the key shows them: the
+ *  first five of the CLI's palette (src/fer/plot.ts PALETTE), so that its predict picture matches. */
+export const CROP_COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd'];
 
 export interface Box {
   top: number;

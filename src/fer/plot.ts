@@ -1,8 +1,11 @@
 /**
  * Small raster plots written as PNG (pngjs): training curves and confusion matrices, with a built-in
- * 5x7 bitmap font so that no font or canvas library is needed.
+ * 5x7 bitmap font so that no font or canvas library is needed. Axes have round tick values (1, 2 or 5
+ * times a power of ten; integers where the values are, as epochs are) and titles; maps are drawn in the
+ * demo page's colour scale (viridis, src/fer/colormap.ts), laid over the face, with a colour bar.
  */
 import { PNG } from 'pngjs';
+import { formatTick as tickText, niceTicks, viridis } from './colormap.js';
 
 type RGB = readonly [number, number, number];
 
@@ -14,6 +17,8 @@ const GLYPHS: Record<string, number[]> = {
   '9': [14, 17, 17, 15, 1, 2, 12], '.': [0, 0, 0, 0, 0, 12, 12], '-': [0, 0, 0, 31, 0, 0, 0],
   '%': [24, 25, 2, 4, 8, 19, 3], ':': [0, 12, 12, 0, 12, 12, 0], '/': [1, 1, 2, 4, 8, 16, 16],
   ' ': [0, 0, 0, 0, 0, 0, 0], '(': [2, 4, 8, 8, 8, 4, 2], ')': [8, 4, 2, 2, 2, 4, 8],
+  '+': [0, 4, 4, 31, 4, 4, 0], ',': [0, 0, 0, 0, 12, 4, 8], '=': [0, 0, 31, 0, 31, 0, 0], '_': [0, 0, 0, 0, 0, 0, 31],
+  "'": [4, 4, 8, 0, 0, 0, 0], '*': [0, 4, 21, 14, 21, 4, 0], ';': [0, 12, 12, 0, 12, 4, 8], '>': [8, 4, 2, 1, 2, 4, 8], '<': [2, 4, 8, 16, 8, 4, 2],
   a: [0, 0, 14, 1, 15, 17, 15], b: [16, 16, 22, 25, 17, 17, 30], c: [0, 0, 14, 16, 16, 17, 14],
   d: [1, 1, 13, 19, 17, 17, 15], e: [0, 0, 14, 17, 31, 16, 14], f: [6, 9, 8, 28, 8, 8, 8],
   g: [0, 15, 17, 17, 15, 1, 14], h: [16, 16, 22, 25, 17, 17, 17], i: [4, 0, 12, 4, 4, 4, 14],
@@ -84,6 +89,52 @@ export class Canvas {
     }
   }
 
+  /** Text written upwards (rotated a quarter turn anticlockwise), its first letter at the bottom (x, y). */
+  textUp(x: number, y: number, text: string, color: RGB = [0, 0, 0]): void {
+    [...text.toLowerCase()].forEach((ch, k) => {
+      const glyph = GLYPHS[ch] ?? GLYPHS[' '];
+      glyph.forEach((row, j) => {
+        for (let i = 0; i < 5; i++) if (row & (16 >> i)) this.pixel(x + j, y - (k * 6 + i), color);
+      });
+    });
+  }
+
+  /**
+   * A map [mh, mw] laid over a gray image [h, w] (values in [0, 1]) at (x, y), `scale` pixels per image
+   * pixel: the map stretched bilinearly to the image, coloured in viridis on `range`, blended at `alpha`.
+   */
+  overlay(x: number, y: number, gray: ArrayLike<number>, h: number, w: number, scale: number, map: ArrayLike<number>, mh: number, mw: number, range: readonly [number, number], alpha = 0.6): void {
+    const [lo, hi] = range;
+    const at = (j: number, i: number) => map[Math.min(mh - 1, Math.max(0, j)) * mw + Math.min(mw - 1, Math.max(0, i))];
+    for (let py = 0; py < h * scale; py++) {
+      for (let px = 0; px < w * scale; px++) {
+        // Pixel centres of the output in map coordinates (align_corners = false, as a resize).
+        const my = ((py + 0.5) / (h * scale)) * mh - 0.5;
+        const mx = ((px + 0.5) / (w * scale)) * mw - 0.5;
+        const [j, i] = [Math.floor(my), Math.floor(mx)];
+        const [fy, fx] = [my - j, mx - i];
+        const v = (1 - fy) * ((1 - fx) * at(j, i) + fx * at(j, i + 1)) + fy * ((1 - fx) * at(j + 1, i) + fx * at(j + 1, i + 1));
+        const c = viridis((v - lo) / (hi - lo || 1));
+        const g = 255 * gray[Math.floor(py / scale) * w + Math.floor(px / scale)];
+        this.pixel(x + px, y + py, [0, 1, 2].map((k) => Math.round(alpha * c[k] + (1 - alpha) * g)) as unknown as RGB);
+      }
+    }
+  }
+
+  /** A vertical viridis colour bar for `range` at (x, y), `height` pixels, with round ticks and a title. */
+  colorBar(x: number, y: number, height: number, range: readonly [number, number], title: string): void {
+    const [lo, hi] = range;
+    for (let j = 0; j < height; j++) this.rect(x, y + j, 12, 1, viridis(1 - j / Math.max(1, height - 1)));
+    const ticks = niceTicks(lo, hi, 4).filter((v) => v >= lo - 1e-12 && v <= hi + 1e-12);
+    const step = ticks.length > 1 ? ticks[1] - ticks[0] : Math.abs(hi - lo) || 1;
+    for (const v of ticks) {
+      const ty = y + (1 - (v - lo) / (hi - lo || 1)) * (height - 1);
+      this.line(x + 12, ty, x + 15, ty, [0, 0, 0]);
+      this.text(x + 18, ty - 3, tickText(v, step));
+    }
+    this.textUp(x + 18 + 6 * Math.max(...ticks.map((v) => tickText(v, step).length), 1) + 4, y + height / 2 + 3 * title.length, title);
+  }
+
   encode(): Buffer {
     return PNG.sync.write(this.png);
   }
@@ -98,43 +149,74 @@ export interface Series {
   points: [number, number][];
 }
 
-/** Line chart of several series sharing axes; returns PNG bytes. */
-export function lineChart(title: string, xLabel: string, series: Series[], width = 640, height = 400): Buffer {
+/** Options of lineChart: the y axis's title (by default the chart's title) and the picture's size. */
+export interface LineChartOptions {
+  yLabel?: string;
+  width?: number;
+  height?: number;
+}
+
+/**
+ * Line chart of several series sharing axes; returns PNG bytes. Ticks are round numbers covering the
+ * data (integers on an axis whose values all are, such as epochs), both axes titled.
+ */
+export function lineChart(title: string, xLabel: string, series: Series[], options: LineChartOptions | number = {}, legacyHeight?: number): Buffer {
+  const { yLabel = title, width = 640, height = 400 } = typeof options === 'number' ? { width: options, height: legacyHeight } : options;
   const canvas = new Canvas(width, height);
-  const left = 60;
+  const left = 70;
   const right = width - 20;
   const top = 40;
-  const bottom = height - 40;
+  const bottom = height - 46;
   const all = series.flatMap((s) => s.points);
-  const xs = all.map((p) => p[0]);
+  const xs = all.map((p) => p[0]).filter(Number.isFinite);
   const ys = all.map((p) => p[1]).filter(Number.isFinite);
-  const [x0, x1] = [Math.min(...xs, 0), Math.max(...xs, 1)];
-  let [y0, y1] = [Math.min(...ys, 0), Math.max(...ys, 1e-9)];
-  if (y0 === y1) y1 = y0 + 1;
+  const integerX = xs.every(Number.isInteger);
+  const xTicks = axisTicks(Math.min(...xs, integerX ? 1 : 0), Math.max(...xs, 1), 6, integerX);
+  const yTicks = axisTicks(Math.min(...ys, 0), Math.max(...ys, 1e-9), 5, false);
+  const [x0, x1] = [xTicks[0], xTicks.at(-1)!];
+  const [y0, y1] = [yTicks[0], yTicks.at(-1)!];
   const px = (x: number) => left + ((x - x0) / (x1 - x0 || 1)) * (right - left);
-  const py = (y: number) => bottom - ((y - y0) / (y1 - y0)) * (bottom - top);
+  const py = (y: number) => bottom - ((y - y0) / (y1 - y0 || 1)) * (bottom - top);
   canvas.text(left, 12, title, [0, 0, 0], 2);
-  for (let k = 0; k <= 4; k++) {
-    const y = y0 + ((y1 - y0) * k) / 4;
+  const yStep = yTicks.length > 1 ? yTicks[1] - yTicks[0] : 1;
+  for (const y of yTicks) {
     canvas.line(left, py(y), right, py(y), [230, 230, 230]);
-    canvas.text(4, py(y) - 3, formatTick(y));
-    const x = x0 + ((x1 - x0) * k) / 4;
-    canvas.text(px(x) - 6, bottom + 8, formatTick(x));
+    const label = tickText(y, yStep);
+    canvas.text(left - 6 - 6 * label.length, py(y) - 3, label);
+  }
+  const xStep = xTicks.length > 1 ? xTicks[1] - xTicks[0] : 1;
+  for (const x of xTicks) {
+    canvas.line(px(x), bottom, px(x), bottom + 3, [0, 0, 0]);
+    const label = tickText(x, xStep);
+    canvas.text(px(x) - 3 * label.length, bottom + 8, label);
   }
   canvas.line(left, top, left, bottom, [0, 0, 0]);
   canvas.line(left, bottom, right, bottom, [0, 0, 0]);
   canvas.text((left + right) / 2 - 3 * xLabel.length, bottom + 24, xLabel);
+  canvas.textUp(6, (top + bottom) / 2 + 3 * yLabel.length, yLabel);
   series.forEach((s, k) => {
     const color = PALETTE[k % PALETTE.length];
     const points = s.points.filter((p) => Number.isFinite(p[1]));
     for (let i = 1; i < points.length; i++) {
       canvas.line(px(points[i - 1][0]), py(points[i - 1][1]), px(points[i][0]), py(points[i][1]), color);
     }
-    if (points.length === 1) canvas.rect(px(points[0][0]) - 2, py(points[0][1]) - 2, 5, 5, color);
+    for (const [x, y] of points) canvas.rect(px(x) - 1, py(y) - 1, 3, 3, color);
     canvas.rect(right - 150, top + 4 + k * 12, 10, 7, color);
     canvas.text(right - 136, top + 4 + k * 12, s.name);
   });
   return canvas.encode();
+}
+
+/** Round ticks whose first and last cover [lo, hi]. */
+function axisTicks(lo: number, hi: number, count: number, integer: boolean): number[] {
+  if (!(Number.isFinite(lo) && Number.isFinite(hi))) [lo, hi] = [0, 1];
+  if (hi <= lo) hi = lo + 1;
+  const inside = niceTicks(lo, hi, count, integer);
+  const step = inside.length > 1 ? inside[1] - inside[0] : integer ? 1 : (hi - lo) || 1;
+  const ticks = inside.length ? [...inside] : [lo];
+  while (ticks[0] > lo + 1e-9 * step) ticks.unshift(Number((ticks[0] - step).toPrecision(12)));
+  while (ticks.at(-1)! < hi - 1e-9 * step) ticks.push(Number((ticks.at(-1)! + step).toPrecision(12)));
+  return ticks;
 }
 
 /** Confusion matrix (rows: true class, columns: predicted), cells shaded by row-normalised rate. */
@@ -182,7 +264,9 @@ export function barChart(title: string, valueLabel: string, categories: string[]
   const bottom = top + categories.length * rowHeight;
   const canvas = new Canvas(width, bottom + 40);
   const finite = series.flatMap((s) => s.values).filter((v): v is number => v !== null && Number.isFinite(v));
-  const max = Math.max(...finite, 1e-9);
+  const ticks = axisTicks(0, Math.max(...finite, 1e-9), 4, false);
+  const max = ticks.at(-1)!;
+  const tickStep = ticks.length > 1 ? ticks[1] - ticks[0] : max;
   const px = (v: number) => left + (Math.max(v, 0) / max) * (right - left);
   canvas.text(12, 12, title, [0, 0, 0], 2);
   let legendX = 12;
@@ -191,10 +275,10 @@ export function barChart(title: string, valueLabel: string, categories: string[]
     canvas.text(legendX + 14, 36, s.name);
     legendX += 14 + 6 * s.name.length + 18;
   });
-  for (let t = 0; t <= 4; t++) {
-    const v = (max * t) / 4;
+  for (const v of ticks) {
     canvas.line(px(v), top, px(v), bottom, [230, 230, 230]);
-    canvas.text(px(v) - 6, bottom + 6, formatTick(v));
+    const label = tickText(v, tickStep);
+    canvas.text(px(v) - 3 * label.length, bottom + 6, label);
   }
   canvas.text((left + right) / 2 - 3 * valueLabel.length, bottom + 22, valueLabel);
   categories.forEach((category, i) => {

@@ -1,8 +1,8 @@
 /**
  * Prediction on image files with FERAtt: class probabilities, and a PNG per image showing what the model
- * attends to: the input, the attention map sigmoid(g_att) (0 black, 1 white, on a fixed scale, so that
- * maps of different images compare), the input weighted by that map, and the reconstruction `att` that
- * the classifier sees (the official "attended face").
+ * attends to: the input, the attention map sigmoid(g_att) laid over it (viridis on a fixed [0, 1] scale,
+ * with its colour bar, so that maps of different images compare; as the demo page shows it), the input
+ * weighted by that map, and the reconstruction `att` that the classifier sees (the official "attended face").
  */
 import { noGrad } from '../engine/autograd.js';
 import { tidy, keep } from '../engine/scope.js';
@@ -42,20 +42,20 @@ export async function predictFERAttImages(model: FERAtt, files: string[], classN
 
 function drawPrediction(face: Float32Array, map: Float32Array, reconstruction: Float32Array, [h, w]: readonly [number, number], probs: number[], classNames: string[], channels: number): Buffer {
   const scale = Math.max(1, Math.floor(160 / Math.max(h, w)));
-  const panels: [string, ArrayLike<number>, boolean][] = [
-    ['input', face, false],
-    ['attention map', map, true],
-    ['input x attention', face.map((v, j) => v * map[j]), false],
-    ['reconstruction', reconstruction, false],
-  ];
-  const canvas = new Canvas(Math.max(panels.length * (w * scale + 20) + 10, 460), h * scale + 90 + 14 * classNames.length);
-  panels.forEach(([title, values, fixedRange], j) => {
-    const left = 10 + j * (w * scale + 20);
-    canvas.text(left, 8, title);
-    // The map on [0, 1] itself; the images stretched to their own range, as the other pictures are.
-    canvas.image(left, 24, values, h, w, scale, fixedRange ? [0, 1] : undefined);
-  });
-  drawProbabilities(canvas, 40 + h * scale, probs, classNames);
+  const panel = w * scale + 20;
+  const canvas = new Canvas(Math.max(4 * panel + 80, 560), h * scale + 110 + 14 * classNames.length);
+  canvas.text(10, 8, 'input');
+  canvas.image(10, 24, face, h, w, scale, [0, 1]);
+  canvas.text(10 + panel, 8, 'attention over the face');
+  canvas.overlay(10 + panel, 24, face, h, w, scale, map, h, w, [0, 1], 0.6);
+  canvas.text(10 + 2 * panel, 8, 'input x attention');
+  canvas.image(10 + 2 * panel, 24, face.map((v, j) => v * map[j]), h, w, scale, [0, 1]);
+  // The reconstruction stretched to its own range (it is not bound to [0, 1]).
+  canvas.text(10 + 3 * panel, 8, 'reconstruction');
+  canvas.image(10 + 3 * panel, 24, reconstruction, h, w, scale);
+  canvas.colorBar(10 + 4 * panel, 24, h * scale, [0, 1], 'attention');
+  canvas.text(10, 24 + h * scale + 8, 'attention: sigmoid of the attention logits, 0 to 1; yellow attended');
+  drawProbabilities(canvas, 50 + h * scale, probs, classNames);
   if (channels > 1) canvas.text(10, canvas.height - 12, 'first channel shown');
   return canvas.encode();
 }

@@ -1,12 +1,16 @@
 /**
- * Prediction on image files: class probabilities, and a PNG per image showing what PCNN looks at: the
- * input, its five crops, the reassembled local map x10, its registration x11 and the probabilities.
+ * Prediction on image files: class probabilities, and a PNG per image showing what PCNN looks at, as the
+ * demo page shows it: the input with its five crops outlined (the colour key names them), the
+ * reassembled local map x10 and its registration x11 (channel means) laid over the face on one viridis
+ * scale with its colour bar, the probabilities, and each sense head's prediction beside the main head's.
  */
 import { noGrad } from '../engine/autograd.js';
 import { tidy, keep } from '../engine/scope.js';
 import { tensor, type Tensor } from '../engine/tensor.js';
 import { softmax } from '../kernels/softmax/index.js';
 import { mean } from '../kernels/reduce/index.js';
+import { flatten } from '../kernels/shape/index.js';
+import { adaptiveAvgPool2d } from '../kernels/pool/index.js';
 import { writeFileAtomic } from '../engine/io/atomic-file.js';
 import { drawProbabilities, predictionInputs, type Prediction } from '../fer/predict.js';
 import { evalTransform } from '../fer/data/index.js';
@@ -20,24 +24,30 @@ export async function predictImages(model: PCNN, files: string[], classNames: st
   const [h, w] = inputSize;
   const shape = [inChannels, h, w] as const;
   const { images, x, pngs } = predictionInputs(files, shape, (image, s) => evalTransform(image, s), out);
-  const [probabilities, x10, x11] = noGrad(() =>
+  const outputs = noGrad(() =>
     tidy(() => {
       const internals = model.forwardDetailed(tensor(x, [files.length, inChannels, h, w]));
-      // Channel means of the maps, for display.
-      return [softmax(internals.out, 1), mean(internals.x10, 1), mean(internals.x11, 1)].map((t) => keep(t));
+      // Channel means of the maps, and each sense head's own probabilities, for display.
+      const heads = internals.localMaps.map((map, i) => softmax(model.senseHeads[i].forward(flatten(adaptiveAvgPool2d(map, [1, 1]))), 1));
+      return [softmax(internals.out, 1), mean(internals.x10, 1), mean(internals.x11, 1), softmax(internals.heads, 1), ...heads].map((t) => keep(t));
     }),
   );
-  const [p, m10, m11] = await Promise.all([probabilities, x10, x11].map((t: Tensor) => t.toArray()));
-  const [gh, gw] = x10.shape.slice(1);
-  [probabilities, x10, x11].forEach((t) => t.dispose());
+  const [gh, gw] = outputs[1].shape.slice(1);
+  const [p, m10, m11, sum, ...heads] = await Promise.all(outputs.map((t: Tensor) => t.toArray()));
+  outputs.forEach((t) => t.dispose());
   const k = classNames.length;
+  const row = (a: Float32Array, i: number) => Array.from(a.subarray(i * k, (i + 1) * k));
   return files.map((file, i) => {
-    const probs = Array.from(p.subarray(i * k, (i + 1) * k));
+    const probs = row(p, i);
     const png = pngs[i];
-    writeFileAtomic(png, drawPrediction(images[i], shape, m10.subarray(i * gh * gw, (i + 1) * gh * gw), m11.subarray(i * gh * gw, (i + 1) * gh * gw), [gh, gw], probs, classNames));
+    const headRows = [...heads.map((a, j) => ({ name: CROP_NAMES[j], probabilities: row(a, i) })), { name: 'sum of the five', probabilities: row(sum, i) }];
+    writeFileAtomic(png, drawPrediction(images[i], shape, m10.subarray(i * gh * gw, (i + 1) * gh * gw), m11.subarray(i * gh * gw, (i + 1) * gh * gw), [gh, gw], probs, classNames, headRows));
     return { file, probabilities: probs, png };
   });
 }
+
+/** The crops of cropBoxes, in the order of the local trunks and sense heads. */
+const CROP_NAMES = ['left eye', 'right eye', 'left cheek', 'right cheek', 'mouth'];
 
 function drawPrediction(
   image: Float32Array,
@@ -47,29 +57,53 @@ function drawPrediction(
   [gh, gw]: number[],
   probs: number[],
   classNames: string[],
+  heads: { name: string; probabilities: number[] }[],
 ): Buffer {
-  const scale = Math.max(1, Math.floor(192 / Math.max(h, w)));
+  const scale = Math.max(1, Math.floor(160 / Math.max(h, w)));
   const gray = image.subarray(0, h * w); // first channel (gray, or red) for display
-  const canvas = new Canvas(Math.max(3 * w * scale + 60, 620), h * scale + 90 + 14 * classNames.length);
-  canvas.text(10, 8, 'input and the five crops', [0, 0, 0], 1);
-  canvas.image(10, 24, gray, h, w, scale);
+  const [pw, ph] = [w * scale, h * scale];
+  const gap = 16;
+  const headsTop = 24 + ph + 30 + 24 + 14 * classNames.length + 16;
+  const canvas = new Canvas(Math.max(10 + 3 * (pw + gap) + 90, 640), headsTop + 14 * (heads.length + 2) + 16);
+  canvas.text(10, 8, 'input and its crops');
+  canvas.image(10, 24, gray, h, w, scale, [0, 1]);
   const boxes = Object.values(cropBoxes(h, w));
   boxes.forEach((box, k) => {
     const color = PALETTE[k];
     const [x0, y0] = [10 + box.left * scale, 24 + box.top * scale];
     const [x1, y1] = [x0 + box.width * scale - 1, y0 + box.height * scale - 1];
-    canvas.line(x0, y0, x1, y0, color);
-    canvas.line(x0, y1, x1, y1, color);
-    canvas.line(x0, y0, x0, y1, color);
-    canvas.line(x1, y0, x1, y1, color);
+    // Dotted outlines, so that the face shows through them.
+    for (let t = 0; t <= Math.max(x1 - x0, y1 - y0); t += 2) {
+      if (x0 + t <= x1) [y0, y1].forEach((y) => canvas.pixel(x0 + t, y, color));
+      if (y0 + t <= y1) [x0, x1].forEach((x) => canvas.pixel(x, y0 + t, color));
+    }
   });
-  const mapScale = Math.max(1, Math.floor((h * scale) / Math.max(gh, gw)));
-  const mapLeft = 30 + w * scale;
-  canvas.text(mapLeft, 8, 'x10 local map');
-  canvas.image(mapLeft, 24, x10, gh, gw, mapScale);
-  canvas.text(mapLeft + gw * mapScale + 20, 8, 'x11 registered');
-  canvas.image(mapLeft + gw * mapScale + 20, 24, x11, gh, gw, mapScale);
-  drawProbabilities(canvas, 40 + h * scale, probs, classNames);
-  if (c > 1) canvas.text(10, canvas.height - 12, 'first channel shown');
+  // One range for both maps, so that their colours compare.
+  let [lo, hi] = [Infinity, -Infinity];
+  for (const v of [...x10, ...x11]) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+  if (!(hi > lo)) [lo, hi] = [lo - 0.5, lo + 0.5];
+  const mapLeft = 10 + pw + gap;
+  canvas.text(mapLeft, 8, "x10: crops' features");
+  canvas.overlay(mapLeft, 24, gray, h, w, scale, x10, gh, gw, [lo, hi]);
+  canvas.text(mapLeft + pw + gap, 8, 'x11: registered');
+  canvas.overlay(mapLeft + pw + gap, 24, gray, h, w, scale, x11, gh, gw, [lo, hi]);
+  canvas.colorBar(mapLeft + 2 * (pw + gap), 24, ph, [lo, hi], 'channel mean');
+  canvas.text(10, 24 + ph + 8, `maps: channel means of x10 and x11 (${gh}x${gw}) over the face, one scale; yellow high`);
+  drawProbabilities(canvas, 24 + ph + 30, probs, classNames);
+
+  // Each head's prediction, the sense heads in their crop's colour.
+  const best = probs.indexOf(Math.max(...probs));
+  canvas.text(10, headsTop, 'head              predicts      confidence');
+  const line = (y: number, name: string, p: number[], color: readonly [number, number, number] | null) => {
+    const k = p.indexOf(Math.max(...p));
+    if (color) canvas.rect(10, y, 8, 7, color);
+    canvas.text(22, y, name);
+    canvas.text(118, y, `${classNames[k]}${k === best ? '' : ' *'}`);
+    canvas.text(202, y, `${(100 * p[k]).toFixed(1)}%`);
+  };
+  line(headsTop + 14, 'main head', probs, null);
+  heads.forEach((head, j) => line(headsTop + 28 + 14 * j, head.name, head.probabilities, j < 5 ? PALETTE[j] : null));
+  canvas.text(10, headsTop + 28 + 14 * heads.length + 2, '* differs from the main head');
+  if (c > 1) canvas.text(330, headsTop, 'first channel shown');
   return canvas.encode();
 }
