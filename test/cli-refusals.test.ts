@@ -57,7 +57,8 @@ test('pcnn: an option the command does not use is unknown to it', () => {
 });
 
 test('pcnn train: --fold and --synthetic-count are refused with data that does not read them', () => {
-  assert.match(refusal('train', '--fold', '99'), /--fold not used with --data synthetic \(.*--fold and --folds for a subject-wise folder/);
+  assert.match(refusal('train', '--fold', '99'), /--fold not used with --data synthetic \(.*--fold, --folds and --last-frame for a subject-wise folder/);
+  assert.match(refusal('train', '--last-frame'), /--last-frame not used with --data synthetic \(.*--last-frame for a subject-wise folder/);
   const folder = classFolder('letters', ['a', 'b']);
   assert.match(refusal('train', '--data', folder, '--synthetic-count', '10', '--classes', '2'), /--synthetic-count not used with --data .*letters/);
 });

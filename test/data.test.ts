@@ -237,6 +237,20 @@ test('ckplus48: index.csv labels by sorted class folders, subjects kept, bad lab
   throwsWith(() => ckplus48(root), 'index.csv:2', "'happy'");
 });
 
+test("ckplus48 lastFrame: one image per sequence, its highest frame (numerically), whatever the row order", () => {
+  const root = scratch();
+  mkdirSync(path.join(root, 'anger'));
+  const rows = [['S010_004', 9], ['S010_004', 17], ['S010_004', 10], ['S011_002', 5], ['S011_002', 4]];
+  for (const [sequence, frame] of rows) copyFileSync(path.join(FIXTURES, 'gray8.png'), path.join(root, 'anger', `${sequence}_${frame}.png`));
+  const index = path.join(root, 'index.csv');
+  writeFileSync(index, 'path,label,subject,sequence,frame\n' + rows.map(([q, f]) => `anger/${q}_${f}.png,anger,${String(q).slice(0, 4)},${q},${f}`).join('\n') + '\n');
+  assert.equal(ckplus48(root, { size: [3, 5] }).samples.length, 5);
+  const last = ckplus48(root, { size: [3, 5], lastFrame: true }).samples;
+  assert.equal(last.map((s) => path.basename(s.file)), ['S010_004_17.png', 'S011_002_5.png']);
+  writeFileSync(index, 'path,label,subject\nanger/S010_004_9.png,anger,S010\n');
+  throwsWith(() => ckplus48(root, { lastFrame: true }), "no column 'sequence'");
+});
+
 // ---------------------------------------------------------------- synthetic faces
 
 test('synthetic faces: deterministic, seed-dependent, balanced, lazy = eager, in [0, 1]', () => {
@@ -416,6 +430,7 @@ real('CK+48 (real): 981 faces, 118 subjects, class counts, 10 subject folds', ()
   const subjectsIn = Array.from({ length: 10 }, (_, f) => new Set(samples.filter((_, i) => folds[i] === f).map((s) => s.subject)));
   assert.is(subjectsIn.reduce((n, s) => n + s.size, 0), 118, 'every subject in exactly one fold');
   assert.ok(subjectsIn.every((s) => s.size === 11 || s.size === 12));
+  assert.is(ckplus48(path.join(DATA, 'ckplus48'), { lastFrame: true }).samples.length, 327, 'one image per sequence');
 });
 
 real('FER2013 (real): JPEG faces decode to 48x48 gray', () => {

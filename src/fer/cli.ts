@@ -55,6 +55,7 @@ const cvOptions = {
   'clip-grad-norm': { type: 'number', range: 'positive', help: 'clip gradients to this total 2-norm' },
   'nan-guard': { type: 'string', default: 'off', help: "'stop' or 'skip': check loss and gradients each step, name the op that made a NaN/Inf" },
   folds: { type: 'int', default: 10, range: 'positive', help: 'number of subject-wise folds' },
+  'last-frame': { type: 'flag', help: "CK+48: only each sequence's last frame (index.csv's sequence and frame columns), one image per sequence" },
   // No default: cv reads only a subject-wise folder (the synthetic set has no subjects).
   data: { type: 'string', help: 'a CK+48-style folder: class folders and an index.csv with columns path, label, subject (required)' },
 } satisfies OptionSpecs;
@@ -72,6 +73,7 @@ const splitOptions = {
   },
   'synthetic-count': { type: 'int', default: 2100, range: 'positive', help: 'training images of the synthetic set' },
   fold: { type: 'int', default: 0, range: 'non-negative', help: 'test fold, for subject-wise folders (CK+48)' },
+  'last-frame': cvOptions['last-frame'],
   folds: { type: 'int', default: 10, range: 'positive', help: 'number of subject-wise folds' },
 } satisfies OptionSpecs;
 
@@ -190,6 +192,7 @@ function dataChoice(o: ParsedOptions<typeof splitOptions & typeof modelOptions>)
     folds: o.folds,
     syntheticCount: o['synthetic-count'],
     masks: family(o.model).needsMasks,
+    lastFrame: o['last-frame'],
   };
 }
 
@@ -199,10 +202,10 @@ function checkSplitOptionsUsed(o: { data: string }, given: ReadonlySet<string>):
   const synthetic = o.data === 'synthetic';
   const subjectWise = !synthetic && existsSync(path.join(o.data, 'index.csv')) &&
     !(existsSync(path.join(o.data, 'train')) && existsSync(path.join(o.data, 'test')));
-  const unused = [...(synthetic ? [] : ['synthetic-count']), ...(subjectWise ? [] : ['fold', 'folds'])].filter((name) => given.has(name));
+  const unused = [...(synthetic ? [] : ['synthetic-count']), ...(subjectWise ? [] : ['fold', 'folds', 'last-frame'])].filter((name) => given.has(name));
   if (unused.length) {
     throw new Error(`${unused.map((name) => `--${name}`).join(', ')} not used with --data ${o.data} ` +
-      `(--synthetic-count is for --data synthetic, --fold and --folds for a subject-wise folder with an index.csv)`);
+      `(--synthetic-count is for --data synthetic, --fold, --folds and --last-frame for a subject-wise folder with an index.csv)`);
   }
 }
 
@@ -375,7 +378,9 @@ async function cmdCv(o: CvCommandOptions): Promise<void> {
   makeOutputFolder(o.out, '--out');
   // Decoded once; each fold is a split of the same samples.
   const frames = framesOf(configs[0].model);
-  const all = frames === undefined ? ckplus48(o.data, { channels: o['in-channels'], size: [size, size] }) : ckplusClips(o.data, frames, { channels: o['in-channels'], size: [size, size] });
+  if (o['last-frame'] && frames !== undefined) throw new Error(`--last-frame is for models of still images; --model ${o.model} reads CK+48's sequences as clips`);
+  const images = { channels: o['in-channels'], size: [size, size] as const };
+  const all = frames === undefined ? ckplus48(o.data, { ...images, lastFrame: o['last-frame'] }) : ckplusClips(o.data, frames, images);
   reportSkipped(all.skipped);
   subjectFolds(all.samples.map((s) => s.subject), k); // validates k against the subjects before any training
   const finishing = finishes(o);
@@ -385,7 +390,7 @@ async function cmdCv(o: CvCommandOptions): Promise<void> {
   for (let fold = 0; fold < k; fold++) {
     const config = configs[fold];
     const resultFile = path.join(config.out, 'result.json');
-    const recipe = { ...config, out: undefined, resume: undefined, perPathBatchNorm: o['per-path-bn'] };
+    const recipe = { ...config, out: undefined, resume: undefined, perPathBatchNorm: o['per-path-bn'], ...(o['last-frame'] ? { lastFrame: true } : {}) };
     let result: FoldResult;
     if (o.resume && existsSync(resultFile)) {
       result = readFoldResult(resultFile, fold, recipe, finishing);

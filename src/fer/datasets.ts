@@ -34,6 +34,8 @@ export interface DataChoice {
   syntheticCount?: number;
   /** The synthetic faces carry their exact masks (for compositing, FERAtt). */
   masks?: boolean;
+  /** CK+48: only each sequence's last frame. */
+  lastFrame?: boolean;
   /** Clips of this many frames (models of clips: ARPGNet); absent for still images. */
   frames?: number;
 }
@@ -81,6 +83,7 @@ function resolveClips(choice: DataChoice, frames: number): ResolvedData {
       return { name: `${path.basename(data)} (${clips})`, ...pair(clipFolder(trainDir, frames, options), clipFolder(testDir, frames, options)), sources };
     }
     if (existsSync(path.join(data, 'index.csv')) && !existsSync(trainDir)) {
+      if (choice.lastFrame) throw new Error(`--last-frame is for models of still images; clips read ${data}'s sequences whole`);
       const all = ckplusClips(data, frames, options);
       const { train, test } = subjectSplit(all.samples, choice.folds ?? 10, choice.fold ?? 0);
       const fold = `fold ${choice.fold ?? 0} of ${choice.folds ?? 10}`;
@@ -123,7 +126,7 @@ function resolveStills(choice: DataChoice): ResolvedData {
     return { name: path.basename(data), ...pair(imageFolder(train, options), imageFolder(test, options)), sources };
   }
   if (existsSync(path.join(data, 'index.csv'))) {
-    const all = ckplus48(data, options);
+    const all = ckplus48(data, { ...options, lastFrame: choice.lastFrame });
     const { train, test } = subjectSplit(all.samples, choice.folds ?? 10, choice.fold ?? 0);
     const fold = `fold ${choice.fold ?? 0} of ${choice.folds ?? 10}`;
     const sources = { train: `${path.join(data, 'index.csv')} has no subject outside ${fold}`, test: `${path.join(data, 'index.csv')} has no subject in ${fold}` };

@@ -9,22 +9,34 @@ import type { ImageOptions, LoadedDataset, Sample } from './types.js';
  * Loads `<root>/index.csv` (columns path, label, subject): labels index the sorted class folder names,
  * as ImageFolder would give them (anger contempt disgust fear happy sadness surprise), and every sample
  * carries its subject. A row whose label is not a class folder, or whose path is empty or leads outside
- * `root` (../../x.png, /etc/x.png), throws naming the line.
+ * `root` (../../x.png, /etc/x.png), throws naming the line. `lastFrame` keeps one image per sequence,
+ * its highest frame (columns sequence and frame, which CK+48's index has): the peak of the expression,
+ * what a still-image model is compared on beside a model of the clip.
  */
-export function ckplus48(root: string, options: ImageOptions = {}): LoadedDataset {
+export function ckplus48(root: string, options: ImageOptions & { lastFrame?: boolean } = {}): LoadedDataset {
   const classNames = classFolders(root);
   const indexFile = path.join(root, 'index.csv');
   const [header, ...rows] = readLines(indexFile);
   if (!header) throw new Error(`ckplus48: ${indexFile} is empty`);
-  const [pathCol, labelCol, subjectCol] = columnIndex(parseCsvLine(header.text), ['path', 'label', 'subject'], indexFile);
+  const columns = parseCsvLine(header.text);
+  const [pathCol, labelCol, subjectCol] = columnIndex(columns, ['path', 'label', 'subject'], indexFile);
+  const [sequenceCol, frameCol] = options.lastFrame ? columnIndex(columns, ['sequence', 'frame'], indexFile) : [-1, -1];
   const entries = rows.map(({ line, text }) => {
     const cells = parseCsvLine(text);
     const label = classNames.indexOf(cells[labelCol]);
     if (label < 0) throw new Error(`ckplus48: ${indexFile}:${line} has label '${cells[labelCol]}', expected one of ${classNames.join(', ')}`);
     if (!cells[subjectCol]) throw new Error(`ckplus48: ${indexFile}:${line} has no subject`);
-    return { file: fileUnderRoot(root, cells[pathCol], `${indexFile}:${line}`), label, subject: cells[subjectCol] };
+    const frame = frameCol < 0 ? 0 : Number(cells[frameCol]);
+    if (!Number.isInteger(frame) || (sequenceCol >= 0 && !cells[sequenceCol])) {
+      throw new Error(`ckplus48: ${indexFile}:${line} has sequence '${cells[sequenceCol]}' and frame '${cells[frameCol]}'; expected a name and an integer`);
+    }
+    const entry = { file: fileUnderRoot(root, cells[pathCol], `${indexFile}:${line}`), label, subject: cells[subjectCol] };
+    return { entry, sequence: sequenceCol < 0 ? '' : cells[sequenceCol], frame };
   });
-  return { ...decodeAll('ckplus48', entries, options), classNames };
+  const last = new Map<string, number>();
+  for (const { sequence, frame } of entries) last.set(sequence, Math.max(last.get(sequence) ?? -Infinity, frame));
+  const kept = options.lastFrame ? entries.filter(({ sequence, frame }) => last.get(sequence) === frame) : entries;
+  return { ...decodeAll('ckplus48', kept.map(({ entry }) => entry), options), classNames };
 }
 
 /**
