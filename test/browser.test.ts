@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PNG } from 'pngjs';
-import { PCNN, keep, manualSeed, mean, noGrad, tensor, tidy } from '../src/index.js';
+import { FERAtt, PCNN, encodeSafetensors, keep, manualSeed, mean, noGrad, tensor, tidy } from '../src/index.js';
 import { checkCheckpointMeta, loadCheckpoint, saveCheckpoint } from '../src/fer/checkpoint.js';
 import { prepareImage } from '../src/fer/data/image.js';
 import { evalTransform } from '../src/fer/data/augment.js';
@@ -191,6 +191,39 @@ check('a bad checkpoint: plain words beside the control, the model in use kept a
   assert.equal(demo.errors, []);
 });
 
+check('other models: a FERAtt checkpoint runs with its attention map; an ARPGNet one is refused with the reason', async () => {
+  const { page } = demo;
+  manualSeed(1);
+  const feratt = new FERAtt({ width: 4, inChannels: 3, inputSize: 64, numClasses: SYNTHETIC_CLASSES.length });
+  feratt.eval();
+  const file = path.join(scratch, 'feratt.safetensors');
+  await saveCheckpoint(file, { model: feratt, meta: { model: 'feratt', config: feratt.config, classNames: SYNTHETIC_CLASSES } });
+  feratt.dispose();
+  await page.setInputFiles('#checkpoint', file);
+  let state = await until(`(d.prediction?.source === 'feratt.safetensors') || d.errors.checkpoint !== null`);
+  assert.is(state.errors.checkpoint, null, `the page reported: ${state.errors.checkpoint}`);
+  const attention = Object.values(state.prediction!.attention!);
+  assert.is(attention.length, 64 * 64);
+  assert.ok(attention.every((v) => v >= 0 && v <= 1), 'the attention map is a sigmoid');
+  assert.ok(Object.values(state.prediction!.probabilities).every(Number.isFinite));
+  assert.ok(await page.isVisible('#feratt-explain'));
+  assert.not.ok(await page.isVisible('#pcnn-explain'));
+  assert.match((await page.textContent('#model-info')) ?? '', 'FERAtt, width 4, RGB 64x64');
+  await screenshot(page, '3-feratt');
+
+  const arpgnet = path.join(scratch, 'clips.safetensors');
+  const meta = { model: 'arpgnet', config: { inChannels: 1, width: 4, numClasses: 7, inputSize: [48, 48], frames: 3 }, classNames: SYNTHETIC_CLASSES };
+  writeFileSync(arpgnet, encodeSafetensors({ 'fc.bias': { shape: [7], data: new Float32Array(7) } }, { pcnn: JSON.stringify(meta) }));
+  await page.setInputFiles('#checkpoint', arpgnet);
+  state = await until('d.errors.checkpoint !== null');
+  assert.match(state.errors.checkpoint!, 'clips.safetensors is an ARPGNet checkpoint: a model of clips (3 frames per sample), which this page cannot run yet');
+  assert.is(await page.textContent('#model-name'), 'feratt.safetensors');
+  // Back to the tiny PCNN for the tests that follow.
+  await page.setInputFiles('#checkpoint', path.join(scratch, 'tiny.safetensors'));
+  await until(`d.prediction?.source === 'tiny.safetensors' && d.errors.checkpoint === null`);
+  assert.equal(demo.errors, []);
+});
+
 check('training panel: the losses of the same steps in Node; held-out accuracy; the download loads in Node', async () => {
   const options = { width: 2, size: SIZE, batch: 2, steps: 3, lr: 0.01 };
   const { page } = demo;
@@ -216,7 +249,7 @@ check('training panel: the losses of the same steps in Node; held-out accuracy; 
   trained.model!.dispose();
   assertClose(losses, node.map((r) => r.loss), 'page losses vs Node', FLOAT32);
   assert.match((await page.textContent('#model-info')) ?? '', `trained in this page for ${options.steps} steps`);
-  await screenshot(page, '3-trained');
+  await screenshot(page, '4-trained');
 
   // The download, loaded as the CLI loads a checkpoint, predicts what the page shows for the same face.
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#train-download')]);
@@ -245,9 +278,28 @@ check('training that diverges stops, says to lower the learning rate, and leaves
   assert.is(state.model!.source, before, 'the diverged model is not used');
   assert.ok(Object.values(state.prediction!.probabilities).every(Number.isFinite));
   assert.not.match((await page.textContent('#prediction')) ?? '', 'NaN');
-  await screenshot(page, '4-diverged');
+  await screenshot(page, '5-diverged');
   // Back to a sane rate for the tests that follow (the error stays until the next training succeeds).
   await page.fill('#train-form input[name=lr]', '0.01');
+  assert.equal(demo.errors, []);
+});
+
+check('a training stopped by the user: "stopped at step N", its model used and downloadable', async () => {
+  const { page } = demo;
+  const options = { width: 2, size: SIZE, batch: 2, steps: 500, lr: 0.01 };
+  for (const [name, value] of Object.entries(options)) await page.fill(`#train-form input[name=${name}]`, String(value));
+  await page.click('#train-start');
+  await until('d.training.records.length >= 3', 60_000);
+  await page.click('#train-stop');
+  const state = await until('d.training.done', 60_000);
+  assert.is(state.training.outcome, 'stopped');
+  assert.ok(state.training.steps < options.steps);
+  assert.is(state.errors.train, null, 'the diverged message is cleared by a training that worked');
+  assert.match((await page.textContent('#train-status')) ?? '', `stopped at step ${state.training.steps}`);
+  assert.is(state.training.heldOut.at(-1)!.step, state.training.steps, 'held-out accuracy where it stopped');
+  await until(`d.model?.source === 'trained in this page (${state.training.steps} steps)'`);
+  assert.not.ok(await page.isDisabled('#train-download'));
+  await screenshot(page, '6-stopped');
   assert.equal(demo.errors, []);
 });
 
@@ -264,7 +316,7 @@ check('camera: predictions arrive from a (fake) camera, with frames per second a
   assert.ok(state.camera.fps > 0 && state.camera.latency > 0);
   assert.match((await page.textContent('#camera-stats')) ?? '', 'frames per second');
   await page.locator('#webcam').scrollIntoViewIfNeeded();
-  await screenshot(page, '5-camera', false);
+  await screenshot(page, '7-camera', false);
   await page.click('#camera-stop');
   assert.equal(demo.errors, []);
 });
@@ -275,7 +327,7 @@ check("a phone's width: nothing wider than the window", async () => {
   await page.waitForTimeout(200);
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= 420, `the page is ${width} px wide in a 420 px window`);
-  await screenshot(page, '6-phone-420px');
+  await screenshot(page, '8-phone-420px');
   await page.setViewportSize({ width: 1100, height: 900 });
 });
 
@@ -295,7 +347,7 @@ check('benchmark page: every case gives a positive time, the running case is nam
     const rows = await page.$$eval('#results tbody tr', (trs) => trs.map((tr) => Array.from((tr as HTMLTableRowElement).cells, (td) => td.textContent ?? '')));
     assert.ok(rows.length >= 5, `only ${rows.length} rows`);
     for (const [name, , median] of rows) assert.ok(Number(median) > 0, `${name}: median ${median} ms`);
-    await page.screenshot({ path: path.join(SHOTS, '7-bench.png'), fullPage: true });
+    await page.screenshot({ path: path.join(SHOTS, '9-bench.png'), fullPage: true });
     assert.equal(errors, []);
   } finally {
     await page.close();
@@ -311,7 +363,7 @@ check('without WebGPU the page says so and offers nothing to run', async () => {
     assert.is(await bare.page.getAttribute('#status', 'class'), 'error');
     assert.ok(await bare.page.isDisabled('#train-start'));
     assert.match((await bare.page.textContent('#train-reason')) ?? '', 'needs WebGPU');
-    await screenshot(bare.page, '8-no-webgpu');
+    await screenshot(bare.page, '10-no-webgpu');
     assert.equal(bare.errors, []);
   } finally {
     await bare.close();

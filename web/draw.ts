@@ -161,7 +161,7 @@ export function plotTraining(canvas: HTMLCanvasElement, chart: TrainingChart): v
   // The loss axis covers the finite losses, but at most 3x the first one: a loss that explodes is drawn
   // to the top edge (clipped), not rescaling the chart until the rest is a flat line.
   const first = finite[0] ?? 1;
-  const lossMax = niceCeil(Math.min(Math.max(...finite, 1e-6), 3 * Math.abs(first)));
+  const lossMax = finite.length ? niceCeil(Math.min(Math.max(...finite, 1e-6), 3 * Math.abs(first))) : 50;
   const steps = Math.max(1, chart.steps);
   const px = (step: number) => x0 + (step / steps) * (x1 - x0);
   const pyLoss = (v: number) => y1 - (v / lossMax) * (y1 - y0);
@@ -249,6 +249,13 @@ export function plotTraining(canvas: HTMLCanvasElement, chart: TrainingChart): v
     ctx.textBaseline = 'top';
     ctx.textAlign = x > (x0 + x1) / 2 ? 'right' : 'left';
     ctx.fillText(`${chart.stopped.reason} at step ${chart.stopped.step}`, x + (x > (x0 + x1) / 2 ? -4 : 4), y0 + 4);
+  }
+
+  if (!chart.loss.length) {
+    ctx.fillStyle = '#888';
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    ctx.fillText(`no steps yet: press Train for ${steps} steps`, (x0 + x1) / 2, (y0 + y1) / 2);
   }
 
   // Legend above the plot.

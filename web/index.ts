@@ -112,6 +112,7 @@ async function showPrediction(): Promise<void> {
     drawColorBar($('attention-colorbar'), [0, 1], inputSize[0] * scale, 'attention');
   }
   $('pcnn-explain').classList.toggle('hidden', current.family !== 'pcnn');
+  $('crops-note').classList.toggle('hidden', current.family !== 'pcnn');
   $('feratt-explain').classList.toggle('hidden', current.family !== 'feratt');
 
   $('prediction').textContent = `Prediction: ${classNames[best]} (${percent(p[best])})`;
@@ -383,7 +384,7 @@ function setUpTraining(): void {
     [start.disabled, stop.disabled, stopRequested] = [true, false, false];
     setError('train', null);
     const began = performance.now();
-    const status = () => {
+    const status = (final = false) => {
       const last = records.at(-1);
       if (!last) return;
       const seconds = (performance.now() - began) / 1000;
@@ -393,7 +394,7 @@ function setUpTraining(): void {
         `step ${last.step} of ${options.steps}: loss ${fmt(last.loss)} (smoothed ${fmt(smooth(c.loss).filter(Number.isFinite).at(-1) ?? NaN)}), ` +
         `train accuracy ${(100 * c.trainAccuracy.at(-1)!).toFixed(0)}%` +
         (held ? `, held-out accuracy ${(100 * held.accuracy).toFixed(0)}% (step ${held.step})` : '') +
-        `; ${((last.step * options.batch) / seconds).toFixed(1)} images/s, ${time(seconds)} so far, about ${time(eta)} left`;
+        `; ${((last.step * options.batch) / seconds).toFixed(1)} images/s, ${time(seconds)}` + (final ? '' : ` so far, about ${time(eta)} left`);
     };
     try {
       const result = await trainSynthetic({ ...options, evaluateEvery }, (record) => {
@@ -412,6 +413,7 @@ function setUpTraining(): void {
       demo.training.steps = result.steps;
       if (result.outcome === 'diverged') {
         c.stopped = { step: result.steps, reason: 'diverged' };
+        status(true);
         throw new Error(`Training diverged at step ${result.steps} (the loss became ${result.lastLoss}): lower the learning rate (${options.lr} now; 0.01 works) and train again. The model in use is unchanged.`);
       }
       if (result.outcome === 'stopped') c.stopped = { step: result.steps, reason: 'stopped' };
@@ -423,6 +425,7 @@ function setUpTraining(): void {
       trained = { blob: new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }), name: `pcnn-w${options.width}-${options.size}px-${result.steps}steps.safetensors` };
       setEnabled('train-download', 'train-reason', null);
       useModel({ family: 'pcnn', model, classNames: SYNTHETIC_CLASSES, source: `trained in this page (${result.steps} steps)`, about: trainedOn });
+      status(true);
       $('train-status').textContent += result.outcome === 'stopped' ? ` — stopped at step ${result.steps}; the model above is now this one.` : ' — done; the model above is now this one.';
     } catch (error) {
       setError('train', error);

@@ -58,6 +58,7 @@ function describe(meta: CheckpointMeta, family: string): string {
   if (meta.trainedOn) return meta.trainedOn;
   const last = meta.history?.at(-1);
   const accuracy = last?.testAccuracy === undefined ? '' : `, ${(100 * last.testAccuracy).toFixed(0)}% on its test set`;
+  if (meta.epoch === undefined && !last) return `a ${family} checkpoint whose metadata says nothing of its training`;
   const epochs = meta.epoch === undefined ? '' : ` for ${meta.epoch} epoch${meta.epoch === 1 ? '' : 's'}`;
   return `a ${family} trained${epochs} by \`pcnn train\`${accuracy}`;
 }
