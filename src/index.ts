@@ -34,3 +34,5 @@ export { cropBoxes } from './pcnn/geometry.js';
 export { FERAtt, type FERAttConfig, type FERAttOutput } from './feratt/model.js';
 export { ferattLoss, dgmmLoss, attentionLoss, gmmAccuracy, type FERAttLossTerms, type FERAttLossOptions, type AttentionLossOptions } from './feratt/loss.js';
 export { ferattSize, type FERAttSize } from './feratt/info.js';
+export { ARPGNet, type ARPGNetOutput } from './arpgnet/model.js';
+export { type ARPGNetConfig, type ARPGNetOptions } from './arpgnet/config.js';

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PNG } from 'pngjs';
-import { FERAtt, PCNN, encodeSafetensors, keep, manualSeed, mean, noGrad, tensor, tidy } from '../src/index.js';
+import { ARPGNet, FERAtt, PCNN, encodeSafetensors, keep, manualSeed, mean, noGrad, tensor, tidy } from '../src/index.js';
 import { checkCheckpointMeta, loadCheckpoint, saveCheckpoint } from '../src/fer/checkpoint.js';
 import { prepareImage } from '../src/fer/data/image.js';
 import { evalTransform } from '../src/fer/data/augment.js';
@@ -191,7 +191,7 @@ check('a bad checkpoint: plain words beside the control, the model in use kept a
   assert.equal(demo.errors, []);
 });
 
-check('other models: a FERAtt checkpoint runs with its attention map; an ARPGNet one is refused with the reason', async () => {
+check('other models: FERAtt with its attention map, ARPGNet on a static clip as Node computes it; an unknown model refused', async () => {
   const { page } = demo;
   manualSeed(1);
   const feratt = new FERAtt({ width: 4, inChannels: 3, inputSize: 64, numClasses: SYNTHETIC_CLASSES.length });
@@ -211,13 +211,36 @@ check('other models: a FERAtt checkpoint runs with its attention map; an ARPGNet
   assert.match((await page.textContent('#model-info')) ?? '', 'FERAtt, width 4, RGB 64x64');
   await screenshot(page, '3-feratt');
 
-  const arpgnet = path.join(scratch, 'clips.safetensors');
-  const meta = { model: 'arpgnet', config: { inChannels: 1, width: 4, numClasses: 7, inputSize: [48, 48], frames: 3 }, classNames: SYNTHETIC_CLASSES };
-  writeFileSync(arpgnet, encodeSafetensors({ 'fc.bias': { shape: [7], data: new Float32Array(7) } }, { pcnn: JSON.stringify(meta) }));
-  await page.setInputFiles('#checkpoint', arpgnet);
+  // ARPGNet, a model of clips: the face repeated as a static clip, as \`pcnn predict\` runs a still image.
+  manualSeed(2);
+  const arpgnet = new ARPGNet({ inChannels: 1, width: 4, numClasses: SYNTHETIC_CLASSES.length, inputSize: [SIZE, SIZE] });
+  arpgnet.eval();
+  const clips = path.join(scratch, 'clips.safetensors');
+  await saveCheckpoint(clips, { model: arpgnet, meta: { model: 'arpgnet', config: arpgnet.config, classNames: SYNTHETIC_CLASSES } });
+  const T = arpgnet.config.frames;
+  const frame = evalTransform(prepareImage(readFileSync(path.join(scratch, 'face.png')), 'face.png', 1, [SIZE, SIZE]), [1, SIZE, SIZE]);
+  const clip = new Float32Array(T * frame.length);
+  for (let t = 0; t < T; t++) clip.set(frame, t * frame.length);
+  const out = noGrad(() => tidy(() => keep(arpgnet.forward(tensor(clip, [1, T, 1, SIZE, SIZE])).logits)));
+  const logits = await out.toArray();
+  out.dispose();
+  arpgnet.dispose();
+  await page.setInputFiles('#checkpoint', clips);
+  state = await until(`(d.prediction?.source === 'clips.safetensors') || d.errors.checkpoint !== null`);
+  assert.is(state.errors.checkpoint, null, `the page reported: ${state.errors.checkpoint}`);
+  assertClose(Object.values(state.prediction!.logits), logits, 'page ARPGNet logits (static clip) vs Node', FLOAT32);
+  assert.ok(await page.isVisible('#arpgnet-explain'));
+  assert.match((await page.textContent('#model-info')) ?? '', `clips of ${T} frames`);
+  assert.match((await page.textContent('#arpgnet-heads')) ?? '', 'the last step alone');
+  await screenshot(page, '3-arpgnet');
+
+  const other = path.join(scratch, 'other.safetensors');
+  const meta = { model: 'resnet', config: { inChannels: 1, width: 4, numClasses: 7, inputSize: [48, 48] }, classNames: SYNTHETIC_CLASSES };
+  writeFileSync(other, encodeSafetensors({ 'fc.bias': { shape: [7], data: new Float32Array(7) } }, { pcnn: JSON.stringify(meta) }));
+  await page.setInputFiles('#checkpoint', other);
   state = await until('d.errors.checkpoint !== null');
-  assert.match(state.errors.checkpoint!, 'clips.safetensors is an ARPGNet checkpoint: a model of clips (3 frames per sample), which this page cannot run yet');
-  assert.is(await page.textContent('#model-name'), 'feratt.safetensors');
+  assert.match(state.errors.checkpoint!, "other.safetensors: unknown model 'resnet'");
+  assert.is(await page.textContent('#model-name'), 'clips.safetensors');
   // Back to the tiny PCNN for the tests that follow.
   await page.setInputFiles('#checkpoint', path.join(scratch, 'tiny.safetensors'));
   await until(`d.prediction?.source === 'tiny.safetensors' && d.errors.checkpoint === null`);

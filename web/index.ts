@@ -7,7 +7,7 @@
 import { cropBoxes, init } from '../src/index.js';
 import { syntheticFace, syntheticLabel } from '../src/fer/data/synthetic.js';
 import { decodeFile, pixelsAt, toChannels } from './input.js';
-import { CROP_NAMES, checkpointBytes, modelFromCheckpoint, modelInput, predict, type LoadedModel, type Prediction } from './model.js';
+import { CROP_NAMES, checkpointBytes, framesOf, modelFromCheckpoint, modelInput, predict, type LoadedModel, type Prediction } from './model.js';
 import { HELD_OUT_SEED, SYNTHETIC_CLASSES, trainSynthetic, type EvalRecord, type StepRecord } from './train.js';
 import { CROP_COLORS, drawColorBar, drawCrops, drawImage, drawOverlay, plotTraining, smooth, type TrainingChart } from './draw.js';
 import { Camera } from './camera.js';
@@ -106,6 +106,13 @@ async function showPrediction(): Promise<void> {
     drawOverlay($('x11-view'), image, shape, scale, result.x11!, result.mapSize!, range);
     drawColorBar($('colorbar'), range, inputSize[0] * scale, 'channel mean');
     showHeads(result, classNames, best);
+  } else if (current.family === 'arpgnet') {
+    drawImage($('input-view'), image, shape, scale);
+    const fused = argmax(result.probabilities);
+    const last = result.heads[0].probabilities;
+    const k = argmax(last);
+    $('arpgnet-heads').textContent = `Fused over the ${current.model.config.frames} steps: ${classNames[fused]} (${percent(result.probabilities[fused])}); ` +
+      `the last step alone: ${classNames[k]} (${percent(last[k])}).`;
   } else {
     drawImage($('input-view'), image, shape, scale);
     drawOverlay($('attention-view'), image, shape, scale, result.attention!, result.attentionSize!, [0, 1], 0.55);
@@ -114,6 +121,7 @@ async function showPrediction(): Promise<void> {
   $('pcnn-explain').classList.toggle('hidden', current.family !== 'pcnn');
   $('crops-note').classList.toggle('hidden', current.family !== 'pcnn');
   $('feratt-explain').classList.toggle('hidden', current.family !== 'feratt');
+  $('arpgnet-explain').classList.toggle('hidden', current.family !== 'arpgnet');
 
   $('prediction').textContent = `Prediction: ${classNames[best]} (${percent(p[best])})`;
   const truth = shown.trueLabel;
@@ -174,8 +182,9 @@ function showHeads(result: Prediction, classNames: string[], best: number): void
 
 function describeModel(next: LoadedModel): string {
   const { width, inChannels, inputSize } = next.model.config;
-  const kind = next.family === 'pcnn' ? 'PCNN' : 'FERAtt';
-  return `${kind}, width ${width}, ${inChannels === 1 ? 'gray' : 'RGB'} ${inputSize[1]}x${inputSize[0]} input, ` +
+  const kind = { pcnn: 'PCNN', feratt: 'FERAtt', arpgnet: 'ARPGNet (our reconstruction)' }[next.family];
+  const input = next.family === 'arpgnet' ? `clips of ${framesOf(next)} frames` : 'input';
+  return `${kind}, width ${width}, ${inChannels === 1 ? 'gray' : 'RGB'} ${inputSize[1]}x${inputSize[0]} ${input}, ` +
     `${next.classNames.length} classes (${next.classNames.join(', ')}): ${next.about}.`;
 }
 
@@ -315,6 +324,9 @@ function setUpCamera(): void {
 async function cameraLoop(camera: Camera): Promise<void> {
   let last = performance.now();
   let label = '';
+  // A model of clips sees the last T frames (the first ones repeated until there are T).
+  let recent: Float32Array[] = [];
+  let recentFor: LoadedModel | null = null;
   while (camera.active) {
     await new Promise((resolve) => setTimeout(resolve, 0));
     const current = loaded;
@@ -323,7 +335,9 @@ async function cameraLoop(camera: Camera): Promise<void> {
     try {
       const { inChannels, inputSize } = current.model.config;
       const image = camera.frame(inChannels, inputSize);
-      const result = await predict(current, modelInput(current, image));
+      if (recentFor !== current) [recent, recentFor] = [[], current];
+      recent = [...recent, image].slice(-framesOf(current));
+      const result = await predict(current, modelInput(current, ...recent));
       const p = result.probabilities;
       const best = argmax(p);
       label = Number.isFinite(p[best]) ? `${current.classNames[best]} ${percent(p[best])}` : 'NaN: broken model';

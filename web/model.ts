@@ -1,16 +1,23 @@
 // Models for the demo: from a checkpoint's bytes (any family the CLI trains, named by the metadata's
 // `model` field), and inference with the maps worth showing. The page cannot import src/fer/families.ts
 // (it would bundle a second copy of the engine), so the families it runs are dispatched here by name:
-// PCNN and FERAtt run; ARPGNet (a model of clips) is refused with the reason.
+// PCNN and FERAtt run on an image; ARPGNet, a model of clips, on a still image repeated as a static clip
+// (as `pcnn predict` runs it on a still image) or on the camera's last frames.
 import {
-  FERAtt, PCNN, adaptiveAvgPool2d, decodeSafetensors, encodeSafetensors, flatten, keep, mean, noGrad, sigmoid, softmax, tensor, tidy, upload,
-  type FERAttConfig, type nn, type PCNNConfig, type Tensor,
+  ARPGNet, FERAtt, PCNN, adaptiveAvgPool2d, decodeSafetensors, encodeSafetensors, flatten, keep, mean, noGrad, sigmoid, softmax, tensor, tidy, upload,
+  type ARPGNetConfig, type FERAttConfig, type nn, type PCNNConfig, type Tensor,
 } from '../src/index.js';
 import { evalTransform } from '../src/fer/data/augment.js';
 
 export type LoadedModel =
   | { family: 'pcnn'; model: PCNN; classNames: string[]; source: string; about: string }
-  | { family: 'feratt'; model: FERAtt; classNames: string[]; source: string; about: string };
+  | { family: 'feratt'; model: FERAtt; classNames: string[]; source: string; about: string }
+  | { family: 'arpgnet'; model: ARPGNet; classNames: string[]; source: string; about: string };
+
+/** Frames per sample: T for a model of clips, 1 otherwise. */
+export function framesOf(loaded: LoadedModel): number {
+  return loaded.family === 'arpgnet' ? loaded.model.config.frames : 1;
+}
 
 /** The sense heads of PCNN, in the order of cropBoxes and of the model's local trunks. */
 export const CROP_NAMES = ['left eye', 'right eye', 'left cheek', 'right cheek', 'mouth'];
@@ -90,10 +97,7 @@ export function modelFromCheckpoint(bytes: Uint8Array, name: string): LoadedMode
   }
   if (!meta.config) throw new Error(`${name}: its 'pcnn' metadata has no 'config' (the model's configuration).`);
   const family = meta.model ?? 'pcnn';
-  if (family === 'arpgnet') {
-    throw new Error(`${name} is an ARPGNet checkpoint: a model of clips (${meta.config && 'frames' in meta.config ? `${(meta.config as { frames: number }).frames} frames` : 'several frames'} per sample), which this page cannot run yet: it predicts single images. Use \`pcnn predict --checkpoint ${name}\` on a clip folder.`);
-  }
-  if (family !== 'pcnn' && family !== 'feratt') throw new Error(`${name}: unknown model '${family}' (this page runs pcnn and feratt).`);
+  if (family !== 'pcnn' && family !== 'feratt' && family !== 'arpgnet') throw new Error(`${name}: unknown model '${family}' (this page runs pcnn, feratt and arpgnet).`);
   const state: nn.StateDict = {};
   const registration: nn.StateDict = {};
   for (const [key, t] of Object.entries(tensors)) {
@@ -102,7 +106,23 @@ export function modelFromCheckpoint(bytes: Uint8Array, name: string): LoadedMode
     else state[key] = stateValue(key, t, name);
   }
   const classNames = meta.classNames ?? Array.from({ length: meta.config.numClasses ?? 7 }, (_, i) => `class ${i}`);
-  const about = describe(meta, family === 'pcnn' ? 'PCNN' : 'FERAtt');
+  const about = describe(meta, { pcnn: 'PCNN', feratt: 'FERAtt', arpgnet: 'ARPGNet' }[family]);
+  if (family === 'arpgnet') {
+    let model: ARPGNet;
+    try {
+      model = new ARPGNet(meta.config as unknown as ARPGNetConfig);
+    } catch (error) {
+      throw new Error(`${name}: its metadata does not describe an ARPGNet this page can build (${(error as Error).message}).`);
+    }
+    try {
+      model.loadStateDict(state);
+    } catch (error) {
+      model.dispose();
+      throw new Error(`${name}: its tensors do not fit the ARPGNet its metadata describes (${(error as Error).message}).`);
+    }
+    model.eval();
+    return { family, model, classNames, source: name, about };
+  }
   if (family === 'feratt') {
     const model = new FERAtt(meta.config);
     try {
@@ -160,10 +180,23 @@ export interface Prediction {
   milliseconds: number;
 }
 
-/** The model's input from an image [C, H, W] in [0, 1] at its size: PCNN normalises, FERAtt does not. */
-export function modelInput(loaded: LoadedModel, image: Float32Array): Float32Array {
+/**
+ * The model's input from images [C, H, W] in [0, 1] at its size: PCNN and ARPGNet normalise, FERAtt does
+ * not. A model of clips takes T frames: the last T given, the first repeated where there are fewer (a
+ * still image is a static clip).
+ */
+export function modelInput(loaded: LoadedModel, ...images: Float32Array[]): Float32Array {
   const { inChannels, inputSize } = loaded.model.config;
-  return loaded.family === 'pcnn' ? evalTransform(image, [inChannels, inputSize[0], inputSize[1]]) : image;
+  const shape = [inChannels, inputSize[0], inputSize[1]] as const;
+  if (loaded.family === 'feratt') return images.at(-1)!;
+  if (loaded.family === 'pcnn') return evalTransform(images.at(-1)!, shape);
+  const T = loaded.model.config.frames;
+  const frames = images.slice(-T);
+  while (frames.length < T) frames.unshift(frames[0]);
+  const plane = images[0].length;
+  const clip = new Float32Array(T * plane);
+  frames.forEach((frame, t) => clip.set(evalTransform(frame, shape), t * plane));
+  return clip;
 }
 
 /** One image, [C, H, W] as `modelInput` makes it, through the model. */
@@ -171,6 +204,17 @@ export async function predict(loaded: LoadedModel, x: Float32Array): Promise<Pre
   const began = performance.now();
   const { inChannels, inputSize } = loaded.model.config;
   const input = () => tensor(x, [1, inChannels, inputSize[0], inputSize[1]]);
+  if (loaded.family === 'arpgnet') {
+    const model = loaded.model;
+    const outputs = noGrad(() =>
+      tidy(() => {
+        const out = model.forward(tensor(x, [1, model.config.frames, inChannels, inputSize[0], inputSize[1]]));
+        return [out.logits, softmax(out.logits, 1), softmax(out.lastStep, 1)].map((t) => keep(t));
+      }),
+    );
+    const [logits, probabilities, lastStep] = await readAll(outputs);
+    return { logits, probabilities, heads: [{ name: 'last step alone', probabilities: lastStep }], milliseconds: performance.now() - began };
+  }
   if (loaded.family === 'feratt') {
     const model = loaded.model;
     const outputs = noGrad(() =>
