@@ -346,11 +346,13 @@ check('camera: predictions arrive from a (fake) camera, with frames per second a
 
 check("a phone's width: nothing wider than the window", async () => {
   const { page } = demo;
-  await page.setViewportSize({ width: 420, height: 900 });
-  await page.waitForTimeout(200);
-  const width = await page.evaluate(() => document.documentElement.scrollWidth);
-  assert.ok(width <= 420, `the page is ${width} px wide in a 420 px window`);
-  await screenshot(page, '8-phone-420px');
+  for (const phone of [420, 360]) {
+    await page.setViewportSize({ width: phone, height: 900 });
+    await page.waitForTimeout(200);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= phone, `the page is ${width} px wide in a ${phone} px window`);
+    await screenshot(page, `8-phone-${phone}px`);
+  }
   await page.setViewportSize({ width: 1100, height: 900 });
 });
 
