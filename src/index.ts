@@ -15,6 +15,7 @@ export { sum, mean, max } from './kernels/reduce/index.js';
 export { reshape, permute, transpose, narrow, cat, pad, flatten } from './kernels/shape/index.js';
 export { matmul, linear } from './kernels/matmul/index.js';
 export { softmax, logSoftmax, crossEntropy } from './kernels/softmax/index.js';
+export { dropout, type DropoutOptions } from './kernels/elementwise/dropout.js';
 export { scaledDotProductAttention, type AttentionOptions } from './kernels/attention/index.js';
 export { conv2d, conv2dFused, foldBatchNorm } from './kernels/conv2d/index.js';
 export { batchNorm2d } from './kernels/batchnorm/index.js';

@@ -252,6 +252,10 @@ const opCases: Record<string, [() => unknown, RegExp][]> = {
   log: [[() => api.log(ints(2, 2)), /log: input must be a float32 tensor, got int32 of shape \[2,2\]/]],
   sqrt: [[() => api.sqrt(ints(1)), /sqrt: input must be a float32 tensor, got int32/]],
   relu: [[() => api.relu(ints(1)), /relu: input must be a float32 tensor, got int32/]],
+  dropout: [
+    [() => api.dropout(ints(2)), /dropout: input must be a float32 tensor, got int32 of shape \[2\]/],
+    [() => api.dropout(t(2), { p: 1.5 }), /dropout: p must be a probability in \[0, 1\], got 1\.5/],
+  ],
   leakyRelu: [
     [() => api.leakyRelu(ints(2)), /leakyRelu: input must be a float32 tensor, got int32 of shape \[2\]/],
     [() => api.leakyRelu(t(2), NaN), /leakyRelu: negativeSlope must be a finite number, got NaN/],
@@ -376,7 +380,7 @@ const opCases: Record<string, [() => unknown, RegExp][]> = {
 const notOps = new Set([
   'init', 'release', 'gpu', 'Tensor', 'tensor', 'empty', 'zeros', 'ones', 'full', 'randn', 'rand', 'upload', 'tidy', 'keep',
   'noGrad', 'isGradEnabled', 'flush', 'pool', 'Generator', 'manualSeed', 'nn', 'optim', 'encodeSafetensors',
-  'decodeSafetensors', 'PCNN', 'cropBoxes', 'FERAtt', 'ferattSize',
+  'decodeSafetensors', 'PCNN', 'cropBoxes', 'FERAtt', 'ferattSize', 'ARPGNet',
   // The graph's host-side structure and its asynchronous reader (attentionGraph, which checks edges, has cases).
   'AttentionGraph', 'readEdgeIndex',
 ]);
@@ -404,13 +408,15 @@ test('modules and the model name the layer and the expected shape', () => {
     [() => new nn.Linear(3, 4).forward(t(2, 5)), /linear: input of shape \[2,5\] must end in in_features = 3 \(weight \[4,3\]\)/],
     [() => new nn.Conv2d(3, 4, 3).forward(t(1, 2, 5, 5)), /conv2d: input \[1,2,5,5\] has 2 channels but weight \[4,3,3,3\] expects 3/],
     [() => new nn.MaxPool2d({ kernelSize: 2 }).forward(t(4, 4)), /maxPool2d: expected a 4-D input/],
+    [() => new nn.Dropout(-0.1), /Dropout: p must be a probability in \[0, 1\], got -0\.1/],
     [() => new nn.LeakyReLU(Infinity), /LeakyReLU: negativeSlope must be a finite number, got Infinity/],
     [() => new nn.LeakyReLU(0.2).forward(ints(2)), /leakyRelu: input must be a float32 tensor, got int32 of shape \[2\]/],
     [() => new PCNN({ width: 1, inputSize: [32, 32] }).forward(t(1, 1, 48, 48)), /PCNN\.forward: expected input \[N, 1, 32, 32\], got \[1,1,48,48\]/],
     [() => new PCNN({ width: 1, inputSize: [4, 4] }), /PCNN: input size 4x4 gives an empty leftCheek crop \(0x2\)/],
     [() => new PCNN({ width: 1, inChannels: 2 }), /PCNN: inChannels must be 1 or 3, got 2/],
     [() => new PCNN({ width: 0 }), /PCNN: width must be a positive integer, got 0/],
-    [() => new api.FERAtt({ inputSize: 64 }), /FERAtt: inputSize \[64,64\] is not supported: each side must be 128 \(official\) or 192/],
+    [() => new api.FERAtt({ inputSize: 96 }), /FERAtt: inputSize \[96,96\] is not supported: each side must be 128 \(official\), 192, or 64 \(ours\)/],
+    [() => new api.ARPGNet({ inChannels: 1, width: 0, numClasses: 7, inputSize: [48, 48] }), /ARPGNet: width must be an integer >= 1, got 0/],
     [() => api.ferattSize({ width: 3 }), /FERAtt: width must be an even integer >= 2/],
   ];
   for (const [call, message] of cases) api.tidy(() => assert.throws(call, message));

@@ -5,13 +5,14 @@
 // two paths agreeing (float-mask gradient included), and the refusals.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { assertClose, assertCloseInNorm } from './helpers/index.js';
+import { assertClose, assertCloseInNorm, run } from './helpers/index.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
 import { tidy } from '../src/engine/scope.js';
 import { noGrad } from '../src/engine/autograd.js';
 import { add, mul } from '../src/kernels/elementwise/index.js';
 import { sum } from '../src/kernels/reduce/index.js';
 import { MultiheadAttention, type StateDict } from '../src/nn/index.js';
+import { Generator } from '../src/engine/random.js';
 import fixture from './fixtures/multihead_attention.json';
 
 interface Entry {
@@ -133,6 +134,37 @@ test('MultiheadAttention: the fused path equals the weights path, float-mask gra
   module.dispose();
 });
 
+test('MultiheadAttention dropout in training mode: each returned weight 0 or its eval value / (1 - p), seeded; eval ignores it', async () => {
+  const p = 0.3;
+  const x = tensor(Float32Array.from({ length: 4 * 6 * 8 }, (_, i) => Math.sin(0.7 * i)), [4, 6, 8]);
+  const module = new MultiheadAttention(8, 2, { batchFirst: true, dropout: p, generator: new Generator(3) });
+  const weightsOf = async (train: boolean) => {
+    module.train(train);
+    return run(() => module.forward(x, x, x, { averageAttnWeights: false })[1]!);
+  };
+  const evaluated = await weightsOf(false);
+  const dropped = await weightsOf(true);
+  let zeros = 0;
+  dropped.forEach((w, i) => {
+    if (w === 0) zeros++;
+    else assertClose([w], [evaluated[i] / (1 - p)], `weight ${i}`, { atol: 1e-6, rtol: 1e-5 });
+  });
+  assert.ok(zeros > 0.15 * dropped.length && zeros < 0.45 * dropped.length, `${zeros} of ${dropped.length} weights dropped at p ${p}`);
+  // The fused path: seeded (two modules with one seed agree), and not the eval output.
+  const fused = async (seed: number, train: boolean) => {
+    const m = new MultiheadAttention(8, 2, { batchFirst: true, dropout: p, generator: new Generator(seed) });
+    m.loadStateDict(module.stateDict());
+    m.train(train);
+    const out = await run(() => m.forward(x, x, x, { needWeights: false })[0]);
+    m.dispose();
+    return out;
+  };
+  assert.equal(await fused(8, true), await fused(8, true));
+  assert.not.equal(await fused(8, true), await fused(8, false));
+  module.dispose();
+  x.dispose();
+});
+
 test('MultiheadAttention refuses bad arguments, naming the module, the shapes and what was expected', () => {
   const module = new MultiheadAttention(8, 2);
   tidy(() => {
@@ -145,11 +177,7 @@ test('MultiheadAttention refuses bad arguments, naming the module, the shapes an
     refuses(() => module.forward(x, x, x, { keyPaddingMask: tensor(new Float32Array(3), [3]) }), /keyPaddingMask must be \[2,3\] \(N, S\), got \[3\]/);
     refuses(() => module.forward(x, x, x, { keyPaddingMask: tensor(new Int32Array(6), [2, 3]) }), /keyPaddingMask must be a bool or float32 tensor, got int32/);
     refuses(() => module.forward(x, x, x, { isCausal: true }), /isCausal .* needs attnMask/);
-    const dropping = new MultiheadAttention(8, 2, { dropout: 0.1 });
-    refuses(() => dropping.forward(x, x, x), /dropout 0.1 in training mode is not supported yet/);
-    dropping.eval();
-    assert.equal(dropping.forward(x, x, x)[0].shape, [3, 2, 8], 'dropout is ignored in eval mode');
-    dropping.dispose();
+    refuses(() => new MultiheadAttention(8, 2, { dropout: 1.5 }), /dropout must be in \[0, 1\], got 1.5/);
   });
   module.dispose();
 });

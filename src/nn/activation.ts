@@ -2,6 +2,8 @@
 import { Module } from './module.js';
 import { gelu, leakyRelu, relu, type GeluOptions } from '../kernels/elementwise/index.js';
 import { flatten } from '../kernels/shape/index.js';
+import { dropout } from '../kernels/elementwise/dropout.js';
+import type { Generator } from '../engine/random.js';
 import type { Tensor } from '../engine/tensor.js';
 
 export class ReLU extends Module {
@@ -38,6 +40,23 @@ export class GELU extends Module {
 
   forward(x: Tensor): Tensor {
     return gelu(x, { approximate: this.approximate });
+  }
+}
+
+/** torch.nn.Dropout(p = 0.5): in training mode each element zeroed with probability p, the others
+ *  scaled by 1 / (1 - p); in eval mode the identity. The mask's seed comes from `generator` (default
+ *  the default generator), one per forward. */
+export class Dropout extends Module {
+  constructor(
+    readonly p = 0.5,
+    readonly generator?: Generator,
+  ) {
+    super();
+    if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new Error(`Dropout: p must be a probability in [0, 1], got ${String(p)}`);
+  }
+
+  forward(x: Tensor): Tensor {
+    return dropout(x, { p: this.p, training: this.training, ...(this.generator ? { generator: this.generator } : {}) });
   }
 }
 

@@ -13,7 +13,10 @@
  * the attention weights are never materialised by it, so with `needWeights` the scores are computed
  * explicitly (softmax(q·kᵀ·scale + mask)) and the output is weights · v. There a query row whose every
  * key is masked gives NaN, as PyTorch; the fused path gives zeros (scaledDotProductAttention's policy).
- * Not yet: dropout > 0 in training mode, add_bias_kv, add_zero_attn.
+ * Dropout (training mode) drops attention probabilities as PyTorch's: through scaledDotProductAttention's
+ * dropoutP on the fused path, through `dropout` on the probabilities otherwise (the weights returned are
+ * the dropped ones, as PyTorch's); the masks are seeded from `generator` (default the default generator).
+ * Not yet: add_bias_kv, add_zero_attn.
  */
 import { Module } from './module.js';
 import { Linear } from './linear.js';
@@ -26,6 +29,8 @@ import { add, mul } from '../kernels/elementwise/index.js';
 import { mean } from '../kernels/reduce/index.js';
 import { softmax } from '../kernels/softmax/index.js';
 import { scaledDotProductAttention } from '../kernels/attention/index.js';
+import { dropout } from '../kernels/elementwise/dropout.js';
+import { defaultGenerator, type Generator } from '../engine/random.js';
 import boolMaskSource from '../../shaders/nn/bool_to_additive_mask.wgsl';
 
 const boolMaskKernel = new Kernel('bool_to_additive_mask', boolMaskSource);
@@ -38,8 +43,10 @@ export interface MultiheadAttentionOptions {
   /** Feature sizes of key and value (default embedDim). */
   kdim?: number;
   vdim?: number;
-  /** Attention dropout; only 0 is implemented (a module with dropout > 0 runs in eval mode only). */
+  /** Dropout of the attention probabilities in training mode (0 by default). */
   dropout?: number;
+  /** Source of the dropout masks' seeds (default: the default generator). */
+  generator?: Generator;
 }
 
 export interface MultiheadAttentionForwardOptions {
@@ -86,6 +93,7 @@ export class MultiheadAttention extends Module {
   readonly headDim: number;
   readonly batchFirst: boolean;
   readonly dropout: number;
+  readonly generator: Generator;
   /** PyTorch's `_qkv_same_embed_dim`: one packed in_proj_weight rather than three. */
   readonly qkvSameEmbedDim: boolean;
   readonly inProjWeight: Tensor | null;
@@ -98,7 +106,7 @@ export class MultiheadAttention extends Module {
   constructor(
     readonly embedDim: number,
     readonly numHeads: number,
-    { bias = true, batchFirst = false, kdim = embedDim, vdim = embedDim, dropout = 0 }: MultiheadAttentionOptions = {},
+    { bias = true, batchFirst = false, kdim = embedDim, vdim = embedDim, dropout = 0, generator = defaultGenerator }: MultiheadAttentionOptions = {},
   ) {
     super();
     for (const [name, value] of [['embedDim', embedDim], ['numHeads', numHeads], ['kdim', kdim], ['vdim', vdim]] as const) {
@@ -113,6 +121,7 @@ export class MultiheadAttention extends Module {
     this.headDim = embedDim / numHeads;
     this.batchFirst = batchFirst;
     this.dropout = dropout;
+    this.generator = generator;
     this.qkvSameEmbedDim = kdim === embedDim && vdim === embedDim;
     // Registered in PyTorch's order, so that stateDict lists the keys as torch's state_dict() does.
     const same = this.qkvSameEmbedDim;
@@ -134,9 +143,6 @@ export class MultiheadAttention extends Module {
     const H = this.numHeads;
     const shapes = `query [${query.shape}], key [${key.shape}], value [${value.shape}]`;
     const where = `MultiheadAttention(${E}, ${H})`;
-    if (this.dropout > 0 && this.training) {
-      throw new Error(`${where}: dropout ${this.dropout} in training mode is not supported yet (only 0; eval mode ignores dropout)`);
-    }
     const batched = query.ndim === 3;
     if ((query.ndim !== 2 && query.ndim !== 3) || key.ndim !== query.ndim || value.ndim !== query.ndim) {
       throw new Error(`${where}: expected query, key and value all 3-D (batched) or all 2-D (unbatched), got ${shapes}`);
@@ -172,13 +178,14 @@ export class MultiheadAttention extends Module {
     let weights: Tensor | null = null;
     if (needWeights) {
       const scores = matmul(mul(qHeads, 1 / Math.sqrt(this.headDim)), transpose(kHeads, -1, -2));
-      const probabilities = softmax(mask ? add(scores, mask) : scores, -1);
+      const probabilities = dropout(softmax(mask ? add(scores, mask) : scores, -1), { p: this.dropout, training: this.training, generator: this.generator });
       attended = matmul(probabilities, vHeads);
       const perHead = averageAttnWeights ? mean(probabilities, 1) : probabilities;
       weights = batched ? perHead : reshape(perHead, perHead.shape.slice(1));
     } else {
       const causalOnly = isCausal && !keyPaddingMask;
-      attended = scaledDotProductAttention(qHeads, kHeads, vHeads, causalOnly ? { isCausal: true } : { attnMask: mask });
+      const dropping = this.training && this.dropout > 0 ? { dropoutP: this.dropout, generator: this.generator } : {};
+      attended = scaledDotProductAttention(qHeads, kHeads, vHeads, { ...(causalOnly ? { isCausal: true } : { attnMask: mask }), ...dropping });
     }
     // [N, H, L, headDim] back to the input's layout, heads merged into E.
     const merged = permute(attended, sequenceFirst ? [2, 0, 1, 3] : [0, 2, 1, 3]);

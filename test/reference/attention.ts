@@ -23,8 +23,8 @@ export interface AttentionCase {
   dropout?: { p: number; seed: number };
 }
 
-/** PCG hash of a u32, in exact u32 arithmetic (Math.imul wraps mod 2^32; >>> 0 makes it unsigned). */
-function pcg(x: number): number {
+/** PCG's output permutation as the WGSL kernels state it (attention, dropout), in 32-bit host arithmetic. */
+export function pcg(x: number): number {
   const state = (Math.imul(x >>> 0, 747796405) + 2891336453) >>> 0;
   const word = Math.imul(((state >>> ((state >>> 28) + 4)) ^ state) >>> 0, 277803737) >>> 0;
   return ((word >>> 22) ^ word) >>> 0;
