@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PNG } from 'pngjs';
-import { ARPGNet, FERAtt, PCNN, encodeSafetensors, keep, manualSeed, mean, noGrad, tensor, tidy } from '../src/index.js';
+import { ARPGNet, FERAtt, PCNN, decodeSafetensors, encodeSafetensors, keep, manualSeed, mean, noGrad, tensor, tidy } from '../src/index.js';
 import { checkCheckpointMeta, loadCheckpoint, saveCheckpoint } from '../src/fer/checkpoint.js';
 import { prepareImage } from '../src/fer/data/image.js';
 import { evalTransform } from '../src/fer/data/augment.js';
@@ -185,6 +185,14 @@ check('a bad checkpoint: plain words beside the control, the model in use kept a
   assert.is(state.model!.source, 'tiny.safetensors');
   assert.is(await page.$eval('#checkpoint', (e) => (e as HTMLInputElement).value), '', 'the field does not name the refused file');
   await screenshot(page, '2-bad-checkpoint');
+  // A checkpoint of NaN weights (a diverged training's) is refused too: the page never predicts with one.
+  const { tensors, metadata } = decodeSafetensors(readFileSync(path.join(scratch, 'tiny.safetensors')));
+  const state0 = Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, k === 'fc.bias' ? { shape: t.shape, data: new Float32Array(t.shape[0]).fill(NaN) } : { shape: t.shape, data: t.data as Float32Array, dtype: t.dtype }]));
+  writeFileSync(path.join(scratch, 'nan.safetensors'), encodeSafetensors(state0, metadata));
+  await page.setInputFiles('#checkpoint', path.join(scratch, 'nan.safetensors'));
+  state = await until(`d.errors.checkpoint?.startsWith('nan.safetensors') ?? false`);
+  assert.match(state.errors.checkpoint!, "nan.safetensors holds NaN weights (tensor 'fc.bias')");
+  assert.is(await page.textContent('#model-name'), 'tiny.safetensors');
   await page.setInputFiles('#checkpoint', path.join(scratch, 'tiny.safetensors'));
   state = await until('d.errors.checkpoint === null');
   assert.is(await page.textContent('#checkpoint-error'), '');
@@ -338,6 +346,20 @@ check('camera: predictions arrive from a (fake) camera, with frames per second a
   assert.ok(SYNTHETIC_CLASSES.includes(state.camera.label!), `label ${state.camera.label}`);
   assert.ok(state.camera.fps > 0 && state.camera.latency > 0);
   assert.match((await page.textContent('#camera-stats')) ?? '', 'frames per second');
+  // The box follows a drag, and the predictions go on.
+  await page.$eval('#camera-size', (e) => {
+    (e as HTMLInputElement).value = '60';
+    e.dispatchEvent(new Event('input'));
+  });
+  const overlay = (await page.locator('#camera-overlay').boundingBox())!;
+  const [cx, cy] = [overlay.x + overlay.width / 2, overlay.y + overlay.height / 2];
+  await page.mouse.move(cx, cy);
+  await page.mouse.down();
+  await page.mouse.move(cx - overlay.width / 5, cy - overlay.height / 10, { steps: 4 });
+  await page.mouse.up();
+  const moved = await until(`d.camera.frames >= ${state.camera.frames + 2}`, 60_000);
+  assert.ok(Math.abs(moved.camera.box!.cx - 0.3) < 0.02 && Math.abs(moved.camera.box!.cy - 0.4) < 0.02, `box at ${JSON.stringify(moved.camera.box)}`);
+  assert.is(moved.camera.box!.side, 0.6);
   await page.locator('#webcam').scrollIntoViewIfNeeded();
   await screenshot(page, '7-camera', false);
   await page.click('#camera-stop');

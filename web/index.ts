@@ -32,7 +32,7 @@ const demo = {
     outcome: null as 'done' | 'stopped' | 'diverged' | null,
     steps: 0,
   },
-  camera: { running: false, frames: 0, fps: 0, latency: 0, label: null as string | null },
+  camera: { running: false, frames: 0, fps: 0, latency: 0, label: null as string | null, box: null as { cx: number; cy: number; side: number } | null },
 };
 Object.assign(window, { demo });
 export type Demo = typeof demo;
@@ -294,6 +294,7 @@ function setUpPredict(): void {
 
 function setUpCamera(): void {
   const camera = new Camera($<HTMLVideoElement>('camera-video'), $<HTMLCanvasElement>('camera-overlay'));
+  demo.camera.box = camera.box;
   const [start, stop, size] = [$<HTMLButtonElement>('camera-start'), $<HTMLButtonElement>('camera-stop'), $<HTMLInputElement>('camera-size')];
   size.addEventListener('input', () => (camera.box.side = Number(size.value) / 100));
   camera.overlay.addEventListener('boxresize', () => (size.value = String(Math.round(100 * camera.box.side))));

@@ -105,6 +105,15 @@ export function modelFromCheckpoint(bytes: Uint8Array, name: string): LoadedMode
     if (key.startsWith('registration.')) registration[key.slice('registration.'.length)] = stateValue(key, t, name);
     else state[key] = stateValue(key, t, name);
   }
+  // A diverged training's weights would predict NaN for every face: refuse them by name.
+  for (const [key, value] of Object.entries(state)) {
+    const data = (value as { data: ArrayLike<number> }).data;
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) {
+        throw new Error(`${name} holds ${Number.isNaN(data[i]) ? 'NaN' : 'infinite'} weights (tensor '${key}'), so it cannot predict: a training that diverged? Train it again with a lower learning rate.`);
+      }
+    }
+  }
   const classNames = meta.classNames ?? Array.from({ length: meta.config.numClasses ?? 7 }, (_, i) => `class ${i}`);
   const about = describe(meta, { pcnn: 'PCNN', feratt: 'FERAtt', arpgnet: 'ARPGNet' }[family]);
   if (family === 'arpgnet') {
