@@ -1,7 +1,9 @@
-// conv2d kernels size their workgroups to the dispatch (fittedWorkgroupSize): a batch-1 map of a few
-// pixels runs one subgroup per workgroup instead of the tuning's 64 lanes. Each output is computed by
-// one invocation whatever the workgroup size, so an image's result is bit for bit the same alone
-// (small workgroups) as inside a batch (full ones), forward and backward data, every variant.
+// conv2d kernels size their work to the shape without changing a bit of the result:
+// - fittedWorkgroupSize: a batch-1 map of a few pixels runs one subgroup per workgroup instead of the
+//   tuning's 64 lanes. Each output is computed by one invocation whatever the workgroup size, so an
+//   image's result is bit for bit the same alone (small workgroups) as inside a batch (full ones).
+// - the weight gradient's `rows` kernel puts 4 (channel, tap) columns in its vec4 lanes where a group
+//   has fewer than 4 input channels (TAP_LANES: the 1-channel stems), the same terms in the same order.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomData } from './helpers/index.js';
@@ -9,6 +11,8 @@ import { tensor, type Tensor } from '../src/engine/tensor.js';
 import { tidy } from '../src/engine/scope.js';
 import { conv2d, conv2dBackwardData } from '../src/kernels/conv2d/index.js';
 import { fittedWorkgroupSize, conv2dTuning } from '../src/kernels/conv2d/tuning.js';
+import { backwardWeight, rowsTapLanes } from '../src/kernels/conv2d/backward_weight.js';
+import { conv2dGeometry } from '../src/kernels/conv2d/geometry.js';
 import { narrow } from '../src/kernels/shape/index.js';
 import { sharedLoadsRun } from '../src/kernels/subgroups.js';
 
@@ -54,6 +58,26 @@ test('an image alone gives the bits it gives inside a batch (forward and backwar
       assert.equal(await bits(dxAlone), await bits(dxWhole), `${what}: backward data`);
       for (const t of [x, weight, whole, alone, dyWhole, dxWhole, dxAlone]) t.dispose();
     }
+  }
+});
+
+test('weight gradient, rows kernel: (channel, tap) lanes give the bits of channel lanes where Cg < 4', async () => {
+  if (!sharedLoadsRun()) return;
+  const cases = [
+    { x: [16, 1, 48, 48], w: [16, 1, 7, 7], stride: 2, padding: 3, groups: 1 },
+    { x: [8, 2, 24, 24], w: [16, 1, 7, 7], stride: 2, padding: 3, groups: 2 },
+    { x: [4, 3, 9, 11], w: [5, 3, 3, 3], stride: 1, padding: 1, groups: 1 },
+    { x: [3, 2, 5, 13], w: [6, 2, 1, 5], stride: 1, padding: [0, 2] as [number, number], groups: 1 },
+    { x: [2, 4, 6, 6], w: [8, 2, 3, 3], stride: 1, padding: 1, groups: 2 },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const g = conv2dGeometry(c.x, c.w, { stride: c.stride, padding: c.padding, groups: c.groups });
+    assert.ok(rowsTapLanes(g), `case ${i} takes the (channel, tap) lanes`);
+    const x = tensor(randomData(c.x.reduce((a, b) => a * b), 1 + i), c.x);
+    const dy = tensor(randomData(g.N * g.O * g.OH * g.OW, 50 + i), [g.N, g.O, g.OH, g.OW]);
+    const [taps, channels] = tidy(() => [backwardWeight(x, dy, g, 'rows', true), backwardWeight(x, dy, g, 'rows', false)]);
+    assert.equal(await bits(taps), await bits(channels), `case ${i}`);
+    for (const t of [x, dy, taps, channels]) t.dispose();
   }
 });
 

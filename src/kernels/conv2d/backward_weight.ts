@@ -47,10 +47,17 @@ export function weightGradChunks(g: Conv2dGeometry, blockCount: number): { chunk
   return { chunks: Math.ceil(rows / chunkRows), rows: chunkRows };
 }
 
+/** Whether the `rows` kernel's 4 vec4 lanes take 4 (channel, tap) columns rather than 4 channels at one
+ *  tap (TAP_LANES): where a group has fewer than 4 input channels (the 1-channel stems), which would
+ *  otherwise leave lanes idle. */
+export function rowsTapLanes(g: Conv2dGeometry): boolean {
+  return g.Cg < weightRowsKernel.constant('IN_CHANNELS');
+}
+
 /** The `rows` kernel's split: workgroups of `lanes` invocations over (input block, tap), and chunks of
  *  the N·OH·OW output pixels, enough of them to keep every core busy but each long enough to pay for
  *  its partial sums; `blocks` are the output and input channel blocks per group. */
-export function weightGradRowsSplit(g: Conv2dGeometry): {
+export function weightGradRowsSplit(g: Conv2dGeometry, tapLanes = rowsTapLanes(g)): {
   lanes: number;
   workgroups: number;
   chunks: number;
@@ -58,11 +65,12 @@ export function weightGradRowsSplit(g: Conv2dGeometry): {
   blocks: [number, number];
 } {
   const tuning = conv2dTuning();
+  const inChannels = weightRowsKernel.constant('IN_CHANNELS');
   const blocks: [number, number] = [
     Math.ceil(g.Og / weightRowsKernel.constant('COLS')),
-    Math.ceil(g.Cg / weightRowsKernel.constant('IN_CHANNELS')),
+    tapLanes ? Math.ceil((g.Cg * g.kH * g.kW) / inChannels) : Math.ceil(g.Cg / inChannels),
   ];
-  const columns = blocks[1] * g.kH * g.kW;
+  const columns = tapLanes ? blocks[1] : blocks[1] * g.kH * g.kW;
   const workgroups = Math.ceil(columns / tuning.weightGradRowsLanes);
   const lanes = Math.ceil(columns / workgroups / 8) * 8;
   const workgroupsPerChunk = workgroups * g.groups * blocks[0];
@@ -88,7 +96,7 @@ interface WeightGradLaunch {
   constants: Constants;
 }
 
-const weightGradLaunches: Record<BackwardVariant, (g: Conv2dGeometry) => WeightGradLaunch> = {
+const weightGradLaunches: Record<BackwardVariant, (g: Conv2dGeometry, tapLanes: boolean) => WeightGradLaunch> = {
   tiles(g) {
     const blocks = [
       Math.ceil(g.Og / weightKernel.constant('OUT_CHANNELS')),
@@ -105,8 +113,8 @@ const weightGradLaunches: Record<BackwardVariant, (g: Conv2dGeometry) => WeightG
       constants: { WG: wg },
     };
   },
-  rows(g) {
-    const { lanes, workgroups, chunks, rows, blocks } = weightGradRowsSplit(g);
+  rows(g, tapLanes) {
+    const { lanes, workgroups, chunks, rows, blocks } = weightGradRowsSplit(g, tapLanes);
     return {
       kernel: weightRowsKernel,
       workgroups: [
@@ -116,16 +124,17 @@ const weightGradLaunches: Record<BackwardVariant, (g: Conv2dGeometry) => WeightG
       ],
       chunks,
       uniforms: { blocks, chunkRows: rows },
-      constants: { WG: lanes },
+      constants: { WG: lanes, TAP_LANES: Number(tapLanes) },
     };
   },
 };
 
-/** dweight [O, C / groups, kH, kW] from x [N, C, H, W] and dy [N, O, OH, OW]. */
-export function backwardWeight(x: Tensor, dy: Tensor, g: Conv2dGeometry, variant: BackwardVariant): Tensor {
+/** dweight [O, C / groups, kH, kW] from x [N, C, H, W] and dy [N, O, OH, OW]; `tapLanes` (the `rows`
+ *  kernel's lane layout, see rowsTapLanes) is the shape's choice unless a test forces it. */
+export function backwardWeight(x: Tensor, dy: Tensor, g: Conv2dGeometry, variant: BackwardVariant, tapLanes = rowsTapLanes(g)): Tensor {
   const size = g.O * g.Cg * g.kH * g.kW;
   const dw = empty([g.O, g.Cg, g.kH, g.kW], 'float32', 'conv2dBackwardWeight');
-  const { kernel, workgroups, chunks, uniforms, constants } = weightGradLaunches[variant](g);
+  const { kernel, workgroups, chunks, uniforms, constants } = weightGradLaunches[variant](g, tapLanes);
   const partial = chunks === 1 ? dw : empty([chunks, size], 'float32', 'conv2dBackwardWeight partials');
   dispatch(kernel, {
     workgroups,
