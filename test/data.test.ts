@@ -247,6 +247,11 @@ test("ckplus48 lastFrame: one image per sequence, its highest frame (numerically
   assert.equal(ckplus48(root, { size: [3, 5] }).samples.length, 5);
   const last = ckplus48(root, { size: [3, 5], lastFrame: true }).samples;
   assert.equal(last.map((s) => path.basename(s.file)), ['S010_004_17.png', 'S011_002_5.png']);
+  // Sequence ids that repeat across subjects name two sequences; an empty frame is refused, not frame 0.
+  writeFileSync(index, 'path,label,subject,sequence,frame\nanger/S010_004_9.png,anger,S010,001,9\nanger/S011_002_5.png,anger,S011,001,5\n');
+  assert.is(ckplus48(root, { size: [3, 5], lastFrame: true }).samples.length, 2);
+  writeFileSync(index, 'path,label,subject,sequence,frame\nanger/S010_004_9.png,anger,S010,001,\n');
+  throwsWith(() => ckplus48(root, { lastFrame: true }), 'index.csv:2', 'expected a name and an integer');
   writeFileSync(index, 'path,label,subject\nanger/S010_004_9.png,anger,S010\n');
   throwsWith(() => ckplus48(root, { lastFrame: true }), "no column 'sequence'");
 });

@@ -15,7 +15,7 @@ import { pcg } from './reference/attention.js';
 function mask64(seed: number, n: number, p: number): Float64Array {
   const key = pcg(seed);
   const threshold = Math.round(p * 2 ** 24);
-  return Float64Array.from({ length: n }, (_, i) => (pcg((key + i) >>> 0) >>> 8 >= threshold ? 1 / (1 - p) : 0));
+  return Float64Array.from({ length: n }, (_, i) => (pcg((key ^ pcg(i)) >>> 0) >>> 8 >= threshold ? 1 / (1 - p) : 0));
 }
 
 test('the mask is the hash of (seed, index); survivors are scaled by 1 / (1 - p)', async () => {

@@ -58,6 +58,7 @@ test('info --model feratt counts the official configuration as PyTorch does; FER
   assert.match(pcnn('info', '--model', 'feratt', '--input-size', '48').err, /FERAtt: inputSize \[48,48\] is not supported/);
   assert.match(pcnn('train', '--model', 'vgg').err, /unknown model 'vgg'; expected one of pcnn, feratt/);
   assert.match(pcnn('train', '--model', 'feratt', '--average-from', '1', '--out', path.join(dir, 'x')).err, /--average-from and --per-path-bn are for --model pcnn/);
+  assert.match(pcnn('train', '--model', 'feratt', '--momentum', '0.5', '--beta', '1', '--out', path.join(dir, 'x')).err, /--momentum, --beta not used by --model feratt \(its loss and optimizer do not read them\)/);
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,7 +1,9 @@
 // dropout: out[i] = x[i] * keep(i), PyTorch's dropout: each element zeroed with probability p, the
 // others scaled by keepScale = 1 / (1 - p) (0 for p = 1). keep(i) is a counter-based hash of (seed, i)
-// (PCG's output permutation, applied twice): the element is kept when the top DROPOUT_BITS bits of
-// pcgHash(pcgHash(seed) + i) are at least `threshold` = round(p * 2^DROPOUT_BITS). Nothing is stored:
+// (PCG's output permutation): the element is kept when the top DROPOUT_BITS bits of
+// pcgHash(pcgHash(seed) ^ pcgHash(i)) are at least `threshold` = round(p * 2^DROPOUT_BITS); the index is
+// hashed before it meets the seed, so that two calls' masks are not shifted copies of one another (as
+// pcgHash(key + i) would be for keys d < count apart). Nothing is stored:
 // the backward runs this same kernel on the output gradient with the same seed, which recomputes the
 // mask (the op is linear in x for a fixed mask).
 //
@@ -32,7 +34,7 @@ fn pcgHash(v: u32) -> u32 {
 }
 
 fn keep(key: u32, i: u32) -> f32 {
-  return select(0.0, params.keepScale, (pcgHash(key + i) >> (32u - DROPOUT_BITS)) >= params.threshold);
+  return select(0.0, params.keepScale, (pcgHash(key ^ pcgHash(i)) >> (32u - DROPOUT_BITS)) >= params.threshold);
 }
 
 @compute @workgroup_size(256)

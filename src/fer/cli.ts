@@ -20,7 +20,7 @@ import { finishTraining } from '../pcnn/recalibrate.js';
 import { formatReport, pct } from './metrics.js';
 import { confusionMatrixChart } from './plot.js';
 import { PCNN } from '../pcnn/model.js';
-import { createModel, family, familyOf, inputShape, type FerModel, type ModelSpec } from './families.js';
+import { createModel, family, familyOf, parameterCount, inputShape, type FerModel, type ModelSpec } from './families.js';
 import { ckplusClips } from './data/clips.js';
 import type { ARPGNetOptions } from '../arpgnet/config.js';
 import { loadCheckpoint, loadWeights, saveCheckpoint } from './checkpoint.js';
@@ -46,8 +46,11 @@ const cvOptions = {
   beta: { type: 'number', default: 8, range: 'non-negative', help: 'weight of CE(sum of sense heads)' },
   'no-augment': { type: 'flag', help: 'train without augmentation' },
   'max-steps': { type: 'int', range: 'positive', help: 'stop after this many steps (smoke tests)' },
-  'init-trunks': { type: 'string', help: 'torchvision ResNet-18 state dict (.pth or .safetensors) for the six trunks and layer4' },
-  'init-from': { type: 'string', help: 'a PCNN checkpoint (ours or a .pth) trained on other data: every weight but the class heads fc, fc2..fc7 (fine-tuning)' },
+  'init-trunks': {
+    type: 'string',
+    help: 'torchvision ResNet state dict (.pth or .safetensors): PCNN: a ResNet-18 for the six trunks and layer4; FERAtt: a ResNet-34 for the attention encoder; ARPGNet: a ResNet-18 for its trunk',
+  },
+  'init-from': { type: 'string', help: 'a checkpoint of the same --model (ours or a .pth) trained on other data: every weight but the class heads (fine-tuning)' },
   'time-limit': { type: 'number', range: 'positive', help: 'minutes of training: no epoch is started that would end past them' },
   'average-from': { type: 'int', range: 'positive', help: 'average the weights from the end of this epoch on (SWA); the final model is the average, its BatchNorm statistics re-estimated' },
   'per-path-bn': { type: 'flag', help: "at the end, re-estimate BatchNorm statistics with layer4's kept apart for its two inputs (x10, x1 + x11)" },
@@ -209,8 +212,17 @@ function checkSplitOptionsUsed(o: { data: string }, given: ReadonlySet<string>):
   }
 }
 
+/** Refuses recipe options that the --model's loss and optimizer do not read (FERAtt's fixed loss weights, say). */
+function checkRecipeOptionsUsed(o: { model: string }, given: ReadonlySet<string>): void {
+  const unused = family(o.model).ignoredOptions.filter((name) => given.has(name));
+  if (unused.length) {
+    throw new Error(`${unused.map((name) => `--${name}`).join(', ')} not used by --model ${o.model} (its loss and optimizer do not read them); leave them out`);
+  }
+}
+
 async function cmdTrain(o: TrainCommandOptions, given: ReadonlySet<string>): Promise<void> {
   checkSplitOptionsUsed(o, given);
+  checkRecipeOptionsUsed(o, given);
   finishes(o); // refuses a finish the model cannot have, before any training
   const config = trainConfig(o, o.out);
   makeOutputFolder(o.out, '--out');
@@ -342,11 +354,17 @@ async function cmdInfo(o: ModelOptions): Promise<void> {
   const { describe, paperConfig, create } = family(o.model);
   const spec = modelSpec(o, 1);
   const model = createModel(spec);
-  console.log(`${describe(spec.config, model)}, inference latency ${(await inferenceLatency(model, 10)).toFixed(1)} ms at batch 1 (median of 10)`);
+  console.log(`${describe(spec.config, () => parameterCount(model))}, inference latency ${(await inferenceLatency(model, 10)).toFixed(1)} ms at batch 1 (median of 10)`);
   model.dispose();
-  const reference = create(paperConfig);
-  console.log(`${describe(paperConfig, reference)} (the paper's configuration)`);
-  reference.dispose();
+  const paperParameters = () => {
+    const reference = create(paperConfig);
+    try {
+      return parameterCount(reference);
+    } finally {
+      reference.dispose();
+    }
+  };
+  console.log(`${describe(paperConfig, paperParameters)} (the paper's configuration)`);
   console.log(`adapter: ${describeAdapter()}`);
 }
 
@@ -368,7 +386,8 @@ async function inferenceLatency(model: FerModel, repeats: number): Promise<numbe
   return times[Math.floor(times.length / 2)];
 }
 
-async function cmdCv(o: CvCommandOptions): Promise<void> {
+async function cmdCv(o: CvCommandOptions, given: ReadonlySet<string>): Promise<void> {
+  checkRecipeOptionsUsed(o, given);
   const k = o.folds;
   const size = o['input-size'];
   const expected = 'a CK+48-style folder: class folders and an index.csv with columns path, label, subject';

@@ -11,8 +11,9 @@ export interface Evaluation {
   main: ClassificationReport;
   /** Accuracy of the family's auxiliary rule alone (`Family.auxiliaryRule`: PCNN's summed sense heads). */
   auxiliaryAccuracy: number;
-  /** With `ensemble`: accuracy of the mean of four class distributions, softmax of the classifier's
-   *  logits and of the auxiliary scores, on each image and on its mirror image. */
+  /** With `ensemble`: accuracy of the mean of the class distributions, softmax of the classifier's
+   *  logits and of the auxiliary scores, on each image and on its mirror image; an auxiliary rule that
+   *  reads the labels (`Family.auxiliaryUsesLabels`, FERAtt's GMM) stays out: the classifier's two alone. */
   ensembleAccuracy?: number;
 }
 
@@ -55,7 +56,8 @@ export async function evaluate(
         const planes = batch.x.length / (inputSize[0] * inputSize[1]);
         const mirrored = await predictBatch(model, { x: hflip(batch.x, [planes, inputSize[0], inputSize[1]]), y: batch.y });
         const probabilities = new Float32Array(logits.length);
-        for (const rows of [logits, scores, mirrored.logits, mirrored.auxiliary]) addSoftmax(probabilities, rows, numClasses);
+        const votes = familyOf(model).auxiliaryUsesLabels ? [logits, mirrored.logits] : [logits, scores, mirrored.logits, mirrored.auxiliary];
+        for (const rows of votes) addSoftmax(probabilities, rows, numClasses);
         mixed.add(batch.y, argmaxRows(probabilities, numClasses));
       }
     }

@@ -84,14 +84,20 @@ export interface Family<M extends FerModel, C extends BaseConfig> {
   title: string;
   /** The second prediction rule reported beside the classifier's. */
   auxiliaryRule: string;
+  /** Whether that rule reads the evaluated batch's labels (FERAtt's GMM accuracy, as its official log):
+   *  then it is a diagnostic of the embedding, not a prediction, and stays out of the ensemble. */
+  auxiliaryUsesLabels: boolean;
+  /** CLI options of the training recipe that this family's loss or optimizer does not read (refused when given). */
+  ignoredOptions: string[];
   /** The CLI's defaults where this family's differ from the option tables' (PCNN's). */
   optionDefaults: Record<string, number>;
   create(config: C): M;
   configFromOptions(o: ModelOptions): C;
   /** The published configuration, for `info`. */
   paperConfig: C;
-  /** Parameters and multiply-accumulates, one line. */
-  describe(config: C, model: M): string;
+  /** Parameters and multiply-accumulates, one line; `parameters` counts them on a built model, where
+   *  the family has no count from the configuration alone. */
+  describe(config: C, parameters: () => number): string;
   /** Names in published checkpoints that the model does not use (dropped on load, and reported). */
   ignoredPrefixes: string[];
   /** State kept in checkpoints beside the state dict (PCNN's registration statistics), and its loading. */
@@ -122,26 +128,41 @@ export interface Family<M extends FerModel, C extends BaseConfig> {
   backbone: string;
   /** Loads a torchvision ResNet state dict into the model's backbone; returns what was loaded, for the log. */
   loadBackbone(model: M, resnet: StateDict, file: string): string;
-  /** Loads a state dict of the same model trained on other data, all but the class heads. */
-  loadAllButClassHeads(model: M, state: StateDict, file: string): void;
+  /** Loads a state dict of the same model trained on other data, all but the class heads; returns what
+   *  was loaded, for the log. */
+  loadAllButClassHeads(model: M, state: StateDict, file: string): string;
+}
+
+/** PCNN's and ARPGNet's transforms: augment.ts's training augmentation, and normalisation alone. */
+const normalisedAugment: Transform = (image, shape, g) => augment(image, shape, g);
+const normalised: Transform = (image, shape) => evalTransform(image, shape);
+
+/** Parameters of a model as PyTorch counts them (a shared tensor once). */
+export function parameterCount(model: FerModel): number {
+  return model.parameters().reduce((s, p) => s + p.size, 0);
+}
+
+function refuseRegistration(_model: FerModel, state: StateDict, file: string): never {
+  throw new Error(`${file}: holds ${Object.keys(state).length} registration statistics, which only PCNN has`);
 }
 
 const pcnn: Family<PCNN, Required<PCNNConfig>> = {
   name: 'pcnn',
   title: 'PCNN',
   auxiliaryRule: 'sense heads',
+  auxiliaryUsesLabels: false,
+  ignoredOptions: [],
   optionDefaults: {},
   create: (config) => new PCNN(config),
   configFromOptions: (o) => ({ inChannels: o.inChannels, width: o.width, numClasses: o.classes, inputSize: [o.inputSize, o.inputSize], stnInit: 'identity' }),
   paperConfig: { inChannels: 3, width: 64, numClasses: 7, inputSize: [224, 224], stnInit: 'identity' },
-  describe: (config, model) =>
+  describe: (config, parameters) =>
     `PCNN ${config.inputSize.join('x')}x${config.inChannels}, width ${config.width}, ${config.numClasses} classes: ` +
-    `${model.parameters().reduce((s, p) => s + p.size, 0).toLocaleString('en')} parameters, ` +
-    `${(pcnnMacs(config) / 1e6).toFixed(1)} MMAC per image (layer4 counted twice)`,
+    `${parameters().toLocaleString('en')} parameters, ${(pcnnMacs(config) / 1e6).toFixed(1)} MMAC per image (layer4 counted twice)`,
   ignoredPrefixes: ['resnet'],
   trainingSet: (train) => train,
-  augment: (image, shape, g) => augment(image, shape, g),
-  evalTransform: (image, shape) => evalTransform(image, shape),
+  augment: normalisedAugment,
+  evalTransform: normalised,
   needsMasks: false,
   clipFrames: () => null,
   extraState: registrationState,
@@ -163,19 +184,27 @@ const pcnn: Family<PCNN, Required<PCNNConfig>> = {
     model.loadStateDict(state, { strict: false });
     return `loaded into the six trunks and layer4 (${unused.length} entries unused: ${unused.slice(0, 3).join(', ')})`;
   },
-  loadAllButClassHeads,
+  loadAllButClassHeads(model, state, file) {
+    loadAllButClassHeads(model, state, file);
+    return 'loaded all but the class heads fc, fc2..fc7, which start fresh';
+  },
 };
 
 /**
  * FERAtt with the official GMM training step (Adam; CE + DGMM + attention loss). Its auxiliary rule is
  * the official log's 'gmm' accuracy: each image goes to the nearest mean embedding of the classes of its
  * batch, the means taken with the batch's labels, so it measures how well z separates the classes rather
- * than being a rule usable without labels.
+ * than being a rule usable without labels, and it depends on the batch's composition (a batch of one
+ * class scores 100%; evaluation batches come in the data's order, CK+'s grouped by class): a diagnostic,
+ * kept out of the ensemble.
  */
 const feratt: Family<FERAtt, FERAttResolvedConfig> = {
   name: 'feratt',
   title: 'FERAtt',
   auxiliaryRule: 'GMM nearest class mean',
+  auxiliaryUsesLabels: true,
+  // The official loss has fixed weights and its Adam no momentum.
+  ignoredOptions: ['momentum', 'alpha', 'beta'],
   optionDefaults: { 'input-size': 128, 'in-channels': 3, lr: 1e-4, 'weight-decay': 0 },
   create: (config) => new FERAtt(config),
   configFromOptions: (o) => ({ inChannels: o.inChannels, width: o.width, numClasses: o.classes, inputSize: [o.inputSize, o.inputSize], dim: 64 }),
@@ -210,6 +239,7 @@ const feratt: Family<FERAtt, FERAttResolvedConfig> = {
     const own = Object.fromEntries(Object.entries(model.stateDict()).filter(([name]) => !isHead(name)));
     const body = Object.fromEntries(Object.entries(state).filter(([name]) => !isHead(name)));
     loadTensors(own, body, { owner: `FERAtt from ${file}, all but the class head netclass.classification` });
+    return 'loaded all but the class head netclass.classification, which starts fresh';
   },
   ignoredPrefixes: [],
   trainingSet: compositedFaces,
@@ -219,9 +249,7 @@ const feratt: Family<FERAtt, FERAttResolvedConfig> = {
   needsMasks: true,
   clipFrames: () => null,
   extraState: () => ({}),
-  loadExtraState(_model, state, file) {
-    throw new Error(`${file}: holds ${Object.keys(state).length} registration statistics, which only PCNN has`);
-  },
+  loadExtraState: refuseRegistration,
   predictImages: predictFERAttImages,
 };
 
@@ -235,16 +263,18 @@ const arpgnet: Family<ARPGNet, ARPGNetConfig> = {
   name: 'arpgnet',
   title: 'ARPGNet',
   auxiliaryRule: 'last step',
+  auxiliaryUsesLabels: false,
+  ignoredOptions: ['momentum', 'alpha', 'beta'],
   optionDefaults: { lr: 1e-3 },
   create: (config) => new ARPGNet(config),
   configFromOptions: (o) => resolveARPGNetConfig({ inChannels: o.inChannels, width: o.width, numClasses: o.classes, inputSize: [o.inputSize, o.inputSize] }, o.clip),
   // No configuration is published: ours at torchvision's width, 112x112 RGB, T = 16, P = 7.
   paperConfig: resolveARPGNetConfig({ inChannels: 3, width: 64, numClasses: 7, inputSize: [112, 112] }, { ...ARPGNET_DEFAULTS, frames: 16, grid: 7 }),
-  describe: (config, model) =>
+  describe: (config, parameters) =>
     `ARPGNet (our reconstruction) ${config.frames}x${config.inputSize.join('x')}x${config.inChannels} clips, width ${config.width}, ` +
     `P ${config.grid} (${config.neighbours}-neighbours${config.symmetry ? ' + mirror' : ''}, layer${config.relationStage}), D ${config.dim}, ${config.heads} heads, ` +
     `${config.fusion} fusion, ${config.position} position, cross ${config.cross}, branches ${config.branches}, ${config.numClasses} classes: ` +
-    `${model.parameters().reduce((s, p) => s + p.size, 0).toLocaleString('en')} parameters`,
+    `${parameters().toLocaleString('en')} parameters`,
   trainingLoss(model, { x, y }) {
     const { logits } = model.forward(x);
     return { loss: crossEntropy(logits, y), logits };
@@ -260,19 +290,15 @@ const arpgnet: Family<ARPGNet, ARPGNetConfig> = {
     const unused = loadTorchvisionResnet(model, resnet, file);
     return `loaded into the trunk and layer4 (${unused.length} entries unused: ${unused.slice(0, 3).join(', ')})`;
   },
-  loadAllButClassHeads(model, state, file) {
-    loadARPGNetAllButClassifier(model, state, file);
-  },
+  loadAllButClassHeads: (model, state, file) => loadARPGNetAllButClassifier(model, state, file),
   ignoredPrefixes: [],
   trainingSet: (train) => train,
-  augment: (image, shape, g) => augment(image, shape, g),
-  evalTransform: (image, shape) => evalTransform(image, shape),
+  augment: normalisedAugment,
+  evalTransform: normalised,
   needsMasks: false,
   clipFrames: (config) => config.frames,
   extraState: () => ({}),
-  loadExtraState(_model, state, file) {
-    throw new Error(`${file}: holds ${Object.keys(state).length} registration statistics, which only PCNN has`);
-  },
+  loadExtraState: refuseRegistration,
   predictImages: predictARPGNetClips,
 };
 

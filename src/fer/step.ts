@@ -51,7 +51,7 @@ function lossAndGradients(model: FerModel, batch: Batch, options: StepOptions): 
   return [keep(loss.detach()), keep(logits.detach())];
 }
 
-/** Records one SGD step and returns a promise of its loss and logits (resolved when the GPU is done). */
+/** Records one training step (forward, loss, backward, the optimizer's update) and returns a promise of its loss and logits (resolved when the GPU is done). */
 export function trainStep(model: FerModel, optimizer: Stepper, batch: Batch, options: StepOptions = {}): Promise<StepResult> {
   const [lossValue, logits] = tidy(() => {
     const result = lossAndGradients(model, batch, options);

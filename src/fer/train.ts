@@ -247,7 +247,7 @@ function checkOptions(options: TrainOptions, data: { train: Dataset; test: Datas
   for (const name of ['alpha', 'beta'] as const) {
     if (!(options[name] >= 0)) throw new Error(`the loss weight ${name} must be a number >= 0, got ${options[name]}`);
   }
-  if (options.alpha === 0 && options.beta === 0) throw new Error('the loss weights alpha and beta are both 0: the loss would be 0 and nothing would train');
+  if (options.alpha === 0 && options.beta === 0 && !family(options.model.name).ignoredOptions.includes('alpha')) throw new Error('the loss weights alpha and beta are both 0: the loss would be 0 and nothing would train');
   // The generators keep 32 bits of a seed (Generator.manualSeed): a larger one would repeat a smaller one's run.
   if (!(Number.isInteger(options.seed) && options.seed >= 0 && options.seed <= 2 ** 32 - 1)) {
     throw new Error(`seed must be an integer in 0..${2 ** 32 - 1}, got ${options.seed}`);
@@ -292,7 +292,7 @@ async function startingState(options: TrainOptions, log: Log): Promise<RunState>
 
 async function loadInitialWeights(model: FerModel, options: TrainOptions, log: Log): Promise<void> {
   if (options.checkpoint) {
-    const { state, ignored } = await loadWeights(options.checkpoint, ['resnet']);
+    const { state, ignored } = await loadWeights(options.checkpoint, familyOf(model).ignoredPrefixes);
     model.loadStateDict(state);
     if (ignored.length) log(`${options.checkpoint}: ignored ${ignored.length} unused entries (${ignored[0]}, ...)`);
   }
@@ -301,9 +301,9 @@ async function loadInitialWeights(model: FerModel, options: TrainOptions, log: L
     log(`${options.initTrunks}: ${familyOf(model).loadBackbone(model, resnet, options.initTrunks)}`);
   }
   if (options.initFrom) {
-    const { state } = await loadWeights(options.initFrom, ['resnet']);
-    familyOf(model).loadAllButClassHeads(model, state, options.initFrom);
-    log(`${options.initFrom}: loaded all but the class heads, which start fresh`);
+    const { state } = await loadWeights(options.initFrom, familyOf(model).ignoredPrefixes);
+    const loaded = familyOf(model).loadAllButClassHeads(model, state, options.initFrom);
+    log(`${options.initFrom}: ${loaded}`);
   }
 }
 
@@ -316,7 +316,9 @@ async function resumeFrom(lastPath: string, run: RunState, options: TrainOptions
   run.model.loadStateDict(saved.model);
   saved.restore(run.optimizer, run.scheduler);
   run.meta = saved.meta;
-  ({ history: run.history, bestAccuracy: run.bestAccuracy, epoch: run.epochsDone } = saved.meta);
+  ({ bestAccuracy: run.bestAccuracy, epoch: run.epochsDone } = saved.meta);
+  // Checkpoints of PCNN alone named the auxiliary rule's accuracy `headsAccuracy`.
+  run.history = saved.meta.history.map((h) => ({ ...h, auxiliaryAccuracy: h.auxiliaryAccuracy ?? (h as { headsAccuracy?: number }).headsAccuracy! }));
   if (run.average && saved.average) run.average.loadStateDict(saved.average);
   else if (run.average && run.epochsDone >= options.averageFrom!) {
     throw new Error(`--resume: ${lastPath} holds no weight average, but averaging starts at epoch ${options.averageFrom} and ${run.epochsDone} are done`);

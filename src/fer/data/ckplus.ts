@@ -26,12 +26,13 @@ export function ckplus48(root: string, options: ImageOptions & { lastFrame?: boo
     const label = classNames.indexOf(cells[labelCol]);
     if (label < 0) throw new Error(`ckplus48: ${indexFile}:${line} has label '${cells[labelCol]}', expected one of ${classNames.join(', ')}`);
     if (!cells[subjectCol]) throw new Error(`ckplus48: ${indexFile}:${line} has no subject`);
-    const frame = frameCol < 0 ? 0 : Number(cells[frameCol]);
+    const frame = frameCol < 0 ? 0 : cells[frameCol]?.trim() ? Number(cells[frameCol]) : NaN;
     if (!Number.isInteger(frame) || (sequenceCol >= 0 && !cells[sequenceCol])) {
       throw new Error(`ckplus48: ${indexFile}:${line} has sequence '${cells[sequenceCol]}' and frame '${cells[frameCol]}'; expected a name and an integer`);
     }
     const entry = { file: fileUnderRoot(root, cells[pathCol], `${indexFile}:${line}`), label, subject: cells[subjectCol] };
-    return { entry, sequence: sequenceCol < 0 ? '' : cells[sequenceCol], frame };
+    // A sequence is one subject's: sequence ids may repeat across subjects (001, 002, ...).
+    return { entry, sequence: sequenceCol < 0 ? '' : `${cells[subjectCol]}\0${cells[sequenceCol]}`, frame };
   });
   const last = new Map<string, number>();
   for (const { sequence, frame } of entries) last.set(sequence, Math.max(last.get(sequence) ?? -Infinity, frame));
