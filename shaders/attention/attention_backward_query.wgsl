@@ -68,12 +68,12 @@ fn pcgHash(x: u32) -> u32 {
 
 /** The hash of (dropoutSeed, b, l) that each key column s of query row l of head b continues. */
 fn dropoutRowKey(b: u32, l: u32) -> u32 {
-  return pcgHash(pcgHash(pcgHash(params.dropoutSeed) + b) + l);
+  return pcgHash(pcgHash(pcgHash(params.dropoutSeed) ^ pcgHash(b)) ^ pcgHash(l));
 }
 
 /** keep_s for key column s of the row whose dropoutRowKey is rowKey: 0 or keepScale. */
 fn dropoutScale(rowKey: u32, s: u32) -> f32 {
-  return select(0.0, params.keepScale, (pcgHash(rowKey + s) >> 8u) >= params.dropoutThreshold);
+  return select(0.0, params.keepScale, (pcgHash(rowKey ^ pcgHash(s)) >> 8u) >= params.dropoutThreshold);
 }
 
 /** Offset of mask[b, 0, 0] under the broadcast strides. */

@@ -21,7 +21,9 @@
 // A row whose every score is -inf or left out (fully masked) has sum 0: it writes zeros and lse = LOWEST,
 // so that the backward's probabilities are 0 there too (PyTorch gives NaN; our policy is zeros).
 // Dropout: keep_s is a function of (dropoutSeed, b, l, s) by a counter-based hash (PCG's output
-// permutation chained over the four numbers), so the backward kernels regenerate it and it is never
+// permutation chained over the four numbers, each index hashed before it is mixed in, so that rows whose
+// keys differ by a small amount do not get shifted copies of one mask), so the backward kernels
+// regenerate it and it is never
 // stored: the score is kept when the top 24 bits of the hash are at least dropoutThreshold
 // (round(p * 2^24)), and scaled by keepScale (1 / (1 - p)).
 // The running max starts at the lowest finite f32, not -inf, so that exp(z - m) is never exp(-inf + inf).
@@ -75,12 +77,12 @@ fn pcgHash(x: u32) -> u32 {
 
 /** The hash of (dropoutSeed, b, l) that each key column s of query row l of head b continues. */
 fn dropoutRowKey(b: u32, l: u32) -> u32 {
-  return pcgHash(pcgHash(pcgHash(params.dropoutSeed) + b) + l);
+  return pcgHash(pcgHash(pcgHash(params.dropoutSeed) ^ pcgHash(b)) ^ pcgHash(l));
 }
 
 /** keep_s for key column s of the row whose dropoutRowKey is rowKey: 0 or keepScale. */
 fn dropoutScale(rowKey: u32, s: u32) -> f32 {
-  return select(0.0, params.keepScale, (pcgHash(rowKey + s) >> 8u) >= params.dropoutThreshold);
+  return select(0.0, params.keepScale, (pcgHash(rowKey ^ pcgHash(s)) >> 8u) >= params.dropoutThreshold);
 }
 
 /** Offset of mask[b, 0, 0] under the broadcast strides. */

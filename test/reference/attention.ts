@@ -6,7 +6,7 @@
 //
 // The dropout decision is the engine's documented function of (seed, query head b, query row l, key
 // column s), written again here from its definition, independently of the WGSL: PCG's output
-// permutation (Jarzynski & Olano 2020) chained as h = pcg(pcg(pcg(pcg(seed) + b) + l) + s) in u32
+// permutation (Jarzynski & Olano 2020) chained as h = pcg(pcg(pcg(pcg(seed) ^ pcg(b)) ^ pcg(l)) ^ pcg(s)) in u32
 // arithmetic; the score is dropped when h >>> 8 < round(p * 2^24).
 
 export interface AttentionCase {
@@ -32,7 +32,7 @@ export function pcg(x: number): number {
 
 /** Whether the dropout keeps the probability of key s for query row l of query head b. */
 export function dropoutKeeps(seed: number, p: number, b: number, l: number, s: number): boolean {
-  const hash = pcg(pcg(pcg(pcg(seed) + b) + l) + s);
+  const hash = pcg((pcg((pcg((pcg(seed) ^ pcg(b)) >>> 0) ^ pcg(l)) >>> 0) ^ pcg(s)) >>> 0);
   return hash >>> 8 >= Math.round(p * 2 ** 24);
 }
 
