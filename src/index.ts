@@ -37,3 +37,7 @@ export { ferattLoss, dgmmLoss, attentionLoss, gmmAccuracy, type FERAttLossTerms,
 export { ferattSize, type FERAttSize } from './feratt/info.js';
 export { ARPGNet, type ARPGNetOutput } from './arpgnet/model.js';
 export { type ARPGNetConfig, type ARPGNetOptions } from './arpgnet/config.js';
+export {
+  arpgnetAttention, attentionStroke, undirectedAttention,
+  type ARPGNetAttention, type ClipAttention, type EdgesWithLoops, type UndirectedAttention,
+} from './arpgnet/attention.js';

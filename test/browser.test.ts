@@ -232,6 +232,12 @@ check('other models: FERAtt with its attention map, ARPGNet on a static clip as 
   const out = noGrad(() => tidy(() => keep(arpgnet.forward(tensor(clip, [1, T, 1, SIZE, SIZE])).logits)));
   const logits = await out.toArray();
   out.dispose();
+  // The graphs' undirected edges (each edge list holds both directions), as the page should draw them.
+  const undirected = (edges: Int32Array) => {
+    const e = edges.length / 2;
+    return new Set(Array.from({ length: e }, (_, k) => `${Math.min(edges[k], edges[e + k])},${Math.max(edges[k], edges[e + k])}`)).size;
+  };
+  const [regionCount, fusionCount] = [undirected(arpgnet.regionEdges()), undirected(arpgnet.fusionEdges())];
   arpgnet.dispose();
   await page.setInputFiles('#checkpoint', clips);
   state = await until(`(d.prediction?.source === 'clips.safetensors') || d.errors.checkpoint !== null`);
@@ -240,6 +246,31 @@ check('other models: FERAtt with its attention map, ARPGNet on a static clip as 
   assert.ok(await page.isVisible('#arpgnet-explain'));
   assert.match((await page.textContent('#model-info')) ?? '', `clips of ${T} frames`);
   assert.match((await page.textContent('#arpgnet-heads')) ?? '', 'the last step alone');
+  // Its graph attention drawn: an edge per pair of the region graph over the face (coloured lines on the
+  // gray face) and of the fusion graph, each explained, the "not drawn yet" text gone.
+  const graphs = state.prediction!.graphs!;
+  assert.is(graphs.region!.length, T);
+  assert.is(graphs.region![0].pairs.length, regionCount);
+  assert.is(graphs.fusion.pairs.length, fusionCount);
+  assert.is(await page.getAttribute('#region-view', 'data-edges'), String(regionCount));
+  assert.is(await page.getAttribute('#fusion-view', 'data-edges'), String(fusionCount));
+  const drawn = await page.evaluate(() => {
+    const count = (id: string, test: (r: number, g: number, b: number) => boolean) => {
+      const canvas = document.getElementById(id) as HTMLCanvasElement;
+      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      let n = 0;
+      for (let p = 0; p < data.length; p += 4) if (test(data[p], data[p + 1], data[p + 2])) n++;
+      return n;
+    };
+    return { region: count('region-view', (r, g, b) => Math.abs(r - b) > 40), fusion: count('fusion-view', (r, g, b) => r + g + b < 700) };
+  });
+  assert.ok(drawn.region > 200, `the region graph's coloured pixels over the gray face: ${drawn.region}`);
+  assert.ok(drawn.fusion > 200, `the fusion graph's pixels: ${drawn.fusion}`);
+  assert.ok(await page.isVisible('#region-view') && await page.isVisible('#fusion-view'));
+  const explained = (await page.textContent('#arpgnet-explain')) ?? '';
+  assert.match(explained, 'Region graph:');
+  assert.match(explained, 'Fusion graph:');
+  assert.not.match(explained, 'not draw');
   await screenshot(page, '3-arpgnet');
 
   const other = path.join(scratch, 'other.safetensors');

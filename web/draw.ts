@@ -2,6 +2,7 @@
 // colour scale with its colour bar, the crops with their colour key, and the training chart (axes with
 // round ticks, the requested steps as its x-range, smoothed loss over the raw one, accuracies).
 import { formatTick, niceCeil, niceTicks, viridis } from '../src/fer/colormap.js';
+import { attentionStroke } from '../src/index.js';
 
 /** One colour per crop (left eye, right eye, left cheek, right cheek, mouth), as the key shows them: the
  *  first five of the CLI's palette (src/fer/plot.ts PALETTE), so that its predict picture matches. */
@@ -275,5 +276,87 @@ export function plotTraining(canvas: HTMLCanvasElement, chart: TrainingChart): v
     ctx.fillStyle = '#333';
     ctx.fillText(text, lx + 22, ly);
     lx += w;
+  }
+}
+
+/** An attention graph as the page draws it (web/model.ts GraphAttention). */
+interface DrawnGraph {
+  pairs: { a: number; b: number; alpha: number }[];
+  self: ArrayLike<number>;
+}
+
+/** Width and colour of an edge, from `attentionStroke` (the CLI's predict picture) on α relative to the graph's largest. */
+function edgeStyle(alpha: number, top: number): { width: number; color: string } {
+  const { width, color } = attentionStroke(alpha / top);
+  return { width, color: `rgb(${color.join(',')})` };
+}
+
+/** The graph's edges, weakest first (so the strongest lie on top), between `at(node)`; how many were drawn. */
+function drawEdges(ctx: CanvasRenderingContext2D, graph: DrawnGraph, at: (node: number) => [number, number]): number {
+  const top = Math.max(...graph.pairs.map((p) => p.alpha), 1e-9);
+  ctx.lineCap = 'round';
+  const sorted = [...graph.pairs].sort((p, q) => p.alpha - q.alpha);
+  for (const p of sorted) {
+    const { width, color } = edgeStyle(p.alpha, top);
+    const [[x0, y0], [x1, y1]] = [at(p.a), at(p.b)];
+    ctx.strokeStyle = color;
+    ctx.lineWidth = width;
+    ctx.beginPath();
+    ctx.moveTo(x0, y0);
+    ctx.lineTo(x1, y1);
+    ctx.stroke();
+  }
+  return sorted.length;
+}
+
+/**
+ * The face with ARPGNet's region graph over it, as `pcnn predict` draws it: a node at the centre of each
+ * of the P x P cells (its size the self-attention α_ii), an edge per pair of joined cells whose thickness
+ * and colour (blue weak, red strong) grow with its attention relative to the frame's largest. The number
+ * of edges drawn goes to the canvas's data-edges.
+ */
+export function drawRegionGraph(canvas: HTMLCanvasElement, image: Float32Array, shape: readonly number[], scale: number, grid: number, graph: DrawnGraph): void {
+  drawImage(canvas, image, shape, scale);
+  const ctx = canvas.getContext('2d')!;
+  const [cw, ch] = [canvas.width / grid, canvas.height / grid];
+  const centre = (cell: number): [number, number] => [((cell % grid) + 0.5) * cw, (Math.floor(cell / grid) + 0.5) * ch];
+  canvas.dataset.edges = String(drawEdges(ctx, graph, centre));
+  ctx.fillStyle = 'rgb(255,220,0)';
+  ctx.strokeStyle = 'black';
+  ctx.lineWidth = 1;
+  for (let cell = 0; cell < grid * grid; cell++) {
+    const [x, y] = centre(cell);
+    const r = 2 + 4 * graph.self[cell];
+    ctx.fillRect(x - r, y - r, 2 * r, 2 * r);
+    ctx.strokeRect(x - r, y - r, 2 * r, 2 * r);
+  }
+}
+
+/**
+ * ARPGNet's fusion graph: a row per sequence (appearance, relation), a column per time step, an edge per
+ * pair of joined nodes drawn as in the region graph, each node's self-attention written beside it. The
+ * number of edges drawn goes to the canvas's data-edges.
+ */
+export function drawFusionGraph(canvas: HTMLCanvasElement, frames: number, sequences: string[], graph: DrawnGraph): void {
+  const [left, step, rowGap, top] = [90, Math.max(70, Math.min(130, 420 / Math.max(frames - 1, 1))), 70, 34];
+  canvas.width = left + (frames - 1) * step + 60;
+  canvas.height = top + (sequences.length - 1) * rowGap + 34;
+  const ctx = canvas.getContext('2d')!;
+  ctx.fillStyle = 'white';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  const at = (node: number): [number, number] => [left + (node % frames) * step, top + Math.floor(node / frames) * rowGap];
+  canvas.dataset.edges = String(drawEdges(ctx, graph, at));
+  ctx.font = '11px system-ui, sans-serif';
+  ctx.textBaseline = 'middle';
+  sequences.forEach((name, s) => {
+    ctx.fillStyle = '#333';
+    ctx.fillText(name, 4, at(s * frames)[1]);
+  });
+  for (let node = 0; node < sequences.length * frames; node++) {
+    const [x, y] = at(node);
+    ctx.fillStyle = 'black';
+    ctx.fillRect(x - 4, y - 4, 9, 9);
+    ctx.fillStyle = '#333';
+    ctx.fillText(`t${(node % frames) + 1} ${Number(graph.self[node]).toFixed(2)}`, x + 7, y + (node < frames ? -13 : 13));
   }
 }

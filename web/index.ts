@@ -9,7 +9,7 @@ import { syntheticFace, syntheticLabel } from '../src/fer/data/synthetic.js';
 import { decodeFile, pixelsAt, toChannels } from './input.js';
 import { CROP_NAMES, checkpointBytes, framesOf, modelFromCheckpoint, modelInput, predict, type LoadedModel, type Prediction } from './model.js';
 import { HELD_OUT_SEED, SYNTHETIC_CLASSES, trainSynthetic, type EvalRecord, type StepRecord } from './train.js';
-import { CROP_COLORS, drawColorBar, drawCrops, drawImage, drawOverlay, plotTraining, smooth, type TrainingChart } from './draw.js';
+import { CROP_COLORS, drawColorBar, drawCrops, drawFusionGraph, drawImage, drawOverlay, drawRegionGraph, plotTraining, smooth, type TrainingChart } from './draw.js';
 import { Camera } from './camera.js';
 import { showAdapter, showNoWebGPU } from './status.js';
 
@@ -108,6 +108,12 @@ async function showPrediction(): Promise<void> {
     showHeads(result, classNames, best);
   } else if (current.family === 'arpgnet') {
     drawImage($('input-view'), image, shape, scale);
+    const graphs = result.graphs!;
+    const region = graphs.region;
+    $('region-view').closest('figure')!.classList.toggle('hidden', region === null);
+    $('region-note').classList.toggle('hidden', region === null);
+    if (region) drawRegionGraph($('region-view'), image, shape, scale, graphs.grid, region[region.length - 1]);
+    drawFusionGraph($('fusion-view'), graphs.frames, graphs.sequences, graphs.fusion);
     const fused = argmax(result.probabilities);
     const last = result.heads[0].probabilities;
     const k = argmax(last);

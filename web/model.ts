@@ -4,8 +4,8 @@
 // PCNN and FERAtt run on an image; ARPGNet, a model of clips, on a still image repeated as a static clip
 // (as `pcnn predict` runs it on a still image) or on the camera's last frames.
 import {
-  ARPGNet, FERAtt, PCNN, adaptiveAvgPool2d, decodeSafetensors, encodeSafetensors, flatten, keep, mean, noGrad, sigmoid, softmax, tensor, tidy, upload,
-  type ARPGNetConfig, type FERAttConfig, type nn, type PCNNConfig, type Tensor,
+  ARPGNet, FERAtt, PCNN, adaptiveAvgPool2d, arpgnetAttention, undirectedAttention, decodeSafetensors, encodeSafetensors, flatten, keep, mean, noGrad, sigmoid, softmax, tensor, tidy, upload,
+  type ARPGNetConfig, type FERAttConfig, type UndirectedAttention, type nn, type PCNNConfig, type Tensor,
 } from '../src/index.js';
 import { evalTransform } from '../src/fer/data/augment.js';
 
@@ -173,6 +173,22 @@ export interface HeadPrediction {
   probabilities: Float32Array;
 }
 
+/** An attention graph, its directed weights folded to undirected pairs (mean of α_ij and α_ji) and α_ii. */
+export interface GraphAttention {
+  pairs: UndirectedAttention[];
+  self: Float32Array;
+}
+
+/** ARPGNet's last relation layer on the region graph of each frame (null without the relation branch), and
+ *  its last fusion layer on the fusion graph of the clip (node s·T + t: sequence s, step t). */
+export interface ARPGNetGraphs {
+  grid: number;
+  frames: number;
+  sequences: string[];
+  region: GraphAttention[] | null;
+  fusion: GraphAttention;
+}
+
 export interface Prediction {
   logits: Float32Array;
   probabilities: Float32Array;
@@ -185,6 +201,8 @@ export interface Prediction {
   /** FERAtt: its attention map (sigmoid of the attention logits), [H, W] in [0, 1]. */
   attention?: Float32Array;
   attentionSize?: [number, number];
+  /** ARPGNet: its graphs' attention, as `pcnn predict` draws it. */
+  graphs?: ARPGNetGraphs;
   /** Milliseconds from upload to the read back. */
   milliseconds: number;
 }
@@ -214,15 +232,18 @@ export async function predict(loaded: LoadedModel, x: Float32Array): Promise<Pre
   const { inChannels, inputSize } = loaded.model.config;
   const input = () => tensor(x, [1, inChannels, inputSize[0], inputSize[1]]);
   if (loaded.family === 'arpgnet') {
+    // One forward pass gives the predictions and the attention of the last relation and fusion layers
+    // (src/arpgnet/attention.ts, the computation `pcnn predict` draws).
     const model = loaded.model;
-    const outputs = noGrad(() =>
-      tidy(() => {
-        const out = model.forward(tensor(x, [1, model.config.frames, inChannels, inputSize[0], inputSize[1]]));
-        return [out.logits, softmax(out.logits, 1), softmax(out.lastStep, 1)].map((t) => keep(t));
-      }),
-    );
-    const [logits, probabilities, lastStep] = await readAll(outputs);
-    return { logits, probabilities, heads: [{ name: 'last step alone', probabilities: lastStep }], milliseconds: performance.now() - began };
+    const { grid, frames, branches } = model.config;
+    const a = await arpgnetAttention(model, x, 1);
+    const clip = a.clips[0];
+    const graphs: ARPGNetGraphs = {
+      grid, frames, sequences: branches === 'both' ? ['appearance', 'relation'] : [branches],
+      region: clip.region?.map((alpha) => undirectedAttention(alpha, a.regionEdges, grid * grid)) ?? null,
+      fusion: undirectedAttention(clip.fusion, a.fusionEdges, model.sequences * frames),
+    };
+    return { logits: a.logits, probabilities: a.probabilities, heads: [{ name: 'last step alone', probabilities: a.lastStep }], graphs, milliseconds: performance.now() - began };
   }
   if (loaded.family === 'feratt') {
     const model = loaded.model;
