@@ -383,6 +383,8 @@ const notOps = new Set([
   'decodeSafetensors', 'PCNN', 'cropBoxes', 'FERAtt', 'ferattSize', 'ARPGNet',
   // The graph's host-side structure and its asynchronous reader (attentionGraph, which checks edges, has cases).
   'AttentionGraph', 'readEdgeIndex',
+  // ARPGNet's attention for its pictures: a forward of the model (which checks its input) and host-side helpers.
+  'arpgnetAttention', 'attentionStroke', 'undirectedAttention',
 ]);
 
 test('every public op has bad-input cases (a new export without them fails here)', () => {
