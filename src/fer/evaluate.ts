@@ -1,6 +1,6 @@
 /** Evaluation of a model on a dataset: the classifier's accuracy and confusion matrix, and the accuracy of
  *  the family's auxiliary rule (PCNN: the summed sense heads). */
-import { DataLoader, compositeDataset, type Dataset, type Sample, type Transform } from './data/index.js';
+import { DataLoader, STILL_COMPOSITES, compositeDataset, sampleAt, type Dataset, type Transform } from './data/index.js';
 import { stackFrames } from './data/clips.js';
 import { hflip } from './data/augment.js';
 import { familyOf, sampleShape, type FerModel } from './families.js';
@@ -81,7 +81,7 @@ export function compositedTestSet(test: Dataset, model: FerModel, seed: number):
   const { inputSize, inChannels } = model.config;
   const options = {
     seed, size: inputSize[0], channels: inChannels, sampling: 'sequential', count: test.length,
-    scale: 0, flip: false, degrees: 0, translation: 0, warp: 0, jitter: false,
+    ...STILL_COMPOSITES,
   } as const;
   const frames = familyOf(model).clipFrames(model.config);
   if (frames === null) {
@@ -90,10 +90,13 @@ export function compositedTestSet(test: Dataset, model: FerModel, seed: number):
   }
   // Clips: each frame composited as a face of its own; the background is a function of (seed, index),
   // so every frame of a clip gets the same one.
-  const get = 'get' in test ? (i: number) => test.get(i) : (i: number) => (test as readonly Sample[])[i];
+  const get = sampleAt(test);
   const plane = inChannels * inputSize[0] * inputSize[1];
   const perFrame = Array.from({ length: frames }, (_, t) =>
-    compositeDataset({ length: test.length, get: (i: number) => ({ ...get(i), image: get(i).image.subarray(t * plane, (t + 1) * plane) }) }, options));
+    compositeDataset({ length: test.length, get: (i: number) => {
+      const clip = get(i);
+      return { ...clip, image: clip.image.subarray(t * plane, (t + 1) * plane) };
+    } }, options));
   return {
     length: test.length,
     get: (index) => {

@@ -10,7 +10,7 @@ import { sum } from '../kernels/reduce/index.js';
 import { reshape } from '../kernels/shape/index.js';
 import { matmul } from '../kernels/matmul/index.js';
 import { Adam, SGD } from '../optim/index.js';
-import { augment, compositeDataset, evalTransform, type Dataset, type Sample, type Transform } from './data/index.js';
+import { STILL_COMPOSITES, augment, compositeDataset, evalTransform, sampleAt, type Dataset, type Sample, type Transform } from './data/index.js';
 import type { GroupHyper, Optimizer } from '../optim/optimizer.js';
 import { PCNN, type PCNNConfig } from '../pcnn/model.js';
 import { pcnnLoss, type PCNNLossOptions } from '../pcnn/loss.js';
@@ -318,13 +318,13 @@ export function inputShape(model: FerModel, n: number): number[] {
 /** FERAtt's training data: each epoch, every face composited on a new background (compositeDataset), the
  *  clean face its target; without augmentation the geometry and the colour jitter are left out. */
 function compositedFaces(train: Dataset, { seed, config, augment }: { seed: number; config: FERAttResolvedConfig; augment: boolean }): Dataset {
-  const still = { scale: 0, flip: false, degrees: 0, translation: 0, warp: 0, jitter: false } as const;
   // Each face is drawn (or decoded) once and kept: epochs composite the same faces anew.
   const faces: (Sample | undefined)[] = [];
-  const cached = Array.isArray(train) ? train : { length: train.length, get: (index: number) => (faces[index] ??= (train as { get(i: number): Sample }).get(index)) };
+  const face = sampleAt(train);
+  const cached = Array.isArray(train) ? train : { length: train.length, get: (index: number) => (faces[index] ??= face(index)) };
   const labels = 'label' in train && typeof train.label === 'function' ? Int32Array.from({ length: train.length }, (_, i) => (train.label as (i: number) => number)(i)) : undefined;
   const composites = compositeDataset(cached, {
-    seed, size: config.inputSize[0], channels: config.inChannels, ...(labels ? { labels } : {}), ...(augment ? {} : still),
+    seed, size: config.inputSize[0], channels: config.inChannels, ...(labels ? { labels } : {}), ...(augment ? {} : STILL_COMPOSITES),
   });
   return { length: composites.length, get: (index, epoch = 0) => composites.sample(epoch, index) };
 }

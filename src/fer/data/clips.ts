@@ -21,7 +21,7 @@ import { decodeAll } from './decode-all.js';
 import { byCodePoint, classFolders } from './image-folder.js';
 import { syntheticFrame, syntheticLabel, SYNTHETIC_CLASSES } from './synthetic.js';
 import { resolveImageOptions, type ImageOptions, type LoadedDataset, type Sample, type Skipped } from './types.js';
-import type { Dataset } from './loader.js';
+import { sampleAt, type Dataset } from './loader.js';
 
 /** The indices of the L frames that make T: evenly spaced first to last, or padded with the first in front. */
 export function clipFrameIndices(length: number, frames: number): number[] {
@@ -75,7 +75,7 @@ export function syntheticClips({ count, frames, size = 48, channels = 1, seed = 
 
 /** Each still image of `dataset` as a clip of T copies of itself. */
 export function stillClips(dataset: Dataset, frames: number): Dataset {
-  const get = 'get' in dataset ? (i: number, epoch?: number) => dataset.get(i, epoch) : (i: number) => (dataset as readonly Sample[])[i];
+  const get = sampleAt(dataset);
   const repeat = (sample: Sample): Sample => {
     const out: Sample = { ...sample, image: stackFrames([sample.image], Array(frames).fill(0)) };
     if (sample.clean) out.clean = stackFrames([sample.clean], Array(frames).fill(0));

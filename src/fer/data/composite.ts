@@ -55,7 +55,7 @@
 import { Generator } from '../../engine/random.js';
 import { mixSeed } from './seed.js';
 import type { Sample } from './types.js';
-import type { Dataset } from './loader.js';
+import { sampleAt, type Dataset } from './loader.js';
 import type { Shape } from './warp.js';
 import { mixedBackgrounds, proceduralBackgrounds, type BackgroundSource } from './backgrounds.js';
 
@@ -666,6 +666,10 @@ function shapeOf(sample: MaskedSample, face: number, mask: Float32Array | undefi
  * images of 1 or 3 channels; the default data is syntheticDataset({ count, size: 128, masks: true }),
  * whose exact masks come with its samples.
  */
+/** Options that leave the generator's geometry and colour jitter out: faces pasted where they are, onto
+ *  backgrounds, with the illumination match alone. */
+export const STILL_COMPOSITES = { scale: 0, flip: false, degrees: 0, translation: 0, warp: 0, jitter: false } as const satisfies CompositeOptions;
+
 export function compositeDataset(faces: Dataset, options: CompositeOptions = {}): CompositeDataset {
   if (!faces || typeof faces.length !== 'number' || !(Array.isArray(faces) || typeof (faces as { get?: unknown }).get === 'function')) {
     fail('faces', typeof faces, 'a Dataset (an array of samples, or { length, get(index) })');
@@ -674,7 +678,7 @@ export function compositeDataset(faces: Dataset, options: CompositeOptions = {})
   const o = checkOptions(options);
   const count = options.count ?? faces.length;
   if (!Number.isInteger(count) || count < 1) fail('count', count, 'a positive integer');
-  const getFace: (i: number) => MaskedSample = Array.isArray(faces) ? (i) => (faces as readonly Sample[])[i] : (i) => (faces as { get(index: number): Sample }).get(i);
+  const getFace: (i: number) => MaskedSample = sampleAt(faces);
   const backgrounds = options.backgrounds === undefined ? proceduralBackgrounds() : Array.isArray(options.backgrounds) ? mixedBackgrounds(options.backgrounds) : (options.backgrounds as BackgroundSource);
   if (!backgrounds || typeof backgrounds.draw !== 'function') fail('backgrounds', backgrounds, 'a background source ({ name, draw(g, size) }) or a list of them');
 

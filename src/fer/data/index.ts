@@ -8,7 +8,7 @@ export { rafDb, RAFDB_CLASSES, type RafDbOptions } from './rafdb.js';
 export { ckplus48, subjectFolds, subjectSplit } from './ckplus.js';
 export { syntheticFaces, syntheticFace, syntheticLabel, syntheticDataset, syntheticMask, SYNTHETIC_CLASSES, type SyntheticOptions, type SyntheticDatasetOptions, type SyntheticFaces } from './synthetic.js';
 export {
-  compositeDataset, composeFace, randomGeometry, outputToFace, matchIllumination, illuminationRatio, rgbToLab, labToRgb, rangeNorm,
+  compositeDataset, STILL_COMPOSITES, composeFace, randomGeometry, outputToFace, matchIllumination, illuminationRatio, rgbToLab, labToRgb, rangeNorm,
   ellipseMask, FACE_ELLIPSE, jitterComposite, gaussianBlur,
   type CompositeDataset, type CompositeOptions, type CompositeSample, type CompositeBatch, type CompositeParts, type ComposeOptions,
   type GeometryOptions, type JitterOptions, type FaceEllipse, type MaskSource, type MaskedSample, type IlluminationMatch, type Affine,
@@ -17,6 +17,6 @@ export { proceduralBackgrounds, mixedBackgrounds, backgroundFolder, drawBackgrou
 export { hflip, normalize, randomErasing, erasingBox, fillBox, augment, evalTransform, type AugmentOptions, type ErasingOptions, type Shape } from './augment.js';
 export { rotate, translate } from './warp.js';
 export { occludeRegion, occludeEyes, occludeMouth, occludePatch, rotateBy, EYES, MOUTH, type Region } from './robustness.js';
-export { DataLoader, type Dataset, type Transform, type LoaderOptions, type Batch } from './loader.js';
+export { DataLoader, sampleAt, type Dataset, type Transform, type LoaderOptions, type Batch } from './loader.js';
 export { encodePng, contactSheet } from './contact-sheet.js';
 export { mixSeed } from './seed.js';

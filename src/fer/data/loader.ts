@@ -22,6 +22,11 @@ import type { Shape } from './warp.js';
  *  epoch to epoch (compositeDataset's faces on new backgrounds) takes the epoch as well. */
 export type Dataset = readonly Sample[] | { readonly length: number; get(index: number, epoch?: number): Sample };
 
+/** Sample `index` of `dataset` (of epoch `epoch`, for a dataset that changes with it), whichever form it has. */
+export function sampleAt(dataset: Dataset): (index: number, epoch?: number) => Sample {
+  return 'get' in dataset ? (index, epoch) => dataset.get(index, epoch) : (index) => (dataset as readonly Sample[])[index];
+}
+
 /** Maps one [0, 1] image to the model's input (e.g. `augment` for training, `evalTransform` for testing). */
 export type Transform = (image: Float32Array, shape: Shape, g: Generator) => Float32Array;
 
@@ -66,7 +71,7 @@ export class DataLoader {
     this.batchSize = batchSize;
     this.shape = shape;
     this.options = { batchSize, shape, shuffle, seed, dropLast, chunk, transform: options.transform };
-    this.get = 'get' in dataset ? (i, epoch) => dataset.get(i, epoch) : (i) => (dataset as readonly Sample[])[i];
+    this.get = sampleAt(dataset);
   }
 
   /** Batches per epoch. */
