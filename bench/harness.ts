@@ -57,6 +57,21 @@ export function throughput(amount: number, ms: Stats): Stats {
 }
 
 /**
+ * Wall milliseconds of `run` (which awaits its own results), `warmup` untimed runs then `reps` timed
+ * ones, without timestamp queries: the time a caller of the library waits, nothing added to it.
+ */
+export async function wallTimes(run: () => Promise<unknown>, warmup: number, reps: number): Promise<Stats> {
+  for (let i = 0; i < warmup; i++) await run();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const start = performance.now();
+    await run();
+    times.push(performance.now() - start);
+  }
+  return stats(times);
+}
+
+/**
  * Times `work`, which records GPU work and returns a promise of anything it reads back (or nothing):
  * `warmup` untimed runs, then `reps` timed ones, each submitted and awaited on its own.
  */

@@ -14,21 +14,15 @@ import { PCNN } from '../src/pcnn/model.js';
 import { trainStep, predictBatch } from '../src/fer/step.js';
 import { SGD } from '../src/optim/index.js';
 import { manualSeed } from '../src/engine/random.js';
+import { wallTimes } from './harness.js';
 
 const args = process.argv.slice(2);
 const [batch = 64, width = 16, size = 48, inferenceWidth = 8] = args.filter((a) => !a.startsWith('--')).map(Number);
 const { adapter } = await init();
 
 async function median(run: () => Promise<unknown>, warmup: number, reps: number): Promise<string> {
-  for (let i = 0; i < warmup; i++) await run();
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const start = performance.now();
-    await run();
-    times.push(performance.now() - start);
-  }
-  times.sort((a, b) => a - b);
-  return `${times[reps >> 1].toFixed(1)} ms [${times[0].toFixed(1)}-${times[reps - 1].toFixed(1)}]`;
+  const { median, min, max } = await wallTimes(run, warmup, reps);
+  return `${median.toFixed(1)} ms [${min.toFixed(1)}-${max.toFixed(1)}]`;
 }
 
 function data(n: number) {

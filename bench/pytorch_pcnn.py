@@ -6,6 +6,7 @@ inference (no_grad) at batch 1 and B; median of 7 after 3 warm-up runs, wall ms,
     /usr/bin/python3 bench/pytorch_pcnn.py [batch=64] [width=16] [size=48] [threads=torch's default]
 """
 import json
+import os
 import statistics
 import sys
 import time
@@ -13,32 +14,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'scripts', 'fixtures'))
+from torchvision_blocks import layer  # noqa: E402  torchvision's BasicBlock, as the fixtures use it
+
 B, W, SIZE = (int(a) for a in (sys.argv[1:4] + ['64', '16', '48'][len(sys.argv[1:4]):]))
 if len(sys.argv) > 4:
     torch.set_num_threads(int(sys.argv[4]))
 torch.manual_seed(0)
 
 
-class BasicBlock(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.downsample = None
-        if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        identity = x if self.downsample is None else self.downsample(x)
-        return F.relu(out + identity)
-
-
-def layer(cin, cout, stride):
-    return nn.Sequential(BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1))
 
 
 def trunk():

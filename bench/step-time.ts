@@ -6,6 +6,7 @@ import { PCNN } from '../src/pcnn/model.js';
 import { trainStep, predictBatch } from '../src/fer/step.js';
 import { SGD } from '../src/optim/index.js';
 import { manualSeed } from '../src/engine/random.js';
+import { wallTimes } from './harness.js';
 
 const [batch = 64, width = 16, size = 48] = process.argv.slice(2).map(Number);
 const { adapter } = await init();
@@ -14,21 +15,9 @@ const model = new PCNN({ width, inputSize: [size, size] });
 const optimizer = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
 const data = { x: Float32Array.from({ length: batch * size * size }, (_, i) => Math.sin(i)), y: Int32Array.from({ length: batch }, (_, i) => i % 7) };
 
-async function median(run: () => Promise<unknown>, warmup: number, reps = 7): Promise<[number, number, number]> {
-  for (let i = 0; i < warmup; i++) await run();
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const start = performance.now();
-    await run();
-    times.push(performance.now() - start);
-  }
-  times.sort((a, b) => a - b);
-  return [times[reps >> 1], times[0], times[reps - 1]];
-}
-
-const [train, trainMin, trainMax] = await median(() => trainStep(model, optimizer, data), 3);
+const { median: train, min: trainMin, max: trainMax } = await wallTimes(() => trainStep(model, optimizer, data), 3, 7);
 model.eval();
-const [infer] = await median(() => predictBatch(model, data), 2);
+const { median: infer } = await wallTimes(() => predictBatch(model, data), 2, 7);
 console.log(
   `${adapter.vendor} / ${adapter.architecture} / ${adapter.device}: PCNN ${size}x${size} gray, width ${width}, batch ${batch}: ` +
     `train step ${train.toFixed(0)} ms [${trainMin.toFixed(0)}-${trainMax.toFixed(0)}] (${((1000 * batch) / train).toFixed(0)} img/s), ` +
