@@ -64,7 +64,7 @@ abstract class AdamFamily extends Optimizer<AdamHyper, AdamState> {
 
   /** Whether a step is the multi-tensor one: the parameters are still where this optimizer packed them. */
   get packed(): boolean {
-    return this.pack !== null && this.paramGroups.every((g) => this.pack!.holds(g.params));
+    return this.pack?.holds(this.paramGroups.flatMap((g) => g.params)) ?? false;
   }
 
   override step(): void {
