@@ -23,7 +23,7 @@ export { layerNorm, type LayerNormOptions } from './kernels/norm/index.js';
 export { maxPool2d, avgPool2d, adaptiveAvgPool2d } from './kernels/pool/index.js';
 export { interpolate, affineGrid, gridSample } from './kernels/resample/index.js';
 export { multiDomainFusion } from './kernels/fusion/index.js';
-export { graphAttention, attentionGraph, readEdgeIndex, AttentionGraph, type EdgeIndex, type GraphOptions } from './kernels/graph/index.js';
+export { graphAttention, attentionGraph, readEdgeIndex, AttentionGraph, type EdgeIndex, type GraphOptions, type GraphAttentionOptions } from './kernels/graph/index.js';
 
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';

@@ -1,9 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { assertClose, assertCloseInNorm, gradCheck, randomData, run } from './helpers/index.js';
-import { tensor } from '../src/engine/tensor.js';
+import { tensor, type Tensor } from '../src/engine/tensor.js';
 import { tidy } from '../src/engine/scope.js';
-import { manualSeed } from '../src/engine/random.js';
+import { Generator, manualSeed } from '../src/engine/random.js';
 import { GATConv } from '../src/nn/gat.js';
 import { attentionGraph, graphAttention, readEdgeIndex } from '../src/kernels/graph/index.js';
 import { noGrad } from '../src/engine/autograd.js';
@@ -213,18 +213,87 @@ test('GATConv: bad edge indices are clear errors naming the edge', async () => {
   conv.dispose();
 });
 
-test('GATConv: dropout other than 0 is refused in training, and options are checked', () => {
-  const conv = new GATConv(3, 2, { dropout: 0.6 });
-  tidy(() => {
-    const x = tensor(new Float32Array(6), [2, 3]);
-    assert.throws(() => conv.forward(x, [[0], [1]]), /dropout on the attention coefficients is not supported yet \(dropout 0.6/);
-    conv.eval();
-    assert.is(conv.forward(x, [[0], [1]]).shape.join(), '2,2');
-  });
+test('GATConv: options are checked', () => {
+  const conv = new GATConv(3, 2);
   assert.throws(() => new GATConv(3, 2, { heads: 0 }), /heads must be a positive integer, got 0/);
   assert.throws(() => new GATConv(3, 2, { dropout: 1 }), /dropout must be in \[0, 1\), got 1/);
   tidy(() => assert.throws(() => conv.forward(tensor(new Float32Array(4), [2, 2]), [[0], [1]]), /x must have shape \[nodes, 3\], got \[2,2\]/));
   conv.dispose();
+});
+
+/** The seed a call draws from the default generator right after manualSeed(seed). */
+const drawnAfter = (seed: number) => new Generator(seed).nextUint32();
+
+for (const c of [cases[1], cases[2]]) {
+  test(`GATConv dropout (p 0.5, training): forward and every gradient against the float64 reference with the same mask: ${c.what}`, async () => {
+    const p = parameters(c, 41);
+    const conv = new GATConv(c.inChannels, c.channels, { heads: c.heads, concat: c.concat, bias: c.bias, addSelfLoops: c.addSelfLoops, dropout: 0.5 });
+    const dropped = { ...options(c), dropout: { p: 0.5, seed: drawnAfter(77) } };
+    const expected = gatReference(p.x, p.weight, p.attSrc, p.attDst, p.bias, c.sources, c.targets, dropped);
+    const undropped = gatReference(p.x, p.weight, p.attSrc, p.attDst, p.bias, c.sources, c.targets, options(c));
+    assert.ok(expected.some((v, i) => Math.abs(v - undropped[i]) > 1e-3), 'the mask drops some coefficients');
+    const inputs = [
+      { shape: [c.nodes, c.inChannels], data: p.x },
+      { shape: conv.lin.weight.shape.slice(), data: p.weight },
+      { shape: [1, c.heads, c.channels], data: p.attSrc },
+      { shape: [1, c.heads, c.channels], data: p.attDst },
+      ...(p.bias ? [{ shape: [p.bias.length], data: p.bias }] : []),
+    ];
+    const forward = (x: Tensor, weight: Tensor, attSrc: Tensor, attDst: Tensor, bias?: Tensor) => {
+      manualSeed(77);
+      const swapped = Object.assign(Object.create(GATConv.prototype) as GATConv, conv, { lin: { weight }, attSrc, attDst, bias: bias ?? null });
+      return swapped.forward(x, [c.sources, c.targets]);
+    };
+    const leaves = () => inputs.map((i) => tensor(Float32Array.from(i.data), i.shape));
+    assertClose(await run(() => forward(...(leaves() as [Tensor, Tensor, Tensor, Tensor, Tensor?]))), expected, 'forward', { atol: 1e-5, rtol: 1e-4 });
+    await gradCheck(
+      `${c.what}, dropout`,
+      inputs,
+      (x, weight, attSrc, attDst, bias) => forward(x, weight, attSrc, attDst, bias),
+      (x, weight, attSrc, attDst, bias) => gatReference(x, weight, attSrc, attDst, bias ?? null, c.sources, c.targets, dropped),
+      { eps: 1e-6, atol: 2e-4, rtol: 2e-3 },
+    );
+    conv.dispose();
+  });
+}
+
+test('GATConv dropout: eval mode and p 0 are the plain layer; a seed gives one mask, the next draw another; survivors scaled by 1 / (1 - p)', async () => {
+  const c = cases[1];
+  const p = parameters(c, 51);
+  const conv = new GATConv(c.inChannels, c.channels, { heads: c.heads, dropout: 0.3 });
+  load(conv, p);
+  const x = () => tensor(Float32Array.from(p.x), [c.nodes, c.inChannels]);
+  const plain = gatReference(p.x, p.weight, p.attSrc, p.attDst, p.bias, c.sources, c.targets, options(c));
+  conv.eval();
+  assertClose(await run(() => conv.forward(x(), [c.sources, c.targets])), plain, 'eval mode', { atol: 1e-5, rtol: 1e-4 });
+  conv.train();
+  manualSeed(3);
+  const first = await run(() => conv.forward(x(), [c.sources, c.targets]));
+  const second = await run(() => conv.forward(x(), [c.sources, c.targets]));
+  manualSeed(3);
+  assert.equal(await run(() => conv.forward(x(), [c.sources, c.targets])), first, 'the same seed, the same mask');
+  assert.ok(first.some((v, i) => Math.abs(v - second[i]) > 1e-4), 'the next call draws another mask');
+  const dropped = gatReference(p.x, p.weight, p.attSrc, p.attDst, p.bias, c.sources, c.targets, { ...options(c), dropout: { p: 0.3, seed: drawnAfter(3) } });
+  assertClose(first, dropped, 'training mode, p 0.3', { atol: 1e-5, rtol: 1e-4 });
+  conv.dispose();
+});
+
+test('graphAttention dropout: the kept fraction of many coefficients is 1 - p', async () => {
+  // A star: node 0 receives from every node with equal scores, so each α is 1 / nodes and out[0] is the
+  // mean of the kept h values scaled by 1 / (1 - p); h = 1 makes out[0] = kept count / (nodes (1 - p)).
+  const nodes = 4000;
+  const sources = Array.from({ length: nodes - 1 }, (_, n) => n + 1);
+  const graph = attentionGraph([sources, sources.map(() => 0)], nodes);
+  const h = tensor(new Float32Array(nodes).fill(1), [nodes, 1, 1]);
+  const score = tensor(new Float32Array(nodes), [nodes, 1]);
+  for (const dropoutP of [0.2, 0.7]) {
+    const out = await run(() => graphAttention(h, score, score, graph, 0.2, { dropoutP, generator: new Generator(5) }));
+    const kept = out[0] * nodes * (1 - dropoutP);
+    assert.ok(Math.abs(kept / nodes - (1 - dropoutP)) < 0.03, `kept fraction ${kept / nodes} for p ${dropoutP}`);
+  }
+  tidy(() => assert.throws(() => graphAttention(h, score, score, graph, 0.2, { dropoutP: 1 }), /graphAttention: dropoutP must be in \[0, 1\), got 1/));
+  for (const t of [h, score]) t.dispose();
+  graph.dispose();
 });
 
 interface FixtureCase {

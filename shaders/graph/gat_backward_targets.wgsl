@@ -1,10 +1,11 @@
 // gat_backward_targets: the first pass of the graph attention backward (see gat_forward), over
 // targets: for every (target node i, head k) and each edge e = j -> i, with g = grad of out,
 //   alpha_e  = exp(LeakyReLU(z_e) - logSumExp[i, k]),  z_e = srcScore[j, k] + dstScore[i, k]
-//   dAlpha_e = <g[i, k, :], h[j, k, :]>
+//   dAlpha_e = keep_e * <g[i, k, :], h[j, k, :]>
 //   dZ_e     = alpha_e * (dAlpha_e - sum over i's edges of alpha * dAlpha) * LeakyReLU'(z_e)
-// (the softmax backward, then the slope: 1 above 0, negativeSlope at or below, as PyTorch), and
-//   edgeGrad[e * heads + k] = (alpha_e, dZ_e)       per edge, in target order, for gat_backward_sources
+// (the dropout's mask, the softmax backward, then the slope: 1 above 0, negativeSlope at or below, as
+// PyTorch; keep_e is gat_forward's, recomputed from the same seed), and
+//   edgeGrad[e * heads + k] = (alpha_e * keep_e, dZ_e)   per edge, in target order, for gat_backward_sources
 //   dstScoreGrad[i, k]      = sum over i's edges of dZ_e
 // Writing per edge here and gathering by source in the second pass is what keeps the backward free of
 // float atomics: every output has exactly one writer.
@@ -22,6 +23,9 @@ struct Params {
   heads: u32,
   channels: u32,
   negativeSlope: f32,
+  dropoutSeed: u32,
+  dropoutThreshold: u32,
+  keepScale: f32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -35,6 +39,24 @@ struct Params {
 @group(0) @binding(8) var<storage, read_write> dstScoreGrad: array<f32>;
 
 const WG = 64u;
+const DROPOUT_BITS = 24u;
+override DROPOUT: bool = false;
+
+/** PCG's state step and output permutation (Jarzynski & Olano 2020): a well-mixed bijection of u32. */
+fn pcgHash(v: u32) -> u32 {
+  let state = v * 747796405u + 2891336453u;
+  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
+  return (word >> 22u) ^ word;
+}
+
+/** gat_forward's keep_e of coefficient `element` = e * heads + k: 1 without dropout, else 0 or keepScale. */
+fn keep(element: u32) -> f32 {
+  if (!DROPOUT) {
+    return 1.0;
+  }
+  let drawn = pcgHash(pcgHash(params.dropoutSeed) ^ pcgHash(element)) >> (32u - DROPOUT_BITS);
+  return select(0.0, params.keepScale, drawn >= params.dropoutThreshold);
+}
 
 fn dotGradSource(gradBase: u32, source: u32) -> f32 {
   let sourceBase = source * params.channels;
@@ -65,7 +87,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     let source = u32(targetCsr[sources + e]) * params.heads + head;
     let z = srcScore[source] + dst;
     let alpha = exp(select(params.negativeSlope * z, z, z > 0.0) - lse);
-    weighted += alpha * dotGradSource(gradBase, source);
+    weighted += alpha * keep(e * params.heads + head) * dotGradSource(gradBase, source);
   }
 
   var dstTotal = 0.0;
@@ -73,8 +95,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     let source = u32(targetCsr[sources + e]) * params.heads + head;
     let z = srcScore[source] + dst;
     let alpha = exp(select(params.negativeSlope * z, z, z > 0.0) - lse);
-    let dZ = alpha * (dotGradSource(gradBase, source) - weighted) * select(params.negativeSlope, 1.0, z > 0.0);
-    edgeGrad[e * params.heads + head] = vec2f(alpha, dZ);
+    let kept = keep(e * params.heads + head);
+    let dZ = alpha * (kept * dotGradSource(gradBase, source) - weighted) * select(params.negativeSlope, 1.0, z > 0.0);
+    edgeGrad[e * params.heads + head] = vec2f(alpha * kept, dZ);
     dstTotal += dZ;
   }
   dstScoreGrad[index] = dstTotal;

@@ -2,7 +2,13 @@
 // (target node i, head k), over the edges j -> i that end at i:
 //   score_e = LeakyReLU(srcScore[j, k] + dstScore[i, k])           (slope `negativeSlope` below 0)
 //   alpha_e = exp(score_e - logSumExp[i, k]),  logSumExp[i, k] = log(sum over i's edges of exp(score_e))
-//   out[i, k, :] = sum over i's edges of alpha_e * h[j, k, :]
+//   out[i, k, :] = sum over i's edges of alpha_e * keep_e * h[j, k, :]
+// keep_e = 1 without DROPOUT; with it 0 or keepScale = 1 / (1 - p), PyG's dropout of the coefficients
+// (after the softmax; logSumExp stays that of the undropped scores). keep_e is the mask the dropout
+// kernel (shaders/elementwise/dropout.wgsl) would draw for the [edges, heads] coefficient tensor in
+// target order: element e * heads + k kept when the top DROPOUT_BITS bits of
+// pcgHash(pcgHash(dropoutSeed) ^ pcgHash(e * heads + k)) are at least dropoutThreshold
+// (round(p * 2^DROPOUT_BITS)). Nothing is stored; the backward recomputes it from the seed.
 // srcScore / dstScore are the per-node halves <h, a_src> and <h, a_dst>, made before this kernel. The
 // softmax is max-subtracted (no overflow). logSumExp is saved for the backward, which recomputes alpha
 // from it instead of storing one value per edge and head. A node without incoming edges (possible
@@ -22,6 +28,9 @@ struct Params {
   heads: u32,
   channels: u32,
   negativeSlope: f32,
+  dropoutSeed: u32,
+  dropoutThreshold: u32,
+  keepScale: f32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -33,6 +42,24 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> logSumExp: array<f32>;
 
 const WG = 64u;
+const DROPOUT_BITS = 24u;
+override DROPOUT: bool = false;
+
+/** PCG's state step and output permutation (Jarzynski & Olano 2020): a well-mixed bijection of u32. */
+fn pcgHash(v: u32) -> u32 {
+  let state = v * 747796405u + 2891336453u;
+  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
+  return (word >> 22u) ^ word;
+}
+
+/** keep_e of coefficient `element` = e * heads + k: 1 without dropout, else 0 or keepScale. */
+fn keep(element: u32) -> f32 {
+  if (!DROPOUT) {
+    return 1.0;
+  }
+  let drawn = pcgHash(pcgHash(params.dropoutSeed) ^ pcgHash(element)) >> (32u - DROPOUT_BITS);
+  return select(0.0, params.keepScale, drawn >= params.dropoutThreshold);
+}
 
 fn leakyRelu(z: f32) -> f32 {
   return select(params.negativeSlope * z, z, z > 0.0);
@@ -73,7 +100,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 
   for (var e = first; e < last; e++) {
     let source = u32(targetCsr[sources + e]) * params.heads + head;
-    let alpha = exp(leakyRelu(srcScore[source] + dst) - lse);
+    let alpha = exp(leakyRelu(srcScore[source] + dst) - lse) * keep(e * params.heads + head);
     let sourceBase = source * params.channels;
     for (var c = 0u; c < params.channels; c++) {
       out[outBase + c] += alpha * h[sourceBase + c];

@@ -1,7 +1,8 @@
 /**
  * `GATConv` (PyTorch Geometric's torch_geometric.nn.GATConv, PyG 2.x parameter names): graph attention
  *   h = x · lin.weightᵀ viewed [nodes, heads, C];  e_ij = LeakyReLU(⟨h_j, att_src⟩ + ⟨h_i, att_dst⟩)
- *   α_ij = softmax of e over i's incoming edges;   out_i = Σ_j α_ij h_j,
+ *   α_ij = softmax of e over i's incoming edges (dropped with probability `dropout` in training, the
+ *   survivors scaled by 1 / (1 − p), as PyG);   out_i = Σ_j α_ij h_j,
  * heads concatenated ([nodes, heads·C]) or averaged ([nodes, C]), plus bias. Edges are [2, E] (row 0
  * the sources j, row 1 the targets i); duplicates count separately, as in PyG.
  */
@@ -20,12 +21,12 @@ export interface GATConvOptions {
   /** Concatenate the heads' outputs (true) or average them (false). */
   concat?: boolean;
   negativeSlope?: number;
-  /** Dropout on the attention coefficients: only 0 is supported so far (training with more is refused). */
+  /** Dropout of the attention coefficients after the softmax, in training (PyG's), in [0, 1). */
   dropout?: number;
   /** PyG's remove_self_loops + add_self_loops on every edge list given to forward. */
   addSelfLoops?: boolean;
   bias?: boolean;
-  /** The generator for the glorot initialisation (default: the seeded default generator). */
+  /** The generator for the glorot initialisation and the dropout's seeds (default: the seeded default generator). */
   generator?: Generator;
 }
 
@@ -55,6 +56,7 @@ export class GATConv extends Module {
   readonly attSrc: Tensor;
   readonly attDst: Tensor;
   readonly bias: Tensor | null;
+  private readonly generator: Generator | undefined;
 
   constructor(
     readonly inChannels: number,
@@ -72,6 +74,7 @@ export class GATConv extends Module {
     this.negativeSlope = negativeSlope;
     this.dropout = dropout;
     this.addSelfLoops = addSelfLoops;
+    this.generator = generator;
     this.lin = this.registerModule('lin', new GATLinear(inChannels, heads * outChannels, generator));
     this.attSrc = this.registerParameter('att_src', glorot([1, heads, outChannels], generator));
     this.attDst = this.registerParameter('att_dst', glorot([1, heads, outChannels], generator));
@@ -90,9 +93,6 @@ export class GATConv extends Module {
     if (x.ndim !== 2 || x.shape[1] !== this.inChannels) {
       throw new Error(`${op}: x must have shape [nodes, ${this.inChannels}], got [${x.shape}]`);
     }
-    if (this.training && this.dropout > 0) {
-      throw new Error(`${op}: dropout on the attention coefficients is not supported yet (dropout ${this.dropout} in training mode); use dropout 0, or eval()`);
-    }
     const nodes = x.shape[0];
     const { heads, outChannels } = this;
     let graph: AttentionGraph;
@@ -108,7 +108,8 @@ export class GATConv extends Module {
     const h = reshape(linear(x, this.lin.weight), [nodes, heads, outChannels]);
     const srcScore = sum(mul(h, this.attSrc), 2);
     const dstScore = sum(mul(h, this.attDst), 2);
-    const aggregated = graphAttention(h, srcScore, dstScore, graph, this.negativeSlope);
+    const dropoutP = this.training ? this.dropout : 0;
+    const aggregated = graphAttention(h, srcScore, dstScore, graph, this.negativeSlope, { dropoutP, generator: this.generator });
     const out = this.concat ? reshape(aggregated, [nodes, heads * outChannels]) : mean(aggregated, 1);
     return this.bias ? add(out, this.bias) : out;
   }

@@ -1,7 +1,10 @@
 // Float64 reference for PyG's GATConv, written out from the edge list as PyG computes it: remove_self_loops
 // + add_self_loops (loops appended), h = x Wᵀ, per edge e = LeakyReLU(<h_j, a_src> + <h_i, a_dst>),
 // softmax over each target's incoming edges (duplicates count separately), out_i = Σ α h_j, heads
-// concatenated or averaged, + bias.
+// concatenated or averaged, + bias. With `dropout`, PyG's dropout of α after the softmax, by the
+// engine's documented mask: F.dropout's hash (test/dropout.test.ts) over the [edges, heads] coefficients
+// with the edges in target order (stable: by target, then in the order of the list after the loops).
+import { pcg } from './attention.js';
 
 export interface GatReferenceOptions {
   nodes: number;
@@ -11,6 +14,8 @@ export interface GatReferenceOptions {
   concat: boolean;
   negativeSlope: number;
   addSelfLoops: boolean;
+  /** Dropout of the coefficients with the seed the call drew. */
+  dropout?: { p: number; seed: number };
 }
 
 /** x [nodes, in], weight [heads·C, in], attSrc / attDst [1, heads, C], bias [heads·C or C] or null. */
@@ -49,6 +54,13 @@ export function gatReference(
     for (let c = 0; c < C; c++) t += h[(node * heads + head) * C + c] * att[head * C + c];
     return t;
   };
+  // The multiplier of each coefficient (edge e of the list, head): 1, or the dropout's 0 / 1 / (1 - p).
+  const position = src.map((_, e) => dst.filter((i, f) => i < dst[e] || (i === dst[e] && f < e)).length);
+  const keep = (e: number, head: number) => {
+    if (!o.dropout) return 1;
+    const { p, seed } = o.dropout;
+    return pcg((pcg(seed) ^ pcg(position[e] * heads + head)) >>> 0) >>> 8 >= Math.round(p * 2 ** 24) ? 1 / (1 - p) : 0;
+  };
   const aggregated = new Float64Array(nodes * heads * C);
   for (let head = 0; head < heads; head++) {
     const scores = src.map((j, e) => {
@@ -61,7 +73,7 @@ export function gatReference(
     scores.forEach((s, e) => (total[dst[e]] += Math.exp(s - max[dst[e]])));
     scores.forEach((s, e) => {
       const i = dst[e];
-      const alpha = Math.exp(s - max[i]) / total[i];
+      const alpha = (Math.exp(s - max[i]) / total[i]) * keep(e, head);
       for (let c = 0; c < C; c++) aggregated[(i * heads + head) * C + c] += alpha * h[(src[e] * heads + head) * C + c];
     });
   }

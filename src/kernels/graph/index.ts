@@ -3,13 +3,16 @@
  * (target, head) the edge scores LeakyReLU(srcScore[j] + dstScore[i]), their softmax over the target's
  * incoming edges and the alpha-weighted sum of the sources' features, in one dispatch. The backward
  * takes two dispatches and no float atomics: a pass over targets writes each edge's (alpha, dScore),
- * a pass over sources gathers them (see shaders/graph/*).
+ * a pass over sources gathers them (see shaders/graph/*). With `dropoutP` the coefficients are dropped
+ * after the softmax, as PyG's GATConv in training, by a mask hashed from a seed drawn once per call (the
+ * backward regenerates it, nothing is stored).
  */
 import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { record } from '../../engine/autograd.js';
 import { expectFloat32 } from '../checks.js';
+import { defaultGenerator, type Generator } from '../../engine/random.js';
 import type { AttentionGraph } from './edges.js';
 import forwardSource from '../../../shaders/graph/gat_forward.wgsl';
 import backwardTargetsSource from '../../../shaders/graph/gat_backward_targets.wgsl';
@@ -26,12 +29,28 @@ function perNodeHead(kernel: Kernel, nodes: number, heads: number) {
   return workgroups1d(Math.ceil((nodes * heads) / kernel.workgroupInvocations));
 }
 
+export interface GraphAttentionOptions {
+  /** Dropout of the coefficients α after the softmax (PyG's `dropout` in training), in [0, 1). */
+  dropoutP?: number;
+  /** Where the dropout's seed is drawn from, once per call; default the default generator. */
+  generator?: Generator;
+}
+
 /**
- * out[i, k, :] = Σ_{j → i} α_ijk h[j, k, :], α_·ik = softmax over i's incoming edges of
- * LeakyReLU(srcScore[j, k] + dstScore[i, k], negativeSlope). h [nodes, heads, channels], the scores
- * [nodes, heads] (made by recorded ops, so that their own gradients flow on); differentiable in all three.
+ * out[i, k, :] = Σ_{j → i} α_ijk keep_ijk h[j, k, :], α_·ik = softmax over i's incoming edges of
+ * LeakyReLU(srcScore[j, k] + dstScore[i, k], negativeSlope), keep = 1 without dropout, else dropout()'s
+ * mask of the [edges, heads] coefficients in target order (stable: by target, then as given). h
+ * [nodes, heads, channels], the scores [nodes, heads] (made by recorded ops, so that their own gradients
+ * flow on); differentiable in all three.
  */
-export function graphAttention(h: Tensor, srcScore: Tensor, dstScore: Tensor, graph: AttentionGraph, negativeSlope: number): Tensor {
+export function graphAttention(
+  h: Tensor,
+  srcScore: Tensor,
+  dstScore: Tensor,
+  graph: AttentionGraph,
+  negativeSlope: number,
+  { dropoutP = 0, generator = defaultGenerator }: GraphAttentionOptions = {},
+): Tensor {
   const op = 'graphAttention';
   expectFloat32(op, 'h', h);
   expectFloat32(op, 'srcScore', srcScore);
@@ -45,7 +64,18 @@ export function graphAttention(h: Tensor, srcScore: Tensor, dstScore: Tensor, gr
     }
   }
   if (!Number.isFinite(negativeSlope)) throw new Error(`${op}: negativeSlope must be a finite number, got ${negativeSlope}`);
-  const uniforms = { nodes, heads, channels, negativeSlope };
+  if (typeof dropoutP !== 'number' || !(dropoutP >= 0 && dropoutP < 1)) throw new Error(`${op}: dropoutP must be in [0, 1), got ${String(dropoutP)}`);
+  const dropout = dropoutP > 0;
+  const uniforms = {
+    nodes,
+    heads,
+    channels,
+    negativeSlope,
+    dropoutSeed: dropout ? generator.nextUint32() : 0,
+    dropoutThreshold: Math.round(dropoutP * 2 ** forwardKernel.constant('DROPOUT_BITS')),
+    keepScale: 1 / (1 - dropoutP),
+  };
+  const constants = { DROPOUT: Number(dropout) };
   const { targetCsr, sourceCsr } = graph;
 
   const out = empty(h.shape, 'float32', op);
@@ -54,6 +84,7 @@ export function graphAttention(h: Tensor, srcScore: Tensor, dstScore: Tensor, gr
     workgroups: perNodeHead(forwardKernel, nodes, heads),
     buffers: { targetCsr, h, srcScore, dstScore, out, logSumExp },
     uniforms,
+    constants,
   });
   return record(
     out,
@@ -66,6 +97,7 @@ export function graphAttention(h: Tensor, srcScore: Tensor, dstScore: Tensor, gr
         workgroups: perNodeHead(backwardTargetsKernel, nodes, heads),
         buffers: { targetCsr, h, srcScore, dstScore, logSumExp, grad, edgeGrad, dstScoreGrad },
         uniforms,
+        constants,
       });
       const hGrad = empty(h.shape, 'float32', `${op} backward`);
       const srcScoreGrad = empty([nodes, heads], 'float32', `${op} backward`);
