@@ -59,6 +59,9 @@ const WG = 64u;
 /** The largest headDim and valueDim a row's registers hold. */
 const MAX_HEAD_DIM = 128u;
 
+/** The top bits of a score's hash compared with dropoutThreshold (round(p * 2^DROPOUT_BITS)). */
+const DROPOUT_BITS = 24u;
+
 /** PCG's state step and output permutation (Jarzynski & Olano 2020): a well-mixed bijection of u32. */
 fn pcgHash(x: u32) -> u32 {
   let state = x * 747796405u + 2891336453u;
@@ -73,7 +76,7 @@ fn dropoutRowKey(b: u32, l: u32) -> u32 {
 
 /** keep_s for key column s of the row whose dropoutRowKey is rowKey: 0 or keepScale. */
 fn dropoutScale(rowKey: u32, s: u32) -> f32 {
-  return select(0.0, params.keepScale, (pcgHash(rowKey ^ pcgHash(s)) >> 8u) >= params.dropoutThreshold);
+  return select(0.0, params.keepScale, (pcgHash(rowKey ^ pcgHash(s)) >> (32u - DROPOUT_BITS)) >= params.dropoutThreshold);
 }
 
 /** Offset of mask[b, 0, 0] under the broadcast strides. */

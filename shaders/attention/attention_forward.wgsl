@@ -24,8 +24,8 @@
 // permutation chained over the four numbers, each index hashed before it is mixed in, so that rows whose
 // keys differ by a small amount do not get shifted copies of one mask), so the backward kernels
 // regenerate it and it is never
-// stored: the score is kept when the top 24 bits of the hash are at least dropoutThreshold
-// (round(p * 2^24)), and scaled by keepScale (1 / (1 - p)).
+// stored: the score is kept when the top DROPOUT_BITS bits of the hash are at least dropoutThreshold
+// (round(p * 2^DROPOUT_BITS)), and scaled by keepScale (1 / (1 - p)).
 // The running max starts at the lowest finite f32, not -inf, so that exp(z - m) is never exp(-inf + inf).
 // Bounds: invocations past `rows` return at once; workgroups fold into y past 65535
 // (linear index wid.x + wid.y * nwg.x).
@@ -68,6 +68,9 @@ const MAX_HEAD_DIM = 128u;
 const KEY_TILE = 16u;
 const LOWEST: f32 = bitcast<f32>(0xff7fffffu);
 
+/** The top bits of a score's hash compared with dropoutThreshold (round(p * 2^DROPOUT_BITS)). */
+const DROPOUT_BITS = 24u;
+
 /** PCG's state step and output permutation (Jarzynski & Olano 2020): a well-mixed bijection of u32. */
 fn pcgHash(x: u32) -> u32 {
   let state = x * 747796405u + 2891336453u;
@@ -82,7 +85,7 @@ fn dropoutRowKey(b: u32, l: u32) -> u32 {
 
 /** keep_s for key column s of the row whose dropoutRowKey is rowKey: 0 or keepScale. */
 fn dropoutScale(rowKey: u32, s: u32) -> f32 {
-  return select(0.0, params.keepScale, (pcgHash(rowKey ^ pcgHash(s)) >> 8u) >= params.dropoutThreshold);
+  return select(0.0, params.keepScale, (pcgHash(rowKey ^ pcgHash(s)) >> (32u - DROPOUT_BITS)) >= params.dropoutThreshold);
 }
 
 /** Offset of mask[b, 0, 0] under the broadcast strides. */

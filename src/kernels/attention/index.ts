@@ -60,7 +60,10 @@ function kernelConstants(layout: AttentionLayout): Record<string, number> {
 }
 
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
-  const layout = attentionLayout(q, k, v, options, forwardKernel.constant('MAX_HEAD_DIM'));
+  const layout = attentionLayout(q, k, v, options, {
+    maxHeadDim: forwardKernel.constant('MAX_HEAD_DIM'),
+    dropoutBits: forwardKernel.constant('DROPOUT_BITS'),
+  });
   const { mask } = layout;
   const out = empty(layout.outShape, 'float32', OP);
   const lse = empty([layout.rows], 'float32', `${OP} logsumexp`);

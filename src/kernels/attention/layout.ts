@@ -13,8 +13,12 @@ export const OP = 'scaledDotProductAttention';
 
 /** Batch dimensions of the mask the kernels decompose (a WGSL vec4 of sizes and one of strides). */
 const MASK_BATCH_DIMS = 4;
-/** The kernels compare the top DROPOUT_BITS bits of a score's hash with round(dropoutP * 2^DROPOUT_BITS). */
-const DROPOUT_BITS = 24;
+/** What the kernels' WGSL fixes: the register rows' length, and how many top bits of a score's hash
+ *  the dropout compares with round(dropoutP * 2^dropoutBits). */
+export interface KernelLimits {
+  maxHeadDim: number;
+  dropoutBits: number;
+}
 
 export interface AttentionOptions {
   /** Broadcastable to [N, ..., L, S]: a float32 mask added to the scores (-inf removes a key), or a
@@ -63,7 +67,7 @@ function shapeOf(t: Tensor): string {
 
 /** Checks q, k, v and the options and lays them out for the kernels (the mask's copy, if one is made,
  *  is the caller's to dispose: `mask.owned`). */
-export function attentionLayout(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions, maxHeadDim: number): AttentionLayout {
+export function attentionLayout(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions, { maxHeadDim, dropoutBits }: KernelLimits): AttentionLayout {
   expectFloat32(OP, 'query', q);
   expectFloat32(OP, 'key', k);
   expectFloat32(OP, 'value', v);
@@ -155,7 +159,7 @@ export function attentionLayout(q: Tensor, k: Tensor, v: Tensor, options: Attent
   const dropout = dropoutP > 0;
   if (dropout) {
     uniforms.dropoutSeed = (options.generator ?? defaultGenerator).nextUint32();
-    uniforms.dropoutThreshold = Math.round(dropoutP * 2 ** DROPOUT_BITS);
+    uniforms.dropoutThreshold = Math.round(dropoutP * 2 ** dropoutBits);
     uniforms.keepScale = dropoutP < 1 ? 1 / (1 - dropoutP) : 0;
   }
   return {
