@@ -1,6 +1,7 @@
 // The browser: the shipped bundle (dist/pcnn-webgpu.js) running the demo page in headless Chromium on
 // its WebGPU adapter, checked against this process (Node, Dawn) on the same checkpoint, image and
-// training recipe; the page's states a user meets (first load, a bad checkpoint, a diverging training,
+// training recipe, and one scaledDotProductAttention forward + backward run by the bundle in a page
+// against the same call here; the page's states a user meets (first load, a bad checkpoint, a diverging training,
 // the camera, a phone's width) each written as a screenshot to BROWSER_SCREENSHOTS (default
 // runs/browser-screenshots/) for a person to look at. Skipped, with a line saying so, where Debian's
 // chromium is not installed.
@@ -16,7 +17,8 @@ import { prepareImage } from '../src/fer/data/image.js';
 import { evalTransform } from '../src/fer/data/augment.js';
 import { SYNTHETIC_CLASSES, syntheticFace, syntheticFaces } from '../src/fer/data/synthetic.js';
 import { trainSynthetic, type StepRecord } from '../web/train.js';
-import { assertClose } from './helpers/index.js';
+import { assertClose, randomData } from './helpers/index.js';
+import * as api from '../src/index.js';
 import { CHROMIUM, fakeCamera, openDemoPage, serveSite, type DemoPage, type Site } from './browser/demo-page.js';
 import type { Demo } from '../web/index.js';
 
@@ -426,6 +428,65 @@ check('benchmark page: every case gives a positive time, the running case is nam
     assert.ok(rows.length >= 5, `only ${rows.length} rows`);
     for (const [name, , median] of rows) assert.ok(Number(median) > 0, `${name}: median ${median} ms`);
     await page.screenshot({ path: path.join(SHOTS, '9-bench.png'), fullPage: true });
+    assert.equal(errors, []);
+  } finally {
+    await page.close();
+  }
+});
+
+/** One scaledDotProductAttention call and its backward, in whichever engine `api` is (the page's bundle
+ *  or this process's src): GQA (4 query heads on 2 key heads), L != S, E != Ev, a bool mask broadcast
+ *  over the batch with one row fully masked, and the gradients of q, k and v. */
+const SDPA = { q: [2, 4, 5, 16], k: [2, 2, 7, 16], v: [2, 2, 7, 8], mask: [5, 7] };
+function sdpaInputs() {
+  const count = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+  const data = (shape: number[], seed: number) => Array.from(randomData(count(shape), seed));
+  // Row 3 of the mask takes no key (the engine's zeros-with-zero-gradient policy), the others some.
+  const mask = Array.from({ length: count(SDPA.mask) }, (_, i) => Math.floor(i / 7) !== 3 && (i * 5) % 3 !== 0);
+  return { q: data(SDPA.q, 1), k: data(SDPA.k, 2), v: data(SDPA.v, 3), upstream: data([2, 4, 5, 8], 4), mask };
+}
+type SdpaInputs = ReturnType<typeof sdpaInputs>;
+type SdpaResult = Record<'out' | 'dq' | 'dk' | 'dv', number[]>;
+async function sdpaIn(api: typeof import('../src/index.js'), shapes: typeof SDPA, inputs: SdpaInputs): Promise<SdpaResult> {
+  const leaf = (values: number[], shape: number[]) => api.tensor(Float32Array.from(values), shape, { requiresGrad: true });
+  const [q, k, v] = [leaf(inputs.q, shapes.q), leaf(inputs.k, shapes.k), leaf(inputs.v, shapes.v)];
+  const out = api.tidy(() => {
+    const attnMask = api.tensor(inputs.mask, shapes.mask, { dtype: 'bool' });
+    const y = api.scaledDotProductAttention(q, k, v, { attnMask, enableGqa: true });
+    y.backward(api.tensor(Float32Array.from(inputs.upstream), y.shape));
+    return y;
+  });
+  const read = async (t: { toArray(): Promise<Float32Array> }) => Array.from(await t.toArray());
+  const result = { out: await read(out), dq: await read(q.grad!), dk: await read(k.grad!), dv: await read(v.grad!) };
+  for (const t of [q, k, v]) {
+    t.grad!.dispose();
+    t.dispose();
+  }
+  out.dispose();
+  return result;
+}
+
+check('scaledDotProductAttention forward + backward in the page (the bundle on its adapter) equals Node', async () => {
+  const page = await demo.page.context().newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  try {
+    // Any page of the site's origin can import the bundle; a missing path gives a plain 404 page.
+    await page.goto(`${site.url}sdpa-check`);
+    const inputs = sdpaInputs();
+    const inPage = await page.evaluate(
+      async ({ url, shapes, inputs, run }) => {
+        const api = await import(url);
+        await api.init();
+        return new Function('api', 'shapes', 'inputs', `return (${run})(api, shapes, inputs)`)(api, shapes, inputs) as Promise<SdpaResult>;
+      },
+      { url: `${site.url}pcnn-webgpu.js`, shapes: SDPA, inputs, run: sdpaIn.toString() },
+    );
+    const inNode = await sdpaIn(api, SDPA, inputs);
+    for (const name of ['out', 'dq', 'dk', 'dv'] as const) assertClose(inPage[name], inNode[name], `page ${name} vs Node`, FLOAT32);
+    assert.ok(inNode.out.some((x) => Math.abs(x) > 0.05) && inNode.dk.some((x) => Math.abs(x) > 0.05), 'non-trivial values');
+    const row3 = (head: number) => inNode.out.slice((head * 5 + 3) * 8, (head * 5 + 4) * 8);
+    assert.ok(row3(0).every((x) => x === 0) && row3(5).every((x) => x === 0), 'the fully masked row gives zeros');
     assert.equal(errors, []);
   } finally {
     await page.close();
