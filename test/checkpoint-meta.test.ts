@@ -14,7 +14,7 @@ import { PCNN, type PCNNConfig } from '../src/pcnn/model.js';
 import { encodePng, syntheticFace } from '../src/fer/data/index.js';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'pcnn-checkpoint-meta-'));
-const config: Required<PCNNConfig> = { inChannels: 1, width: 1, numClasses: 7, inputSize: [32, 32], stnInit: 'identity' };
+const config: Required<PCNNConfig> = { inChannels: 1, width: 1, numClasses: 7, inputSize: [32, 32], stnInit: 'identity', registration: 'stn' };
 const classNames = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'];
 
 /** A checkpoint of an untrained width-1 PCNN whose `pcnn` metadata is `meta`, written with the

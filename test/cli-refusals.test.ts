@@ -75,7 +75,7 @@ function classFolder(name: string, classes: string[]): string {
 
 /** One of our checkpoints, untrained, of the synthetic set's 7 classes. */
 async function sevenClassCheckpoint(): Promise<string> {
-  const config: Required<PCNNConfig> = { inChannels: 1, width: 1, numClasses: 7, inputSize: [32, 32], stnInit: 'identity' };
+  const config: Required<PCNNConfig> = { inChannels: 1, width: 1, numClasses: 7, inputSize: [32, 32], stnInit: 'identity', registration: 'stn' };
   const model = new PCNN(config);
   const file = path.join(dir, 'seven.safetensors');
   const classNames = syntheticDataset({ count: 1 }).classNames;
@@ -96,7 +96,7 @@ test('pcnn eval: model options beside a checkpoint that holds its configuration,
 });
 
 function tinyTraining(overrides: Partial<TrainOptions>): TrainOptions {
-  const model: Required<PCNNConfig> = { inChannels: 1, width: 1, numClasses: 7, inputSize: [32, 32], stnInit: 'identity' };
+  const model: Required<PCNNConfig> = { inChannels: 1, width: 1, numClasses: 7, inputSize: [32, 32], stnInit: 'identity', registration: 'stn' };
   return {
     model: { name: 'pcnn', config: model }, batch: 4, epochs: 1, lr: 0.01, momentum: 0.9, weightDecay: 0, stepSize: 10, gamma: 0.5, alpha: 12, beta: 8, seed: 0,
     augment: false, out: path.join(dir, 'library'), resume: false, quiet: true, ...overrides,

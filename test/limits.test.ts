@@ -38,7 +38,7 @@ async function deviceLossChild(out: string): Promise<void> {
   try {
     await train(
       {
-        model: { name: 'pcnn', config: { inChannels: 1, width: 1, numClasses: 7, inputSize: [32, 32], stnInit: 'identity' } },
+        model: { name: 'pcnn', config: { inChannels: 1, width: 1, numClasses: 7, inputSize: [32, 32], stnInit: 'identity', registration: 'stn' } },
         batch: 8, epochs: 3, lr: 0.01, momentum: 0.9, weightDecay: 1e-4, stepSize: 1, gamma: 0.1, alpha: 12, beta: 8,
         seed: 7, augment: true, out, resume: false, quiet: true,
       },

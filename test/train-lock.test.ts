@@ -16,7 +16,7 @@ const dir = mkdtempSync(path.join(tmpdir(), 'pcnn-lock-'));
 const data = { train: syntheticDataset({ count: 8, size: 32 }), test: syntheticDataset({ count: 4, size: 32, seed: 1 }), classNames: syntheticDataset({ count: 0 }).classNames };
 
 function options(out: string, overrides: Partial<TrainOptions> = {}): TrainOptions {
-  const model: Required<PCNNConfig> = { inChannels: 1, width: 1, numClasses: 7, inputSize: [32, 32], stnInit: 'identity' };
+  const model: Required<PCNNConfig> = { inChannels: 1, width: 1, numClasses: 7, inputSize: [32, 32], stnInit: 'identity', registration: 'stn' };
   return {
     model: { name: 'pcnn', config: model }, batch: 4, epochs: 1, lr: 0.01, momentum: 0.9, weightDecay: 0, stepSize: 10, gamma: 0.5, alpha: 12, beta: 8, seed: 0,
     augment: false, out, resume: false, quiet: true, ...overrides,

@@ -14,7 +14,7 @@ import { syntheticDataset } from '../src/fer/data/index.js';
 import { loadSafetensors } from '../src/engine/io/safetensors.js';
 
 const size = 32;
-const config: Required<PCNNConfig> = { inChannels: 1, width: 1, numClasses: 7, inputSize: [size, size], stnInit: 'identity' };
+const config: Required<PCNNConfig> = { inChannels: 1, width: 1, numClasses: 7, inputSize: [size, size], stnInit: 'identity', registration: 'stn' };
 
 /** What `run` wrote with console.error, line by line. */
 async function errorLines(run: () => Promise<unknown>): Promise<string[]> {

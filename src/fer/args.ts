@@ -43,6 +43,8 @@ export const modelOptions = {
   'in-channels': { type: 'int', default: 1, range: 'positive', help: '1 (grayscale) or 3 (RGB)' },
   width: { type: 'int', default: 8, range: 'positive', help: 'base width of the ResNet-18 trunks (64 in the paper)' },
   classes: { type: 'int', default: 7, range: 'positive', help: 'number of classes' },
+  // PCNN's; no default here, so that another model can refuse it when given.
+  registration: { type: 'string', help: "pcnn: how x10 is registered onto x1, 'stn' (the paper's spatial transformer, default) or 'attention' (cross-attention, ours)" },
   // ARPGNet's (src/arpgnet/config.ts); no defaults here, so that another model can refuse them when given.
   frames: { type: 'int', range: 'positive', help: 'arpgnet: frames T per clip (default 3)' },
   grid: { type: 'int', range: 'positive', help: 'arpgnet: the region graph is a P x P grid of cells (default 4; 7 the other usual choice)' },

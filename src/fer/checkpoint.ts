@@ -14,6 +14,7 @@ import { joinOptimizerState, splitOptimizerState, type OptimizerStateMeta } from
 import type { Module, StateDict, StateValue } from '../nn/module.js';
 import type { Tensor } from '../engine/tensor.js';
 import { MODEL_NAMES } from './families.js';
+import { REGISTRATIONS } from '../pcnn/model.js';
 
 const OPTIMIZER_PREFIX = 'optimizer.';
 const AVERAGE_PREFIX = 'average.';
@@ -87,7 +88,8 @@ const STN_INITS = ['identity', 'default'];
  * expected (a config of null or a single class name used to fail later as "Cannot read properties of
  * undefined"): an object with `model` (a family of families.ts; absent: PCNN), `config`, a complete model
  * configuration (inChannels, width, numClasses positive integers, inputSize two of them, for PCNN stnInit
- * 'identity' or 'default'; the model's constructor checks the values further), and `classNames`, one string per class. Training progress (epoch, bestAccuracy,
+ * 'identity' or 'default' and registration 'stn' or 'attention' where present; the model's constructor
+ * checks the values further), and `classNames`, one string per class. Training progress (epoch, bestAccuracy,
  * history) is checked for its type where present. Other fields are left alone.
  */
 export function checkCheckpointMeta(meta: unknown, file: string): void {
@@ -109,6 +111,9 @@ export function checkCheckpointMeta(meta: unknown, file: string): void {
   if (!(MODEL_NAMES as readonly unknown[]).includes(model)) throw new Error(`${where}: model must be one of ${MODEL_NAMES.join(', ')}, got ${show(model)}`);
   if (model === 'pcnn' && !STN_INITS.includes(stnInit as string)) {
     throw new Error(`${where}: config.stnInit must be one of ${STN_INITS.join(', ')}, got ${show(stnInit)}`);
+  }
+  if (model === 'pcnn' && config.registration !== undefined && !(REGISTRATIONS as readonly unknown[]).includes(config.registration)) {
+    throw new Error(`${where}: config.registration must be one of ${REGISTRATIONS.join(', ')} (absent: stn), got ${show(config.registration)}`);
   }
   if (!(Array.isArray(classNames) && classNames.every((name) => typeof name === 'string'))) {
     throw new Error(`${where}: classNames must be a list of strings, got ${show(classNames)}`);
@@ -165,7 +170,12 @@ export async function loadCheckpoint<M>(path: string): Promise<CheckpointContent
   };
   const averageCount = parse<number>('average');
   const meta = parse<M>('pcnn');
-  if (meta !== undefined) checkCheckpointMeta(meta, path);
+  if (meta !== undefined) {
+    checkCheckpointMeta(meta, path);
+    // Checkpoints from before PCNN's registration option hold the paper's.
+    const stored = meta as unknown as { model?: string; config: { registration?: string } };
+    if ((stored.model ?? 'pcnn') === 'pcnn') stored.config.registration ??= 'stn';
+  }
   return {
     model,
     meta,

@@ -19,7 +19,7 @@ import { compositedTestSet, evaluate } from './evaluate.js';
 import { finishTraining } from '../pcnn/recalibrate.js';
 import { formatReport, pct } from './metrics.js';
 import { confusionMatrixChart } from './plot.js';
-import { PCNN } from '../pcnn/model.js';
+import { PCNN, REGISTRATIONS, type Registration } from '../pcnn/model.js';
 import { createModel, family, familyOf, parameterCount, inputShape, type FerModel, type ModelSpec } from './families.js';
 import { ckplusClips } from './data/clips.js';
 import type { ARPGNetOptions } from '../arpgnet/config.js';
@@ -105,7 +105,14 @@ function modelSpec(o: ModelOptions, batch: number): ModelSpec {
   if (given.length && name !== 'arpgnet') {
     throw new Error(`${given.map((k) => `--${CLIP_OPTIONS[k as keyof typeof CLIP_OPTIONS]}`).join(', ')}: for --model arpgnet (a model of clips), not --model ${name}`);
   }
-  const config = configFromOptions({ inputSize: size, inChannels: o['in-channels'], width: o.width, classes: o.classes, clip });
+  const registration = o.registration;
+  if (registration !== undefined) {
+    if (name !== 'pcnn') throw new Error(`--registration: for --model pcnn (its multi-domain interaction), not --model ${name}`);
+    if (!(REGISTRATIONS as readonly string[]).includes(registration)) {
+      throw new Error(`--registration must be one of ${REGISTRATIONS.join(', ')}, got '${registration}'`);
+    }
+  }
+  const config = configFromOptions({ inputSize: size, inChannels: o['in-channels'], width: o.width, classes: o.classes, clip, registration: registration as Registration | undefined });
   checkInputSize(size, o['in-channels'], batch * (clipFrames(config) ?? 1));
   return { name, config } as ModelSpec;
 }
@@ -517,6 +524,9 @@ function finishes(o: CvCommandOptions): boolean {
   const finishing = o['average-from'] !== undefined || o['per-path-bn'];
   if (finishing && o.model !== 'pcnn') {
     throw new Error(`--average-from and --per-path-bn are for --model pcnn (their BatchNorm re-estimation knows PCNN's two layer4 passes); not for --model ${o.model}`);
+  }
+  if (o['per-path-bn'] && o.registration === 'attention') {
+    throw new Error("--per-path-bn keeps layer4's statistics apart for its pass on x10, which --registration attention does not make (layer4 runs once)");
   }
   return finishing;
 }

@@ -12,7 +12,7 @@ import { matmul } from '../kernels/matmul/index.js';
 import { Adam, SGD } from '../optim/index.js';
 import { STILL_COMPOSITES, augment, compositeDataset, evalTransform, sampleAt, type Dataset, type Sample, type Transform } from './data/index.js';
 import type { GroupHyper, Optimizer } from '../optim/optimizer.js';
-import { PCNN, type PCNNConfig } from '../pcnn/model.js';
+import { PCNN, type PCNNConfig, type Registration } from '../pcnn/model.js';
 import { pcnnLoss, type PCNNLossOptions } from '../pcnn/loss.js';
 import { loadAllButClassHeads, trunkStateFromResnet } from '../pcnn/pretrained.js';
 import { loadRegistrationState, registrationState } from '../pcnn/recalibrate.js';
@@ -69,6 +69,8 @@ export interface ModelOptions {
   classes: number;
   /** Options of models of clips (ARPGNet's --frames, --grid, ...); given to another model, an error. */
   clip?: ARPGNetOptions;
+  /** PCNN's --registration; given to another model, an error. */
+  registration?: Registration;
 }
 
 /** The optimizer settings of a training recipe (each family uses those its optimizer has). */
@@ -154,11 +156,19 @@ const pcnn: Family<PCNN, Required<PCNNConfig>> = {
   ignoredOptions: [],
   optionDefaults: {},
   create: (config) => new PCNN(config),
-  configFromOptions: (o) => ({ inChannels: o.inChannels, width: o.width, numClasses: o.classes, inputSize: [o.inputSize, o.inputSize], stnInit: 'identity' }),
-  paperConfig: { inChannels: 3, width: 64, numClasses: 7, inputSize: [224, 224], stnInit: 'identity' },
+  configFromOptions: (o) => ({
+    inChannels: o.inChannels,
+    width: o.width,
+    numClasses: o.classes,
+    inputSize: [o.inputSize, o.inputSize],
+    stnInit: 'identity',
+    registration: o.registration ?? 'stn',
+  }),
+  paperConfig: { inChannels: 3, width: 64, numClasses: 7, inputSize: [224, 224], stnInit: 'identity', registration: 'stn' },
   describe: (config, parameters) =>
-    `PCNN ${config.inputSize.join('x')}x${config.inChannels}, width ${config.width}, ${config.numClasses} classes: ` +
-    `${parameters().toLocaleString('en')} parameters, ${(pcnnMacs(config) / 1e6).toFixed(1)} MMAC per image (layer4 counted twice)`,
+    `PCNN ${config.inputSize.join('x')}x${config.inChannels}, width ${config.width}, ${config.numClasses} classes` +
+    `${config.registration === 'attention' ? ', registration by cross-attention (ours)' : ''}: ` +
+    `${parameters().toLocaleString('en')} parameters, ${(pcnnMacs(config) / 1e6).toFixed(1)} MMAC per image (layer4 counted ${config.registration === 'attention' ? 'once' : 'twice'})`,
   ignoredPrefixes: ['resnet'],
   trainingSet: (train) => train,
   augment: normalisedAugment,

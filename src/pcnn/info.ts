@@ -1,6 +1,9 @@
 /**
  * Multiply-accumulates of one PCNN forward pass, counted from the architecture (convolutions and linear
- * layers; batch norm, pooling and resampling are not counted, as in the paper's figure). layer4 runs twice.
+ * layers; batch norm, pooling and resampling are not counted, as in the paper's figure). With the paper's
+ * registration layer4 runs twice (on x10 for theta, then on x1 + x11); with registration by
+ * cross-attention once, plus the attention's projections (q, k, v, out: 4·L·C²) and its two products
+ * (2·L²·C) over the L = gh·gw positions.
  */
 import { convOutputSize, cropBoxes, trunkSize, layer4Size } from './geometry.js';
 import type { PCNNConfig } from './model.js';
@@ -43,8 +46,13 @@ export function pcnnMacs(config: Required<PCNNConfig>): number {
   let macs = trunk(h, w, inChannels, width).macs;
   for (const box of Object.values(cropBoxes(h, w))) macs += trunk(box.height, box.width, inChannels, width).macs;
   const [gh, gw] = [trunkSize(h), trunkSize(w)];
-  macs += 2 * layer(gh, gw, 4 * width, 8 * width, 2).macs;
-  macs += 8 * width * layer4Size(gh) * layer4Size(gw) * 32 + 32 * 6;
+  const layer4 = layer(gh, gw, 4 * width, 8 * width, 2).macs;
+  if (config.registration === 'attention') {
+    const [positions, channels] = [gh * gw, 4 * width];
+    macs += layer4 + 4 * positions * channels * channels + 2 * positions * positions * channels;
+  } else {
+    macs += 2 * layer4 + 8 * width * layer4Size(gh) * layer4Size(gw) * 32 + 32 * 6;
+  }
   macs += 8 * width * numClasses + 5 * 4 * width * numClasses;
   return macs;
 }

@@ -11,6 +11,9 @@
  *   fc_loc.0, fc_loc.2   Linear(8w·h4·w4, 32), ReLU, Linear(32, 6) → theta; affine_grid + grid_sample of x10 → x11
  *   fc                   main head on layer4(x1 + x11)
  *
+ * `registration: 'attention'` (ours, not the paper's; see registration.ts) computes x11 by cross-attention
+ * from x1's positions to x10's instead: `attention_registration.*` replaces fc_loc, and layer4 runs once.
+ *
  * layer4's BatchNorms see x10 and x1 + x11, whose statistics differ; as in the official code, one set of
  * running statistics serves both unless `registrationStatistics` holds a second set for the pass on x10
  * (see recalibrate.ts).
@@ -29,6 +32,7 @@ import { isGradEnabled } from '../engine/autograd.js';
 import { FoldCache, initResnet, resnetLayer, resnetTrunk } from './resnet.js';
 import { canPair, pairedTrunks } from './paired.js';
 import { checkInputSize, cropBoxes, layer4Size, trunkSize, type CropBox } from './geometry.js';
+import { CrossAttentionRegistration } from './registration.js';
 
 const SENSE_HEADS = ['fc2', 'fc3', 'fc4', 'fc6', 'fc7'];
 /** Local trunks (indices into `locals`) run as pairs where their crops have one size (the eyes, the cheeks: an even input width). */
@@ -50,7 +54,13 @@ export interface PCNNConfig {
   /** 'identity' starts fc_loc.2 at theta = I (weights 0, bias [1,0,0,0,1,0]), as spatial transformers
    *  usually are; 'default' keeps PyTorch's Linear initialisation. */
   stnInit?: 'identity' | 'default';
+  /** How x10 is registered onto x1: 'stn', the paper's spatial transformer, or 'attention', multi-head
+   *  cross-attention from x1's positions to x10's (ours; registration.ts). */
+  registration?: Registration;
 }
+
+export type Registration = 'stn' | 'attention';
+export const REGISTRATIONS: readonly Registration[] = ['stn', 'attention'];
 
 export interface PCNNOutput {
   out: Tensor;
@@ -66,8 +76,10 @@ export interface PCNNInternals extends PCNNOutput {
   /** Reassembled local face x10 and its registration x11, both [N, 4w, gh, gw]. */
   x10: Tensor;
   x11: Tensor;
-  /** [N, 2, 3] affine parameters of the registration. */
-  theta: Tensor;
+  /** [N, 2, 3] affine parameters of the spatial transformer ('stn'), else null. */
+  theta: Tensor | null;
+  /** The cross-attention's head-averaged weights [N, gh·gw (x1's positions), gh·gw (x10's)] ('attention'), else null. */
+  registrationWeights: Tensor | null;
 }
 
 export class PCNN extends Module {
@@ -75,7 +87,10 @@ export class PCNN extends Module {
   readonly features1: Sequential;
   readonly locals: Sequential[];
   readonly features8: Sequential;
-  readonly fcLoc: Sequential;
+  /** The spatial transformer's localisation head ('stn'), or null. */
+  readonly fcLoc: Sequential | null;
+  /** The cross-attention registration ('attention'), or null. */
+  readonly crossAttention: CrossAttentionRegistration | null;
   readonly fc: Linear;
   readonly senseHeads: Linear[];
   /** Running statistics of layer4's BatchNorms (in `layer4Norms` order) for its pass on x10; null:
@@ -95,7 +110,11 @@ export class PCNN extends Module {
       numClasses: config.numClasses ?? 7,
       inputSize: config.inputSize ?? [48, 48],
       stnInit: config.stnInit ?? 'identity',
+      registration: config.registration ?? 'stn',
     });
+    if (!REGISTRATIONS.includes(c.registration)) {
+      throw new Error(`PCNN: registration must be one of ${REGISTRATIONS.join(', ')}, got ${String(c.registration)}`);
+    }
     if (![1, 3].includes(c.inChannels)) throw new Error(`PCNN: inChannels must be 1 or 3, got ${c.inChannels}`);
     if (!Number.isInteger(c.width) || c.width < 1) throw new Error(`PCNN: width must be a positive integer, got ${c.width}`);
     if (!Number.isInteger(c.numClasses) || c.numClasses < 2) {
@@ -111,13 +130,15 @@ export class PCNN extends Module {
     );
     this.features8 = this.registerModule('features8', new Sequential(resnetLayer(4 * w, 8 * w, 2)));
     const locInputs = 8 * w * layer4Size(gh) * layer4Size(gw);
-    this.fcLoc = this.registerModule('fc_loc', new Sequential(new Linear(locInputs, 32), new ReLU(), new Linear(32, 6)));
+    const stn = c.registration === 'stn';
+    this.fcLoc = stn ? this.registerModule('fc_loc', new Sequential(new Linear(locInputs, 32), new ReLU(), new Linear(32, 6))) : null;
+    this.crossAttention = stn ? null : this.registerModule('attention_registration', new CrossAttentionRegistration(4 * w, [gh, gw]));
     this.fc = this.registerModule('fc', new Linear(8 * w, c.numClasses));
     this.senseHeads = SENSE_HEADS.map((name) =>
       this.registerModule(name, new Linear(4 * w, c.numClasses)),
     );
     initResnet(this);
-    if (c.stnInit === 'identity') {
+    if (this.fcLoc && c.stnInit === 'identity') {
       const last = this.fcLoc.layers[2] as Linear;
       upload(last.weight, new Float32Array(last.weight.size));
       upload(last.bias!, [1, 0, 0, 0, 1, 0]);
@@ -129,7 +150,8 @@ export class PCNN extends Module {
     return { out, heads };
   }
 
-  forwardDetailed(x: Tensor): PCNNInternals {
+  /** Every intermediate; `attentionWeights` asks the cross-attention registration for its weights. */
+  forwardDetailed(x: Tensor, { attentionWeights = false } = {}): PCNNInternals {
     const { inChannels, inputSize } = this.config;
     if (x.ndim !== 4 || x.shape[1] !== inChannels || x.shape[2] !== inputSize[0] || x.shape[3] !== inputSize[1]) {
       throw new Error(
@@ -147,12 +169,19 @@ export class PCNN extends Module {
 
     const [leftEye, rightEye, leftCheek, rightCheek, mouth] = localMaps;
     const x10 = multiDomainFusion(leftEye, rightEye, leftCheek, rightCheek, mouth, [gh, gw]);
-    const theta = reshape(this.fcLoc.forward(flatten(this.registrationPass(x10))), [n, 2, 3]);
-    const grid = affineGrid(theta, [n, channels, gh, gw], { alignCorners: true });
-    const x11 = gridSample(x10, grid, { mode: 'bilinear', paddingMode: 'zeros', alignCorners: true });
+    let x11: Tensor;
+    let theta: Tensor | null = null;
+    let registrationWeights: Tensor | null = null;
+    if (this.crossAttention) {
+      ({ x11, weights: registrationWeights } = this.crossAttention.forward(x1, x10, { needWeights: attentionWeights }));
+    } else {
+      theta = reshape(this.fcLoc!.forward(flatten(this.registrationPass(x10))), [n, 2, 3]);
+      const grid = affineGrid(theta, [n, channels, gh, gw], { alignCorners: true });
+      x11 = gridSample(x10, grid, { mode: 'bilinear', paddingMode: 'zeros', alignCorners: true });
+    }
     const fused = this.features8.forward(add(x1, x11));
     const out = this.fc.forward(flatten(adaptiveAvgPool2d(fused, [1, 1])));
-    return { out, heads, global: x1, localMaps, x10, x11, theta };
+    return { out, heads, global: x1, localMaps, x10, x11, theta, registrationWeights };
   }
 
   /** The BatchNorms of the shared layer4, in state-dict order. */
@@ -166,6 +195,9 @@ export class PCNN extends Module {
 
   /** Keeps (or, with null, stops keeping) separate layer4 statistics for the pass on x10. */
   setRegistrationStatistics(statistics: RunningStatistics[] | null): void {
+    if (statistics && this.crossAttention) {
+      throw new Error("PCNN: registration 'attention' has no layer4 pass on x10, so no registration statistics to keep");
+    }
     if (statistics && statistics.length !== this.layer4Norms().length) {
       throw new Error(`PCNN: ${statistics.length} sets of registration statistics for ${this.layer4Norms().length} layer4 BatchNorms`);
     }
