@@ -54,6 +54,17 @@ function parameters(c: Case, seed: number) {
   };
 }
 
+/** The leaves a gradient check varies: x, lin.weight, att_src, att_dst and the bias where there is one. */
+function checkedInputs(c: Case, p: ReturnType<typeof parameters>) {
+  return [
+    { shape: [c.nodes, c.inChannels], data: p.x },
+    { shape: [c.heads * c.channels, c.inChannels], data: p.weight },
+    { shape: [1, c.heads, c.channels], data: p.attSrc },
+    { shape: [1, c.heads, c.channels], data: p.attDst },
+    ...(p.bias ? [{ shape: [p.bias.length], data: p.bias }] : []),
+  ];
+}
+
 function layer(c: Case): GATConv {
   return new GATConv(c.inChannels, c.channels, { heads: c.heads, concat: c.concat, bias: c.bias, addSelfLoops: c.addSelfLoops, negativeSlope: c.negativeSlope ?? 0.2 });
 }
@@ -126,13 +137,7 @@ for (const c of [cases[1], cases[2], cases[3]]) {
   test(`GATConv gradients (x, lin.weight, att_src, att_dst, bias) by finite differences: ${c.what}`, async () => {
     const p = parameters(c, 31);
     const conv = layer(c);
-    const inputs = [
-      { shape: [c.nodes, c.inChannels], data: p.x },
-      { shape: conv.lin.weight.shape.slice(), data: p.weight },
-      { shape: [1, c.heads, c.channels], data: p.attSrc },
-      { shape: [1, c.heads, c.channels], data: p.attDst },
-      ...(p.bias ? [{ shape: [p.bias.length], data: p.bias }] : []),
-    ];
+    const inputs = checkedInputs(c, p);
     await gradCheck(
       c.what,
       inputs,
@@ -232,13 +237,7 @@ for (const c of [cases[1], cases[2]]) {
     const expected = gatReference(p.x, p.weight, p.attSrc, p.attDst, p.bias, c.sources, c.targets, dropped);
     const undropped = gatReference(p.x, p.weight, p.attSrc, p.attDst, p.bias, c.sources, c.targets, options(c));
     assert.ok(expected.some((v, i) => Math.abs(v - undropped[i]) > 1e-3), 'the mask drops some coefficients');
-    const inputs = [
-      { shape: [c.nodes, c.inChannels], data: p.x },
-      { shape: conv.lin.weight.shape.slice(), data: p.weight },
-      { shape: [1, c.heads, c.channels], data: p.attSrc },
-      { shape: [1, c.heads, c.channels], data: p.attDst },
-      ...(p.bias ? [{ shape: [p.bias.length], data: p.bias }] : []),
-    ];
+    const inputs = checkedInputs(c, p);
     const forward = (x: Tensor, weight: Tensor, attSrc: Tensor, attDst: Tensor, bias?: Tensor) => {
       manualSeed(77);
       const swapped = Object.assign(Object.create(GATConv.prototype) as GATConv, conv, { lin: { weight }, attSrc, attDst, bias: bias ?? null });
