@@ -14,6 +14,7 @@ import { StepLR, WeightAverage } from '../optim/index.js';
 import { pool } from '../engine/pool.js';
 import { writeFileAtomic } from '../engine/io/atomic-file.js';
 import { DataLoader, type Dataset } from './data/index.js';
+import { mixSeed } from './data/seed.js';
 import { createModel, family, familyOf, sampleShape, type AnyOptimizer, type FerModel, type ModelName, type ModelSpec } from './families.js';
 import { trainStep, guardedTrainStep, type Batch, type StepResult } from './step.js';
 import { checkSameRecipe } from './recipe.js';
@@ -366,10 +367,17 @@ interface EpochTally {
 }
 
 /** One epoch of steps, with a progress bar; stops early at `maxSteps`. */
+/** The default generator's stream for the model's own draws in training (dropout masks, FERAtt's
+ *  clean-face choice), restarted each epoch. */
+const MODEL_STREAM = 0x6d6f646c;
+
 async function runEpoch(run: RunState, loader: DataLoader, epoch: number, options: TrainOptions, log: Log): Promise<EpochTally> {
   const epochStart = performance.now();
   pool.resetPeak();
   run.model.train();
+  // What the model draws during an epoch is then a function of (seed, epoch), as the data's order and
+  // augmentation are: a run resumed at an epoch boundary draws what the uninterrupted run drew.
+  manualSeed(mixSeed(options.seed, epoch, MODEL_STREAM));
   const bar = new ProgressBar(`epoch ${epoch + 1}/${options.epochs}`, loader.length);
   const tally: EpochTally = { lossSum: 0, correct: 0, seen: 0 };
   let settled = 0;

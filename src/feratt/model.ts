@@ -17,8 +17,9 @@
  *
  * In training mode the classifier sees the clean face (`clean`, the input with its background removed:
  * x_img * y_mask[:, 1] in the official training step) instead of att with probability 0.2, drawn per
- * batch, as the official forward (`random.random() < 0.2`); here from a seeded Generator
- * (`config.generator`), and `cleanProbability` (0 turns it off).
+ * batch, as the official forward (`random.random() < 0.2`); here from `config.generator` (default: the
+ * engine's default generator, which training reseeds at each epoch from (seed, epoch), so that a resumed
+ * run draws what the uninterrupted one drew), and `cleanProbability` (0 turns it off).
  *
  * State dict: as PyTorch's for the official module. AttentionResNet holds the encoder's layers under two
  * names each (attention_map.conv1.0/.1 = attention_map.encoder.conv1/bn1, attention_map.conv2..conv5 =
@@ -59,7 +60,7 @@ import { Module, Sequential, loadTensors, type StateDict, type StateValue } from
 import { Conv2d } from '../nn/conv.js';
 import { mul, sigmoid } from '../kernels/elementwise/index.js';
 import { avgPool2d } from '../kernels/pool/index.js';
-import { Generator } from '../engine/random.js';
+import { defaultGenerator, type Generator } from '../engine/random.js';
 import type { Tensor } from '../engine/tensor.js';
 import { AttentionResNet, ConvRelu, ResidualBlockSR, convForward } from './blocks.js';
 import { PreActResEmbExNet } from './preact.js';
@@ -99,7 +100,7 @@ export class FERAtt extends Module {
     const c = (this.config = resolveFERAttConfig(config));
     this.cleanProbability = config.cleanProbability ?? 0.2;
     checkProbability(this.cleanProbability);
-    this.generator = config.generator ?? new Generator(0);
+    this.generator = config.generator ?? defaultGenerator;
     const w = c.width;
     const f = w / 2;
     this.attentionMap = this.registerModule('attention_map', new AttentionResNet(c.inChannels, w, f));
