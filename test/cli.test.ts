@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { repoRoot } from './helpers/index.js';
@@ -135,6 +135,17 @@ test('cv: per-fold results and cv.json; --resume reuses finished folds and refus
   assert.is(again.code, 0, again.err);
   assert.equal(again.out, first.out, 'the same report, from the saved folds');
   assert.not.match(again.err, /epoch 1:/, 'no fold trained again');
+  // Folds saved before PCNN's --registration option have no config.registration: the paper's.
+  for (const fold of ['fold0', 'fold1']) {
+    const file = path.join(out, fold, 'result.json');
+    const saved = JSON.parse(readFileSync(file, 'utf8'));
+    assert.is(saved.recipe.model.config.registration, 'stn');
+    delete saved.recipe.model.config.registration;
+    writeFileSync(file, JSON.stringify(saved));
+  }
+  const older = pcnn(...args, '--resume');
+  assert.is(older.code, 0, older.err);
+  assert.equal(older.out, first.out, 'folds saved before the option are reused');
   const other = pcnn(...args, '--resume', '--lr', '0.02');
   assert.is(other.code, 1);
   assert.match(other.err, /--resume: the recipe differs from the saved run's \(.*fold0\/result\.json\): lr 0\.02 \(saved 0\.01\)/);

@@ -2,7 +2,7 @@
 // expressions of other consts), never those of a function body, and a clear error for a missing name.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Kernel, wgslConstants } from '../src/engine/kernel.js';
+import { Kernel, agreedConstant, wgslConstants } from '../src/engine/kernel.js';
 
 const source = `
 const WG = 64u;
@@ -36,6 +36,14 @@ test('Kernel.constant reads one const; a missing one is named with those that ex
     () => kernel.constant('LOCAL'),
     (e: Error) => e.message === "kernel constants_probe: expected a module-scope numeric const 'LOCAL' in its WGSL, found only WG, VEC4S, STRIDE, OFFSET, COUNT, HALF",
   );
+});
+
+test('agreedConstant: one value over several kernels; a copy that differs names each kernel and its value', () => {
+  const a = new Kernel('agree_a', source);
+  const b = new Kernel('agree_b', source);
+  const c = new Kernel('agree_c', source.replace('const WG = 64u;', 'const WG = 32u;'));
+  assert.is(agreedConstant([a, b], 'WG'), 64);
+  assert.throws(() => agreedConstant([a, b, c], 'WG'), (e: Error) => e.message === 'kernels agree_a (64), agree_b (64), agree_c (32) must agree on const WG');
 });
 
 test('packUniforms refuses integers its u32 and i32 fields would wrap or cut, naming kernel, field and value', () => {

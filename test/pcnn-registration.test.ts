@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { assertClose, gradCheck, randomData, repoRoot, run } from './helpers/index.js';
@@ -33,8 +33,9 @@ interface BlockParameters {
   colEmbed: Float64Array; // [GW, C]
 }
 
-/** x11 [N, C, GH, GW] from x1 and x10 [N, C, GH, GW], in float64 from the block's definition. */
-function registrationReference(x1: Float64Array, x10: Float64Array, p: BlockParameters): Float64Array {
+/** x11 [N, C, GH, GW] from x1 and x10 [N, C, GH, GW], and the head-averaged weights [N, L, L], in
+ *  float64 from the block's definition. */
+function registrationReference(x1: Float64Array, x10: Float64Array, p: BlockParameters): { x11: Float64Array; weights: Float64Array } {
   const d = C / REGISTRATION_HEADS;
   const token = (map: Float64Array, n: number, l: number, c: number) => map[((n * C + c) * GH + Math.floor(l / GW)) * GW + (l % GW)];
   const pos = (l: number, c: number) => p.rowEmbed[Math.floor(l / GW) * C + c] + p.colEmbed[(l % GW) * C + c];
@@ -44,6 +45,7 @@ function registrationReference(x1: Float64Array, x10: Float64Array, p: BlockPara
     return t;
   };
   const out = new Float64Array(N * C * L);
+  const weights = new Float64Array(N * L * L);
   for (let n = 0; n < N; n++) {
     const q = Array.from({ length: L }, (_, l) => Array.from({ length: C }, (_, f) => project((c) => token(x1, n, l, c) + pos(l, c), 0, f)));
     const k = Array.from({ length: L }, (_, s) => Array.from({ length: C }, (_, f) => project((c) => token(x10, n, s, c) + pos(s, c), 1, f)));
@@ -59,7 +61,9 @@ function registrationReference(x1: Float64Array, x10: Float64Array, p: BlockPara
         const max = Math.max(...scores);
         const total = scores.reduce((a, z) => a + Math.exp(z - max), 0);
         scores.forEach((z, s) => {
-          for (let e = 0; e < d; e++) merged[head * d + e] += (Math.exp(z - max) / total) * v[s][head * d + e];
+          const probability = Math.exp(z - max) / total;
+          weights[(n * L + l) * L + s] += probability / REGISTRATION_HEADS;
+          for (let e = 0; e < d; e++) merged[head * d + e] += probability * v[s][head * d + e];
         });
       }
       for (let f = 0; f < C; f++) {
@@ -69,7 +73,7 @@ function registrationReference(x1: Float64Array, x10: Float64Array, p: BlockPara
       }
     }
   }
-  return out;
+  return { x11: out, weights };
 }
 
 function blockParameters(seed: number): BlockParameters {
@@ -102,13 +106,10 @@ test('registration block: x11 and the head-averaged weights against the float64 
   const registration = block(p);
   const [x1, x10] = [randomData(N * C * L, 10), randomData(N * C * L, 11)];
   const map = (data: Float64Array) => tensor(Float32Array.from(data), [N, C, GH, GW]);
-  assertClose(await run(() => registration.forward(map(x1), map(x10)).x11), registrationReference(x1, x10, p), 'x11', { atol: 1e-5, rtol: 1e-4 });
+  const expected = registrationReference(x1, x10, p);
+  assertClose(await run(() => registration.forward(map(x1), map(x10)).x11), expected.x11, 'x11', { atol: 1e-5, rtol: 1e-4 });
   const weights = await run(() => registration.forward(map(x1), map(x10), { needWeights: true }).weights!);
-  assert.is(weights.length, N * L * L);
-  for (let row = 0; row < N * L; row++) {
-    const total = weights.subarray(row * L, (row + 1) * L).reduce((a, b) => a + b, 0);
-    assert.ok(Math.abs(total - 1) < 1e-5, `weights of query row ${row} sum to ${total}`);
-  }
+  assertClose(weights, expected.weights, 'head-averaged weights', { atol: 1e-6, rtol: 1e-4 });
   tidy(() => assert.throws(() => registration.forward(map(x1), tensor(new Float32Array(N * C * 4), [N, C, 2, 2])), /PCNN registration: x1 and x10 must both be \[N, 8, 3, 2\], got x1 \[2,8,3,2\] and x10 \[2,8,2,2\]/));
   registration.dispose();
 });
@@ -128,7 +129,7 @@ test('registration block: gradients of x1, x10, row_embed and col_embed by finit
       const swapped = Object.assign(Object.create(CrossAttentionRegistration.prototype) as CrossAttentionRegistration, registration, { rowEmbed, colEmbed });
       return swapped.forward(x1, x10).x11;
     },
-    (x1, x10, rowEmbed, colEmbed) => registrationReference(x1, x10, { ...p, rowEmbed, colEmbed }),
+    (x1, x10, rowEmbed, colEmbed) => registrationReference(x1, x10, { ...p, rowEmbed, colEmbed }).x11,
   );
   registration.dispose();
 });
@@ -165,6 +166,8 @@ test("PCNN({ registration: 'attention' }): names, no fc_loc, MACs, and a trainin
   assert.equal(internals.weights, [4, 9, 9]);
   assert.throws(() => model.setRegistrationStatistics([]), /registration 'attention' has no layer4 pass on x10/);
   assert.throws(() => new PCNN({ width: 2, registration: 'warp' as never }), /PCNN: registration must be one of stn, attention, got warp/);
+  assert.throws(() => model.loadStateDict(stn.stateDict()), /PCNN\.loadStateDict: holds a PCNN with registration 'stn' \(fc_loc\.\*\), this model has registration 'attention'/);
+  assert.throws(() => stn.loadStateDict(model.stateDict()), /holds a PCNN with registration 'attention' \(attention_registration\.\*\), this model has registration 'stn'/);
   x.dispose();
   model.dispose();
   stn.dispose();
@@ -215,13 +218,15 @@ test('CLI: train --registration attention, info names it, predict draws its atte
     const picture = PNG.sync.read(readFileSync(path.join(dir, 'face.prediction.png')));
     const plain = cli('train', ...tiny, '--out', path.join(dir, 'stn'));
     assert.is(plain.code, 0, plain.err);
-    cli('predict', '--checkpoint', path.join(dir, 'stn', 'last.safetensors'), '--out', path.join(dir, 'stn'), image);
+    const stnPredict = cli('predict', '--checkpoint', path.join(dir, 'stn', 'last.safetensors'), '--out', path.join(dir, 'stn'), image);
+    assert.is(stnPredict.code, 0, stnPredict.err);
+    const across = cli('train', ...tiny, '--registration', 'attention', '--init-from', path.join(dir, 'stn', 'last.safetensors'), '--out', path.join(dir, 'across'));
+    assert.match(across.err, /--init-from .*last\.safetensors: holds a PCNN with registration 'stn' \(fc_loc\.\*\), this model has registration 'attention'; build it with --registration stn/);
     const stnPicture = PNG.sync.read(readFileSync(path.join(dir, 'stn', 'face.prediction.png')));
     assert.ok(picture.height > stnPicture.height, `the attention row makes the picture taller (${picture.height} vs ${stnPicture.height} px)`);
     assert.match(cli('train', ...tiny, '--registration', 'warp', '--out', out).err, /--registration must be one of stn, attention, got 'warp'/);
     assert.match(cli('train', ...tiny, '--model', 'arpgnet', '--registration', 'attention', '--out', out).err, /--registration: for --model pcnn .*not --model arpgnet/);
     assert.match(cli('train', ...tiny, '--registration', 'attention', '--per-path-bn', '--out', out).err, /--per-path-bn keeps layer4's statistics apart .* --registration attention does not make/);
-    assert.ok(existsSync(path.join(out, 'last.safetensors')));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -190,7 +190,8 @@ function describeModel(next: LoadedModel): string {
   const { width, inChannels, inputSize } = next.model.config;
   const kind = { pcnn: 'PCNN', feratt: 'FERAtt', arpgnet: 'ARPGNet (our reconstruction)' }[next.family];
   const input = next.family === 'arpgnet' ? `clips of ${framesOf(next)} frames` : 'input';
-  return `${kind}, width ${width}, ${inChannels === 1 ? 'gray' : 'RGB'} ${inputSize[1]}x${inputSize[0]} ${input}, ` +
+  const registration = 'registration' in next.model.config && next.model.config.registration === 'attention' ? ', registration by cross-attention (ours)' : '';
+  return `${kind}${registration}, width ${width}, ${inChannels === 1 ? 'gray' : 'RGB'} ${inputSize[1]}x${inputSize[0]} ${input}, ` +
     `${next.classNames.length} classes (${next.classNames.join(', ')}): ${next.about}.`;
 }
 

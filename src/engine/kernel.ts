@@ -266,3 +266,16 @@ export class Kernel {
     return objects;
   }
 }
+
+/**
+ * The number module-scope `const NAME` holds in each of `kernels`, which must be one value: where the
+ * host derives one uniform for several kernels from a constant each declares (a WGSL file reads on its
+ * own), a copy edited in one file alone is an error naming the kernels, not a silent mismatch.
+ */
+export function agreedConstant(kernels: readonly Kernel[], name: string): number {
+  const values = kernels.map((kernel) => kernel.constant(name));
+  if (values.some((value) => value !== values[0])) {
+    throw new Error(`kernels ${kernels.map((k, i) => `${k.name} (${values[i]})`).join(', ')} must agree on const ${name}`);
+  }
+  return values[0];
+}

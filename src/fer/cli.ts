@@ -279,7 +279,8 @@ async function loadModel(o: ModelOptions & ParsedOptions<typeof checkpointOption
     const unused = Object.keys(modelOptions).filter((option) => option !== 'help' && option !== 'model' && given.has(option));
     if (unused.length) {
       throw new Error(`${unused.map((option) => `--${option}`).join(', ')} not used: ${file} holds its model configuration ` +
-        `(--input-size ${config.inputSize[0]}, --in-channels ${config.inChannels}, --width ${config.width}, --classes ${config.numClasses}); leave them out`);
+        `(--input-size ${config.inputSize[0]}, --in-channels ${config.inChannels}, --width ${config.width}, --classes ${config.numClasses}` +
+        `${'registration' in config ? `, --registration ${config.registration}` : ''}); leave them out`);
     }
   } else {
     spec = modelSpec(o, batch);
@@ -481,6 +482,9 @@ function readFoldResult(file: string, fold: number, recipe: object, finishing: b
   if (savedFold !== fold) refuse(`holds fold ${JSON.stringify(savedFold)}`);
   if (!(Number.isInteger(testImages) && (testImages as number) > 0)) refuse(`has testImages ${JSON.stringify(testImages)}, not a positive integer`);
   if (typeof savedRecipe !== 'object' || savedRecipe === null) refuse('has no recipe object');
+  // Folds finished before PCNN's registration option ran the paper's.
+  const savedModel = (savedRecipe as { model?: { name?: string; config?: Record<string, unknown> } }).model;
+  if (savedModel?.config && (savedModel.name ?? 'pcnn') === 'pcnn') savedModel.config.registration ??= 'stn';
   checkSameRecipe(file, savedRecipe as object, recipe);
   const rules = Object.keys(cvRules('')).filter((rule) => finishing || !rule.startsWith('final'));
   for (const rule of rules) {

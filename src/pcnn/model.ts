@@ -18,7 +18,7 @@
  * running statistics serves both unless `registrationStatistics` holds a second set for the pass on x10
  * (see recalibrate.ts).
  */
-import { Module, Sequential } from '../nn/module.js';
+import { Module, Sequential, type StateDict } from '../nn/module.js';
 import { Linear } from '../nn/linear.js';
 import { ReLU } from '../nn/activation.js';
 import { batchNorms, type BatchNorm2d, type RunningStatistics } from '../nn/batchnorm.js';
@@ -52,7 +52,7 @@ export interface PCNNConfig {
   /** Input size [H, W]; fixes the size of fc_loc's input. */
   inputSize?: readonly [number, number];
   /** 'identity' starts fc_loc.2 at theta = I (weights 0, bias [1,0,0,0,1,0]), as spatial transformers
-   *  usually are; 'default' keeps PyTorch's Linear initialisation. */
+   *  usually are; 'default' keeps PyTorch's Linear initialisation. Unused with registration 'attention'. */
   stnInit?: 'identity' | 'default';
   /** How x10 is registered onto x1: 'stn', the paper's spatial transformer, or 'attention', multi-head
    *  cross-attention from x1's positions to x10's (ours; registration.ts). */
@@ -182,6 +182,27 @@ export class PCNN extends Module {
     const fused = this.features8.forward(add(x1, x11));
     const out = this.fc.forward(flatten(adaptiveAvgPool2d(fused, [1, 1])));
     return { out, heads, global: x1, localMaps, x10, x11, theta, registrationWeights };
+  }
+
+  /**
+   * Refuses state-dict entries of the other registration (fc_loc.* for 'stn', attention_registration.*
+   * for 'attention') with an error that says so, before the load lists them as missing and unexpected.
+   */
+  checkRegistrationOf(names: string[], where: string): void {
+    const has = (prefix: string) => names.some((name) => name.startsWith(prefix));
+    const theirs = has('fc_loc.') ? 'stn' : has('attention_registration.') ? 'attention' : null;
+    const ours = this.config.registration;
+    if (theirs && theirs !== ours) {
+      throw new Error(
+        `${where}: holds a PCNN with registration '${theirs}' (${theirs === 'stn' ? 'fc_loc' : 'attention_registration'}.*), ` +
+          `this model has registration '${ours}'; build it with --registration ${theirs} (PCNN({ registration: '${theirs}' }))`,
+      );
+    }
+  }
+
+  override loadStateDict(dict: StateDict, options?: { strict?: boolean }): { missing: string[]; unexpected: string[] } {
+    this.checkRegistrationOf(Object.keys(dict), 'PCNN.loadStateDict');
+    return super.loadStateDict(dict, options);
   }
 
   /** The BatchNorms of the shared layer4, in state-dict order. */

@@ -17,6 +17,7 @@ import { CLASS_HEADS, type PCNN } from './model.js';
 /** Loads `state` (a PCNN state dict of the same configuration) into `model`, but for the class heads;
  *  any other missing, unexpected or mis-shaped entry is an error naming `file`. */
 export function loadAllButClassHeads(model: PCNN, state: StateDict, file: string): void {
+  model.checkRegistrationOf(Object.keys(state), `--init-from ${file}`);
   const isHead = (name: string) => CLASS_HEADS.includes(name.split('.')[0]);
   const own = Object.fromEntries(Object.entries(model.stateDict()).filter(([name]) => !isHead(name)));
   const body = Object.fromEntries(Object.entries(state).filter(([name]) => !isHead(name)));

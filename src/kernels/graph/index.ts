@@ -7,7 +7,7 @@
  * after the softmax, as PyG's GATConv in training, by a mask hashed from a seed drawn once per call (the
  * backward regenerates it, nothing is stored).
  */
-import { Kernel } from '../../engine/kernel.js';
+import { Kernel, agreedConstant } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { record } from '../../engine/autograd.js';
@@ -72,7 +72,7 @@ export function graphAttention(
     channels,
     negativeSlope,
     dropoutSeed: dropout ? generator.nextUint32() : 0,
-    dropoutThreshold: Math.round(dropoutP * 2 ** forwardKernel.constant('DROPOUT_BITS')),
+    dropoutThreshold: Math.round(dropoutP * 2 ** agreedConstant([forwardKernel, backwardTargetsKernel], 'DROPOUT_BITS')),
     keepScale: 1 / (1 - dropoutP),
   };
   const constants = { DROPOUT: Number(dropout) };
