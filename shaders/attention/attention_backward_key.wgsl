@@ -23,6 +23,11 @@ override HAS_MASK: bool = false;
 override MASK_IS_BOOL: bool = false;
 override CAUSAL: bool = false;
 override DROPOUT: bool = false;
+// headDim and valueDim, fixed per pipeline (the host passes the uniforms' values): every loop over a
+// row's registers then has a constant trip count, so that the compiler unrolls it and keeps the private
+// rows in registers and spill slots instead of indexing them lane by lane (about 3x on lavapipe).
+override HEAD_DIM: u32;
+override VALUE_DIM: u32;
 
 struct Params {
   keyRows: u32,
@@ -95,8 +100,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   if (t >= params.keyRows) {
     return;
   }
-  let E = params.headDim;
-  let Ev = params.valueDim;
+  let E = HEAD_DIM;
+  let Ev = VALUE_DIM;
   let L = params.queryLength;
   let S = params.keyLength;
   let kv = t / S;

@@ -54,9 +54,18 @@ function dispatchRows(kernel: Kernel, rows: number, buffers: Record<string, Tens
   dispatch(kernel, { workgroups: workgroups1d(Math.ceil(rows / kernel.workgroupInvocations)), buffers, uniforms, constants });
 }
 
-/** The override constants the forward and the dQ, dK / dV kernels share. */
+/** The override constants the forward and the dQ, dK / dV kernels share (the head dimensions among them:
+ *  a pipeline per E and Ev, whose loops over a row then have constant trip counts). */
 function kernelConstants(layout: AttentionLayout): Record<string, number> {
-  return { HAS_MASK: Number(!!layout.mask), MASK_IS_BOOL: Number(!!layout.mask?.isBool), CAUSAL: Number(layout.causal), DROPOUT: Number(layout.dropout) };
+  const { headDim, valueDim } = layout.uniforms as { headDim: number; valueDim: number };
+  return {
+    HAS_MASK: Number(!!layout.mask),
+    MASK_IS_BOOL: Number(!!layout.mask?.isBool),
+    CAUSAL: Number(layout.causal),
+    DROPOUT: Number(layout.dropout),
+    HEAD_DIM: headDim,
+    VALUE_DIM: valueDim,
+  };
 }
 
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
