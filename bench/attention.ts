@@ -1,4 +1,4 @@
-// Attention benchmarks: node scripts/run.mjs bench/attention.ts [--quick] [--reps N] [--no-tfjs] [--mem L,L,...] [--only TEXT] [--forward plain|shared]
+// Attention benchmarks: node scripts/run.mjs bench/attention.ts [--quick] [--reps N] [--no-tfjs] [--mem L,L,...] [--only TEXT] [--variant plain|shared]
 //   1. scaledDotProductAttention forward, fused (one kernel, online softmax) beside TF.js's composition on
 //      the same adapter (tf.matMul(q, k, false, true) · scale, tf.softmax, tf.matMul with v: what a TF.js
 //      user writes) and our own composition (matmul, mul, softmax, matmul);
@@ -15,7 +15,7 @@ import { tidy } from '../src/engine/scope.js';
 import { noGrad } from '../src/engine/autograd.js';
 import { randn, type Tensor } from '../src/engine/tensor.js';
 import { Generator } from '../src/engine/random.js';
-import { scaledDotProductAttention, setAttentionForwardVariant, attentionForwardVariant, type AttentionForwardVariant } from '../src/kernels/attention/index.js';
+import { scaledDotProductAttention, setAttentionVariant, attentionVariant, type AttentionVariant } from '../src/kernels/attention/index.js';
 import { matmul } from '../src/kernels/matmul/index.js';
 import { softmax } from '../src/kernels/softmax/softmax.js';
 import { mul } from '../src/kernels/elementwise/index.js';
@@ -28,7 +28,7 @@ import { throughput, timeWork, type Stats, type Timing } from './harness.js';
 import { loadTfjs, timeTf, type Tfjs } from './tfjs.js';
 
 function parseArgs(argv: string[]) {
-  const options = { quick: false, reps: 0, tfjs: true, mem: [] as number[], only: '', forward: '' };
+  const options = { quick: false, reps: 0, tfjs: true, mem: [] as number[], only: '', variant: '' };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -40,7 +40,7 @@ function parseArgs(argv: string[]) {
     else if (arg === '--reps') options.reps = Number(value());
     else if (arg === '--mem') options.mem = value().split(',').map(Number);
     else if (arg === '--only') options.only = value();
-    else if (arg === '--forward') options.forward = value();
+    else if (arg === '--variant') options.variant = value();
     else throw new Error(`bench attention: unknown argument '${arg}'`);
   }
   options.reps ||= 3;
@@ -52,10 +52,10 @@ function parseArgs(argv: string[]) {
 const options = parseArgs(process.argv.slice(2));
 const { tf, error: tfError } = options.tfjs ? await loadTfjs() : { tf: null as Tfjs | null, error: 'disabled by --no-tfjs' };
 const { adapter } = await init();
-// --forward forces the fused forward's variant (default: the adapter's choice, variant.ts).
-if (options.forward) setAttentionForwardVariant(options.forward as AttentionForwardVariant);
+// --variant forces the fused kernels' variant, forward and backward (default: the adapter's choice, variant.ts).
+if (options.variant) setAttentionVariant(options.variant as AttentionVariant);
 const adapterName = `${adapter.vendor} / ${adapter.architecture} / ${adapter.device} (${adapter.description})`;
-console.log(`bench attention: ${adapterName}; fused forward ${attentionForwardVariant()}; ${options.reps} reps; TF.js ${tf ? tf.version_core : `not loaded: ${tfError}`}`);
+console.log(`bench attention: ${adapterName}; fused kernels ${attentionVariant()}; ${options.reps} reps; TF.js ${tf ? tf.version_core : `not loaded: ${tfError}`}`);
 
 const fmt = (s: Stats, digits = 3) => {
   const f = (x: number) => (x >= 100 ? x.toFixed(0) : x.toPrecision(digits));

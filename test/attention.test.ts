@@ -5,14 +5,15 @@
 // on the same broadcast shapes, and dropout against the reference's own implementation of the hash.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { assertClose, gradCheck, kernelsDispatched, randomData, run } from './helpers/index.js';
+import { assertClose, gradCheck, randomData, run } from './helpers/index.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
 import { tidy } from '../src/engine/scope.js';
+import { timeKernels } from '../src/engine/recorder.js';
 import {
   scaledDotProductAttention,
-  attentionForwardVariant,
-  setAttentionForwardVariant,
-  type AttentionForwardVariant,
+  attentionVariant,
+  setAttentionVariant,
+  type AttentionVariant,
   type AttentionOptions,
 } from '../src/kernels/attention/index.js';
 import { sharedLoadsRun } from '../src/kernels/subgroups.js';
@@ -77,30 +78,35 @@ const cases: Case[] = [
   { name: '2-D, custom scale', qShape: [5, 16], kShape: [8, 16], vShape: [8, 16], scale: 0.37 },
 ];
 
-// Both forward kernels where the adapter runs both (the shared one needs subgroups of 8 lanes: refused
-// elsewhere, see the test of that refusal); the backward kernels are the same under either.
-const forwardVariants: AttentionForwardVariant[] = sharedLoadsRun() ? ['plain', 'shared'] : ['plain'];
+// Both variants where the adapter runs both (the shared kernels need subgroups of 8 lanes: refused
+// elsewhere, see the test of that refusal).
+const variants: AttentionVariant[] = sharedLoadsRun() ? ['plain', 'shared'] : ['plain'];
 
-/** Runs `fn` under each forward variant, having seen that a call under it dispatches that variant's kernel. */
-async function forEachForwardVariant(fn: (variant: AttentionForwardVariant) => Promise<void>): Promise<void> {
+/** Runs `fn` under each variant, having seen that a forward and backward under it dispatch that
+ *  variant's kernels. */
+async function forEachVariant(fn: (variant: AttentionVariant) => Promise<void>): Promise<void> {
   try {
-    for (const variant of forwardVariants) {
-      setAttentionForwardVariant(variant);
-      const t = tensor(new Float32Array(16), [1, 1, 1, 16]);
-      const ran = await kernelsDispatched(() => void scaledDotProductAttention(t, t, t));
+    for (const variant of variants) {
+      setAttentionVariant(variant);
+      const t = tensor(new Float32Array(16), [1, 1, 1, 16], { requiresGrad: true });
+      const ran = ((await timeKernels(() => tidy(() => scaledDotProductAttention(t, t, t).backward(tensor(new Float32Array(16), [1, 1, 1, 16]))))) ?? []).map((d) => d.label);
+      t.grad!.dispose();
       t.dispose();
-      assert.equal(ran, [variant === 'plain' ? 'attention_forward' : 'attention_forward_shared'], `${variant}: the kernel dispatched`);
+      const suffix = variant === 'plain' ? '' : '_shared';
+      for (const kernel of ['attention_forward', 'attention_backward_query', 'attention_backward_key']) {
+        assert.ok(ran.includes(kernel + suffix), `${variant}: ${kernel + suffix} dispatched (${ran.join(', ')})`);
+      }
       await fn(variant);
     }
   } finally {
-    setAttentionForwardVariant(null);
+    setAttentionVariant(null);
   }
 }
 
 const measured: string[] = [];
 
 test('scaledDotProductAttention matches the float64 reference', async () => {
-  await forEachForwardVariant(async (variant) => {
+  await forEachVariant(async (variant) => {
   for (const [i, c] of cases.entries()) {
     const { q, k, v, mask } = caseData(c, 10 * i + 1);
     const got = await run(() =>
@@ -151,7 +157,11 @@ test('scaledDotProductAttention gradients wrt q, k, v and the float mask (gradCh
     { name: 'mask copied (5 merged batch dims)', qShape: [2, 1, 2, 1, 2, 2, 16], kShape: [2, 1, 2, 1, 2, 3, 16], vShape: [2, 1, 2, 1, 2, 3, 16], maskShape: [2, 1, 1, 1, 2, 2, 3] },
     { name: 'fully masked row', qShape: [1, 2, 3, 16], kShape: [1, 2, 4, 16], vShape: [1, 2, 4, 16], maskShape: [1, 3, 4], maskedRows: [1] },
     { name: 'E = 80', qShape: [1, 1, 3, 80], kShape: [1, 1, 5, 80], vShape: [1, 1, 5, 80] },
+    // Past one workgroup's 64 rows (and not a multiple of it) on both sides, for the shared kernels' blocks.
+    { name: 'L = 70, S = 67, E != Ev', qShape: [1, 1, 70, 16], kShape: [1, 1, 67, 16], vShape: [1, 1, 67, 8] },
+    { name: 'causal, L = 67 < S = 70, GQA', qShape: [1, 2, 67, 8], kShape: [1, 1, 70, 8], vShape: [1, 1, 70, 8], causal: true, enableGqa: true },
   ];
+  await forEachVariant(async (variant) => {
   for (const [i, c] of gradCases.entries()) {
     const { q, k, v, mask } = caseData(c, 100 + 10 * i);
     const inputs = [
@@ -161,12 +171,13 @@ test('scaledDotProductAttention gradients wrt q, k, v and the float mask (gradCh
       ...(mask ? [{ shape: c.maskShape!, data: mask }] : []),
     ];
     await gradCheck(
-      `attention ${c.name}`,
+      `attention (${variant}) ${c.name}`,
       inputs,
       (qt, kt, vt, mt) => scaledDotProductAttention(qt, kt, vt, options(c, mt)),
       (qd, kd, vd, md) => attentionReference(c, qd, kd, vd, md),
     );
   }
+  });
 });
 
 test('dispatches past 65,535 workgroups fold into y (query rows and key rows)', async () => {
@@ -235,7 +246,7 @@ function boolMaskData(c: Case, seed: number) {
 const boolMask = (keep: boolean[], shape: number[]) => tensor(keep, shape, { dtype: 'bool' });
 
 test('a bool attnMask matches the reference with the float mask it means (broadcast shapes of the float tests)', async () => {
-  await forEachForwardVariant(async (variant) => {
+  await forEachVariant(async (variant) => {
   const maskCases = cases.filter((c) => c.maskShape && !c.name.includes('copied'));
   const errors: string[] = [];
   for (const [i, c] of maskCases.entries()) {
@@ -286,11 +297,12 @@ test('gradients wrt q, k, v with a bool mask (gradCheck)', async () => {
     { name: 'bool mask [N, H, L, 1]', qShape: [2, 2, 3, 16], kShape: [2, 2, 4, 16], vShape: [2, 2, 4, 16], maskShape: [2, 2, 3, 1] },
     { name: 'bool mask, fully masked row, S past a tile', qShape: [1, 2, 3, 16], kShape: [1, 2, 18, 16], vShape: [1, 2, 18, 16], maskShape: [1, 3, 18], maskedRows: [1] },
   ];
+  await forEachVariant(async (variant) => {
   for (const [i, c] of gradCases.entries()) {
     const { q, k, v } = caseData(c, 300 + 10 * i);
     const { keep, asFloat } = boolMaskData(c, 305 + 10 * i);
     await gradCheck(
-      `attention ${c.name}`,
+      `attention (${variant}) ${c.name}`,
       [
         { shape: c.qShape, data: q },
         { shape: c.kShape, data: k },
@@ -300,6 +312,7 @@ test('gradients wrt q, k, v with a bool mask (gradCheck)', async () => {
       (qd, kd, vd) => attentionReference(c, qd, kd, vd, asFloat),
     );
   }
+  });
 });
 
 test('a bool mask that would need a copy (more than four merged batch dimensions) is refused', () => {
@@ -331,7 +344,7 @@ function dropoutCall(c: Case, generatorSeed: number, data: ReturnType<typeof cas
 }
 
 test('dropout matches the reference, which regenerates the mask by its own implementation of the hash', async () => {
-  await forEachForwardVariant(async (variant) => {
+  await forEachVariant(async (variant) => {
   const errors: string[] = [];
   for (const [i, c] of dropoutCases.entries()) {
     const data = caseData(c, 400 + 10 * i);
@@ -355,6 +368,7 @@ test('dropout gradients wrt q, k, v and a float mask, the seed fixed (gradCheck)
     { name: 'p = 0.5, float mask [L, S], S past a tile', qShape: [2, 1, 3, 16], kShape: [2, 1, 18, 16], vShape: [2, 1, 18, 16], maskShape: [3, 18] },
     { name: 'p = 0.3, bool mask [1, L, S] with a fully masked row', qShape: [1, 2, 3, 16], kShape: [1, 2, 4, 16], vShape: [1, 2, 4, 16], maskShape: [1, 3, 4], maskedRows: [2] },
   ];
+  await forEachVariant(async (variant) => {
   for (const [i, c] of gradCases.entries()) {
     const data = caseData(c, 500 + 10 * i);
     const bool = isBoolCase(c) ? boolMaskData(c, 505 + 10 * i) : undefined;
@@ -365,8 +379,9 @@ test('dropout gradients wrt q, k, v and a float mask, the seed fixed (gradCheck)
       { shape: c.vShape, data: data.v },
       ...(data.mask && !bool ? [{ shape: c.maskShape!, data: data.mask }] : []),
     ];
-    await gradCheck(`attention dropout ${c.name}`, inputs, call, (qd, kd, vd, md) => attentionReference(reference, qd, kd, vd, bool?.asFloat ?? md));
+    await gradCheck(`attention (${variant}) dropout ${c.name}`, inputs, call, (qd, kd, vd, md) => attentionReference(reference, qd, kd, vd, bool?.asFloat ?? md));
   }
+  });
 });
 
 test('dropoutP = 0 is exactly no dropout and draws no seed', async () => {
@@ -423,13 +438,13 @@ test('dropout keeps a fraction 1 - p of the probabilities; same seeds agree, dif
 });
 
 test('the shared forward runs where subgroups have 8 lanes and is refused, naming the fix, where they do not', () => {
-  assert.is(attentionForwardVariant(), sharedLoadsRun() ? 'shared' : 'plain');
-  assert.throws(() => setAttentionForwardVariant('shared', 4), /subgroups of as few as 4 lanes.*force 'plain'/);
-  assert.throws(() => setAttentionForwardVariant('shared', 0), /no subgroups.*force 'plain'/);
-  assert.throws(() => setAttentionForwardVariant('tiled' as AttentionForwardVariant), /expected 'plain', 'shared' or null/);
-  setAttentionForwardVariant('plain', 4);
-  assert.is(attentionForwardVariant(), 'plain');
-  setAttentionForwardVariant(null);
+  assert.is(attentionVariant(), sharedLoadsRun() ? 'shared' : 'plain');
+  assert.throws(() => setAttentionVariant('shared', 4), /subgroups of as few as 4 lanes.*force 'plain'/);
+  assert.throws(() => setAttentionVariant('shared', 0), /no subgroups.*force 'plain'/);
+  assert.throws(() => setAttentionVariant('tiled' as AttentionVariant), /expected 'plain', 'shared' or null/);
+  setAttentionVariant('plain', 4);
+  assert.is(attentionVariant(), 'plain');
+  setAttentionVariant(null);
 });
 
 test.run();

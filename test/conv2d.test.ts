@@ -37,6 +37,8 @@ import backwardDataRowsSource from '../shaders/conv2d/backward_data_rows.wgsl';
 import backwardWeightRowsSource from '../shaders/conv2d/backward_weight_rows.wgsl';
 import matmulRegistersSource from '../shaders/matmul/registers.wgsl';
 import attentionForwardSharedSource from '../shaders/attention/attention_forward_shared.wgsl';
+import attentionQuerySharedSource from '../shaders/attention/attention_backward_query_shared.wgsl';
+import attentionKeySharedSource from '../shaders/attention/attention_backward_key_shared.wgsl';
 
 type P = number | [number, number];
 const pair = (v: P): [number, number] => (typeof v === 'number' ? [v, v] : v);
@@ -378,7 +380,7 @@ test('nn.Conv2d: PyTorch names, shapes and init bounds; seeded; forward is conv2
 test('the shared8 broadcast helper and its width are identical in every shader that carries it', () => {
   const block = (source: string) => /\/\/ <shared8>[^\n]*\n([\s\S]*?)\/\/ <\/shared8>/.exec(source)?.[1];
   assert.ok(block(forwardRowsSource));
-  for (const source of [forwardRowsSource, backwardDataRowsSource, backwardWeightRowsSource, matmulRegistersSource, attentionForwardSharedSource]) {
+  for (const source of [forwardRowsSource, backwardDataRowsSource, backwardWeightRowsSource, matmulRegistersSource, attentionForwardSharedSource, attentionQuerySharedSource, attentionKeySharedSource]) {
     assert.fixture(block(source) ?? '<missing>', block(forwardRowsSource)!);
     assert.is(wgslConstants(source).get('SHARED'), SHARED_LANES);
   }

@@ -22,8 +22,9 @@
  * over queries and the query heads of its group), each from probabilities recomputed with the
  * logsumexp; no float atomics. Plain variant: one invocation per row, its rows in registers, so E and
  * Ev are at most MAX_HEAD_DIM (128). Where subgroups have at least 8 lanes (`sharedLoadsRun()`) the
- * forward is the shared variant instead (same limits): a workgroup's lanes own adjacent query rows of
- * one head and share each k / v element by subgroupBroadcast (`variant.ts`; tests force either).
+ * forward, dQ and dK / dV kernels are the shared variants instead (same limits): a workgroup's lanes own
+ * adjacent rows of one head and share each element of the rows they all walk (k and v; q and dO) by
+ * subgroupBroadcast (`variant.ts`; tests force either).
  * Not yet: a bool mask that needs a copy, a workgroup-tiled variant.
  */
 import { Kernel, agreedConstant } from '../../engine/kernel.js';
@@ -32,21 +33,32 @@ import { empty, type Tensor } from '../../engine/tensor.js';
 import { record } from '../../engine/autograd.js';
 import { sumToShape } from '../reduce/index.js';
 import { attentionLayout, OP, type AttentionLayout, type AttentionOptions } from './layout.js';
-import { attentionForwardVariant } from './variant.js';
+import { attentionVariant } from './variant.js';
 import forwardSource from '../../../shaders/attention/attention_forward.wgsl';
 import forwardSharedSource from '../../../shaders/attention/attention_forward_shared.wgsl';
 import rowDotSource from '../../../shaders/attention/attention_backward_rowdot.wgsl';
 import queryBackwardSource from '../../../shaders/attention/attention_backward_query.wgsl';
 import keyBackwardSource from '../../../shaders/attention/attention_backward_key.wgsl';
+import queryBackwardSharedSource from '../../../shaders/attention/attention_backward_query_shared.wgsl';
+import keyBackwardSharedSource from '../../../shaders/attention/attention_backward_key_shared.wgsl';
 
 export type { AttentionOptions } from './layout.js';
-export { attentionForwardVariant, setAttentionForwardVariant, type AttentionForwardVariant } from './variant.js';
+export { attentionVariant, setAttentionVariant, type AttentionVariant } from './variant.js';
 
 export const forwardKernel = new Kernel('attention_forward', forwardSource);
 export const forwardSharedKernel = new Kernel('attention_forward_shared', forwardSharedSource);
 export const rowDotKernel = new Kernel('attention_backward_rowdot', rowDotSource);
 export const queryBackwardKernel = new Kernel('attention_backward_query', queryBackwardSource);
 export const keyBackwardKernel = new Kernel('attention_backward_key', keyBackwardSource);
+export const queryBackwardSharedKernel = new Kernel('attention_backward_query_shared', queryBackwardSharedSource);
+export const keyBackwardSharedKernel = new Kernel('attention_backward_key_shared', keyBackwardSharedSource);
+
+/** One workgroup per block of adjacent rows of one head (the shared kernels: `length` rows per head,
+ *  `rows` in all), skipped when there are none. */
+function dispatchBlocks(kernel: Kernel, rows: number, length: number, buffers: Record<string, Tensor>, uniforms: Record<string, number | number[]>, constants: Record<string, number>): void {
+  const blocks = length > 0 ? (rows / length) * Math.ceil(length / kernel.workgroupInvocations) : 0;
+  if (blocks > 0) dispatch(kernel, { workgroups: workgroups1d(blocks), buffers, uniforms, constants });
+}
 
 /** One invocation per row, skipped when there are none. */
 function dispatchRows(kernel: Kernel, rows: number, buffers: Record<string, Tensor>, uniforms: Record<string, number | number[]>, constants: Record<string, number>): void {
@@ -71,7 +83,7 @@ function kernelConstants(layout: AttentionLayout): Record<string, number> {
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
   const layout = attentionLayout(q, k, v, options, {
     maxHeadDim: forwardKernel.constant('MAX_HEAD_DIM'),
-    dropoutBits: agreedConstant([forwardKernel, forwardSharedKernel, queryBackwardKernel, keyBackwardKernel], 'DROPOUT_BITS'),
+    dropoutBits: agreedConstant([forwardKernel, forwardSharedKernel, queryBackwardKernel, keyBackwardKernel, queryBackwardSharedKernel, keyBackwardSharedKernel], 'DROPOUT_BITS'),
   });
   const { mask } = layout;
   const out = empty(layout.outShape, 'float32', OP);
@@ -80,11 +92,8 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
   // Without a mask its binding is a placeholder the kernels never read.
   const forwardBuffers = { q, k, v, mask: mask?.tensor ?? q, out, lse };
   const forwardUniforms = { rows: layout.rows, ...layout.uniforms };
-  if (attentionForwardVariant() === 'shared') {
-    // One workgroup per block of adjacent query rows of one head (see attention_forward_shared.wgsl).
-    const L = layout.uniforms.queryLength as number;
-    const blocks = L > 0 ? (layout.rows / L) * Math.ceil(L / forwardSharedKernel.workgroupInvocations) : 0;
-    if (blocks > 0) dispatch(forwardSharedKernel, { workgroups: workgroups1d(blocks), buffers: forwardBuffers, uniforms: forwardUniforms, constants });
+  if (attentionVariant() === 'shared') {
+    dispatchBlocks(forwardSharedKernel, layout.rows, layout.uniforms.queryLength as number, forwardBuffers, forwardUniforms, constants);
   } else {
     dispatchRows(forwardKernel, layout.rows, forwardBuffers, forwardUniforms, constants);
   }
@@ -109,12 +118,15 @@ function attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Te
 
   const constants = kernelConstants(layout);
   const shared = { q, k, v, mask: mask?.tensor ?? q, gradOut: grad, lse, rowDot };
+  const sharedLoads = attentionVariant() === 'shared';
   let gradQuery: Tensor | null = null;
   let gradMask: Tensor | null = null;
   if (q.requiresGrad || wantMask) {
     gradQuery = empty(q.shape, 'float32', `${OP} backward query`);
     const gradScores = wantMask ? scratch([...layout.batchShape, uniforms.queryLength as number, uniforms.keyLength as number], 'scores') : scratch([1], 'placeholder');
-    dispatchRows(queryBackwardKernel, rows, { ...shared, gradQuery, gradMask: gradScores }, { rows, ...uniforms }, { ...constants, WRITE_MASK_GRAD: Number(wantMask) });
+    const queryArgs = [{ ...shared, gradQuery, gradMask: gradScores }, { rows, ...uniforms }, { ...constants, WRITE_MASK_GRAD: Number(wantMask) }] as const;
+    if (sharedLoads) dispatchBlocks(queryBackwardSharedKernel, rows, uniforms.queryLength as number, ...queryArgs);
+    else dispatchRows(queryBackwardKernel, rows, ...queryArgs);
     if (mask && wantMask) gradMask = sumToShape(gradScores, mask.source.shape);
     if (!q.requiresGrad) {
       gradQuery.dispose();
@@ -126,7 +138,9 @@ function attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Te
   if (k.requiresGrad || v.requiresGrad) {
     gradKey = empty(k.shape, 'float32', `${OP} backward key`);
     gradValue = empty(v.shape, 'float32', `${OP} backward value`);
-    dispatchRows(keyBackwardKernel, keyRows, { ...shared, gradKey, gradValue }, { keyRows, ...uniforms }, constants);
+    const keyArgs = [{ ...shared, gradKey, gradValue }, { keyRows, ...uniforms }, constants] as const;
+    if (sharedLoads) dispatchBlocks(keyBackwardSharedKernel, keyRows, uniforms.keyLength as number, ...keyArgs);
+    else dispatchRows(keyBackwardKernel, keyRows, ...keyArgs);
     if (!k.requiresGrad) {
       gradKey.dispose();
       gradKey = null;

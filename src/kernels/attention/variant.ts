@@ -1,18 +1,19 @@
 /**
- * Which fused attention forward runs on which adapter. 'shared' (attention_forward_shared.wgsl: a
- * workgroup's lanes own adjacent query rows of one head and share each k / v element with
- * subgroupBroadcast) where subgroups have at least SHARED_LANES lanes (`sharedLoadsRun()`); 'plain'
- * (attention_forward.wgsl: every lane loads its own copy of each k / v row) elsewhere. The backward
- * kernels are the same for both.
+ * Which fused attention kernels run on which adapter. 'shared' (attention_forward_shared.wgsl,
+ * attention_backward_query_shared.wgsl, attention_backward_key_shared.wgsl: a workgroup's lanes own
+ * adjacent rows of one head and share each element of the rows they all walk with subgroupBroadcast)
+ * where subgroups have at least SHARED_LANES lanes (`sharedLoadsRun()`); 'plain' (attention_forward.wgsl,
+ * attention_backward_query.wgsl, attention_backward_key.wgsl: every lane loads its own copy of each row)
+ * elsewhere. The row-dot pass of the backward is the same for both.
  */
 import { sharedLoadsMissing, sharedLoadsRun } from '../subgroups.js';
 
-export type AttentionForwardVariant = 'plain' | 'shared';
+export type AttentionVariant = 'plain' | 'shared';
 
-let forced: AttentionForwardVariant | null = null;
+let forced: AttentionVariant | null = null;
 
 /** The variant in effect: the forced one if set, else 'shared' where its broadcasts can run. */
-export function attentionForwardVariant(): AttentionForwardVariant {
+export function attentionVariant(): AttentionVariant {
   if (forced) {
     // Forced on an earlier device (release() and init() since) that had the subgroups this one lacks.
     throwUnlessRunnable('scaledDotProductAttention', forced);
@@ -21,18 +22,18 @@ export function attentionForwardVariant(): AttentionForwardVariant {
   return sharedLoadsRun() ? 'shared' : 'plain';
 }
 
-function throwUnlessRunnable(op: string, variant: AttentionForwardVariant, subgroupMinSize?: number): void {
+function throwUnlessRunnable(op: string, variant: AttentionVariant, subgroupMinSize?: number): void {
   const missing = variant === 'shared' ? sharedLoadsMissing(subgroupMinSize) : null;
-  if (missing) throw new Error(`${op}: the forced forward variant 'shared' ${missing} (force 'plain')`);
+  if (missing) throw new Error(`${op}: the forced variant 'shared' ${missing} (force 'plain')`);
 }
 
-/** Forces a forward variant (tests of the variant this adapter would not pick, benchmarks); null
+/** Forces a variant (tests of the variant this adapter would not pick, benchmarks); null
  *  restores the choice by adapter. A variant this device cannot run is refused, not replaced;
  *  `subgroupMinSize` stands in for the device's, to test that refusal. */
-export function setAttentionForwardVariant(variant: AttentionForwardVariant | null, subgroupMinSize?: number): void {
+export function setAttentionVariant(variant: AttentionVariant | null, subgroupMinSize?: number): void {
   if (variant !== null && variant !== 'plain' && variant !== 'shared') {
-    throw new Error(`setAttentionForwardVariant: expected 'plain', 'shared' or null, got ${String(variant)}`);
+    throw new Error(`setAttentionVariant: expected 'plain', 'shared' or null, got ${String(variant)}`);
   }
-  if (variant) throwUnlessRunnable('setAttentionForwardVariant', variant, subgroupMinSize);
+  if (variant) throwUnlessRunnable('setAttentionVariant', variant, subgroupMinSize);
   forced = variant;
 }

@@ -1,0 +1,218 @@
+// attention_backward_query_shared: attention_backward_query.wgsl's dQ pass (same math, uniforms,
+// bindings and outputs: gradQuery, and the score gradient gradMask with WRITE_MASK_GRAD), for adapters
+// whose subgroups have at least SHARED lanes (the host runs it only there: sharedLoadsRun()). For query
+// row r = b * L + l, with P recomputed from the forward's logsumexp,
+//   z_s = scale * dot(q[r], k[kv, s]) + mask[b, l, s]      P_s = exp(z_s - lse[r])
+//   dP_s = keep_s dot(gradOut[r], v[kv, s])                  dZ_s = P_s (dP_s - rowDot[r])
+//   gradQuery[r] = scale * sum_s dZ_s k[kv, s]               gradMask[r, s] = dZ_s
+// Why: in the plain kernel every lane loads the same k and v rows, which lavapipe issues lane by lane.
+// Here the lanes of a workgroup own adjacent query rows of one query head, so they read the same key /
+// value head: each element of a k or v row is loaded by one lane of SHARED and handed to all by
+// subgroupBroadcast (shared8, as attention_forward_shared.wgsl), for the dot product and again for the
+// dZ_s k update (loading a chunk twice is cheaper here than keeping the row in a private array).
+//
+// Thread mapping: workgroup w (linear over the folded 2-D grid) owns query head b = w / blocks and rows
+// l0 .. l0 + WG - 1, l0 = (w mod blocks) * WG, blocks = ceil(L / WG); lane lid owns l = l0 + lid.
+// Uniformity: every lane runs every broadcast. The key loop runs to a bound uniform over the workgroup
+// (S; with CAUSAL the largest key count of the block) and each lane zeroes what is not its own: keys
+// past its causal end and a bool mask's false keys get P = 0 (no contribution, gradMask 0 there).
+// Chunks of SHARED run past E and Ev to the next multiple of SHARED: loads clamp their element index to
+// E - 1 (Ev - 1) and the rows are zero there, so the extra products vanish; nothing past E is stored.
+// Bounds: workgroups past B * blocks return at once (uniformly); lanes past L clamp their row for
+// every load, take part in every broadcast, and store nothing.
+
+enable subgroups;
+
+override HAS_MASK: bool = false;
+override MASK_IS_BOOL: bool = false;
+override WRITE_MASK_GRAD: bool = false;
+override CAUSAL: bool = false;
+override DROPOUT: bool = false;
+// headDim and valueDim, fixed per pipeline (the host passes the uniforms' values): every loop over a
+// row's registers then has a constant trip count, so that the compiler unrolls it and keeps the private
+// rows in registers and spill slots instead of indexing them lane by lane (about 3x on lavapipe).
+override HEAD_DIM: u32;
+override VALUE_DIM: u32;
+
+struct Params {
+  rows: u32,
+  queryLength: u32,
+  keyLength: u32,
+  headDim: u32,
+  valueDim: u32,
+  queryHeads: u32,
+  groupSize: u32,
+  scale: f32,
+  maskRowStride: u32,
+  maskColStride: u32,
+  dropoutSeed: u32,
+  dropoutThreshold: u32,
+  keepScale: f32,
+  maskBatchShape: vec4<u32>,
+  maskBatchStride: vec4<u32>,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> q: array<f32>;
+@group(0) @binding(2) var<storage, read> k: array<f32>;
+@group(0) @binding(3) var<storage, read> v: array<f32>;
+@group(0) @binding(4) var<storage, read> mask: array<u32>;
+@group(0) @binding(5) var<storage, read> gradOut: array<f32>;
+@group(0) @binding(6) var<storage, read> lse: array<f32>;
+@group(0) @binding(7) var<storage, read> rowDot: array<f32>;
+@group(0) @binding(8) var<storage, read_write> gradQuery: array<f32>;
+@group(0) @binding(9) var<storage, read_write> gradMask: array<f32>;
+
+// Query rows per workgroup: one block of adjacent rows of one query head (a multiple of every subgroup
+// size, so that each subgroup's lanes 0..SHARED-1 exist).
+const WG = 64u;
+// Lanes that share one load (the width of shared8).
+const SHARED = 8u;
+/** The largest headDim and valueDim a row's registers hold. */
+const MAX_HEAD_DIM = 128u;
+
+/** The top bits of a score's hash compared with dropoutThreshold (round(p * 2^DROPOUT_BITS)). */
+const DROPOUT_BITS = 24u;
+
+/** PCG's state step and output permutation (Jarzynski & Olano 2020): a well-mixed bijection of u32. */
+fn pcgHash(x: u32) -> u32 {
+  let state = x * 747796405u + 2891336453u;
+  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
+  return (word >> 22u) ^ word;
+}
+
+/** The hash of (dropoutSeed, b, l) that each key column s of query row l of head b continues. */
+fn dropoutRowKey(b: u32, l: u32) -> u32 {
+  return pcgHash(pcgHash(pcgHash(params.dropoutSeed) ^ pcgHash(b)) ^ pcgHash(l));
+}
+
+/** keep_s for key column s of the row whose dropoutRowKey is rowKey: 0 or keepScale. */
+fn dropoutScale(rowKey: u32, s: u32) -> f32 {
+  return select(0.0, params.keepScale, (pcgHash(rowKey ^ pcgHash(s)) >> (32u - DROPOUT_BITS)) >= params.dropoutThreshold);
+}
+
+/** Offset of mask[b, 0, 0] under the broadcast strides. */
+fn maskBatchOffset(b: u32) -> u32 {
+  var rest = b;
+  var offset = 0u;
+  for (var d = 3i; d >= 0i; d--) {
+    let size = params.maskBatchShape[d];
+    offset += (rest % size) * params.maskBatchStride[d];
+    rest /= size;
+  }
+  return offset;
+}
+
+
+// <shared8> (identical in conv2d/*_rows.wgsl and matmul/registers.wgsl; a test checks it)
+// The values of lanes 0..7 of the subgroup, in every lane.
+fn shared8(v: f32) -> array<f32, SHARED> {
+  return array<f32, SHARED>(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u),
+                            subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u), subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
+}
+// </shared8>
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32,
+        @builtin(subgroup_invocation_id) lane: u32) {
+  let L = params.queryLength;
+  let S = params.keyLength;
+  let E = HEAD_DIM;
+  let Ev = VALUE_DIM;
+  let blocks = (L + WG - 1u) / WG;
+  let w = wid.x + wid.y * nwg.x;
+  if (L == 0u || w >= (params.rows / L) * blocks) {
+    return;
+  }
+  let b = w / blocks;
+  let l0 = (w - b * blocks) * WG;
+  let l = l0 + lid;
+  let inside = l < L;
+  // Rows past L read row L - 1 and store nothing.
+  let lRead = min(l, L - 1u);
+  let r = b * L + lRead;
+  let keyHeads = params.queryHeads / params.groupSize;
+  let kv = (b / params.queryHeads) * keyHeads + (b % params.queryHeads) / params.groupSize;
+  var keyEnd = S;
+  var loopEnd = S;
+  if (CAUSAL) {
+    keyEnd = min(S, lRead + 1u);
+    loopEnd = min(S, min(l0 + WG, L));
+  }
+  var maskRow = 0u;
+  if (HAS_MASK) {
+    maskRow = maskBatchOffset(b) + lRead * params.maskRowStride;
+  }
+  let part = lane % SHARED;
+  let chunksE = (E + SHARED - 1u) / SHARED;
+  let chunksEv = (Ev + SHARED - 1u) / SHARED;
+
+  var qRow: array<f32, MAX_HEAD_DIM>;
+  var gradQueryRow: array<f32, MAX_HEAD_DIM>;
+  for (var e = 0u; e < chunksE * SHARED; e++) {
+    qRow[e] = select(0.0, q[r * E + min(e, E - 1u)] * params.scale, e < E);
+    gradQueryRow[e] = 0.0;
+  }
+  var gradOutRow: array<f32, MAX_HEAD_DIM>;
+  for (var e = 0u; e < chunksEv * SHARED; e++) {
+    gradOutRow[e] = select(0.0, gradOut[r * Ev + min(e, Ev - 1u)], e < Ev);
+  }
+  let rowLse = lse[r];
+  let rowD = rowDot[r];
+  var rowKey = 0u;
+  if (DROPOUT) {
+    rowKey = dropoutRowKey(b, lRead);
+  }
+
+  for (var s = 0u; s < loopEnd; s++) {
+    var kept = s < keyEnd;
+    var z = 0.0;
+    if (HAS_MASK) {
+      let maskWord = mask[maskRow + s * params.maskColStride];
+      if (MASK_IS_BOOL) {
+        kept = kept && maskWord != 0u;
+      } else {
+        z = bitcast<f32>(maskWord);
+      }
+    }
+    let kBase = (kv * S + s) * E;
+    for (var c = 0u; c < chunksE; c++) {
+      let e0 = c * SHARED;
+      let kChunk = shared8(k[kBase + min(e0 + part, E - 1u)]);
+      for (var i = 0u; i < SHARED; i++) {
+        z += qRow[e0 + i] * kChunk[i];
+      }
+    }
+    let vBase = (kv * S + s) * Ev;
+    var dp = 0.0;
+    for (var c = 0u; c < chunksEv; c++) {
+      let e0 = c * SHARED;
+      let vChunk = shared8(v[vBase + min(e0 + part, Ev - 1u)]);
+      for (var i = 0u; i < SHARED; i++) {
+        dp += gradOutRow[e0 + i] * vChunk[i];
+      }
+    }
+    let p = select(0.0, exp(z - rowLse), kept);
+    if (DROPOUT) {
+      dp *= dropoutScale(rowKey, s);
+    }
+    let dz = p * (dp - rowD);
+    for (var c = 0u; c < chunksE; c++) {
+      let e0 = c * SHARED;
+      let kChunk = shared8(k[kBase + min(e0 + part, E - 1u)]);
+      for (var i = 0u; i < SHARED; i++) {
+        gradQueryRow[e0 + i] += dz * kChunk[i];
+      }
+    }
+    if (WRITE_MASK_GRAD && inside) {
+      gradMask[r * S + s] = dz;
+    }
+  }
+
+  if (!inside) {
+    return;
+  }
+  for (var e = 0u; e < E; e++) {
+    gradQuery[r * E + e] = gradQueryRow[e] * params.scale;
+  }
+}
