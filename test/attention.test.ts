@@ -17,6 +17,7 @@ import {
   type AttentionOptions,
 } from '../src/kernels/attention/index.js';
 import { sharedLoadsRun } from '../src/kernels/subgroups.js';
+import { cpuAdapter, gpu } from '../src/engine/device.js';
 import { Generator, defaultGenerator, manualSeed } from '../src/engine/random.js';
 import { attentionReference, dropoutKeeps, type AttentionCase } from './reference/attention.js';
 
@@ -80,7 +81,7 @@ const cases: Case[] = [
 
 // Both variants where the adapter runs both (the shared kernels need subgroups of 8 lanes: refused
 // elsewhere, see the test of that refusal).
-const variants: AttentionVariant[] = sharedLoadsRun() ? ['plain', 'shared'] : ['plain'];
+const variants: AttentionVariant[] = sharedLoadsRun() ? ['plain', 'tiled', 'shared'] : ['plain', 'tiled'];
 
 /** Runs `fn` under each variant, having seen that a forward and backward under it dispatch that
  *  variant's kernels. */
@@ -92,7 +93,7 @@ async function forEachVariant(fn: (variant: AttentionVariant) => Promise<void>):
       const ran = ((await timeKernels(() => tidy(() => scaledDotProductAttention(t, t, t).backward(tensor(new Float32Array(16), [1, 1, 1, 16]))))) ?? []).map((d) => d.label);
       t.grad!.dispose();
       t.dispose();
-      const suffix = variant === 'plain' ? '' : '_shared';
+      const suffix = variant === 'plain' ? '' : `_${variant}`;
       for (const kernel of ['attention_forward', 'attention_backward_query', 'attention_backward_key']) {
         assert.ok(ran.includes(kernel + suffix), `${variant}: ${kernel + suffix} dispatched (${ran.join(', ')})`);
       }
@@ -438,12 +439,12 @@ test('dropout keeps a fraction 1 - p of the probabilities; same seeds agree, dif
 });
 
 test('the shared forward runs where subgroups have 8 lanes and is refused, naming the fix, where they do not', () => {
-  assert.is(attentionVariant(), sharedLoadsRun() ? 'shared' : 'plain');
-  assert.throws(() => setAttentionVariant('shared', 4), /subgroups of as few as 4 lanes.*force 'plain'/);
-  assert.throws(() => setAttentionVariant('shared', 0), /no subgroups.*force 'plain'/);
-  assert.throws(() => setAttentionVariant('tiled' as AttentionVariant), /expected 'plain', 'shared' or null/);
-  setAttentionVariant('plain', 4);
-  assert.is(attentionVariant(), 'plain');
+  assert.is(attentionVariant(), sharedLoadsRun() ? 'shared' : cpuAdapter(gpu().adapter) ? 'plain' : 'tiled');
+  assert.throws(() => setAttentionVariant('shared', 4), /subgroups of as few as 4 lanes.*force 'tiled'/);
+  assert.throws(() => setAttentionVariant('shared', 0), /no subgroups.*force 'tiled'/);
+  assert.throws(() => setAttentionVariant('blocked' as AttentionVariant), /expected 'plain', 'tiled', 'shared' or null/);
+  setAttentionVariant('tiled', 4);
+  assert.is(attentionVariant(), 'tiled');
   setAttentionVariant(null);
 });
 

@@ -4,6 +4,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { assertNoRaces } from './helpers/race.js';
 import matmulTiled from '../shaders/matmul/tiled.wgsl';
+import attentionForwardTiled from '../shaders/attention/attention_forward_tiled.wgsl';
+import attentionQueryTiled from '../shaders/attention/attention_backward_query_tiled.wgsl';
+import attentionKeyTiled from '../shaders/attention/attention_backward_key_tiled.wgsl';
 
 const exchange = (barrier: string) => `
   @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -59,6 +62,37 @@ function tiledCheck(transA: boolean, transB: boolean) {
 test('matmul_tiled has no races (plain and transposed operands)', () => {
   assertNoRaces(matmulTiled, 'matmul_tiled', tiledCheck(false, false));
   assertNoRaces(matmulTiled, 'matmul_tiled (transposed)', tiledCheck(true, true));
+});
+
+/** The tiled attention kernels on 2 query heads over 1 key/value head (GQA), L = 5 query rows and
+ *  S = 11 keys (a full tile of 8 and a ragged one), E = 4, Ev = 3, causal: one workgroup per head. */
+function attentionCheck(pass: 'forward' | 'query' | 'key') {
+  const keyPass = pass === 'key';
+  const [heads, L, S, E, Ev] = [2, 5, 11, 4, 3];
+  const values = (n: number) => Float32Array.from({ length: n }, (_, i) => ((i * 7) % 11) / 11 - 0.5);
+  const inputs = { q: values(heads * L * E), k: values(S * E), v: values(S * Ev), mask: new Uint32Array(1) };
+  const backward = { ...inputs, gradOut: values(heads * L * Ev), lse: values(heads * L), rowDot: values(heads * L) };
+  return {
+    workgroups: [keyPass ? 1 : heads],
+    uniforms: {
+      ...(keyPass ? { keyRows: S } : { rows: heads * L }),
+      queryLength: L, keyLength: S, headDim: E, valueDim: Ev, queryHeads: heads, groupSize: heads, scale: 0.5,
+      maskRowStride: 0, maskColStride: 0, dropoutSeed: 0, dropoutThreshold: 0, keepScale: 1,
+      maskBatchShape: [1, 1, 1, 1], maskBatchStride: [0, 0, 0, 0],
+    },
+    buffers: {
+      forward: { ...inputs, out: new Float32Array(heads * L * Ev), lse: new Float32Array(heads * L) },
+      query: { ...backward, gradQuery: new Float32Array(heads * L * E), gradMask: new Float32Array(1) },
+      key: { ...backward, gradKey: new Float32Array(S * E), gradValue: new Float32Array(S * Ev) },
+    }[pass],
+    constants: { HEAD_DIM: E, VALUE_DIM: Ev, CAUSAL: 1 },
+  };
+}
+
+test('the tiled attention kernels (forward, dQ, dK / dV) have no races', () => {
+  assertNoRaces(attentionForwardTiled, 'attention_forward_tiled', attentionCheck('forward'));
+  assertNoRaces(attentionQueryTiled, 'attention_backward_query_tiled', attentionCheck('query'));
+  assertNoRaces(attentionKeyTiled, 'attention_backward_key_tiled', attentionCheck('key'));
 });
 
 test.run();

@@ -5,7 +5,7 @@
 //   z = scale * dot(q[r], k[t]) + mask[b, l, s]     P = exp(z - lse[r])
 //   dP = keep dot(gradOut[r], v[t])                  dZ = P (dP - rowDot[r])
 //   gradValue[t] = sum P keep gradOut[r]             gradKey[t] = scale * sum dZ q[r]
-// Why: in the plain kernel every lane loads the same q and gradOut rows, which lavapipe issues lane by
+// Why: without sharing every lane would load the same q and gradOut rows, which lavapipe issues lane by
 // lane. Here the lanes of a workgroup own adjacent key rows of one key/value head, so they walk the same
 // query rows: each element of a q or gradOut row is loaded by one lane of SHARED and handed to all by
 // subgroupBroadcast (shared8, as attention_forward_shared.wgsl), for the dot products and again for

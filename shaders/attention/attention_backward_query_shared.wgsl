@@ -5,7 +5,7 @@
 //   z_s = scale * dot(q[r], k[kv, s]) + mask[b, l, s]      P_s = exp(z_s - lse[r])
 //   dP_s = keep_s dot(gradOut[r], v[kv, s])                  dZ_s = P_s (dP_s - rowDot[r])
 //   gradQuery[r] = scale * sum_s dZ_s k[kv, s]               gradMask[r, s] = dZ_s
-// Why: in the plain kernel every lane loads the same k and v rows, which lavapipe issues lane by lane.
+// Why: without sharing every lane would load the same k and v rows, which lavapipe issues lane by lane.
 // Here the lanes of a workgroup own adjacent query rows of one query head, so they read the same key /
 // value head: each element of a k or v row is loaded by one lane of SHARED and handed to all by
 // subgroupBroadcast (shared8, as attention_forward_shared.wgsl), for the dot product and again for the

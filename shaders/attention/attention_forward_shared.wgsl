@@ -2,8 +2,8 @@
 // outputs: online softmax over key tiles, logsumexp, float / bool masks read by broadcast strides, causal,
 // grouped-query heads, the dropout hash, fully masked rows -> zeros and lse = LOWEST), for adapters whose
 // subgroups have at least SHARED lanes (the host runs it only there: sharedLoadsRun()).
-// Why: on lavapipe every load is issued lane by lane, even one whose address all lanes share, and in the
-// plain kernel every lane loads the same k and v rows. Here the lanes of a workgroup own adjacent query
+// Why: on lavapipe every load is issued lane by lane, even one whose address all lanes share, and a
+// workgroup tile costs a barrier per tile; here instead the lanes of a workgroup own adjacent query
 // rows of one query head, so they all read the same key/value head; each element of a k or v row is
 // loaded by one lane of SHARED (lane mod SHARED loads element e0 + lane mod SHARED of a chunk of SHARED)
 // and handed to every lane by subgroupBroadcast (shared8, as matmul/registers.wgsl does with rows of A):

@@ -11,6 +11,12 @@ export interface AdapterDescription {
   description: string;
 }
 
+/** Adapters that run compute on the CPU's cores (lavapipe, SwiftShader): there a load all lanes share
+ *  costs as much as a gather and a barrier is expensive, which kernels choosing a variant weigh. */
+export function cpuAdapter(adapter: AdapterDescription): boolean {
+  return /llvmpipe|swiftshader|lavapipe/i.test(`${adapter.device} ${adapter.architecture} ${adapter.description}`);
+}
+
 export interface Gpu {
   device: GPUDevice;
   adapter: AdapterDescription;

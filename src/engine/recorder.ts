@@ -7,7 +7,7 @@
  * `DEBUG=1` (env var in Node, `globalThis.DEBUG` in a browser) prints each dispatch with its kernel,
  * shapes and workgroups; `DEBUG=2` adds each dispatch's GPU time from timestamp queries.
  */
-import { gpu, onRelease, throwPendingGpuError, type AdapterDescription } from './device.js';
+import { cpuAdapter, gpu, onRelease, throwPendingGpuError } from './device.js';
 import type { Constants, Kernel, Uniforms } from './kernel.js';
 
 const SLOT = 256;
@@ -50,11 +50,6 @@ function bumpVersion(buffer: GPUBuffer): void {
  */
 export function contentVersion(buffer: GPUBuffer): number {
   return versions.get(buffer) ?? 0;
-}
-
-/** Adapters that run compute on the CPU's cores (see `beforeReadback`). */
-function cpuAdapter(adapter: AdapterDescription): boolean {
-  return /llvmpipe|swiftshader|lavapipe/i.test(`${adapter.device} ${adapter.architecture} ${adapter.description}`);
 }
 
 function debugLevel(): number {

@@ -20,12 +20,13 @@
  * per-row logsumexp (saved for the backward); the L x S scores are never stored. Backward
  * (FlashAttention-2): D = rowsum(dO * O), then dQ (per query row, over keys) and dK, dV (per key row,
  * over queries and the query heads of its group), each from probabilities recomputed with the
- * logsumexp; no float atomics. Plain variant: one invocation per row, its rows in registers, so E and
- * Ev are at most MAX_HEAD_DIM (128). Where subgroups have at least 8 lanes (`sharedLoadsRun()`) the
- * forward, dQ and dK / dV kernels are the shared variants instead (same limits): a workgroup's lanes own
- * adjacent rows of one head and share each element of the rows they all walk (k and v; q and dO) by
- * subgroupBroadcast (`variant.ts`; tests force either).
- * Not yet: a bool mask that needs a copy, a workgroup-tiled variant.
+ * logsumexp; no float atomics. One invocation per row, its rows in registers (so E and Ev are at most
+ * MAX_HEAD_DIM, 128); in the 'shared' and 'tiled' variants a workgroup owns 64 adjacent rows of one
+ * head and the rows all its lanes walk (k and v for the forward and dQ, q and dO for dK / dV) are
+ * shared, by subgroupBroadcast where subgroups have at least 8 lanes ('shared'), else through tiles in
+ * 8 KiB of workgroup memory on GPUs ('tiled'); CPU adapters without subgroups run the 'plain' kernels
+ * (`variant.ts`; tests force each).
+ * Not yet: a bool mask that needs a copy.
  */
 import { Kernel, agreedConstant } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
@@ -35,10 +36,13 @@ import { sumToShape } from '../reduce/index.js';
 import { attentionLayout, OP, type AttentionLayout, type AttentionOptions } from './layout.js';
 import { attentionVariant } from './variant.js';
 import forwardSource from '../../../shaders/attention/attention_forward.wgsl';
+import forwardTiledSource from '../../../shaders/attention/attention_forward_tiled.wgsl';
 import forwardSharedSource from '../../../shaders/attention/attention_forward_shared.wgsl';
 import rowDotSource from '../../../shaders/attention/attention_backward_rowdot.wgsl';
 import queryBackwardSource from '../../../shaders/attention/attention_backward_query.wgsl';
 import keyBackwardSource from '../../../shaders/attention/attention_backward_key.wgsl';
+import queryBackwardTiledSource from '../../../shaders/attention/attention_backward_query_tiled.wgsl';
+import keyBackwardTiledSource from '../../../shaders/attention/attention_backward_key_tiled.wgsl';
 import queryBackwardSharedSource from '../../../shaders/attention/attention_backward_query_shared.wgsl';
 import keyBackwardSharedSource from '../../../shaders/attention/attention_backward_key_shared.wgsl';
 
@@ -46,15 +50,39 @@ export type { AttentionOptions } from './layout.js';
 export { attentionVariant, setAttentionVariant, type AttentionVariant } from './variant.js';
 
 export const forwardKernel = new Kernel('attention_forward', forwardSource);
+export const forwardTiledKernel = new Kernel('attention_forward_tiled', forwardTiledSource);
 export const forwardSharedKernel = new Kernel('attention_forward_shared', forwardSharedSource);
 export const rowDotKernel = new Kernel('attention_backward_rowdot', rowDotSource);
 export const queryBackwardKernel = new Kernel('attention_backward_query', queryBackwardSource);
 export const keyBackwardKernel = new Kernel('attention_backward_key', keyBackwardSource);
+export const queryBackwardTiledKernel = new Kernel('attention_backward_query_tiled', queryBackwardTiledSource);
+export const keyBackwardTiledKernel = new Kernel('attention_backward_key_tiled', keyBackwardTiledSource);
 export const queryBackwardSharedKernel = new Kernel('attention_backward_query_shared', queryBackwardSharedSource);
 export const keyBackwardSharedKernel = new Kernel('attention_backward_key_shared', keyBackwardSharedSource);
 
-/** One workgroup per block of adjacent rows of one head (the shared kernels: `length` rows per head,
- *  `rows` in all), skipped when there are none. */
+/** The kernels that hold a row in registers and hash the dropout: one MAX_HEAD_DIM and DROPOUT_BITS for all. */
+const ATTENTION_KERNELS = [
+  forwardKernel, forwardTiledKernel, forwardSharedKernel,
+  queryBackwardKernel, queryBackwardTiledKernel, queryBackwardSharedKernel,
+  keyBackwardKernel, keyBackwardTiledKernel, keyBackwardSharedKernel,
+];
+
+/** The forward, dQ and dK / dV kernels of each variant. */
+const VARIANT_KERNELS = {
+  plain: { forward: forwardKernel, query: queryBackwardKernel, key: keyBackwardKernel },
+  tiled: { forward: forwardTiledKernel, query: queryBackwardTiledKernel, key: keyBackwardTiledKernel },
+  shared: { forward: forwardSharedKernel, query: queryBackwardSharedKernel, key: keyBackwardSharedKernel },
+};
+
+/** Runs `kernel` over `rows` rows (`length` per head): one invocation per row for the plain kernels,
+ *  one workgroup per block of a head's rows for the others. */
+function dispatchVariant(kernel: Kernel, rows: number, length: number, buffers: Record<string, Tensor>, uniforms: Record<string, number | number[]>, constants: Record<string, number>): void {
+  if (kernel === forwardKernel || kernel === queryBackwardKernel || kernel === keyBackwardKernel) dispatchRows(kernel, rows, buffers, uniforms, constants);
+  else dispatchBlocks(kernel, rows, length, buffers, uniforms, constants);
+}
+
+/** One workgroup per block of adjacent rows of one head (`length` rows per head, `rows` in all: the
+ *  forward, dQ and dK / dV kernels of both variants), skipped when there are none. */
 function dispatchBlocks(kernel: Kernel, rows: number, length: number, buffers: Record<string, Tensor>, uniforms: Record<string, number | number[]>, constants: Record<string, number>): void {
   const blocks = length > 0 ? (rows / length) * Math.ceil(length / kernel.workgroupInvocations) : 0;
   if (blocks > 0) dispatch(kernel, { workgroups: workgroups1d(blocks), buffers, uniforms, constants });
@@ -82,8 +110,8 @@ function kernelConstants(layout: AttentionLayout): Record<string, number> {
 
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
   const layout = attentionLayout(q, k, v, options, {
-    maxHeadDim: forwardKernel.constant('MAX_HEAD_DIM'),
-    dropoutBits: agreedConstant([forwardKernel, forwardSharedKernel, queryBackwardKernel, keyBackwardKernel, queryBackwardSharedKernel, keyBackwardSharedKernel], 'DROPOUT_BITS'),
+    maxHeadDim: agreedConstant(ATTENTION_KERNELS, 'MAX_HEAD_DIM'),
+    dropoutBits: agreedConstant(ATTENTION_KERNELS, 'DROPOUT_BITS'),
   });
   const { mask } = layout;
   const out = empty(layout.outShape, 'float32', OP);
@@ -92,11 +120,7 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
   // Without a mask its binding is a placeholder the kernels never read.
   const forwardBuffers = { q, k, v, mask: mask?.tensor ?? q, out, lse };
   const forwardUniforms = { rows: layout.rows, ...layout.uniforms };
-  if (attentionVariant() === 'shared') {
-    dispatchBlocks(forwardSharedKernel, layout.rows, layout.uniforms.queryLength as number, forwardBuffers, forwardUniforms, constants);
-  } else {
-    dispatchRows(forwardKernel, layout.rows, forwardBuffers, forwardUniforms, constants);
-  }
+  dispatchVariant(VARIANT_KERNELS[attentionVariant()].forward, layout.rows, layout.uniforms.queryLength as number, forwardBuffers, forwardUniforms, constants);
   // A bool mask is an input with a null gradient, like a float mask that requires none.
   const inputs = mask ? [q, k, v, mask.source] : [q, k, v];
   // The mask's broadcast copy, when one was made, is read again by the backward: it is saved with lse.
@@ -118,15 +142,14 @@ function attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Te
 
   const constants = kernelConstants(layout);
   const shared = { q, k, v, mask: mask?.tensor ?? q, gradOut: grad, lse, rowDot };
-  const sharedLoads = attentionVariant() === 'shared';
+  const kernels = VARIANT_KERNELS[attentionVariant()];
   let gradQuery: Tensor | null = null;
   let gradMask: Tensor | null = null;
   if (q.requiresGrad || wantMask) {
     gradQuery = empty(q.shape, 'float32', `${OP} backward query`);
     const gradScores = wantMask ? scratch([...layout.batchShape, uniforms.queryLength as number, uniforms.keyLength as number], 'scores') : scratch([1], 'placeholder');
     const queryArgs = [{ ...shared, gradQuery, gradMask: gradScores }, { rows, ...uniforms }, { ...constants, WRITE_MASK_GRAD: Number(wantMask) }] as const;
-    if (sharedLoads) dispatchBlocks(queryBackwardSharedKernel, rows, uniforms.queryLength as number, ...queryArgs);
-    else dispatchRows(queryBackwardKernel, rows, ...queryArgs);
+    dispatchVariant(kernels.query, rows, uniforms.queryLength as number, ...queryArgs);
     if (mask && wantMask) gradMask = sumToShape(gradScores, mask.source.shape);
     if (!q.requiresGrad) {
       gradQuery.dispose();
@@ -139,8 +162,7 @@ function attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Te
     gradKey = empty(k.shape, 'float32', `${OP} backward key`);
     gradValue = empty(v.shape, 'float32', `${OP} backward value`);
     const keyArgs = [{ ...shared, gradKey, gradValue }, { keyRows, ...uniforms }, constants] as const;
-    if (sharedLoads) dispatchBlocks(keyBackwardSharedKernel, keyRows, uniforms.keyLength as number, ...keyArgs);
-    else dispatchRows(keyBackwardKernel, keyRows, ...keyArgs);
+    dispatchVariant(kernels.key, keyRows, uniforms.keyLength as number, ...keyArgs);
     if (!k.requiresGrad) {
       gradKey.dispose();
       gradKey = null;
