@@ -87,7 +87,7 @@ async function sevenClassCheckpoint(): Promise<string> {
 test('pcnn eval: model options beside a checkpoint that holds its configuration, and data of other classes, are refused', async () => {
   const checkpoint = await sevenClassCheckpoint();
   const width = refusal('eval', '--checkpoint', checkpoint, '--width', '4', '--synthetic-count', '8');
-  assert.match(width, /--width not used: .*seven\.safetensors holds its model configuration \(--input-size 32, --in-channels 1, --width 1, --classes 7\)/);
+  assert.match(width, /--width not used: .*seven\.safetensors holds its model configuration \(--input-size 32, --in-channels 1, --width 1, --classes 7, --registration stn\)/);
   const folder = classFolder('two', ['a', 'b']);
   const classes = refusal('eval', '--checkpoint', checkpoint, '--data', folder, '--out', dir);
   assert.match(classes, /the classes of two, 2 \(a, b\), are not those of .*seven\.safetensors, 7 \(angry, disgust, /);
