@@ -1,9 +1,10 @@
 // attention_backward_key_tiled: the key and value gradients of scaled dot-product attention
 // (FlashAttention-2's dK / dV pass), for GPUs without subgroups of 8 lanes
-// (attention_backward_key_shared.wgsl runs where they exist; CPU adapters without them run attention_backward_key.wgsl, where workgroup memory and barriers cost more than they save). For key row t = kv * S + s of key/value
-// head kv, summed over the query heads b that read kv (groupSize of them under grouped-query attention)
-// and over their query rows r = b * L + l, with the probabilities recomputed from the forward's
-// logsumexp:
+// (attention_backward_key_shared.wgsl runs where they exist; CPU adapters without them run
+// attention_backward_key.wgsl, where workgroup memory and barriers cost more than they save). For key row
+// t = kv * S + s of key/value head kv, summed over the query heads b that read kv (groupSize of them under
+// grouped-query attention) and over their query rows r = b * L + l, with the probabilities recomputed from
+// the forward's logsumexp:
 //   z = scale * dot(q[r], k[t]) + mask[b, l, s]     P = exp(z - lse[r])
 //   dP = keep dot(gradOut[r], v[t])                  dZ = P (dP - rowDot[r])
 //   gradValue[t] = sum P keep gradOut[r]             gradKey[t] = scale * sum dZ q[r]

@@ -1,7 +1,8 @@
 // attention_backward_query_tiled: the query gradient of scaled dot-product attention (FlashAttention-2's
-// dQ pass), and the score gradient when the float mask needs one, for GPUs without subgroups of 8
-// lanes (attention_backward_query_shared.wgsl runs where they exist; CPU adapters without them run attention_backward_query.wgsl, where workgroup memory and barriers cost more than they save). For query row r = b * L + l, with
-// the probabilities recomputed from the forward's logsumexp instead of stored,
+// dQ pass), and the score gradient when the float mask needs one, for GPUs without subgroups of 8 lanes
+// (attention_backward_query_shared.wgsl runs where they exist; CPU adapters without them run
+// attention_backward_query.wgsl, where workgroup memory and barriers cost more than they save). For query
+// row r = b * L + l, with the probabilities recomputed from the forward's logsumexp instead of stored,
 //   z_s = scale * dot(q[r], k[kv, s]) + mask[b, l, s]      P_s = exp(z_s - lse[r])
 //   dP_s = keep_s dot(gradOut[r], v[kv, s])                  dZ_s = P_s (dP_s - rowDot[r])
 //   gradQuery[r] = scale * sum_s dZ_s k[kv, s]               gradMask[r, s] = dZ_s   (WRITE_MASK_GRAD)

@@ -1,7 +1,8 @@
-// attention_forward_tiled: fused scaled dot-product attention, for GPUs without subgroups of 8
-// lanes (attention_forward_shared.wgsl runs where they exist; CPU adapters without them run attention_forward.wgsl, where workgroup memory and barriers cost more than they save). For query row r = b * L + l (b: the
-// flattened batch of query heads, l: the query position) and its key/value head kv(b), with scores
-// z_s = scale * dot(q[r], k[kv, s]) + mask[b, l, s]  over the keys s allowed to it,
+// attention_forward_tiled: fused scaled dot-product attention, for GPUs without subgroups of 8 lanes
+// (attention_forward_shared.wgsl runs where they exist; CPU adapters without them run
+// attention_forward.wgsl, where workgroup memory and barriers cost more than they save). For query row r =
+// b * L + l (b: the flattened batch of query heads, l: the query position) and its key/value head kv(b),
+// with scores z_s = scale * dot(q[r], k[kv, s]) + mask[b, l, s]  over the keys s allowed to it,
 //   out[r] = sum_s softmax(z)_s keep_s v[kv, s]   lse[r] = log(sum_s exp(z_s))   (saved for the backward),
 // keep_s = 1 without dropout; with DROPOUT it is 0 or 1 / (1 - p) (PyTorch's dropout of the
 // probabilities, after the softmax: the logsumexp is of the undropped scores).
