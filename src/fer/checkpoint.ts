@@ -84,6 +84,15 @@ export async function saveCheckpoint<M>(
 const STN_INITS = ['identity', 'default'];
 
 /**
+ * Fills, in place, the fields a model configuration saved by an earlier version lacks, with what that
+ * version ran (`model` absent: PCNN): PCNN's `registration`, 'stn' (the paper's) before the option
+ * existed. Checkpoints and cv's per-fold recipes are read through it.
+ */
+export function withSavedDefaults(model: string | undefined, config: Record<string, unknown>): void {
+  if ((model ?? 'pcnn') === 'pcnn') config.registration ??= 'stn';
+}
+
+/**
  * Refuses `pcnn` metadata that the commands could not use, naming `file`, the field and what was
  * expected (a config of null or a single class name used to fail later as "Cannot read properties of
  * undefined"): an object with `model` (a family of families.ts; absent: PCNN), `config`, a complete model
@@ -172,9 +181,8 @@ export async function loadCheckpoint<M>(path: string): Promise<CheckpointContent
   const meta = parse<M>('pcnn');
   if (meta !== undefined) {
     checkCheckpointMeta(meta, path);
-    // Checkpoints from before PCNN's registration option hold the paper's.
-    const stored = meta as unknown as { model?: string; config: { registration?: string } };
-    if ((stored.model ?? 'pcnn') === 'pcnn') stored.config.registration ??= 'stn';
+    const stored = meta as unknown as { model?: string; config: Record<string, unknown> };
+    withSavedDefaults(stored.model, stored.config);
   }
   return {
     model,

@@ -23,7 +23,7 @@ import { PCNN, REGISTRATIONS, type Registration } from '../pcnn/model.js';
 import { createModel, family, familyOf, parameterCount, inputShape, type FerModel, type ModelSpec } from './families.js';
 import { ckplusClips } from './data/clips.js';
 import type { ARPGNetOptions } from '../arpgnet/config.js';
-import { loadCheckpoint, loadWeights, saveCheckpoint } from './checkpoint.js';
+import { loadCheckpoint, loadWeights, saveCheckpoint, withSavedDefaults } from './checkpoint.js';
 import {
   occludeRegion, occludePatch, rotateBy, EYES, MOUTH, subjectFolds, subjectSplit, ckplus48,
   type Transform, type Dataset,
@@ -482,9 +482,8 @@ function readFoldResult(file: string, fold: number, recipe: object, finishing: b
   if (savedFold !== fold) refuse(`holds fold ${JSON.stringify(savedFold)}`);
   if (!(Number.isInteger(testImages) && (testImages as number) > 0)) refuse(`has testImages ${JSON.stringify(testImages)}, not a positive integer`);
   if (typeof savedRecipe !== 'object' || savedRecipe === null) refuse('has no recipe object');
-  // Folds finished before PCNN's registration option ran the paper's.
   const savedModel = (savedRecipe as { model?: { name?: string; config?: Record<string, unknown> } }).model;
-  if (savedModel?.config && (savedModel.name ?? 'pcnn') === 'pcnn') savedModel.config.registration ??= 'stn';
+  if (savedModel?.config) withSavedDefaults(savedModel.name, savedModel.config);
   checkSameRecipe(file, savedRecipe as object, recipe);
   const rules = Object.keys(cvRules('')).filter((rule) => finishing || !rule.startsWith('final'));
   for (const rule of rules) {

@@ -60,29 +60,27 @@ export const keyBackwardTiledKernel = new Kernel('attention_backward_key_tiled',
 export const queryBackwardSharedKernel = new Kernel('attention_backward_query_shared', queryBackwardSharedSource);
 export const keyBackwardSharedKernel = new Kernel('attention_backward_key_shared', keyBackwardSharedSource);
 
-/** The kernels that hold a row in registers and hash the dropout: one MAX_HEAD_DIM and DROPOUT_BITS for all. */
-const ATTENTION_KERNELS = [
-  forwardKernel, forwardTiledKernel, forwardSharedKernel,
-  queryBackwardKernel, queryBackwardTiledKernel, queryBackwardSharedKernel,
-  keyBackwardKernel, keyBackwardTiledKernel, keyBackwardSharedKernel,
-];
-
-/** The forward, dQ and dK / dV kernels of each variant. */
+/** The forward, dQ and dK / dV kernels of each variant, and how each is dispatched: one invocation per
+ *  row (plain), or one workgroup per block of a head's rows (tiled, shared). */
 const VARIANT_KERNELS = {
-  plain: { forward: forwardKernel, query: queryBackwardKernel, key: keyBackwardKernel },
-  tiled: { forward: forwardTiledKernel, query: queryBackwardTiledKernel, key: keyBackwardTiledKernel },
-  shared: { forward: forwardSharedKernel, query: queryBackwardSharedKernel, key: keyBackwardSharedKernel },
+  plain: { forward: forwardKernel, query: queryBackwardKernel, key: keyBackwardKernel, perRow: true },
+  tiled: { forward: forwardTiledKernel, query: queryBackwardTiledKernel, key: keyBackwardTiledKernel, perRow: false },
+  shared: { forward: forwardSharedKernel, query: queryBackwardSharedKernel, key: keyBackwardSharedKernel, perRow: false },
 };
 
-/** Runs `kernel` over `rows` rows (`length` per head): one invocation per row for the plain kernels,
- *  one workgroup per block of a head's rows for the others. */
-function dispatchVariant(kernel: Kernel, rows: number, length: number, buffers: Record<string, Tensor>, uniforms: Record<string, number | number[]>, constants: Record<string, number>): void {
-  if (kernel === forwardKernel || kernel === queryBackwardKernel || kernel === keyBackwardKernel) dispatchRows(kernel, rows, buffers, uniforms, constants);
-  else dispatchBlocks(kernel, rows, length, buffers, uniforms, constants);
+/** Every kernel that holds a row in registers and hashes the dropout: one MAX_HEAD_DIM and DROPOUT_BITS for all. */
+const ATTENTION_KERNELS = Object.values(VARIANT_KERNELS).flatMap(({ forward, query, key }) => [forward, query, key]);
+
+type VariantKernels = (typeof VARIANT_KERNELS)[keyof typeof VARIANT_KERNELS];
+
+/** Runs the variant's `pass` kernel over `rows` rows (`length` per head). */
+function dispatchVariant(kernels: VariantKernels, pass: 'forward' | 'query' | 'key', rows: number, length: number, buffers: Record<string, Tensor>, uniforms: Record<string, number | number[]>, constants: Record<string, number>): void {
+  if (kernels.perRow) dispatchRows(kernels[pass], rows, buffers, uniforms, constants);
+  else dispatchBlocks(kernels[pass], rows, length, buffers, uniforms, constants);
 }
 
-/** One workgroup per block of adjacent rows of one head (`length` rows per head, `rows` in all: the
- *  forward, dQ and dK / dV kernels of both variants), skipped when there are none. */
+/** One workgroup per block of adjacent rows of one head (`length` rows per head, `rows` in all),
+ *  skipped when there are none. */
 function dispatchBlocks(kernel: Kernel, rows: number, length: number, buffers: Record<string, Tensor>, uniforms: Record<string, number | number[]>, constants: Record<string, number>): void {
   const blocks = length > 0 ? (rows / length) * Math.ceil(length / kernel.workgroupInvocations) : 0;
   if (blocks > 0) dispatch(kernel, { workgroups: workgroups1d(blocks), buffers, uniforms, constants });
@@ -120,7 +118,8 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
   // Without a mask its binding is a placeholder the kernels never read.
   const forwardBuffers = { q, k, v, mask: mask?.tensor ?? q, out, lse };
   const forwardUniforms = { rows: layout.rows, ...layout.uniforms };
-  dispatchVariant(VARIANT_KERNELS[attentionVariant()].forward, layout.rows, layout.uniforms.queryLength as number, forwardBuffers, forwardUniforms, constants);
+  const kernels = VARIANT_KERNELS[attentionVariant()];
+  dispatchVariant(kernels, 'forward', layout.rows, layout.uniforms.queryLength as number, forwardBuffers, forwardUniforms, constants);
   // A bool mask is an input with a null gradient, like a float mask that requires none.
   const inputs = mask ? [q, k, v, mask.source] : [q, k, v];
   // The mask's broadcast copy, when one was made, is read again by the backward: it is saved with lse.
@@ -149,7 +148,7 @@ function attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Te
     gradQuery = empty(q.shape, 'float32', `${OP} backward query`);
     const gradScores = wantMask ? scratch([...layout.batchShape, uniforms.queryLength as number, uniforms.keyLength as number], 'scores') : scratch([1], 'placeholder');
     const queryArgs = [{ ...shared, gradQuery, gradMask: gradScores }, { rows, ...uniforms }, { ...constants, WRITE_MASK_GRAD: Number(wantMask) }] as const;
-    dispatchVariant(kernels.query, rows, uniforms.queryLength as number, ...queryArgs);
+    dispatchVariant(kernels, 'query', rows, uniforms.queryLength as number, ...queryArgs);
     if (mask && wantMask) gradMask = sumToShape(gradScores, mask.source.shape);
     if (!q.requiresGrad) {
       gradQuery.dispose();
@@ -162,7 +161,7 @@ function attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Te
     gradKey = empty(k.shape, 'float32', `${OP} backward key`);
     gradValue = empty(v.shape, 'float32', `${OP} backward value`);
     const keyArgs = [{ ...shared, gradKey, gradValue }, { keyRows, ...uniforms }, constants] as const;
-    dispatchVariant(kernels.key, keyRows, uniforms.keyLength as number, ...keyArgs);
+    dispatchVariant(kernels, 'key', keyRows, uniforms.keyLength as number, ...keyArgs);
     if (!k.requiresGrad) {
       gradKey.dispose();
       gradKey = null;
