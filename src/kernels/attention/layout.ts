@@ -3,6 +3,7 @@
  * kernels share: heads flattened into a batch, the grouped-query head ratio, the scale, the mask's
  * broadcast strides and the dropout's seed, threshold and scale.
  */
+import { dropoutThreshold } from '../elementwise/dropout.js';
 import { numel, type Tensor } from '../../engine/tensor.js';
 import { broadcastsTo, coalesce } from '../shape/layout.js';
 import { broadcastStrides, broadcastTo } from '../shape/strided_copy.js';
@@ -159,8 +160,9 @@ export function attentionLayout(q: Tensor, k: Tensor, v: Tensor, options: Attent
   const dropout = dropoutP > 0;
   if (dropout) {
     uniforms.dropoutSeed = (options.generator ?? defaultGenerator).nextUint32();
-    uniforms.dropoutThreshold = Math.round(dropoutP * 2 ** dropoutBits);
-    uniforms.keepScale = dropoutP < 1 ? 1 / (1 - dropoutP) : 0;
+    const { threshold, keepScale } = dropoutThreshold(dropoutP, dropoutBits);
+    uniforms.dropoutThreshold = threshold;
+    uniforms.keepScale = keepScale;
   }
   return {
     batchShape,

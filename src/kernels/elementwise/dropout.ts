@@ -24,13 +24,21 @@ export interface DropoutOptions {
   generator?: Generator;
 }
 
+/**
+ * The two numbers every hashed-dropout kernel (this one, attention's, GAT's) compares and scales by: an
+ * element is kept when the top `bits` bits of its hash are at least `threshold` = round(p * 2^bits), and
+ * scaled by `keepScale` = 1 / (1 - p) (0 for p = 1, where nothing is kept).
+ */
+export function dropoutThreshold(p: number, bits: number): { threshold: number; keepScale: number } {
+  return { threshold: Math.round(p * 2 ** bits), keepScale: p < 1 ? 1 / (1 - p) : 0 };
+}
+
 function masked(x: Tensor, seed: number, p: number): Tensor {
   const out = empty(x.shape, 'float32', 'dropout');
-  const threshold = Math.round(p * 2 ** kernel.constant('DROPOUT_BITS'));
   dispatch(kernel, {
     workgroups: workgroups1d(Math.ceil(x.size / (4 * kernel.workgroupInvocations))),
     buffers: { x, out },
-    uniforms: { count: x.size, seed, threshold, keepScale: p < 1 ? 1 / (1 - p) : 0 },
+    uniforms: { count: x.size, seed, ...dropoutThreshold(p, kernel.constant('DROPOUT_BITS')) },
   });
   return out;
 }

@@ -12,6 +12,7 @@ import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { record } from '../../engine/autograd.js';
 import { expectFloat32 } from '../checks.js';
+import { dropoutThreshold } from '../elementwise/dropout.js';
 import { defaultGenerator, type Generator } from '../../engine/random.js';
 import type { AttentionGraph } from './edges.js';
 import forwardSource from '../../../shaders/graph/gat_forward.wgsl';
@@ -66,14 +67,15 @@ export function graphAttention(
   if (!Number.isFinite(negativeSlope)) throw new Error(`${op}: negativeSlope must be a finite number, got ${negativeSlope}`);
   if (typeof dropoutP !== 'number' || !(dropoutP >= 0 && dropoutP < 1)) throw new Error(`${op}: dropoutP must be in [0, 1), got ${String(dropoutP)}`);
   const dropout = dropoutP > 0;
+  const { threshold, keepScale } = dropoutThreshold(dropoutP, agreedConstant([forwardKernel, backwardTargetsKernel], 'DROPOUT_BITS'));
   const uniforms = {
     nodes,
     heads,
     channels,
     negativeSlope,
     dropoutSeed: dropout ? generator.nextUint32() : 0,
-    dropoutThreshold: Math.round(dropoutP * 2 ** agreedConstant([forwardKernel, backwardTargetsKernel], 'DROPOUT_BITS')),
-    keepScale: 1 / (1 - dropoutP),
+    dropoutThreshold: threshold,
+    keepScale,
   };
   const constants = { DROPOUT: Number(dropout) };
   const { targetCsr, sourceCsr } = graph;
