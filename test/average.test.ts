@@ -12,7 +12,14 @@ import { Sequential } from '../src/nn/module.js';
 import { WeightAverage } from '../src/optim/index.js';
 import { PCNN } from '../src/pcnn/model.js';
 import { BasicBlock } from '../src/pcnn/resnet.js';
-import { loadRegistrationState, recalibrateBatchNorm, registrationState } from '../src/pcnn/recalibrate.js';
+import { loadRegistrationState, registrationState } from '../src/pcnn/registration-statistics.js';
+import { recalibrateBatchNorm } from '../src/fer/recalibrate.js';
+import { FERAtt } from '../src/feratt/model.js';
+import type { PreActBlock } from '../src/feratt/preact.js';
+import { family } from '../src/fer/families.js';
+import { avgPool2d } from '../src/kernels/pool/index.js';
+import { syntheticDataset } from '../src/fer/data/synthetic.js';
+import { DataLoader } from '../src/fer/data/loader.js';
 import { evalTransform, type Sample } from '../src/fer/data/index.js';
 
 test('WeightAverage: the equal-weight mean of its snapshots; a shared tensor once; state round trip; clear errors', async () => {
@@ -78,7 +85,7 @@ test("recalibrateBatchNorm: layer4's statistics per input (x10, x1 + x11), or on
   x.dispose();
   const bn = model.layer4Norms()[0];
 
-  await recalibrateBatchNorm(model, samples, { batchSize: 6, perPath: true });
+  await recalibrateBatchNorm(model, samples, { batchSize: 6, perPath: true, seed: 0 });
   const lent = model.registrationStatistics![0];
   assertClose(await lent.mean.toArray(), registration.mean, 'registration mean', { atol: 1e-4, rtol: 1e-4 });
   assertClose(await lent.variance.toArray(), registration.variance, 'registration variance', { atol: 1e-4, rtol: 1e-4 });
@@ -86,11 +93,39 @@ test("recalibrateBatchNorm: layer4's statistics per input (x10, x1 + x11), or on
   assertClose(await bn.runningVar!.toArray(), classification.variance, 'classification variance', { atol: 1e-4, rtol: 1e-4 });
   assert.is(bn.momentum, 0.1, 'momentum restored');
 
-  await recalibrateBatchNorm(model, samples, { batchSize: 6, perPath: false });
+  await recalibrateBatchNorm(model, samples, { batchSize: 6, perPath: false, seed: 0 });
   assert.is(model.registrationStatistics, null);
   const both = (k: 'mean' | 'variance') => registration[k].map((v, c) => (v + classification[k][c]) / 2);
   assertClose(await bn.runningMean!.toArray(), both('mean'), 'shared mean: both calls averaged', { atol: 1e-4, rtol: 1e-4 });
   assertClose(await bn.runningVar!.toArray(), both('variance'), 'shared variance', { atol: 1e-4, rtol: 1e-4 });
+  model.dispose();
+});
+
+test("recalibrateBatchNorm (FERAtt): the classifier's statistics are those of the attended composites, never of the clean faces", async () => {
+  const model = new FERAtt({ width: 2, numClasses: 7, dim: 8, inputSize: 64, cleanProbability: 1 });
+  const faces = syntheticDataset({ count: 7, size: 64, channels: 3, seed: 3, masks: true });
+  const composites = family('feratt').trainingSet(faces, { seed: 9, config: model.config, augment: false });
+  const batches = new DataLoader(composites, { batchSize: 7, shape: [3, 64, 64], shuffle: false }).epoch(0);
+  const { value: batch } = await batches[Symbol.asyncIterator]().next();
+  // What netclass's first BatchNorm (layer1.0.bn1, after conv1) sees, fed the attended or the clean faces.
+  model.train();
+  const [attended, clean] = noGrad(() =>
+    tidy(() => {
+      const x = tensor(batch.x, [7, 3, 64, 64]);
+      return [model.forward(x).attended, tensor(batch.clean!, [7, 3, 64, 64])].map((face) => model.netclass.conv1.forward(avgPool2d(face, 4)));
+    }),
+  );
+  const [seen, notSeen] = await Promise.all([attended, clean].map(async (t) => channelStats(await t.toArray(), t.shape)));
+  [attended, clean].forEach((t) => t.dispose());
+  const bn = (model.netclass.layers[0].layers[0] as PreActBlock).bn1;
+
+  await recalibrateBatchNorm(model, faces, { batchSize: 7, perPath: false, seed: 9 });
+  const mean = await bn.runningMean!.toArray();
+  assertClose(mean, seen.mean, 'running mean: attended faces', { atol: 1e-4, rtol: 1e-4 });
+  assertClose(await bn.runningVar!.toArray(), seen.variance, 'running variance: attended faces', { atol: 1e-4, rtol: 1e-4 });
+  assert.ok(mean.some((m, c) => Math.abs(m - notSeen.mean[c]) > 1e-2), 'the clean faces give other statistics');
+  const refusal = await recalibrateBatchNorm(model, faces, { batchSize: 7, perPath: true, seed: 9 }).then(() => '', (e: Error) => e.message);
+  assert.match(refusal, /perPath keeps PCNN's layer4 statistics apart for its two inputs; FERAtt has no such pass/);
   model.dispose();
 });
 

@@ -19,8 +19,8 @@ function pcnn(...args: string[]) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
-test('train --model feratt: composited synthetic faces, the GMM rule reported, a checkpoint naming its model', async () => {
-  const r = pcnn('train', '--model', 'feratt', '--width', '2', '--synthetic-count', '14', '--batch', '7', '--epochs', '1', '--out', run);
+test('train --model feratt: composited synthetic faces, the GMM rule reported, a checkpoint naming its model; --recalibrate-bn', async () => {
+  const r = pcnn('train', '--model', 'feratt', '--width', '2', '--synthetic-count', '14', '--batch', '7', '--epochs', '1', '--recalibrate-bn', '--out', run);
   assert.is(r.code, 0, r.err);
   assert.match(r.err, /training FERAtt \(width 2, 128x128x3\)/);
   assert.match(r.err, /epoch 1: loss [\d.]+, train [\d.]+%, test [\d.]+% \(GMM nearest class mean [\d.]+%\)/);
@@ -32,6 +32,8 @@ test('train --model feratt: composited synthetic faces, the GMM rule reported, a
   assert.is(meta.recipe.weightDecay, 0, "and the official Adam's weight decay");
   const history = readFileSync(path.join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
   assert.ok(history[0].auxiliaryAccuracy >= 0 && history[0].auxiliaryAccuracy <= 1);
+  assert.match(r.out, /final model \(last weights, BatchNorm statistics re-estimated on the training images\): test accuracy [\d.]+%, GMM nearest class mean [\d.]+%/);
+  assert.ok(existsSync(path.join(run, 'final.safetensors')));
 });
 
 test('eval and predict read the model from the checkpoint and refuse another --model', () => {
@@ -57,7 +59,7 @@ test('info --model feratt counts the official configuration as PyTorch does; FER
   assert.match(i.out, /FERAtt 128x128x3, width 64, dim 64, 8 classes: 46,417,652 parameters \(513,000 of them in the unused encoder\.fc\)/);
   assert.match(pcnn('info', '--model', 'feratt', '--input-size', '48').err, /FERAtt: inputSize \[48,48\] is not supported/);
   assert.match(pcnn('train', '--model', 'vgg').err, /unknown model 'vgg'; expected one of pcnn, feratt/);
-  assert.match(pcnn('train', '--model', 'feratt', '--average-from', '1', '--out', path.join(dir, 'x')).err, /--average-from and --per-path-bn are for --model pcnn/);
+  assert.match(pcnn('train', '--model', 'feratt', '--per-path-bn', '--out', path.join(dir, 'x')).err, /--per-path-bn is for --model pcnn \(it keeps the statistics of PCNN's two layer4 passes apart\); not for --model feratt/);
   assert.match(pcnn('train', '--model', 'feratt', '--momentum', '0.5', '--beta', '1', '--out', path.join(dir, 'x')).err, /--momentum, --beta not used by --model feratt \(its loss and optimizer do not read them\)/);
 });
 

@@ -1,16 +1,17 @@
 // pcnn's training loop under `nanGuard: 'skip'`: each skipped batch is reported by its own number, and a
-// run whose every step was skipped ends with exactly the weights and BatchNorm statistics it began with.
+// run whose every step was skipped ends with exactly the weights and BatchNorm statistics it began with;
+// and what the training loader serves without augmentation.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import './helpers/index.js';
-import { train } from '../src/fer/train.js';
+import { train, trainingLoader, type TrainOptions } from '../src/fer/train.js';
 import type { FerModel } from '../src/fer/families.js';
 import { PCNN, type PCNNConfig } from '../src/pcnn/model.js';
 import { manualSeed } from '../src/engine/random.js';
-import { syntheticDataset } from '../src/fer/data/index.js';
+import { evalTransform, syntheticDataset } from '../src/fer/data/index.js';
 import { loadSafetensors } from '../src/engine/io/safetensors.js';
 
 const size = 32;
@@ -59,6 +60,21 @@ test('skipping every batch: each is reported by its number, and the model ends a
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
+});
+
+
+test('without augmentation the training loader serves the images as evaluation is given them (PCNN: normalised)', async () => {
+  const images = syntheticDataset({ count: 4, size });
+  const options = { model: { name: 'pcnn', config }, batch: 4, seed: 0, augment: false } as TrainOptions;
+  const { value: batch } = await trainingLoader(images, options).epoch(0)[Symbol.asyncIterator]().next();
+  const order = Array.from(batch.y);
+  const byIndex = Array.from({ length: 4 }, (_, i) => images.get(i));
+  for (let row = 0; row < 4; row++) {
+    const served = batch.x.subarray(row * size * size, (row + 1) * size * size);
+    const source = byIndex.find((s, i) => s.label === order[row] && evalTransform(s.image, [1, size, size]).every((v, j) => v === served[j]) && i >= 0);
+    assert.ok(source, `row ${row}: one of the images, normalised to mean 0.5 / std 0.5`);
+  }
+  assert.ok(Math.min(...batch.x) < 0, 'normalised values reach below 0');
 });
 
 test.run();

@@ -16,10 +16,10 @@ import { checkSameRecipe } from './recipe.js';
 import { requireImages, resolveData } from './datasets.js';
 import { train, evaluationBatchSize, makeOutputFolder, type TrainOptions, type TrainResult, type TrainingMeta } from './train.js';
 import { compositedTestSet, evaluate } from './evaluate.js';
-import { finishTraining } from '../pcnn/recalibrate.js';
+import { finishTraining } from './recalibrate.js';
 import { formatReport, pct } from './metrics.js';
 import { confusionMatrixChart } from './plot.js';
-import { PCNN, REGISTRATIONS, type Registration } from '../pcnn/model.js';
+import { REGISTRATIONS, type Registration } from '../pcnn/model.js';
 import { createModel, family, familyOf, parameterCount, inputShape, type FerModel, type ModelSpec } from './families.js';
 import { ckplusClips } from './data/clips.js';
 import type { ARPGNetOptions } from '../arpgnet/config.js';
@@ -54,6 +54,11 @@ const cvOptions = {
   'time-limit': { type: 'number', range: 'positive', help: 'minutes of training: no epoch is started that would end past them' },
   'average-from': { type: 'int', range: 'positive', help: 'average the weights from the end of this epoch on (SWA); the final model is the average, its BatchNorm statistics re-estimated' },
   'per-path-bn': { type: 'flag', help: "at the end, re-estimate BatchNorm statistics with layer4's kept apart for its two inputs (x10, x1 + x11)" },
+  'recalibrate-bn': {
+    type: 'flag',
+    help: "at the end, re-estimate every BatchNorm's statistics on the training data, weights fixed (PyTorch's update_bn; FERAtt: on its composites, " +
+      'the classifier fed the attended face only)',
+  },
   // A max norm of 0 or below would zero the gradients or flip their sign.
   'clip-grad-norm': { type: 'number', range: 'positive', help: 'clip gradients to this total 2-norm' },
   'nan-guard': { type: 'string', default: 'off', help: "'stop' or 'skip': check loss and gradients each step, name the op that made a NaN/Inf" },
@@ -417,7 +422,10 @@ async function cmdCv(o: CvCommandOptions, given: ReadonlySet<string>): Promise<v
   for (let fold = 0; fold < k; fold++) {
     const config = configs[fold];
     const resultFile = path.join(config.out, 'result.json');
-    const recipe = { ...config, out: undefined, resume: undefined, perPathBatchNorm: o['per-path-bn'], ...(o['last-frame'] ? { lastFrame: true } : {}) };
+    const recipe = {
+      ...config, out: undefined, resume: undefined, perPathBatchNorm: o['per-path-bn'],
+      ...(o['recalibrate-bn'] ? { recalibrateBatchNorm: true } : {}), ...(o['last-frame'] ? { lastFrame: true } : {}),
+    };
     let result: FoldResult;
     if (o.resume && existsSync(resultFile)) {
       result = readFoldResult(resultFile, fold, recipe, finishing);
@@ -512,8 +520,7 @@ async function foldAccuracies(config: TrainOptions, split: { train: Dataset; tes
 /** The recipe's end (finishTraining: the average in, BatchNorm statistics re-estimated), then every rule on
  *  the test images. */
 async function finishAndEvaluate(result: TrainResult, config: TrainOptions, data: { train: Dataset; test: Dataset }, o: CvCommandOptions) {
-  if (!(result.model instanceof PCNN)) throw new Error(`finishing a ${familyOf(result.model).title} model is not supported`);
-  await finishTraining(result.model, result.average, data.train, { batchSize: config.batch, perPath: o['per-path-bn'] });
+  await finishTraining(result.model, result.average, data.train, { batchSize: config.batch, perPath: o['per-path-bn'], seed: config.seed });
   return evaluateRules(result.model, data.test, config);
 }
 
@@ -524,9 +531,9 @@ function evaluateRules(model: FerModel, test: Dataset, config: TrainOptions) {
 
 /** Whether the recipe ends with weight averaging or a re-estimation of BatchNorm statistics. */
 function finishes(o: CvCommandOptions): boolean {
-  const finishing = o['average-from'] !== undefined || o['per-path-bn'];
-  if (finishing && o.model !== 'pcnn') {
-    throw new Error(`--average-from and --per-path-bn are for --model pcnn (their BatchNorm re-estimation knows PCNN's two layer4 passes); not for --model ${o.model}`);
+  const finishing = o['average-from'] !== undefined || o['per-path-bn'] || o['recalibrate-bn'];
+  if (o['per-path-bn'] && o.model !== 'pcnn') {
+    throw new Error(`--per-path-bn is for --model pcnn (it keeps the statistics of PCNN's two layer4 passes apart); not for --model ${o.model}`);
   }
   if (o['per-path-bn'] && o.registration === 'attention') {
     throw new Error("--per-path-bn keeps layer4's statistics apart for its pass on x10, which --registration attention does not make (layer4 runs once)");

@@ -15,7 +15,7 @@ import type { GroupHyper, Optimizer } from '../optim/optimizer.js';
 import { PCNN, type PCNNConfig, type Registration } from '../pcnn/model.js';
 import { pcnnLoss, type PCNNLossOptions } from '../pcnn/loss.js';
 import { loadAllButClassHeads, trunkStateFromResnet } from '../pcnn/pretrained.js';
-import { loadRegistrationState, registrationState } from '../pcnn/recalibrate.js';
+import { loadRegistrationState, registrationState } from '../pcnn/registration-statistics.js';
 import { predictImages } from '../pcnn/predict.js';
 import type { Prediction } from './predict.js';
 import { pcnnMacs } from '../pcnn/info.js';

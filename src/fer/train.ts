@@ -53,7 +53,7 @@ export interface TrainOptions {
   /** Minutes of training allowed: no epoch is started that would, at the last epoch's pace, end past it. */
   timeLimitMinutes?: number;
   /** Average the weights at the end of this epoch (1-based) and of every later one (stochastic weight
-   *  averaging); the average is returned (for recalibrate.ts's `finishTraining`) and kept in last.safetensors. */
+   *  averaging); the average is returned (for fer/recalibrate.ts's `finishTraining`) and kept in last.safetensors. */
   averageFrom?: number;
   /** Stop after this many steps in total (for smoke tests); the epoch is not completed. */
   maxSteps?: number;
@@ -340,15 +340,16 @@ function stepsPerEpoch(images: number, batch: number): number {
   return dropsLastBatch(images, batch) ? Math.floor(images / batch) : Math.ceil(images / batch);
 }
 
-function trainingLoader(train: Dataset, options: TrainOptions): DataLoader {
-  const { trainingSet, augment } = family(options.model.name);
+export function trainingLoader(train: Dataset, options: TrainOptions): DataLoader {
+  const { trainingSet, augment, evalTransform } = family(options.model.name);
   return new DataLoader(trainingSet(train, { seed: options.seed, config: options.model.config, augment: options.augment }), {
     batchSize: options.batch,
     shape: sampleShape(options.model.name, options.model.config),
     shuffle: true,
     seed: options.seed,
     dropLast: dropsLastBatch(train.length, options.batch),
-    transform: options.augment ? augment ?? undefined : undefined,
+    // Without augmentation the images are still normalised as the model is given them at test time.
+    transform: options.augment ? augment ?? evalTransform : evalTransform,
   });
 }
 

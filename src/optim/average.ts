@@ -2,7 +2,7 @@
  * Stochastic weight averaging (Izmailov et al., 2018): an equal-weight running average of parameters
  * taken at chosen points of training (once per epoch, say), as torch.optim.swa_utils.AveragedModel by
  * default. Parameters only: BatchNorm running statistics belong to the weights that made them and must
- * be re-estimated for the average (PyTorch's `update_bn`; PCNN's is pcnn/recalibrate.ts).
+ * be re-estimated for the average (PyTorch's `update_bn`; ours is fer/recalibrate.ts).
  */
 import { recorder } from '../engine/recorder.js';
 import { keep, tidy } from '../engine/scope.js';

@@ -16,7 +16,7 @@
  *
  * layer4's BatchNorms see x10 and x1 + x11, whose statistics differ; as in the official code, one set of
  * running statistics serves both unless `registrationStatistics` holds a second set for the pass on x10
- * (see recalibrate.ts).
+ * (filled by recalibrateBatchNorm, src/fer/recalibrate.ts; saved by registration-statistics.ts).
  */
 import { Module, Sequential, type StateDict } from '../nn/module.js';
 import { Linear } from '../nn/linear.js';
