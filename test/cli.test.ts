@@ -127,7 +127,8 @@ test('cv: per-fold results and cv.json; --resume reuses finished folds and refus
   const args = ['cv', '--data', root, '--folds', '2', '--width', '1', '--input-size', '32', '--batch', '7', '--epochs', '1', '--average-from', '1', '--per-path-bn', '--out', out];
   const first = pcnn(...args);
   assert.is(first.code, 0, first.err);
-  assert.match(first.out, /fold 1: [\d.]+% .*final model [\d.]+%, sense heads [\d.]+%, ensemble [\d.]+%; 14 test images/);
+  assert.match(first.out, /fold 1: [\d.]+% .*final model [\d.]+%, sense heads [\d.]+%, ensemble [\d.]+%, composited [\d.]+%; 14 test images/);
+  assert.match(first.out, /2-fold subject-wise cross-validation, classifier on the test faces composited onto backgrounds, final model: [\d.]+% ± [\d.]+ \(mean ± std over folds\)/);
   assert.match(first.out, /2-fold subject-wise cross-validation, mirrored ensemble, final model: [\d.]+% ± [\d.]+/);
   assert.match(first.out, /2-fold subject-wise cross-validation, classifier on the test faces composited onto backgrounds, last epoch: [\d.]+% ± [\d.]+/);
   assert.ok(existsSync(path.join(out, 'fold1', 'result.json')) && existsSync(path.join(out, 'cv.json')));
@@ -146,6 +147,14 @@ test('cv: per-fold results and cv.json; --resume reuses finished folds and refus
   const older = pcnn(...args, '--resume');
   assert.is(older.code, 0, older.err);
   assert.equal(older.out, first.out, 'folds saved before the option are reused');
+  // A fold saved before the final model's composited rule: reused, and the report says over how many folds.
+  const file0 = path.join(out, 'fold0', 'result.json');
+  const saved0 = JSON.parse(readFileSync(file0, 'utf8'));
+  delete saved0.accuracies.finalComposited;
+  writeFileSync(file0, JSON.stringify(saved0));
+  const beforeRule = pcnn(...args, '--resume');
+  assert.is(beforeRule.code, 0, beforeRule.err);
+  assert.match(beforeRule.out, /composited onto backgrounds, final model: [\d.]+% \(the 1 of 2 folds whose result has it\)/);
   const other = pcnn(...args, '--resume', '--lr', '0.02');
   assert.is(other.code, 1);
   assert.match(other.err, /--resume: the recipe differs from the saved run's \(.*fold0\/result\.json\): lr 0\.02 \(saved 0\.01\)/);
