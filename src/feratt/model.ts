@@ -20,9 +20,9 @@
  * batch, as the official forward (`random.random() < 0.2`); here from `config.generator` (default: the
  * engine's default generator, which training reseeds at each epoch from (seed, epoch), so that a resumed
  * run draws what the uninterrupted one drew), and `cleanProbability` (0 turns it off). netclass's running
- * statistics then average both inputs, which differ far more than the two faces do once the attention
- * has learned (on CK+48 at width 4 its first running variance ended ~100x the attended faces'): the
- * re-estimation of fer/recalibrate.ts (`--recalibrate-bn`) gives it the attended faces' alone.
+ * statistics then average both inputs, and while the attended face is far from the clean one they fit
+ * neither (on CK+48 at width 4, where the attention map stayed constant, its first running variance ended
+ * ~100x the attended faces'): fer/recalibrate.ts (`--recalibrate-bn`) re-estimates them on attended faces.
  *
  * State dict: as PyTorch's for the official module. AttentionResNet holds the encoder's layers under two
  * names each (attention_map.conv1.0/.1 = attention_map.encoder.conv1/bn1, attention_map.conv2..conv5 =
