@@ -1,6 +1,7 @@
 // Stochastic weight averaging and BatchNorm re-estimation (PyTorch's swa_utils.AveragedModel and
 // update_bn): the average against float64, its checkpoint round trip; PCNN's statistics re-estimated
-// per layer4 input against the channel statistics of the two inputs computed on the host.
+// per layer4 input against the channel statistics of the two inputs computed on the host; FERAtt's
+// classifier statistics re-estimated on its attended composites, never on the clean faces.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { assertClose, randomData } from './helpers/index.js';
@@ -15,12 +16,14 @@ import { BasicBlock } from '../src/pcnn/resnet.js';
 import { loadRegistrationState, registrationState } from '../src/pcnn/registration-statistics.js';
 import { recalibrateBatchNorm } from '../src/fer/recalibrate.js';
 import { FERAtt } from '../src/feratt/model.js';
+import { ARPGNet } from '../src/arpgnet/model.js';
+import { Conv2d } from '../src/nn/conv.js';
+import { batchNorms } from '../src/nn/batchnorm.js';
 import type { PreActBlock } from '../src/feratt/preact.js';
 import { family } from '../src/fer/families.js';
 import { avgPool2d } from '../src/kernels/pool/index.js';
 import { syntheticDataset } from '../src/fer/data/synthetic.js';
-import { DataLoader } from '../src/fer/data/loader.js';
-import { evalTransform, type Sample } from '../src/fer/data/index.js';
+import { DataLoader, evalTransform, type Sample } from '../src/fer/data/index.js';
 
 test('WeightAverage: the equal-weight mean of its snapshots; a shared tensor once; state round trip; clear errors', async () => {
   const a = tensor(new Float32Array(5), [5]);
@@ -126,6 +129,22 @@ test("recalibrateBatchNorm (FERAtt): the classifier's statistics are those of th
   assert.ok(mean.some((m, c) => Math.abs(m - notSeen.mean[c]) > 1e-2), 'the clean faces give other statistics');
   const refusal = await recalibrateBatchNorm(model, faces, { batchSize: 7, perPath: true, seed: 9 }).then(() => '', (e: Error) => e.message);
   assert.match(refusal, /perPath keeps PCNN's layer4 statistics apart for its two inputs; FERAtt has no such pass/);
+  model.dispose();
+});
+
+test('recalibrateBatchNorm (ARPGNet): clips of T frames go through the model as [N, T, C, H, W]; momenta restored', async () => {
+  const model = new ARPGNet({ inChannels: 1, width: 2, numClasses: 7, inputSize: [32, 32], frames: 2, dim: 8, heads: 2 });
+  const clips: Sample[] = Array.from({ length: 4 }, (_, i) => ({ image: Float32Array.from(randomData(2 * 32 * 32, 60 + i, 0, 1)), label: i % 7, file: `clip${i}` }));
+  const bn = batchNorms(model)[0];
+  await recalibrateBatchNorm(model, clips, { batchSize: 4, perPath: false, seed: 0 });
+  // The first BatchNorm follows the trunk's first convolution over every frame: 8 images of 2 frames x 4 clips.
+  const frames = tensor(Float32Array.from(clips.flatMap((c) => [...evalTransform(c.image, [2, 32, 32])])), [8, 1, 32, 32]);
+  const seen = noGrad(() => tidy(() => (model.trunk.layers[0] as Conv2d).forward(frames)));
+  const expected = channelStats(await seen.toArray(), seen.shape);
+  seen.dispose();
+  frames.dispose();
+  assertClose(await bn.runningMean!.toArray(), expected.mean, 'running mean over every frame', { atol: 1e-4, rtol: 1e-4 });
+  assert.is(bn.momentum, 0.1, 'momentum restored');
   model.dispose();
 });
 

@@ -32,8 +32,12 @@ test('train --model feratt: composited synthetic faces, the GMM rule reported, a
   assert.is(meta.recipe.weightDecay, 0, "and the official Adam's weight decay");
   const history = readFileSync(path.join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
   assert.ok(history[0].auxiliaryAccuracy >= 0 && history[0].auxiliaryAccuracy <= 1);
-  assert.match(r.out, /final model \(last weights, BatchNorm statistics re-estimated on the training images\): test accuracy [\d.]+%, GMM nearest class mean [\d.]+%/);
-  assert.ok(existsSync(path.join(run, 'final.safetensors')));
+  const reported = /final model \(last weights, BatchNorm statistics re-estimated on the training data without augmentation\): test accuracy ([\d.]+%), GMM nearest class mean [\d.]+%/.exec(r.out);
+  assert.ok(reported, r.out);
+  const e = pcnn('eval', '--synthetic-count', '14', '--batch', '7', '--checkpoint', path.join(run, 'final.safetensors'), '--out', path.join(dir, 'final-eval'));
+  assert.is(e.code, 0, e.err);
+  assert.match(e.out, new RegExp(`accuracy ${reported![1].replace('.', '\\.')}`), 'eval reads the final model back: the same test accuracy');
+  assert.match(pcnn('train', '--model', 'feratt', '--recalibrate-bn', '--average-from', '1', '--out', path.join(dir, 'x')).err, /--recalibrate-bn: --average-from re-estimates the BatchNorm statistics already; leave --recalibrate-bn out/);
 });
 
 test('eval and predict read the model from the checkpoint and refuse another --model', () => {

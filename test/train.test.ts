@@ -62,7 +62,6 @@ test('skipping every batch: each is reported by its number, and the model ends a
   }
 });
 
-
 test('without augmentation the training loader serves the images as evaluation is given them (PCNN: normalised)', async () => {
   const images = syntheticDataset({ count: 4, size });
   const options = { model: { name: 'pcnn', config }, batch: 4, seed: 0, augment: false } as TrainOptions;
@@ -71,7 +70,7 @@ test('without augmentation the training loader serves the images as evaluation i
   const byIndex = Array.from({ length: 4 }, (_, i) => images.get(i));
   for (let row = 0; row < 4; row++) {
     const served = batch.x.subarray(row * size * size, (row + 1) * size * size);
-    const source = byIndex.find((s, i) => s.label === order[row] && evalTransform(s.image, [1, size, size]).every((v, j) => v === served[j]) && i >= 0);
+    const source = byIndex.find((s) => s.label === order[row] && evalTransform(s.image, [1, size, size]).every((v, j) => v === served[j]));
     assert.ok(source, `row ${row}: one of the images, normalised to mean 0.5 / std 0.5`);
   }
   assert.ok(Math.min(...batch.x) < 0, 'normalised values reach below 0');

@@ -155,7 +155,7 @@ export function modelFromCheckpoint(bytes: Uint8Array, name: string): LoadedMode
   return { family, model, classNames, source: name, about };
 }
 
-/** PCNN's layer4 statistics for its pass on x10 (src/pcnn/recalibrate.ts loadRegistrationState). */
+/** PCNN's layer4 statistics for its pass on x10 (mirrors loadRegistrationState of src/pcnn/registration-statistics.ts). */
 function loadRegistration(model: PCNN, state: nn.StateDict): void {
   const statistics = model.layer4Norms().map((bn) => bn.newStatistics());
   statistics.forEach((s, i) => {

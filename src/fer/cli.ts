@@ -53,11 +53,11 @@ const cvOptions = {
   'init-from': { type: 'string', help: 'a checkpoint of the same --model (ours or a .pth) trained on other data: every weight but the class heads (fine-tuning)' },
   'time-limit': { type: 'number', range: 'positive', help: 'minutes of training: no epoch is started that would end past them' },
   'average-from': { type: 'int', range: 'positive', help: 'average the weights from the end of this epoch on (SWA); the final model is the average, its BatchNorm statistics re-estimated' },
-  'per-path-bn': { type: 'flag', help: "at the end, re-estimate BatchNorm statistics with layer4's kept apart for its two inputs (x10, x1 + x11)" },
+  'per-path-bn': { type: 'flag', help: "PCNN: at the end, re-estimate BatchNorm statistics with layer4's kept apart for its two inputs (x10, x1 + x11)" },
   'recalibrate-bn': {
     type: 'flag',
-    help: "at the end, re-estimate every BatchNorm's statistics on the training data, weights fixed (PyTorch's update_bn; FERAtt: on its composites, " +
-      'the classifier fed the attended face only)',
+    help: "at the end, re-estimate every BatchNorm's statistics on the training data without augmentation, weights fixed (PyTorch's update_bn; " +
+      'FERAtt: on its composites, the classifier fed the attended face only); --average-from and --per-path-bn do it already',
   },
   // A max norm of 0 or below would zero the gradients or flip their sign.
   'clip-grad-norm': { type: 'number', range: 'positive', help: 'clip gradients to this total 2-norm' },
@@ -453,9 +453,10 @@ async function cmdCv(o: CvCommandOptions, given: ReadonlySet<string>): Promise<v
 }
 
 /** What `pcnn cv` reports per fold: at the last epoch, the classifier (PCNN's main head, the paper's
- *  rule), the family's auxiliary rule (PCNN's summed sense heads), and the ensemble of both on each image
- *  and its mirror image (evaluate's `ensemble`); the same three for the final model when the recipe
- *  averages weights or re-estimates statistics. */
+ *  rule), the family's auxiliary rule (PCNN's summed sense heads), the ensemble of both on each image
+ *  and its mirror image (evaluate's `ensemble`), and the classifier on the test faces composited onto
+ *  backgrounds; the same four for the final model when the recipe averages weights or re-estimates
+ *  statistics. */
 function cvRules(auxiliaryRule: string): Record<string, string> {
   return {
     main: 'classifier, last epoch',
@@ -532,8 +533,8 @@ async function compositedAccuracy(model: FerModel, test: Dataset, config: TrainO
   return (await evaluate(model, compositedTestSet(test, model, config.seed), { batchSize: evaluationBatchSize(config) })).main.accuracy;
 }
 
-/** The recipe's end (finishTraining: the average in, BatchNorm statistics re-estimated), then every rule on
- *  the test images. */
+/** The recipe's end (finishTraining: the average in, BatchNorm statistics re-estimated), then the
+ *  classifier, the auxiliary rule and the mirrored ensemble on the test images. */
 async function finishAndEvaluate(result: TrainResult, config: TrainOptions, data: { train: Dataset; test: Dataset }, o: CvCommandOptions) {
   await finishTraining(result.model, result.average, data.train, { batchSize: config.batch, perPath: o['per-path-bn'], seed: config.seed });
   return evaluateRules(result.model, data.test, config);
@@ -547,6 +548,9 @@ function evaluateRules(model: FerModel, test: Dataset, config: TrainOptions) {
 /** Whether the recipe ends with weight averaging or a re-estimation of BatchNorm statistics. */
 function finishes(o: CvCommandOptions): boolean {
   const finishing = o['average-from'] !== undefined || o['per-path-bn'] || o['recalibrate-bn'];
+  if (o['recalibrate-bn'] && (o['average-from'] !== undefined || o['per-path-bn'])) {
+    throw new Error(`--recalibrate-bn: ${o['per-path-bn'] ? '--per-path-bn' : '--average-from'} re-estimates the BatchNorm statistics already; leave --recalibrate-bn out`);
+  }
   if (o['per-path-bn'] && o.model !== 'pcnn') {
     throw new Error(`--per-path-bn is for --model pcnn (it keeps the statistics of PCNN's two layer4 passes apart); not for --model ${o.model}`);
   }
@@ -559,7 +563,7 @@ function finishes(o: CvCommandOptions): boolean {
 function describeFinish(o: CvCommandOptions): string {
   const from = o['average-from'];
   return `${from === undefined ? 'last weights' : `weights averaged over epochs ${from} to ${o.epochs}`}, ` +
-    `BatchNorm statistics re-estimated on the training images${o['per-path-bn'] ? " (layer4's per input)" : ''}`;
+    `BatchNorm statistics re-estimated on the training data without augmentation${o['per-path-bn'] ? " (layer4's per input)" : ''}`;
 }
 
 function meanAndSpread(accuracies: number[]): { accuracies: number[]; mean: number; std: number } {

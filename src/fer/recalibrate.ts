@@ -35,17 +35,11 @@ export interface RecalibrationOptions {
 }
 
 export async function recalibrateBatchNorm(model: FerModel, train: Dataset, { batchSize, perPath, seed }: RecalibrationOptions): Promise<void> {
-  if (perPath && !(model instanceof PCNN)) {
-    throw new Error(`recalibrateBatchNorm: perPath keeps PCNN's layer4 statistics apart for its two inputs; ${familyOf(model).title} has no such pass`);
-  }
   const family = familyOf(model);
-  const norms = batchNorms(model);
-  const momenta = norms.map((bn) => bn.momentum);
-  for (const bn of norms) {
-    bn.resetRunningStats();
-    bn.momentum = null;
+  if (perPath && !(model instanceof PCNN)) {
+    throw new Error(`recalibrateBatchNorm: perPath keeps PCNN's layer4 statistics apart for its two inputs; ${family.title} has no such pass`);
   }
-  if (model instanceof PCNN) model.setRegistrationStatistics(perPath ? model.layer4Norms().map((bn) => bn.newStatistics()) : null);
+  // The data first: a dataset that cannot be served leaves the statistics as they were.
   const data = family.trainingSet(train, { seed, config: model.config, augment: false });
   const loader = new DataLoader(data, {
     batchSize,
@@ -54,6 +48,13 @@ export async function recalibrateBatchNorm(model: FerModel, train: Dataset, { ba
     dropLast: data.length % batchSize === 1, // as in training: one sample has no batch statistics
     transform: family.evalTransform,
   });
+  const norms = batchNorms(model);
+  const momenta = norms.map((bn) => bn.momentum);
+  for (const bn of norms) {
+    bn.resetRunningStats();
+    bn.momentum = null;
+  }
+  if (model instanceof PCNN) model.setRegistrationStatistics(perPath ? model.layer4Norms().map((bn) => bn.newStatistics()) : null);
   const wasTraining = model.training;
   model.train();
   try {
