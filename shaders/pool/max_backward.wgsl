@@ -9,17 +9,20 @@
 
 struct Params {
   count: u32,              // planes · rows · columns of the grid
-  inH: u32,
-  inW: u32,
-  outH: u32,
-  outW: u32,
-  kernelH: u32,
-  kernelW: u32,
-  strideH: u32,
-  strideW: u32,
-  padH: u32,
-  padW: u32,
 }
+
+// The window geometry as override constants: divisions by them compile to multiplications (a division by
+// a uniform is a scalar instruction per lane on CPU adapters).
+override IN_H: u32;
+override IN_W: u32;
+override OUT_H: u32;
+override OUT_W: u32;
+override KERNEL_H: u32;
+override KERNEL_W: u32;
+override STRIDE_H: u32;
+override STRIDE_W: u32;
+override PAD_H: u32;
+override PAD_W: u32;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
@@ -42,21 +45,21 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   if (index >= params.count) {
     return;
   }
-  let iw = index % params.inW;
-  let ih = (index / params.inW) % params.inH;
-  let plane = index / (params.inW * params.inH);
-  let position = i32(ih * params.inW + iw);
-  let rows = windowsContaining(ih, params.kernelH, params.strideH, params.padH, params.outH);
-  let cols = windowsContaining(iw, params.kernelW, params.strideW, params.padW, params.outW);
-  let base = plane * params.outH * params.outW;
+  let iw = index % IN_W;
+  let ih = (index / IN_W) % IN_H;
+  let plane = index / (IN_W * IN_H);
+  let position = i32(ih * IN_W + iw);
+  let rows = windowsContaining(ih, KERNEL_H, STRIDE_H, PAD_H, OUT_H);
+  let cols = windowsContaining(iw, KERNEL_W, STRIDE_W, PAD_W, OUT_W);
+  let base = plane * OUT_H * OUT_W;
   var sum = 0.0;
   for (var oh = rows.x; oh <= rows.y; oh++) {
     for (var ow = cols.x; ow <= cols.y; ow++) {
-      let o = base + u32(oh) * params.outW + u32(ow);
+      let o = base + u32(oh) * OUT_W + u32(ow);
       if (indices[o] == position) {
         sum += dy[o];
       }
     }
   }
-  dx[(plane * params.inH + ih) * params.inW + iw] = sum;
+  dx[(plane * IN_H + ih) * IN_W + iw] = sum;
 }

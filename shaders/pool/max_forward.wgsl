@@ -12,17 +12,20 @@
 
 struct Params {
   count: u32,              // planes · rows · columns of the grid
-  inH: u32,
-  inW: u32,
-  outH: u32,
-  outW: u32,
-  kernelH: u32,
-  kernelW: u32,
-  strideH: u32,
-  strideW: u32,
-  padH: u32,
-  padW: u32,
 }
+
+// The window geometry as override constants: divisions by them compile to multiplications (a division by
+// a uniform is a scalar instruction per lane on CPU adapters), and the window loops get constant bounds.
+override IN_H: u32;
+override IN_W: u32;
+override OUT_H: u32;
+override OUT_W: u32;
+override KERNEL_H: u32;
+override KERNEL_W: u32;
+override STRIDE_H: u32;
+override STRIDE_W: u32;
+override PAD_H: u32;
+override PAD_W: u32;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -40,22 +43,22 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   if (index >= params.count) {
     return;
   }
-  let ow = index % params.outW;
-  let oh = (index / params.outW) % params.outH;
-  let plane = index / (params.outW * params.outH);
-  let o = (plane * params.outH + oh) * params.outW + ow;
-  let hFrom = i32(oh * params.strideH) - i32(params.padH);
-  let wFrom = i32(ow * params.strideW) - i32(params.padW);
-  let hEnd = min(hFrom + i32(params.kernelH), i32(params.inH));
-  let wEnd = min(wFrom + i32(params.kernelW), i32(params.inW));
+  let ow = index % OUT_W;
+  let oh = (index / OUT_W) % OUT_H;
+  let plane = index / (OUT_W * OUT_H);
+  let o = (plane * OUT_H + oh) * OUT_W + ow;
+  let hFrom = i32(oh * STRIDE_H) - i32(PAD_H);
+  let wFrom = i32(ow * STRIDE_W) - i32(PAD_W);
+  let hEnd = min(hFrom + i32(KERNEL_H), i32(IN_H));
+  let wEnd = min(wFrom + i32(KERNEL_W), i32(IN_W));
   let hStart = max(hFrom, 0);
   let wStart = max(wFrom, 0);
-  let base = plane * params.inH * params.inW;
-  var bestIndex = hStart * i32(params.inW) + wStart;
+  let base = plane * IN_H * IN_W;
+  var bestIndex = hStart * i32(IN_W) + wStart;
   var best = x[base + u32(bestIndex)];
   for (var ih = hStart; ih < hEnd; ih++) {
     for (var iw = wStart; iw < wEnd; iw++) {
-      let index = ih * i32(params.inW) + iw;
+      let index = ih * i32(IN_W) + iw;
       let v = x[base + u32(index)];
       if (v > best || isNan(v)) {
         best = v;

@@ -7,7 +7,7 @@ export function dispatchPlanes(
   kernel: Kernel,
   planes: number,
   [height, width]: readonly [number, number],
-  args: { buffers: Record<string, Bindable>; uniforms: Uniforms; constants?: Constants },
+  args: { buffers: Record<string, Bindable>; uniforms?: Uniforms; constants?: Constants },
 ): void {
   const count = planes * height * width;
   dispatch(kernel, { ...args, workgroups: workgroups1d(Math.ceil(count / kernel.workgroupInvocations)), uniforms: { ...args.uniforms, count } });

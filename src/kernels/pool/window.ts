@@ -4,8 +4,9 @@ import { expectFloat32 } from '../checks.js';
 
 export type IntOrPair = number | readonly [number, number];
 
-/** Window geometry; the field names are the uniforms of the max and avg pooling shaders (a type alias,
- *  not an interface, so that it is assignable to the uniforms record). */
+/** Window geometry; the field names are the uniforms of the avg pooling shaders, which max.ts passes to the
+ *  max pooling shaders as override constants (a type alias, not an interface, so that it is assignable to
+ *  the uniforms record). */
 export type PoolGeometry = {
   inH: number;
   inW: number;
