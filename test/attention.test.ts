@@ -5,12 +5,13 @@
 // on the same broadcast shapes, and dropout against the reference's own implementation of the hash.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { assertClose, gradCheck, randomData, run } from './helpers/index.js';
+import { assertClose, gradCheck, markedBlock, randomData, run } from './helpers/index.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
 import { tidy } from '../src/engine/scope.js';
 import { timeKernels } from '../src/engine/recorder.js';
 import {
   scaledDotProductAttention,
+  ATTENTION_KERNELS,
   attentionVariant,
   setAttentionVariant,
   type AttentionVariant,
@@ -446,6 +447,15 @@ test('the shared forward runs where subgroups have 8 lanes and is refused, namin
   setAttentionVariant('tiled', 4);
   assert.is(attentionVariant(), 'tiled');
   setAttentionVariant(null);
+});
+
+// The nine kernels that score q against k regenerate one dropout mask and read one mask layout: their
+// copies of those rules (between marked lines: WGSL has no imports) must not drift.
+test('the dropout and mask rules are identical in every attention shader that scores q against k', () => {
+  const reference = markedBlock(ATTENTION_KERNELS[0].source, 'attention-rules');
+  assert.ok(reference, `${ATTENTION_KERNELS[0].name} carries <attention-rules>`);
+  assert.is(ATTENTION_KERNELS.length, 9, 'forward, dQ and dK / dV of three variants');
+  for (const kernel of ATTENTION_KERNELS) assert.fixture(markedBlock(kernel.source, 'attention-rules') ?? `<missing in ${kernel.name}>`, reference!);
 });
 
 test.run();

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { assertClose, gradCheck, randomData, run } from './helpers/index.js';
+import { assertClose, gradCheck, markedBlock, randomData, run } from './helpers/index.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
 import { tidy } from '../src/engine/scope.js';
 import { manualSeed } from '../src/engine/random.js';
@@ -378,7 +378,7 @@ test('nn.Conv2d: PyTorch names, shapes and init bounds; seeded; forward is conv2
 // The subgroup-sharing helper is copied between marked lines (WGSL has no imports): the copies must not
 // drift, nor their width SHARED, which the host reads (SHARED_LANES) from one of them.
 test('the shared8 broadcast helper and its width are identical in every shader that carries it', () => {
-  const block = (source: string) => /\/\/ <shared8>[^\n]*\n([\s\S]*?)\/\/ <\/shared8>/.exec(source)?.[1];
+  const block = (source: string) => markedBlock(source, 'shared8');
   assert.ok(block(forwardRowsSource));
   for (const source of [forwardRowsSource, backwardDataRowsSource, backwardWeightRowsSource, matmulRegistersSource, attentionForwardSharedSource, attentionQuerySharedSource, attentionKeySharedSource]) {
     assert.fixture(block(source) ?? '<missing>', block(forwardRowsSource)!);

@@ -3,13 +3,17 @@
 // on the gradient) by finite differences, and reproducibility from a seeded generator.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { assertClose, gradCheck, randomData, run } from './helpers/index.js';
+import { assertClose, gradCheck, markedBlock, randomData, run } from './helpers/index.js';
 import { tensor } from '../src/engine/tensor.js';
 import { tidy } from '../src/engine/scope.js';
 import { Generator } from '../src/engine/random.js';
 import { dropout } from '../src/kernels/elementwise/dropout.js';
 import { Dropout } from '../src/nn/index.js';
 import { pcg } from './reference/attention.js';
+import dropoutSource from '../shaders/elementwise/dropout.wgsl';
+import gatForwardSource from '../shaders/graph/gat_forward.wgsl';
+import gatBackwardTargetsSource from '../shaders/graph/gat_backward_targets.wgsl';
+import { ATTENTION_KERNELS } from '../src/kernels/attention/index.js';
 
 /** The multiplier of each element (0 or 1 / (1 - p)) for a call that drew `seed`. */
 function mask64(seed: number, n: number, p: number): Float64Array {
@@ -66,6 +70,18 @@ test('nn.Dropout: the identity in eval mode, a new mask per training forward', a
   assert.is(layer.forward(x), x);
   tidy(() => undefined);
   x.dispose();
+});
+
+// Dropout, GATConv's attention dropout and SDPA's dropoutP hash their indices with one function, which the
+// host reference restates (pcg): the shaders' copies of it (between marked lines) must not drift.
+test('the PCG hash is identical in every hashed-dropout shader', () => {
+  const sources = {
+    'elementwise/dropout': dropoutSource, 'graph/gat_forward': gatForwardSource, 'graph/gat_backward_targets': gatBackwardTargetsSource,
+    ...Object.fromEntries(ATTENTION_KERNELS.map((kernel) => [kernel.name, kernel.source])),
+  };
+  const reference = markedBlock(dropoutSource, 'pcg-hash');
+  assert.ok(reference, 'dropout.wgsl carries <pcg-hash>');
+  for (const [name, source] of Object.entries(sources)) assert.fixture(markedBlock(source, 'pcg-hash') ?? `<missing in ${name}>`, reference!);
 });
 
 test.run();

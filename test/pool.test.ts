@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { assertClose, gradCheck, randomData, run } from './helpers/index.js';
+import { assertClose, gradCheck, markedBlock, randomData, run } from './helpers/index.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
 import { tidy } from '../src/engine/scope.js';
 import { maxPool2d, avgPool2d, adaptiveAvgPool2d, type PoolOptions, type AvgPool2dOptions } from '../src/kernels/pool/index.js';
@@ -206,7 +206,7 @@ test('bad pooling arguments are errors naming the op and the values', () => {
 // WGSL has no imports and our shaders are not concatenated, so the window rule both backward kernels
 // need is copied between marked lines; a copy that drifts would break one gradient silently.
 test('the shared WGSL window rule is identical in the max and avg backward shaders', () => {
-  const block = (source: string) => /\/\/ <windows-containing>[^\n]*\n([\s\S]*?)\/\/ <\/windows-containing>/.exec(source)?.[1];
+  const block = (source: string) => markedBlock(source, 'windows-containing');
   assert.ok(block(maxBackwardSource));
   assert.fixture(block(avgBackwardSource)!, block(maxBackwardSource)!);
 });

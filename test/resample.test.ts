@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { assertClose, gradCheck, randomData, run } from './helpers/index.js';
+import { assertClose, gradCheck, markedBlock, randomData, run } from './helpers/index.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
 import { interpolate, affineGrid, gridSample } from '../src/kernels/resample/index.js';
 import { interpolateRef, affineGridRef, gridSampleRef, type Shape4 } from './reference/resample.js';
@@ -250,9 +250,9 @@ test('affineGrid and gridSample reject bad shapes naming the op', () => {
 // copied between marked lines; a copy that drifts would silently break forward/backward agreement.
 test('shared WGSL blocks are identical in every shader that carries them', () => {
   const block = (source: string, name: string) => {
-    const match = new RegExp(`// <${name}>[^\\n]*\\n([\\s\\S]*?)// </${name}>`).exec(source);
-    assert.ok(match, `block <${name}> present`);
-    return match![1];
+    const text = markedBlock(source, name);
+    assert.ok(text, `block <${name}> present`);
+    return text!;
   };
   for (const source of [fusionForwardSource, fusionBackwardSource]) {
     assert.fixture(block(source, 'axis-rule'), block(bilinearSource, 'axis-rule'));

@@ -74,13 +74,16 @@ const MAX_HEAD_DIM = 128u;
 /** The top bits of a score's hash compared with dropoutThreshold (round(p * 2^DROPOUT_BITS)). */
 const DROPOUT_BITS = 24u;
 
+// <pcg-hash> (identical in every hashed-dropout shader; a test checks it)
 /** PCG's state step and output permutation (Jarzynski & Olano 2020): a well-mixed bijection of u32. */
-fn pcgHash(x: u32) -> u32 {
-  let state = x * 747796405u + 2891336453u;
+fn pcgHash(bits: u32) -> u32 {
+  let state = bits * 747796405u + 2891336453u;
   let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
   return (word >> 22u) ^ word;
 }
+// </pcg-hash>
 
+// <attention-rules> (identical in the nine attention shaders that score q against k; a test checks it)
 /** The hash of (dropoutSeed, b, l) that each key column s of query row l of head b continues. */
 fn dropoutRowKey(b: u32, l: u32) -> u32 {
   return pcgHash(pcgHash(pcgHash(params.dropoutSeed) ^ pcgHash(b)) ^ pcgHash(l));
@@ -102,6 +105,7 @@ fn maskBatchOffset(b: u32) -> u32 {
   }
   return offset;
 }
+// </attention-rules>
 
 
 // <shared8> (identical in conv2d/*_rows.wgsl and matmul/registers.wgsl; a test checks it)

@@ -85,13 +85,16 @@ const LOWEST: f32 = bitcast<f32>(0xff7fffffu);
 /** The top bits of a score's hash compared with dropoutThreshold (round(p * 2^DROPOUT_BITS)). */
 const DROPOUT_BITS = 24u;
 
+// <pcg-hash> (identical in every hashed-dropout shader; a test checks it)
 /** PCG's state step and output permutation (Jarzynski & Olano 2020): a well-mixed bijection of u32. */
-fn pcgHash(x: u32) -> u32 {
-  let state = x * 747796405u + 2891336453u;
+fn pcgHash(bits: u32) -> u32 {
+  let state = bits * 747796405u + 2891336453u;
   let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
   return (word >> 22u) ^ word;
 }
+// </pcg-hash>
 
+// <attention-rules> (identical in the nine attention shaders that score q against k; a test checks it)
 /** The hash of (dropoutSeed, b, l) that each key column s of query row l of head b continues. */
 fn dropoutRowKey(b: u32, l: u32) -> u32 {
   return pcgHash(pcgHash(pcgHash(params.dropoutSeed) ^ pcgHash(b)) ^ pcgHash(l));
@@ -113,6 +116,7 @@ fn maskBatchOffset(b: u32) -> u32 {
   }
   return offset;
 }
+// </attention-rules>
 
 var<workgroup> kTile: array<f32, KEY_TILE * MAX_HEAD_DIM>;
 var<workgroup> vTile: array<f32, KEY_TILE * MAX_HEAD_DIM>;

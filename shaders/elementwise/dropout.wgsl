@@ -26,12 +26,14 @@ struct Params {
 /** The top bits of an element's hash compared with the threshold. */
 const DROPOUT_BITS = 24u;
 
+// <pcg-hash> (identical in every hashed-dropout shader; a test checks it)
 /** PCG's state step and output permutation (Jarzynski & Olano 2020): a well-mixed bijection of u32. */
-fn pcgHash(v: u32) -> u32 {
-  let state = v * 747796405u + 2891336453u;
+fn pcgHash(bits: u32) -> u32 {
+  let state = bits * 747796405u + 2891336453u;
   let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
   return (word >> 22u) ^ word;
 }
+// </pcg-hash>
 
 fn keep(key: u32, i: u32) -> f32 {
   return select(0.0, params.keepScale, (pcgHash(key ^ pcgHash(i)) >> (32u - DROPOUT_BITS)) >= params.threshold);

@@ -45,12 +45,14 @@ const WG = 64u;
 const DROPOUT_BITS = 24u;
 override DROPOUT: bool = false;
 
+// <pcg-hash> (identical in every hashed-dropout shader; a test checks it)
 /** PCG's state step and output permutation (Jarzynski & Olano 2020): a well-mixed bijection of u32. */
-fn pcgHash(v: u32) -> u32 {
-  let state = v * 747796405u + 2891336453u;
+fn pcgHash(bits: u32) -> u32 {
+  let state = bits * 747796405u + 2891336453u;
   let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
   return (word >> 22u) ^ word;
 }
+// </pcg-hash>
 
 /** keep_e of coefficient `element` = e * heads + k: 1 without dropout, else 0 or keepScale. */
 fn keep(element: u32) -> f32 {

@@ -138,6 +138,15 @@ export async function kernelsDispatched(fn: () => void): Promise<string[]> {
   return timed.map((d) => d.label);
 }
 
+/**
+ * The text between a WGSL source's `// <name> ...` and `// </name>` lines, or null where it has none.
+ * WGSL has no imports and our shaders are not concatenated, so a rule several shaders need is copied
+ * between such marked lines, and the tests check that the copies have not drifted.
+ */
+export function markedBlock(source: string, name: string): string | null {
+  return new RegExp(`// <${name}>[^\\n]*\\n([\\s\\S]*?)// </${name}>`).exec(source)?.[1] ?? null;
+}
+
 /** Runs `fn` without grad and reads its result back. */
 export async function run(fn: () => Tensor): Promise<Float32Array> {
   const out = noGrad(() => tidy(fn));

@@ -68,8 +68,9 @@ const VARIANT_KERNELS = {
   shared: { forward: forwardSharedKernel, query: queryBackwardSharedKernel, key: keyBackwardSharedKernel, perRow: false },
 };
 
-/** Every kernel that holds a row in registers and hashes the dropout: one MAX_HEAD_DIM and DROPOUT_BITS for all. */
-const ATTENTION_KERNELS = Object.values(VARIANT_KERNELS).flatMap(({ forward, query, key }) => [forward, query, key]);
+/** Every kernel that holds a row in registers and hashes the dropout: one MAX_HEAD_DIM and DROPOUT_BITS for all
+ *  (and one copy of the dropout and mask rules, which a test checks). */
+export const ATTENTION_KERNELS = Object.values(VARIANT_KERNELS).flatMap(({ forward, query, key }) => [forward, query, key]);
 
 type VariantKernels = (typeof VARIANT_KERNELS)[keyof typeof VARIANT_KERNELS];
 
