@@ -5,8 +5,8 @@
 //   - per BatchNorm of netclass: |running mean − population mean| in population standard deviations, and
 //     running variance / population variance (population: the average of the batches' statistics);
 //   - how much the attention logits, the attended face and the clean face vary;
-//   - eval-mode accuracy on the composites and on the plain test faces with netclass's statistics
-//     re-estimated on the attended composites (what `--recalibrate-bn` does).
+//   - eval-mode accuracy on the composites and on the plain test faces after `--recalibrate-bn`'s
+//     re-estimation (recalibrateBatchNorm: the classifier fed the attended composites only).
 // node scripts/run.mjs scripts/feratt-diagnosis.ts CHECKPOINT.safetensors CKPLUS_FOLDER [FOLD] [FOLDS]
 import { init } from '../src/engine/device.js';
 import { noGrad } from '../src/engine/autograd.js';
@@ -17,7 +17,8 @@ import { ckplus48, subjectSplit, DataLoader, type Batch } from '../src/fer/data/
 import { predictBatch } from '../src/fer/step.js';
 import { evaluate } from '../src/fer/evaluate.js';
 import { argmaxRows } from '../src/fer/metrics.js';
-import { batchNorms } from '../src/nn/batchnorm.js';
+import { batchNorms, type BatchNorm2d } from '../src/nn/batchnorm.js';
+import { recalibrateBatchNorm } from '../src/fer/recalibrate.js';
 import { FERAtt, type FERAttResolvedConfig } from '../src/feratt/model.js';
 
 const [file, folder, fold = '0', folds = '10'] = process.argv.slice(2);
@@ -36,20 +37,32 @@ const batches: Batch[] = [];
 for await (const b of new DataLoader(composites, { batchSize: 16, shape, shuffle: true, seed: 1, dropLast: true }).epoch(0)) batches.push(b);
 const norms = batchNorms(model.netclass);
 
-/** Classifier accuracy (%) on the composites, with `setup` choosing each part's mode after eval(). */
+/** Runs `fn` with every BatchNorm of `which` at `momentum`, each one's own restored after. */
+async function withMomentum<T>(which: BatchNorm2d[], momentum: number, fn: () => Promise<T>): Promise<T> {
+  const saved = which.map((bn) => bn.momentum);
+  for (const bn of which) bn.momentum = momentum;
+  try {
+    return await fn();
+  } finally {
+    which.forEach((bn, i) => (bn.momentum = saved[i]));
+  }
+}
+
+/** Classifier accuracy (%) on the composites, with `setup` choosing each part's mode after eval(); the
+ *  training-mode passes leave the running statistics alone. */
 async function accuracy(setup: () => void): Promise<number> {
   model.eval();
   setup();
-  for (const bn of batchNorms(model)) bn.momentum = 0; // training-mode passes here must not move the statistics
-  let correct = 0;
-  let n = 0;
-  for (const b of batches) {
-    const predicted = argmaxRows((await predictBatch(model, b)).logits, numClasses);
-    predicted.forEach((p, i) => (correct += Number(p === b.y[i])));
-    n += b.y.length;
-  }
-  for (const bn of batchNorms(model)) bn.momentum = 0.1;
-  return (100 * correct) / n;
+  return withMomentum(batchNorms(model), 0, async () => {
+    let correct = 0;
+    let n = 0;
+    for (const b of batches) {
+      const predicted = argmaxRows((await predictBatch(model, b)).logits, numClasses);
+      predicted.forEach((p, i) => (correct += Number(p === b.y[i])));
+      n += b.y.length;
+    }
+    return (100 * correct) / n;
+  });
 }
 
 const pct = (v: number) => `${v.toFixed(1)}%`;
@@ -64,12 +77,13 @@ const running = await Promise.all(norms.map(async (bn) => [await bn.runningMean!
 const perBatch: Float32Array[][][] = [];
 model.eval();
 model.netclass.train();
-for (const bn of norms) bn.momentum = 1;
-for (const b of batches) {
-  noGrad(() => model.forward(tensor(b.x, [b.y.length, ...shape])));
-  perBatch.push(await Promise.all(norms.map(async (bn) => [await bn.runningMean!.toArray(), await bn.runningVar!.toArray()])));
-}
-const names = Object.entries(Object.fromEntries(model.netclass.namedModules())).filter(([, m]) => norms.includes(m as never)).map(([name]) => name);
+await withMomentum(norms, 1, async () => {
+  for (const b of batches) {
+    noGrad(() => model.forward(tensor(b.x, [b.y.length, ...shape])));
+    perBatch.push(await Promise.all(norms.map(async (bn) => [await bn.runningMean!.toArray(), await bn.runningVar!.toArray()])));
+  }
+});
+const names = [...model.netclass.namedModules()].filter(([, m]) => norms.includes(m as BatchNorm2d)).map(([name]) => name);
 console.log('netclass BatchNorms: |running mean - population mean| / population sd, running var / population var (channel means)');
 norms.forEach((_, k) => {
   const channels = running[k][0].length;
@@ -96,14 +110,8 @@ console.log(`one batch in eval mode: attention logits ${spread(await out.attenti
   `clean face ${spread(first.clean!)}`);
 for (const t of [out.z, out.logits, out.attended, out.attention, out.features]) t.dispose();
 
-// Population statistics of the attended composites for netclass (a cumulative average), then eval mode.
-for (const bn of norms) {
-  bn.resetRunningStats();
-  bn.momentum = null;
-}
-model.netclass.train();
-for (const b of batches) noGrad(() => model.forward(tensor(b.x, [b.y.length, ...shape])));
-for (const bn of norms) bn.momentum = 0.1;
-console.log(`netclass statistics re-estimated on these composites: ${pct(await accuracy(() => {}))} on them, ` +
+// What --recalibrate-bn does: every BatchNorm's statistics re-estimated on the fold's composites.
+await recalibrateBatchNorm(model, split.train, { batchSize: 16, perPath: false, seed: 0 });
+console.log(`statistics re-estimated (--recalibrate-bn): ${pct(await accuracy(() => {}))} on these composites, ` +
   `${pct(100 * (await evaluate(model, split.test, { batchSize: 32 })).main.accuracy)} on the fold's ${split.test.length} test faces`);
 process.exit(0);
