@@ -448,7 +448,8 @@ async function cmdCv(o: CvCommandOptions, given: ReadonlySet<string>): Promise<v
   for (const [rule, a] of Object.entries(rules)) {
     const { mean, std } = meanAndSpread(a);
     const over = a.length === k ? 'folds' : `the ${a.length} of ${k} folds whose result has it`;
-    console.log(`${k}-fold subject-wise cross-validation, ${cvRules(auxiliaryRule)[rule]}: ${a.length > 1 ? `${pct(mean)} ± ${(100 * std).toFixed(2)} (mean ± std over ${over})` : `${pct(mean)} (${over})`}`);
+    const spread = a.length > 1 ? ` ± ${(100 * std).toFixed(2)} (mean ± std over ${over})` : ` (${over})`;
+    console.log(`${k}-fold subject-wise cross-validation, ${cvRules(auxiliaryRule)[rule]}: ${pct(mean)}${spread}`);
   }
 }
 
