@@ -1,6 +1,7 @@
 // Profiles one training step by kernel: GPU time per kernel (timestamp queries), summed by name.
 // node scripts/run.mjs bench/profile-step.ts [batch] [width] [size] [model]   (model: pcnn (default),
-// feratt (3 channels, a clean face beside each input, as its training step) or arpgnet (clips of its T))
+// feratt (3 channels, a clean face beside each input, as its training step) or arpgnet (clips of its T)).
+// TOP=N lists the N costliest kernels (default 30); with DEBUG=1 each kernel's label carries its shapes.
 import { init } from '../src/engine/device.js';
 import { timeKernels } from '../src/engine/recorder.js';
 import { trainStep } from '../src/fer/step.js';
@@ -39,7 +40,7 @@ for (const { label, ns } of timed) {
 }
 const total = timed.reduce((a, d) => a + d.ns, 0);
 console.log(`${name} b${batch} w${width} ${size}x${size}: step wall ${wall.toFixed(0)} ms; GPU sum ${(total / 1e6).toFixed(0)} ms over ${timed.length} dispatches`);
-for (const [label, { ns, count }] of [...byKernel].sort((a, b) => b[1].ns - a[1].ns).slice(0, 30)) {
+for (const [label, { ns, count }] of [...byKernel].sort((a, b) => b[1].ns - a[1].ns).slice(0, Number(process.env.TOP ?? 30))) {
   console.log(`${(ns / 1e6).toFixed(1).padStart(8)} ms ${String(count).padStart(4)}x  ${label}`);
 }
 process.exit(0);

@@ -22,6 +22,7 @@ import { conv2dTuning, preferRows, preferRowsForWeightGrad, tuningFor } from '..
 import { SHARED_LANES, sharedLoadsRun } from '../src/kernels/subgroups.js';
 import { wgslConstants } from '../src/engine/kernel.js';
 import { chooseForwardVariant, fallbackForwardVariant, supportsVariant } from '../src/kernels/conv2d/forward.js';
+import { preferDense } from '../src/kernels/conv2d/dense.js';
 import { Conv2d } from '../src/nn/conv.js';
 import {
   conv2dBiasGradRef,
@@ -49,8 +50,9 @@ const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 const f32 = (data: ArrayLike<number>, shape: number[], requiresGrad = false) =>
   tensor(Float32Array.from(data), shape, { requiresGrad });
 const options = (s: ConvSpec) => ({ stride: s.stride, padding: s.padding, dilation: s.dilation, groups: s.groups });
-const VARIANTS: ForwardVariant[] = ['1x1', 'gemm', 'rows', 'direct'];
-const BACKWARD_VARIANTS: BackwardVariant[] = ['tiles', 'rows'];
+const VARIANTS: ForwardVariant[] = ['1x1', 'gemm', 'rows', 'direct', 'dense'];
+const WINDOW_BACKWARD_VARIANTS: BackwardVariant[] = ['tiles', 'rows'];
+const BACKWARD_VARIANTS: BackwardVariant[] = [...WINDOW_BACKWARD_VARIANTS, 'dense'];
 
 // Shapes chosen to hit the kernels' edges: odd sizes, ragged pixel tiles and channel blocks, batch 1,
 // one channel, strides with odd inputs, padding beyond the kernel's half, dilation, groups, pairs.
@@ -91,8 +93,9 @@ test('forward matches the float64 reference, every variant on every shape it sup
     const { x, w, b } = inputs(s, runs);
     const g = conv2dGeometry(s.xShape, s.wShape, options(s));
     for (const variant of VARIANTS.filter((v) => supportsVariant(g, v))) {
-      // Bias on every other run: each variant sees both, with half the pipelines to compile.
-      const withBias = runs % 2 === 1;
+      // Bias on every other run: each variant sees both, with half the pipelines to compile ('dense'
+      // has no fused bias).
+      const withBias = variant !== 'dense' && runs % 2 === 1;
       const got = await run(() =>
         conv2d(f32(x, s.xShape), f32(w, s.wShape), withBias ? f32(b, [b.length]) : null, { ...options(s), variant }),
       );
@@ -108,7 +111,7 @@ test('the default variants: rows at every width on CPU adapters with subgroups; 
   const cpu = tuningFor({ vendor: 'mesa', architecture: 'software', device: 'llvmpipe', description: '' });
   const gpu = tuningFor({ vendor: 'nvidia', architecture: 'hopper', device: 'H200', description: '' });
   const wide = geometry(spec([2, 8, 32, 32], [8, 8, 3, 3], 1, 1));
-  const narrow = geometry(spec([64, 32, 3, 3], [32, 32, 3, 3], 1, 1));
+  const narrow = geometry(spec([64, 32, 4, 4], [32, 32, 3, 3], 1, 1)); // 16 pixels: wider than 'dense' takes
   for (const g of [wide, narrow]) {
     assert.is(preferRows(g, 8, cpu), true);
     assert.is(preferRowsForWeightGrad(g, 8, cpu), true);
@@ -154,7 +157,7 @@ test('fused bias + residual + ReLU equals the unfused reference, every variant',
     const r = randomData(size(outShape(s)), 50 + k);
     const plain = conv2dRef(s, x, w, b);
     const g = conv2dGeometry(s.xShape, s.wShape, options(s));
-    for (const variant of VARIANTS.filter((v) => supportsVariant(g, v))) {
+    for (const variant of VARIANTS.filter((v) => supportsVariant(g, v, true))) {
       for (const relu of [false, true]) {
         const got = await run(() =>
           conv2dFused(f32(x, s.xShape), f32(w, s.wShape), f32(b, [b.length]), {
@@ -187,7 +190,7 @@ test('backward data / weight / bias kernels match float64 references', async () 
   for (const [k, [name, s]] of cases.entries()) {
     const { x, w } = inputs(s, 60 + k);
     const dy = randomData(size(outShape(s)), 70 + k);
-    for (const variant of BACKWARD_VARIANTS) {
+    for (const variant of BACKWARD_VARIANTS.filter((v) => v !== 'dense' || s.groups === 1)) {
       const dx = await run(() =>
         conv2dBackwardData(f32(dy, outShape(s)), f32(w, s.wShape), s.xShape, { ...options(s), variant }),
       );
@@ -200,6 +203,90 @@ test('backward data / weight / bias kernels match float64 references', async () 
     const db = await run(() => conv2dBackwardBias(f32(dy, outShape(s))));
     assertClose(db, conv2dBiasGradRef(s, dy), `${name}: dbias`);
   }
+});
+
+// The dense products (dense.ts) on the maps they are chosen for: batches of at least 16 images, maps no
+// larger than the window's taps; strided, dilated and non-square windows; all three passes against the
+// float64 references and through autograd.
+const DENSE_CASES: [string, ConvSpec][] = [
+  ['3x3 p1 on 2x2 maps', spec([17, 9, 2, 2], [10, 9, 3, 3], 1, 1)],
+  ['5x5 p2 on 2x4 maps', spec([16, 5, 2, 4], [7, 5, 5, 5], 1, 2)],
+  ['3x3 p1 on 1x2 maps', spec([18, 4, 1, 2], [5, 4, 3, 3], 1, 1)],
+  ['3x2 d(1,2) p(1,2) on 2x2 maps', spec([16, 3, 2, 2], [4, 3, 3, 2], 1, [1, 2], [1, 2])],
+];
+
+test('dense: chosen for small maps of a large batch without groups, on CPU adapters only', () => {
+  const geometry = (s: ConvSpec) => conv2dGeometry(s.xShape, s.wShape, options(s));
+  const cpu = tuningFor({ vendor: 'mesa', architecture: 'software', device: 'llvmpipe', description: '' });
+  const gpu = tuningFor({ vendor: 'nvidia', architecture: 'hopper', device: 'H200', description: '' });
+  for (const [name, s] of DENSE_CASES) {
+    assert.is(preferDense(geometry(s), cpu), true, name);
+    assert.is(preferDense(geometry(s), gpu), false, name);
+  }
+  // PCNN's 48-pixel maps: layer4's 2x2 takes it; layer3's 3x3 (9 pixels for 9 taps) and a stride (3x3 to
+  // 2x2: as many multiply-adds as the window kernels) do not.
+  assert.is(preferDense(geometry(spec([64, 128, 2, 2], [128, 128, 3, 3], 1, 1)), cpu), true);
+  assert.is(preferDense(geometry(spec([64, 64, 3, 3], [64, 64, 3, 3], 1, 1)), cpu), false);
+  assert.is(preferDense(geometry(spec([64, 64, 3, 3], [128, 64, 3, 3], 2, 1)), cpu), false);
+  assert.is(preferDense(geometry(spec([15, 128, 2, 2], [128, 128, 3, 3], 1, 1)), cpu), false, 'batch below a row block');
+  assert.is(preferDense(geometry(spec([64, 128, 2, 2], [128, 64, 3, 3], 1, 1, 1, 2)), cpu), false, 'groups 2');
+  const pcnnLayer4 = geometry(spec([64, 128, 2, 2], [128, 128, 3, 3], 1, 1));
+  if (conv2dTuning().denseMaps) {
+    assert.is(chooseForwardVariant(pcnnLayer4), 'dense');
+    assert.is(chooseForwardVariant(pcnnLayer4, true), sharedLoadsRun() ? 'rows' : 'gemm', 'fused: a window kernel');
+    assert.is(chooseBackwardDataVariant(pcnnLayer4), 'dense');
+    assert.is(chooseBackwardWeightVariant(pcnnLayer4), 'dense');
+  }
+});
+
+test('dense: forward, backward data and backward weight match the float64 references', async () => {
+  // Forced where it is not chosen too: a stride (3x3 to 2x2, as many multiply-adds as the window kernels).
+  const strided: [string, ConvSpec] = ['3x3 s2 p1, 3x3 to 2x2', spec([16, 6, 3, 3], [9, 6, 3, 3], 2, 1)];
+  for (const [k, [name, s]] of [...DENSE_CASES, strided].entries()) {
+    const { x, w } = inputs(s, 150 + k);
+    const dy = randomData(size(outShape(s)), 160 + k);
+    const variant = 'dense';
+    const y = await run(() => conv2d(f32(x, s.xShape), f32(w, s.wShape), null, { ...options(s), variant }));
+    assertClose(y, conv2dRef(s, x, w, null), `${name}: forward`);
+    const dx = await run(() => conv2dBackwardData(f32(dy, outShape(s)), f32(w, s.wShape), s.xShape, { ...options(s), variant }));
+    assertClose(dx, conv2dInputGradRef(s, dy, w), `${name}: dx`);
+    const dw = await run(() => conv2dBackwardWeight(f32(x, s.xShape), f32(dy, outShape(s)), s.wShape, { ...options(s), variant }));
+    assertClose(dw, conv2dWeightGradRef(s, x, dy), `${name}: dweight`);
+  }
+});
+
+test('gradCheck: x and weight through autograd where the dense products are chosen', async () => {
+  const s = spec([16, 2, 2, 2], [3, 2, 3, 3], 1, 1);
+  if (conv2dTuning().denseMaps) assert.is(chooseForwardVariant(conv2dGeometry(s.xShape, s.wShape, options(s))), 'dense');
+  const { x, w } = inputs(s, 170);
+  await gradCheck(
+    'conv2d dense',
+    [
+      { shape: s.xShape, data: x },
+      { shape: s.wShape, data: w },
+    ],
+    (xt, wt) => conv2d(xt, wt, null, options(s)),
+    (xd, wd) => conv2dRef(s, xd, wd, null),
+  );
+});
+
+test('dense: groups and a fused epilogue are refused by name', () => {
+  tidy(() => {
+    const x = f32(new Float32Array(16 * 4 * 2 * 2), [16, 4, 2, 2]);
+    const grouped = f32(new Float32Array(4 * 2 * 3 * 3), [4, 2, 3, 3]);
+    const w = f32(new Float32Array(4 * 4 * 3 * 3), [4, 4, 3, 3]);
+    const o = { padding: 1, variant: 'dense' as const };
+    assert.throws(() => conv2d(x, grouped, null, { ...o, groups: 2 }), /conv2d: variant 'dense' does not support .*groups 2/);
+    assert.throws(() => conv2dFused(x, w, null, { ...o, relu: true }), /conv2d: variant 'dense' does not support .*bias, residual or ReLU/);
+    assert.throws(
+      () => conv2dBackwardData(x, grouped, [16, 4, 2, 2], { ...o, groups: 2 }),
+      /conv2dBackwardData: variant 'dense' needs groups = 1, got groups 2/,
+    );
+    assert.throws(
+      () => conv2dBackwardWeight(x, x, [4, 2, 3, 3], { ...o, groups: 2 }),
+      /conv2dBackwardWeight: variant 'dense' needs groups = 1, got groups 2/,
+    );
+  });
 });
 
 // The rows kernels take 4 rows × 16 channels per invocation: ragged last row blocks and channel blocks.
@@ -228,7 +315,7 @@ test('backward weight: one chunk and many chunks both reduce correctly, each var
   const geometry = (s: ConvSpec) => conv2dGeometry(s.xShape, s.wShape, options(s));
   const chunks = (s: ConvSpec, variant: BackwardVariant) =>
     variant === 'rows' ? weightGradRowsSplit(geometry(s)).chunks : weightGradChunks(geometry(s), 9).chunks;
-  for (const variant of BACKWARD_VARIANTS) {
+  for (const variant of WINDOW_BACKWARD_VARIANTS) {
     assert.is(chunks(one, variant), 1);
     assert.ok(chunks(many, variant) > 1, `${chunks(many, variant)} chunks`);
     for (const s of [one, many]) {

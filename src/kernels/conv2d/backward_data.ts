@@ -3,13 +3,15 @@
  * actually used (input pixels split into stride phases):
  * - `tiles`: 4 channels × 8 pixels of one input row per invocation (shaders/conv2d/backward_data.wgsl);
  * - `rows`: input pixels of all images flattened into GEMM rows, 4 rows × 16 channels per invocation
- *   (shaders/conv2d/backward_data_rows.wgsl), for small maps whose rows would leave `tiles` idle.
+ *   (shaders/conv2d/backward_data_rows.wgsl), for small maps whose rows would leave `tiles` idle;
+ * and `dense`, one matmul over the whole map (dense.ts).
  */
 import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { usedTaps, windowUniforms, zWorkgroups, type ChannelBlockLaunch, type Conv2dGeometry } from './geometry.js';
 import { conv2dTuning, fittedWorkgroupSize } from './tuning.js';
+import { denseBackwardData } from './dense.js';
 import tilesSource from '../../../shaders/conv2d/backward_data.wgsl';
 import rowsSource from '../../../shaders/conv2d/backward_data_rows.wgsl';
 
@@ -18,7 +20,9 @@ import rowsSource from '../../../shaders/conv2d/backward_data_rows.wgsl';
 const tilesKernel = new Kernel('conv2d_backward_data', tilesSource);
 const rowsKernel = new Kernel('conv2d_backward_data_rows', rowsSource);
 
-export type BackwardVariant = 'tiles' | 'rows';
+export type BackwardVariant = 'tiles' | 'rows' | 'dense';
+/** The backward variants with a windowed kernel of their own (both gradients have one each). */
+export type WindowBackwardVariant = Exclude<BackwardVariant, 'dense'>;
 
 /** Both kernels cover one stride phase at a time: `phaseRows` × `phaseCols` input pixels per image. */
 interface BackwardDataKernel {
@@ -26,7 +30,7 @@ interface BackwardDataKernel {
   launch(g: Conv2dGeometry, phaseRows: number, phaseCols: number): ChannelBlockLaunch;
 }
 
-const backwardDataKernels: Record<BackwardVariant, BackwardDataKernel> = {
+const backwardDataKernels: Record<WindowBackwardVariant, BackwardDataKernel> = {
   tiles: {
     kernel: tilesKernel,
     launch(g, phaseRows, phaseCols) {
@@ -55,6 +59,7 @@ const backwardDataKernels: Record<BackwardVariant, BackwardDataKernel> = {
 
 /** dx [N, C, H, W] from dy [N, O, OH, OW] and weight [O, C / groups, kH, kW]. */
 export function backwardData(dy: Tensor, weight: Tensor, g: Conv2dGeometry, variant: BackwardVariant): Tensor {
+  if (variant === 'dense') return denseBackwardData(dy, weight, g);
   const dx = empty([g.N, g.C, g.H, g.W], 'float32', 'conv2dBackwardData');
   const [sh, sw] = g.stride;
   const { kernel, launch } = backwardDataKernels[variant];

@@ -3,7 +3,8 @@
  * outputs: the reduction is split into chunks computed in parallel (partial sums), then summed.
  * Two weight kernels: `tiles` (4×4 channels at one tap per invocation, output rows of one image per
  * step; shaders/conv2d/backward_weight.wgsl) and `rows` (16×4 channels at one tap, output pixels of all
- * images flattened; shaders/conv2d/backward_weight_rows.wgsl), for small maps.
+ * images flattened; shaders/conv2d/backward_weight_rows.wgsl), for small maps; and `dense`, one
+ * matmul over the whole map (dense.ts).
  */
 import { Kernel, type Constants, type Uniforms } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
@@ -11,7 +12,8 @@ import { gpu } from '../../engine/device.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { windowUniforms, zWorkgroups, type Conv2dGeometry } from './geometry.js';
 import { conv2dTuning } from './tuning.js';
-import type { BackwardVariant } from './backward_data.js';
+import type { BackwardVariant, WindowBackwardVariant } from './backward_data.js';
+import { denseBackwardWeight } from './dense.js';
 import weightSource from '../../../shaders/conv2d/backward_weight.wgsl';
 import weightRowsSource from '../../../shaders/conv2d/backward_weight_rows.wgsl';
 import reduceSource from '../../../shaders/conv2d/reduce_chunks.wgsl';
@@ -96,7 +98,7 @@ interface WeightGradLaunch {
   constants: Constants;
 }
 
-const weightGradLaunches: Record<BackwardVariant, (g: Conv2dGeometry, tapLanes: boolean) => WeightGradLaunch> = {
+const weightGradLaunches: Record<WindowBackwardVariant, (g: Conv2dGeometry, tapLanes: boolean) => WeightGradLaunch> = {
   tiles(g) {
     const blocks = [
       Math.ceil(g.Og / weightKernel.constant('OUT_CHANNELS')),
@@ -132,6 +134,7 @@ const weightGradLaunches: Record<BackwardVariant, (g: Conv2dGeometry, tapLanes: 
 /** dweight [O, C / groups, kH, kW] from x [N, C, H, W] and dy [N, O, OH, OW]; `tapLanes` (the `rows`
  *  kernel's lane layout, see rowsTapLanes) is the shape's choice unless a test forces it. */
 export function backwardWeight(x: Tensor, dy: Tensor, g: Conv2dGeometry, variant: BackwardVariant, tapLanes = rowsTapLanes(g)): Tensor {
+  if (variant === 'dense') return denseBackwardWeight(x, dy, g);
   const size = g.O * g.Cg * g.kH * g.kW;
   const dw = empty([g.O, g.Cg, g.kH, g.kW], 'float32', 'conv2dBackwardWeight');
   const { kernel, workgroups, chunks, uniforms, constants } = weightGradLaunches[variant](g, tapLanes);

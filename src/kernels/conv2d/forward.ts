@@ -5,8 +5,9 @@
  *   input row segment fits the shader's register array;
  * - `rows`: implicit GEMM over rows flattened across batch and pixels, any shape; for small feature
  *   maps, where `gemm`'s 8-pixel row tiles would leave most lanes idle (needs subgroups of 8 lanes);
- * - `direct`: one pixel per invocation, no reuse, any shape (the fallback).
- * Each applies bias, a residual and ReLU in its store.
+ * - `direct`: one pixel per invocation, no reuse, any shape (the fallback);
+ * - `dense`: one matmul over the whole map, for the smallest maps without groups (dense.ts).
+ * Each but `dense` applies bias, a residual and ReLU in its store.
  */
 import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
@@ -14,6 +15,7 @@ import { empty, type Tensor } from '../../engine/tensor.js';
 import { outputShape, usedTaps, windowUniforms, zWorkgroups, type ChannelBlockLaunch, type Conv2dGeometry } from './geometry.js';
 import { conv2dTuning, fittedWorkgroupSize, preferRows } from './tuning.js';
 import { sharedLoadsRun } from '../subgroups.js';
+import { denseForward, preferDense, supportsDense } from './dense.js';
 import gemmSource from '../../../shaders/conv2d/forward_gemm.wgsl';
 import pointwiseSource from '../../../shaders/conv2d/forward_1x1.wgsl';
 import directSource from '../../../shaders/conv2d/forward_direct.wgsl';
@@ -27,7 +29,8 @@ const pointwiseKernel = new Kernel('conv2d_forward_1x1', pointwiseSource);
 const directKernel = new Kernel('conv2d_forward_direct', directSource);
 const rowsKernel = new Kernel('conv2d_forward_rows', rowsSource);
 
-export type ForwardVariant = '1x1' | 'gemm' | 'rows' | 'direct';
+export type ForwardVariant = '1x1' | 'gemm' | 'rows' | 'direct' | 'dense';
+type WindowVariant = Exclude<ForwardVariant, 'dense'>;
 
 export interface Epilogue {
   bias: Tensor | null;
@@ -50,7 +53,7 @@ function gemmTapChunk(g: Conv2dGeometry): number {
   return room < 0 ? 0 : Math.min(g.kW, Math.floor(room / dw) + 1);
 }
 
-const forwardKernels: Record<ForwardVariant, ForwardKernel> = {
+const forwardKernels: Record<WindowVariant, ForwardKernel> = {
   '1x1': {
     kernel: pointwiseKernel,
     supports: (g) => g.kH === 1 && g.kW === 1 && g.padding[0] === 0 && g.padding[1] === 0,
@@ -112,12 +115,14 @@ const forwardKernels: Record<ForwardVariant, ForwardKernel> = {
   },
 };
 
-export function supportsVariant(g: Conv2dGeometry, variant: ForwardVariant): boolean {
-  return forwardKernels[variant].supports(g);
+/** Whether `variant` takes this geometry, `fused` with a bias, residual or ReLU. */
+export function supportsVariant(g: Conv2dGeometry, variant: ForwardVariant, fused = false): boolean {
+  return variant === 'dense' ? !fused && supportsDense(g) : forwardKernels[variant].supports(g);
 }
 
 /** The fastest variant for this shape (measured on lavapipe; see bench/conv2d.ts). */
-export function chooseForwardVariant(g: Conv2dGeometry): ForwardVariant {
+export function chooseForwardVariant(g: Conv2dGeometry, fused = false): ForwardVariant {
+  if (!fused && preferDense(g)) return 'dense';
   return preferRows(g) ? 'rows' : fallbackForwardVariant(g);
 }
 
@@ -131,6 +136,7 @@ export function fallbackForwardVariant(g: Conv2dGeometry): ForwardVariant {
 
 /** y = act(conv(x, weight) + bias + residual) with the kernel `variant` (checked by the caller). */
 export function conv2dForward(x: Tensor, weight: Tensor, g: Conv2dGeometry, e: Epilogue, variant: ForwardVariant): Tensor {
+  if (variant === 'dense') return denseForward(x, weight, g);
   const y = empty(outputShape(g), 'float32', 'conv2d');
   const { kernel, launch } = forwardKernels[variant];
   const { invocations, blocksPerGroup, uniforms, constants } = launch(g);

@@ -9,6 +9,7 @@ import { chooseForwardVariant, conv2dForward, supportsVariant, type ForwardVaria
 import { backwardData, type BackwardVariant } from './backward_data.js';
 import { backwardBias, backwardWeight } from './backward_weight.js';
 import { preferRows, preferRowsForWeightGrad } from './tuning.js';
+import { preferDense, supportsDense } from './dense.js';
 import { sharedLoadsMissing } from '../subgroups.js';
 import { reluBackward } from '../elementwise/index.js';
 import { expectFloat32 } from '../checks.js';
@@ -34,14 +35,18 @@ export interface Conv2dFusedOptions extends Conv2dForwardOptions {
   relu?: boolean;
 }
 
-/** Backward-data kernel for the shape: `rows` where the adapter's tuning prefers it, unless fewer than
- *  8 input channels would fill half its 16 columns (the 3-channel stem: tiles 1.8x faster on lavapipe). */
+/** Backward-data kernel for the shape: `dense` where the forward takes it; `rows` where the adapter's
+ *  tuning prefers it, unless fewer than 8 input channels would fill half its 16 columns (the 3-channel
+ *  stem: tiles 1.8x faster on lavapipe). */
 export function chooseBackwardDataVariant(g: Conv2dGeometry): BackwardVariant {
+  if (preferDense(g)) return 'dense';
   return preferRows(g) && g.Cg >= 8 ? 'rows' : 'tiles';
 }
 
-/** Backward-weight kernel for the shape: `rows` where the adapter's tuning prefers it. */
+/** Backward-weight kernel for the shape: `dense` where the forward takes it, else `rows` where the
+ *  adapter's tuning prefers it. */
 export function chooseBackwardWeightVariant(g: Conv2dGeometry): BackwardVariant {
+  if (preferDense(g)) return 'dense';
   return preferRowsForWeightGrad(g) ? 'rows' : 'tiles';
 }
 
@@ -66,11 +71,13 @@ export function conv2dFused(x: Tensor, weight: Tensor, bias: Tensor | null = nul
   if (residual && residual.shape.join() !== outputShape(g).join()) {
     throw new Error(`conv2d: residual has shape [${residual.shape}], expected the output shape [${outputShape(g)}]`);
   }
-  const variant = checkRowsVariant(options.variant ?? chooseForwardVariant(g), 'conv2d');
-  if (!supportsVariant(g, variant)) {
+  const fused = !!bias || !!residual || relu;
+  const variant = checkRowsVariant(options.variant ?? chooseForwardVariant(g, fused), 'conv2d');
+  if (!supportsVariant(g, variant, fused)) {
     throw new Error(
       `conv2d: variant '${variant}' does not support weight [${weight.shape}] with stride [${g.stride}], ` +
-        `padding [${g.padding}], dilation [${g.dilation}]`,
+        `padding [${g.padding}], dilation [${g.dilation}], groups ${g.groups}` +
+        (fused ? ', bias, residual or ReLU' : ''),
     );
   }
   const y = conv2dForward(x, weight, g, { bias, residual, relu }, variant);
@@ -106,6 +113,13 @@ function checkRowsVariant<V extends ForwardVariant | BackwardVariant>(variant: V
   return variant;
 }
 
+function checkBackwardVariant(variant: BackwardVariant, g: Conv2dGeometry, op: string): BackwardVariant {
+  if (variant === 'dense' && !supportsDense(g)) {
+    throw new Error(`${op}: variant 'dense' needs groups = 1, got groups ${g.groups} (use 'rows' or 'tiles')`);
+  }
+  return checkRowsVariant(variant, op);
+}
+
 /** Gradient wrt the input (torch.nn.grad.conv2d_input): dx of shape `inputShape`. Not recorded. */
 export function conv2dBackwardData(
   dy: Tensor,
@@ -115,7 +129,7 @@ export function conv2dBackwardData(
 ): Tensor {
   const g = conv2dGeometry(inputShape, weight.shape, options);
   checkGradient(dy, g, 'conv2dBackwardData');
-  return backwardData(dy, weight, g, checkRowsVariant(options.variant ?? chooseBackwardDataVariant(g), 'conv2dBackwardData'));
+  return backwardData(dy, weight, g, checkBackwardVariant(options.variant ?? chooseBackwardDataVariant(g), g, 'conv2dBackwardData'));
 }
 
 /** Gradient wrt the weight (torch.nn.grad.conv2d_weight): dweight of shape `weightShape`. Not recorded. */
@@ -127,7 +141,7 @@ export function conv2dBackwardWeight(
 ): Tensor {
   const g = conv2dGeometry(x.shape, weightShape, options);
   checkGradient(dy, g, 'conv2dBackwardWeight');
-  return backwardWeight(x, dy, g, checkRowsVariant(options.variant ?? chooseBackwardWeightVariant(g), 'conv2dBackwardWeight'));
+  return backwardWeight(x, dy, g, checkBackwardVariant(options.variant ?? chooseBackwardWeightVariant(g), g, 'conv2dBackwardWeight'));
 }
 
 /** Gradient wrt the bias: the sum of dy [N, O, OH, OW] over N, OH and OW. Not recorded. */
