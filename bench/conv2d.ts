@@ -53,6 +53,7 @@ const PCNN: Case[] = [
   { name: 'N=64 2x2 64->64 3x3', x: [64, 64, 2, 2], w: [64, 64, 3, 3], options: p1 },
   { name: 'N=64 1x2 64->64 3x3', x: [64, 64, 1, 2], w: [64, 64, 3, 3], options: p1 },
   { name: 'N=64 2x2 128->128 3x3', x: [64, 128, 2, 2], w: [128, 128, 3, 3], options: p1 },
+  { name: 'N=64 2x2 2x64->2x64 3x3 g2', x: [64, 128, 2, 2], w: [128, 64, 3, 3], options: { padding: 1, groups: 2 } },
   { name: 'N=64 6x6 16->32 1x1 s2', x: [64, 16, 6, 6], w: [32, 16, 1, 1], options: { stride: 2 } },
 ];
 const CASES = flag('--pcnn') >= 0 ? PCNN : RESNET;
@@ -94,12 +95,12 @@ for (const c of CASES.filter((c) => c.name.includes(only))) {
         ` | cpu ${cpu.toFixed(1).padStart(8)} ms ${(gflop / (cpu / cores / 1e3)).toFixed(2).padStart(6)} GFLOP/s`,
     );
   const variants: ForwardVariant[] = allVariants
-    ? (['1x1', 'gemm', 'rows', 'direct'] as const).filter((v) => supportsVariant(g, v))
+    ? (['1x1', 'gemm', 'rows', 'direct', 'dense'] as const).filter((v) => supportsVariant(g, v))
     : [chooseForwardVariant(g)];
   for (const variant of variants) {
     report(`forward (${variant})`, await time(() => conv2d(x, w, null, { ...c.options, variant })));
   }
-  const backwardVariants: (BackwardVariant | undefined)[] = allVariants ? ['tiles', 'rows'] : [undefined];
+  const backwardVariants: (BackwardVariant | undefined)[] = allVariants ? ['tiles', 'rows', 'dense'] : [undefined];
   for (const variant of backwardVariants) {
     const label = variant ? ` (${variant})` : '';
     report(`backward data${label}`, await time(() => conv2dBackwardData(dy, w, c.x, { ...c.options, variant })));

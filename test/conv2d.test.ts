@@ -190,7 +190,7 @@ test('backward data / weight / bias kernels match float64 references', async () 
   for (const [k, [name, s]] of cases.entries()) {
     const { x, w } = inputs(s, 60 + k);
     const dy = randomData(size(outShape(s)), 70 + k);
-    for (const variant of BACKWARD_VARIANTS.filter((v) => v !== 'dense' || s.groups === 1)) {
+    for (const variant of BACKWARD_VARIANTS) {
       const dx = await run(() =>
         conv2dBackwardData(f32(dy, outShape(s)), f32(w, s.wShape), s.xShape, { ...options(s), variant }),
       );
@@ -205,9 +205,9 @@ test('backward data / weight / bias kernels match float64 references', async () 
   }
 });
 
-// The dense products (dense.ts) on the maps they are chosen for: batches of at least 16 images, maps no
-// larger than the window's taps; strided, dilated and non-square windows; all three passes against the
-// float64 references and through autograd.
+// The dense products (dense.ts) on the maps they are chosen for: batches of at least 16 images, maps
+// smaller than the window's taps; dilated and non-square windows, and groups (where they are only
+// forced); all three passes against the float64 references and through autograd.
 const DENSE_CASES: [string, ConvSpec][] = [
   ['3x3 p1 on 2x2 maps', spec([17, 9, 2, 2], [10, 9, 3, 3], 1, 1)],
   ['5x5 p2 on 2x4 maps', spec([16, 5, 2, 4], [7, 5, 5, 5], 1, 2)],
@@ -215,7 +215,7 @@ const DENSE_CASES: [string, ConvSpec][] = [
   ['3x2 d(1,2) p(1,2) on 2x2 maps', spec([16, 3, 2, 2], [4, 3, 3, 2], 1, [1, 2], [1, 2])],
 ];
 
-test('dense: chosen for small maps of a large batch without groups, on CPU adapters only', () => {
+test('dense: chosen for small maps of a large batch, on CPU adapters only', () => {
   const geometry = (s: ConvSpec) => conv2dGeometry(s.xShape, s.wShape, options(s));
   const cpu = tuningFor({ vendor: 'mesa', architecture: 'software', device: 'llvmpipe', description: '' });
   const gpu = tuningFor({ vendor: 'nvidia', architecture: 'hopper', device: 'H200', description: '' });
@@ -229,6 +229,7 @@ test('dense: chosen for small maps of a large batch without groups, on CPU adapt
   assert.is(preferDense(geometry(spec([64, 64, 3, 3], [64, 64, 3, 3], 1, 1)), cpu), false);
   assert.is(preferDense(geometry(spec([64, 64, 3, 3], [128, 64, 3, 3], 2, 1)), cpu), false);
   assert.is(preferDense(geometry(spec([15, 128, 2, 2], [128, 128, 3, 3], 1, 1)), cpu), false, 'batch below a row block');
+  // PCNN's paired trunks (groups 2): slower dense (block-diagonal) than with the window kernels.
   assert.is(preferDense(geometry(spec([64, 128, 2, 2], [128, 64, 3, 3], 1, 1, 1, 2)), cpu), false, 'groups 2');
   const pcnnLayer4 = geometry(spec([64, 128, 2, 2], [128, 128, 3, 3], 1, 1));
   if (conv2dTuning().denseMaps) {
@@ -240,9 +241,13 @@ test('dense: chosen for small maps of a large batch without groups, on CPU adapt
 });
 
 test('dense: forward, backward data and backward weight match the float64 references', async () => {
-  // Forced where it is not chosen too: a stride (3x3 to 2x2, as many multiply-adds as the window kernels).
-  const strided: [string, ConvSpec] = ['3x3 s2 p1, 3x3 to 2x2', spec([16, 6, 3, 3], [9, 6, 3, 3], 2, 1)];
-  for (const [k, [name, s]] of [...DENSE_CASES, strided].entries()) {
+  // Forced where it is not chosen too: a stride (3x3 to 2x2, as many multiply-adds as the window
+  // kernels) and groups (block-diagonal).
+  const forced: [string, ConvSpec][] = [
+    ['3x3 s2 p1, 3x3 to 2x2', spec([16, 6, 3, 3], [9, 6, 3, 3], 2, 1)],
+    ['3x3 p1 groups 2 on 2x2 maps', spec([16, 6, 2, 2], [4, 3, 3, 3], 1, 1, 1, 2)],
+  ];
+  for (const [k, [name, s]] of [...DENSE_CASES, ...forced].entries()) {
     const { x, w } = inputs(s, 150 + k);
     const dy = randomData(size(outShape(s)), 160 + k);
     const variant = 'dense';
@@ -270,22 +275,13 @@ test('gradCheck: x and weight through autograd where the dense products are chos
   );
 });
 
-test('dense: groups and a fused epilogue are refused by name', () => {
+test('dense: a fused epilogue is refused by name', () => {
   tidy(() => {
     const x = f32(new Float32Array(16 * 4 * 2 * 2), [16, 4, 2, 2]);
-    const grouped = f32(new Float32Array(4 * 2 * 3 * 3), [4, 2, 3, 3]);
     const w = f32(new Float32Array(4 * 4 * 3 * 3), [4, 4, 3, 3]);
     const o = { padding: 1, variant: 'dense' as const };
-    assert.throws(() => conv2d(x, grouped, null, { ...o, groups: 2 }), /conv2d: variant 'dense' does not support .*groups 2/);
     assert.throws(() => conv2dFused(x, w, null, { ...o, relu: true }), /conv2d: variant 'dense' does not support .*bias, residual or ReLU/);
-    assert.throws(
-      () => conv2dBackwardData(x, grouped, [16, 4, 2, 2], { ...o, groups: 2 }),
-      /conv2dBackwardData: variant 'dense' needs groups = 1, got groups 2/,
-    );
-    assert.throws(
-      () => conv2dBackwardWeight(x, x, [4, 2, 3, 3], { ...o, groups: 2 }),
-      /conv2dBackwardWeight: variant 'dense' needs groups = 1, got groups 2/,
-    );
+    assert.throws(() => conv2d(x, w, f32(new Float32Array(4), [4]), o), /conv2d: variant 'dense' does not support .*bias, residual or ReLU/);
   });
 });
 

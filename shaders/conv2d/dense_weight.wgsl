@@ -1,7 +1,8 @@
-// conv2d's weight as one dense matrix over the whole map (the `dense` variant, groups = 1):
-//   wd[c·H·W + ih·W + iw, o·OH·OW + oh·OW + ow] = w[o, c, kh, kw]
-//     where ih = oh·sh − ph + kh·dh and iw = ow·sw − pw + kw·dw,
-//   and 0 where no tap links input pixel (ih, iw) to output pixel (oh, ow);
+// conv2d's weight as one dense matrix over the whole map (the `dense` variant):
+//   wd[c·H·W + ih·W + iw, o·OH·OW + oh·OW + ow] = w[o, c − g·Cg, kh, kw]
+//     where ih = oh·sh − ph + kh·dh and iw = ow·sw − pw + kw·dw, when c is in o's group g;
+//   and 0 where no tap links input pixel (ih, iw) to output pixel (oh, ow), or c is in another group
+//   (with groups, wd is block-diagonal);
 // so that, with x seen as [N, C·H·W] and y as [N, O·OH·OW], y = x · wd; or, when TRANSPOSED, wdᵀ
 // [O·OH·OW, C·H·W], so that dx = dy · wdᵀ is a product of untransposed operands (which the matmul
 // kernel reads faster than a transposed one).
@@ -16,7 +17,7 @@
 struct Params {
   xShape: vec4<u32>,     // N, C, H, W
   yShape: vec4<u32>,     // N, O, OH, OW
-  window: vec4<u32>,     // kH, kW, Cg, Og (Cg = C, Og = O: groups = 1)
+  window: vec4<u32>,     // kH, kW, Cg, Og
   stridePad: vec4<i32>,  // sh, sw, ph, pw
   dilation: vec2<i32>,   // dh, dw
   count: u32,            // C·O pairs
@@ -60,7 +61,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       wd[origin + q * strideQ + p * strideP] = 0.0;
     }
   }
-  let taps = (o * C + c) * KH * KW;
+  let group = o / params.window.w;
+  if (c / params.window.z != group) {
+    return;
+  }
+  let taps = (o * params.window.z + c - group * params.window.z) * KH * KW;
   for (var oh = 0u; oh < OH; oh++) {
     for (var kh = 0u; kh < KH; kh++) {
       let ih = i32(oh) * params.stridePad.x - params.stridePad.z + i32(kh) * params.dilation.x;

@@ -1,10 +1,11 @@
-// conv2d's weight gradient from the gradient of its dense matrix (dense_weight.wgsl, groups = 1):
-//   dw[o, c, kh, kw] = Σ_{oh, ow} dwd[c·H·W + ih·W + iw, o·OH·OW + oh·OW + ow]
+// conv2d's weight gradient from the gradient of its dense matrix (dense_weight.wgsl):
+//   dw[o, j, kh, kw] = Σ_{oh, ow} dwd[c·H·W + ih·W + iw, o·OH·OW + oh·OW + ow]   with c = g·Cg + j,
+//     j < Cg the input channel within o's group g,
 //     over the output pixels whose input pixel ih = oh·sh − ph + kh·dh, iw = ow·sw − pw + kw·dw
 //     lies inside the input (the others read padding and contribute nothing).
 // dwd = xᵀ · dy has summed over the batch already; this sums over the output pixels, in raster order.
-// Thread mapping: one invocation per (input channel c, output channel o), o fastest, computing that
-// pair's kH·kW taps (lanes of consecutive o read consecutive blocks of dwd's rows). As in
+// Thread mapping: one invocation per (input channel j of a group, output channel o), o fastest,
+// computing that pair's kH·kW taps (lanes of consecutive o read consecutive blocks of dwd's rows). As in
 // dense_weight.wgsl, no division by a uniform past the invocation's set-up.
 // The linear workgroup index (wid.x + wid.y·nwg.x) times WG plus the local index enumerates the pairs.
 // Bounds: invocations past the last pair store nothing.
@@ -12,10 +13,10 @@
 struct Params {
   xShape: vec4<u32>,     // N, C, H, W
   yShape: vec4<u32>,     // N, O, OH, OW
-  window: vec4<u32>,     // kH, kW, Cg, Og (Cg = C, Og = O: groups = 1)
+  window: vec4<u32>,     // kH, kW, Cg, Og
   stridePad: vec4<i32>,  // sh, sw, ph, pw
   dilation: vec2<i32>,   // dh, dw
-  count: u32,            // C·O pairs
+  count: u32,            // Cg·O pairs
 }
 
 override WG: u32 = 64;
@@ -31,7 +32,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (pair >= params.count) {
     return;
   }
-  let C = params.xShape.y;
   let H = i32(params.xShape.z);
   let W = i32(params.xShape.w);
   let HW = u32(H * W);
@@ -43,10 +43,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let KW = params.window.y;
   let cols = O * OHW;
 
+  let Cg = params.window.z;
   let o = pair % O;
-  let c = pair / O;
+  let j = pair / O;
+  let c = (o / params.window.w) * Cg + j;
   let origin = c * HW * cols + o * OHW;
-  let taps = (o * C + c) * KH * KW;
+  let taps = (o * Cg + j) * KH * KW;
   for (var kh = 0u; kh < KH; kh++) {
     for (var kw = 0u; kw < KW; kw++) {
       var sum = 0.0;

@@ -11,8 +11,9 @@
  * the window kernels visit, this does fewer multiply-adds than they do (a 2x2 map under a 3x3
  * window: 4 per channel pair and output pixel where they do 9, 5 of them on padding), at the rate of
  * a matmul, which maps this small keep those kernels from (see preferDense).
- * Groups = 1 only: a group's slice of a row of x is not a matrix row the matmul kernel can read.
- * Any stride, padding, dilation and kernel size; no fused epilogue (bias, residual, ReLU).
+ * With groups, wd is block-diagonal (a group's slice of a row of x is not a matrix row the matmul
+ * kernel can read): `groups` times the multiply-adds of one group's product. Any stride, padding,
+ * dilation, kernel size and groups; no fused epilogue (bias, residual, ReLU).
  */
 import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
@@ -31,23 +32,22 @@ const denseWeightGradKernel = new Kernel('conv2d_dense_weight_grad', denseWeight
  *  leave the forward's and backward data's products mostly idle. */
 const MIN_BATCH = 16;
 
-export function supportsDense(g: Conv2dGeometry): boolean {
-  return g.groups === 1;
-}
-
-/** Where the tuning takes the dense products: groups = 1, a full row block of images, and an input
- *  map smaller than the taps the window kernels visit per output pixel (fewer multiply-adds; at as
- *  many, a 3x3 map under a 3x3 window, lavapipe ran both at the same speed before the weight's
- *  layout was paid for). */
+/**
+ * Where the tuning takes the dense products: a full row block of images, no groups, and fewer
+ * multiply-adds than the window kernels, H·W against the taps they visit per output pixel. Measured on
+ * lavapipe (bench/conv2d.ts --pcnn --all-variants, batch 64, 2x2 maps, forward + both gradients): 10.4
+ * → 8.0 ms at 64 channels, 44 → 36 ms at 128 (the weight gradient 2x, the forward and backward data
+ * within ±25% either way); at as many multiply-adds (a 3x3 map under a 3x3 window) no faster; with
+ * groups 2 (PCNN's paired trunks, 8 multiply-adds for the window kernels' 9) 21 → 31 ms, slower.
+ */
 export function preferDense(g: Conv2dGeometry, tuning = conv2dTuning()): boolean {
   const { lo, hi } = usedTaps(g);
   const taps = (hi[0] - lo[0]) * (hi[1] - lo[1]);
-  return tuning.denseMaps && supportsDense(g) && g.N >= MIN_BATCH && g.H * g.W < taps;
+  return tuning.denseMaps && g.N >= MIN_BATCH && g.groups === 1 && g.H * g.W < taps;
 }
 
-/** One invocation per (input channel, output channel) pair. */
-function launch(kernel: Kernel, g: Conv2dGeometry, buffers: Record<string, Tensor>, constants = {}): void {
-  const count = g.C * g.O;
+/** `count` invocations, one per pair of an input and an output channel. */
+function launch(kernel: Kernel, g: Conv2dGeometry, count: number, buffers: Record<string, Tensor>, constants = {}): void {
   const wg = conv2dTuning().workgroupSize;
   dispatch(kernel, {
     workgroups: workgroups1d(Math.ceil(count / wg)),
@@ -61,7 +61,7 @@ function launch(kernel: Kernel, g: Conv2dGeometry, buffers: Record<string, Tenso
 function denseWeight(weight: Tensor, g: Conv2dGeometry, transposed: boolean): Tensor {
   const [rows, cols] = [g.C * g.H * g.W, g.O * g.OH * g.OW];
   const wd = empty(transposed ? [cols, rows] : [rows, cols], 'float32', 'conv2d dense weight');
-  launch(denseWeightKernel, g, { w: weight, wd }, { TRANSPOSED: Number(transposed) });
+  launch(denseWeightKernel, g, g.C * g.O, { w: weight, wd }, { TRANSPOSED: Number(transposed) });
   return wd;
 }
 
@@ -88,8 +88,8 @@ export function denseBackwardWeight(x: Tensor, dy: Tensor, g: Conv2dGeometry): T
   const rows = g.C * g.H * g.W;
   const cols = g.O * g.OH * g.OW;
   const dwd = product('conv2dBackwardWeight', x, dy, rows, cols, g.N, true, [rows, cols]);
-  const dw = empty([g.O, g.C, g.kH, g.kW], 'float32', 'conv2dBackwardWeight');
-  launch(denseWeightGradKernel, g, { dwd, dw });
+  const dw = empty([g.O, g.Cg, g.kH, g.kW], 'float32', 'conv2dBackwardWeight');
+  launch(denseWeightGradKernel, g, g.Cg * g.O, { dwd, dw });
   dwd.dispose();
   return dw;
 }

@@ -6,7 +6,7 @@
  * - `rows`: implicit GEMM over rows flattened across batch and pixels, any shape; for small feature
  *   maps, where `gemm`'s 8-pixel row tiles would leave most lanes idle (needs subgroups of 8 lanes);
  * - `direct`: one pixel per invocation, no reuse, any shape (the fallback);
- * - `dense`: one matmul over the whole map, for the smallest maps without groups (dense.ts).
+ * - `dense`: one matmul over the whole map, for the smallest maps (dense.ts).
  * Each but `dense` applies bias, a residual and ReLU in its store.
  */
 import { Kernel } from '../../engine/kernel.js';
@@ -15,7 +15,7 @@ import { empty, type Tensor } from '../../engine/tensor.js';
 import { outputShape, usedTaps, windowUniforms, zWorkgroups, type ChannelBlockLaunch, type Conv2dGeometry } from './geometry.js';
 import { conv2dTuning, fittedWorkgroupSize, preferRows } from './tuning.js';
 import { sharedLoadsRun } from '../subgroups.js';
-import { denseForward, preferDense, supportsDense } from './dense.js';
+import { denseForward, preferDense } from './dense.js';
 import gemmSource from '../../../shaders/conv2d/forward_gemm.wgsl';
 import pointwiseSource from '../../../shaders/conv2d/forward_1x1.wgsl';
 import directSource from '../../../shaders/conv2d/forward_direct.wgsl';
@@ -117,7 +117,7 @@ const forwardKernels: Record<WindowVariant, ForwardKernel> = {
 
 /** Whether `variant` takes this geometry, `fused` with a bias, residual or ReLU. */
 export function supportsVariant(g: Conv2dGeometry, variant: ForwardVariant, fused = false): boolean {
-  return variant === 'dense' ? !fused && supportsDense(g) : forwardKernels[variant].supports(g);
+  return variant === 'dense' ? !fused : forwardKernels[variant].supports(g);
 }
 
 /** The fastest variant for this shape (measured on lavapipe; see bench/conv2d.ts). */

@@ -9,7 +9,7 @@ import { chooseForwardVariant, conv2dForward, supportsVariant, type ForwardVaria
 import { backwardData, type BackwardVariant } from './backward_data.js';
 import { backwardBias, backwardWeight } from './backward_weight.js';
 import { preferRows, preferRowsForWeightGrad } from './tuning.js';
-import { preferDense, supportsDense } from './dense.js';
+import { preferDense } from './dense.js';
 import { sharedLoadsMissing } from '../subgroups.js';
 import { reluBackward } from '../elementwise/index.js';
 import { expectFloat32 } from '../checks.js';
@@ -76,8 +76,7 @@ export function conv2dFused(x: Tensor, weight: Tensor, bias: Tensor | null = nul
   if (!supportsVariant(g, variant, fused)) {
     throw new Error(
       `conv2d: variant '${variant}' does not support weight [${weight.shape}] with stride [${g.stride}], ` +
-        `padding [${g.padding}], dilation [${g.dilation}], groups ${g.groups}` +
-        (fused ? ', bias, residual or ReLU' : ''),
+        `padding [${g.padding}], dilation [${g.dilation}]` + (fused ? ', bias, residual or ReLU' : ''),
     );
   }
   const y = conv2dForward(x, weight, g, { bias, residual, relu }, variant);
@@ -113,12 +112,6 @@ function checkRowsVariant<V extends ForwardVariant | BackwardVariant>(variant: V
   return variant;
 }
 
-function checkBackwardVariant(variant: BackwardVariant, g: Conv2dGeometry, op: string): BackwardVariant {
-  if (variant === 'dense' && !supportsDense(g)) {
-    throw new Error(`${op}: variant 'dense' needs groups = 1, got groups ${g.groups} (use 'rows' or 'tiles')`);
-  }
-  return checkRowsVariant(variant, op);
-}
 
 /** Gradient wrt the input (torch.nn.grad.conv2d_input): dx of shape `inputShape`. Not recorded. */
 export function conv2dBackwardData(
@@ -129,7 +122,7 @@ export function conv2dBackwardData(
 ): Tensor {
   const g = conv2dGeometry(inputShape, weight.shape, options);
   checkGradient(dy, g, 'conv2dBackwardData');
-  return backwardData(dy, weight, g, checkBackwardVariant(options.variant ?? chooseBackwardDataVariant(g), g, 'conv2dBackwardData'));
+  return backwardData(dy, weight, g, checkRowsVariant(options.variant ?? chooseBackwardDataVariant(g), 'conv2dBackwardData'));
 }
 
 /** Gradient wrt the weight (torch.nn.grad.conv2d_weight): dweight of shape `weightShape`. Not recorded. */
@@ -141,7 +134,7 @@ export function conv2dBackwardWeight(
 ): Tensor {
   const g = conv2dGeometry(x.shape, weightShape, options);
   checkGradient(dy, g, 'conv2dBackwardWeight');
-  return backwardWeight(x, dy, g, checkBackwardVariant(options.variant ?? chooseBackwardWeightVariant(g), g, 'conv2dBackwardWeight'));
+  return backwardWeight(x, dy, g, checkRowsVariant(options.variant ?? chooseBackwardWeightVariant(g), 'conv2dBackwardWeight'));
 }
 
 /** Gradient wrt the bias: the sum of dy [N, O, OH, OW] over N, OH and OW. Not recorded. */
