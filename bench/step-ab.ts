@@ -1,0 +1,49 @@
+// A/B of one boolean field of the conv2d tuning (src/kernels/conv2d/tuning.ts) on PCNN's training step:
+// both settings in one process, alternating round by round (this machine's speed drifts within minutes),
+// each round a warm-up step then 2 timed ones; prints the median wall and process CPU ms per step of each.
+// CPU time counts lavapipe's workers too, so it shows work saved where idle time hides it in the wall time.
+// node scripts/run.mjs bench/step-ab.ts FIELD [rounds=14] [batch=64] [width=16] [size=48]   (FIELD: denseMaps)
+import { init } from '../src/engine/device.js';
+import { PCNN } from '../src/pcnn/model.js';
+import { trainStep } from '../src/fer/step.js';
+import { SGD } from '../src/optim/index.js';
+import { manualSeed } from '../src/engine/random.js';
+import { conv2dTuning } from '../src/kernels/conv2d/tuning.js';
+import { stats } from './harness.js';
+
+const [field, ...rest] = process.argv.slice(2);
+const [rounds = 14, batch = 64, width = 16, size = 48] = rest.map(Number);
+const { adapter } = await init();
+const tuning = conv2dTuning() as unknown as Record<string, unknown>;
+if (typeof tuning[field] !== 'boolean') {
+  const flags = Object.keys(tuning).filter((k) => typeof tuning[k] === 'boolean');
+  throw new Error(`step-ab: '${field}' is not a boolean field of the conv2d tuning (${flags.join(', ')})`);
+}
+manualSeed(0);
+const model = new PCNN({ width, inputSize: [size, size] });
+const optimizer = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
+const data = { x: Float32Array.from({ length: batch * size * size }, (_, i) => Math.sin(i)), y: Int32Array.from({ length: batch }, (_, i) => i % 7) };
+const cpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e3;
+};
+
+const original = tuning[field];
+const times = new Map<boolean, { wall: number[]; cpu: number[] }>([true, false].map((v) => [v, { wall: [], cpu: [] }]));
+for (let round = 0; round < rounds; round++) {
+  for (const [value, { wall, cpu }] of times) {
+    tuning[field] = value;
+    await trainStep(model, optimizer, data);
+    const [wall0, cpu0] = [performance.now(), cpuMs()];
+    for (let i = 0; i < 2; i++) await trainStep(model, optimizer, data);
+    wall.push((performance.now() - wall0) / 2);
+    cpu.push((cpuMs() - cpu0) / 2);
+  }
+}
+tuning[field] = original;
+console.log(`${adapter.vendor} / ${adapter.device}: PCNN ${size}x${size} gray, width ${width}, batch ${batch}, ${rounds} rounds`);
+for (const [value, { wall, cpu }] of times) {
+  const w = stats(wall);
+  console.log(`${field} = ${value}: train step ${w.median.toFixed(0)} ms [${w.min.toFixed(0)}-${w.max.toFixed(0)}], CPU ${stats(cpu).median.toFixed(0)} ms per step`);
+}
+process.exit(0);
