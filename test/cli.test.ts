@@ -42,7 +42,7 @@ test('bad options are one-line errors naming the option', () => {
   assert.is(pcnn('constructor').code, 2, 'nor a command');
 });
 
-test('train --momentum/--weight-decay reach the optimizer; --resume refuses another recipe, naming each field', async () => {
+test('train --momentum/--weight-decay reach the optimizer; --resume refuses another recipe, naming each field, and other data', async () => {
   const out = path.join(dir, 'momentum');
   const t = pcnn('train', ...tiny, '--epochs', '1', '--momentum', '0.5', '--weight-decay', '0', '--out', out);
   assert.is(t.code, 0, t.err);
@@ -58,6 +58,13 @@ test('train --momentum/--weight-decay reach the optimizer; --resume refuses anot
   const defaults = pcnn('train', ...tiny, '--epochs', '1', '--width', '2', '--out', out, '--resume');
   assert.is(defaults.code, 1);
   assert.match(defaults.err, /: model\.config\.width 2 \(saved 1\), momentum 0\.9 \(saved 0\.5\), weightDecay 0\.0001 \(saved 0\);/);
+  const moreImages = ['--width', '1', '--input-size', '32', '--synthetic-count', '35', '--batch', '7'];
+  const otherData = pcnn('train', ...moreImages, '--epochs', '1', '--momentum', '0.5', '--weight-decay', '0', '--out', out, '--resume');
+  assert.is(otherData.code, 1);
+  assert.match(
+    otherData.err,
+    /--resume: .*last\.safetensors was trained on \d+ training and \d+ test images, this run has \d+ training and \d+ test images \(another --data or --last-frame\?\); use another --out/,
+  );
 });
 
 test('train writes checkpoints, log and curves; eval and predict use them', () => {

@@ -84,6 +84,21 @@ export interface TrainingMeta {
   bestAccuracy: number;
   history: EpochRecord[];
   recipe: Recipe;
+  /** The sizes of the data the run trained and was tested on (absent in checkpoints written before). */
+  data?: DataSizes;
+}
+
+/** What a resumed run checks of its data: `--data` or `--last-frame` changed since would continue on
+ *  other images (in another order) without an error. The class names are checked with them. */
+interface DataSizes {
+  trainImages: number;
+  testImages: number;
+}
+
+type TrainingData = { train: Dataset; test: Dataset; classNames: string[] };
+
+function dataSizes(data: TrainingData): DataSizes {
+  return { trainImages: data.train.length, testImages: data.test.length };
 }
 
 const RECIPE_KEYS = ['checkpoint', 'initTrunks', 'initFrom', 'batch', 'epochs', 'lr', 'momentum', 'weightDecay', 'stepSize', 'gamma', 'alpha', 'beta', 'seed', 'augment', 'clipGradNorm', 'averageFrom'] as const;
@@ -101,16 +116,13 @@ export interface TrainResult {
   seconds: number;
 }
 
-export async function train(
-  options: TrainOptions,
-  data: { train: Dataset; test: Dataset; classNames: string[] },
-): Promise<TrainResult> {
+export async function train(options: TrainOptions, data: TrainingData): Promise<TrainResult> {
   const log = (text: string) => options.quiet || console.error(text);
   checkOptions(options, data);
   makeOutputFolder(options.out, 'out');
   const unlock = lockFolder(options.out);
   try {
-    const run = await startingState(options, log);
+    const run = await startingState(options, data, log);
     const loader = trainingLoader(data.train, options);
     const started = performance.now();
     let last: Evaluation | null = null;
@@ -128,7 +140,7 @@ export async function train(
       const record = epochRecord(epoch, lr, tally, last, trainSeconds, secondsSince(epochStart));
       run.history.push(record);
       logEpoch(record, family(options.model.name).auxiliaryRule, log);
-      await saveCheckpoints(run, record, options, data.classNames);
+      await saveCheckpoints(run, record, options, data);
       writeLogAndCurves(options.out, run.history, family(options.model.name).auxiliaryRule);
     }
     return { model: run.model, average: run.average, history: run.history, last, meta: run.meta, seconds: secondsSince(started) };
@@ -237,7 +249,7 @@ interface RunState {
 
 /** Refuses a recipe that would train on nothing, or on a loss or gradient turned around: a run without a
  *  step ends with a NaN loss and accuracy, a negative loss weight or max norm trains away from the labels. */
-function checkOptions(options: TrainOptions, data: { train: Dataset; test: Dataset; classNames: string[] }): void {
+function checkOptions(options: TrainOptions, data: TrainingData): void {
   const { classNames } = data;
   if (classNames.length !== options.model.config.numClasses) {
     throw new Error(`the data has ${classNames.length} classes (${classNames.join(', ')}), the model --classes ${options.model.config.numClasses}`);
@@ -277,7 +289,7 @@ function checkOptions(options: TrainOptions, data: { train: Dataset; test: Datas
 const INITIAL_WEIGHTS = [['checkpoint', '--checkpoint'], ['initTrunks', '--init-trunks'], ['initFrom', '--init-from']] as const;
 
 /** A fresh model with its initial weights, or with `resume` the state of the last checkpoint. */
-async function startingState(options: TrainOptions, log: Log): Promise<RunState> {
+async function startingState(options: TrainOptions, data: TrainingData, log: Log): Promise<RunState> {
   manualSeed(options.seed);
   const model = createModel(options.model);
   await loadInitialWeights(model, options, log);
@@ -286,7 +298,7 @@ async function startingState(options: TrainOptions, log: Log): Promise<RunState>
   const average = options.averageFrom === undefined ? null : new WeightAverage(model.namedParameters());
   const run: RunState = { model, optimizer, scheduler, average, history: [], bestAccuracy: -1, epochsDone: 0, steps: 0, meta: null };
   const lastPath = path.join(options.out, 'last.safetensors');
-  if (options.resume && existsSync(lastPath)) await resumeFrom(lastPath, run, options, log);
+  if (options.resume && existsSync(lastPath)) await resumeFrom(lastPath, run, options, data, log);
   else if (options.resume) log(`--resume: no ${lastPath} yet, starting from scratch`);
   return run;
 }
@@ -309,11 +321,12 @@ async function loadInitialWeights(model: FerModel, options: TrainOptions, log: L
 }
 
 /** Weights, optimizer, scheduler, average and history from `lastPath`, which must hold this recipe. */
-async function resumeFrom(lastPath: string, run: RunState, options: TrainOptions, log: Log): Promise<void> {
+async function resumeFrom(lastPath: string, run: RunState, options: TrainOptions, data: TrainingData, log: Log): Promise<void> {
   const saved = await loadCheckpoint<TrainingMeta>(lastPath);
   if (!saved.meta) throw new Error(`${lastPath}: not a training checkpoint (no pcnn metadata)`);
   const savedSpec = { name: saved.meta.model ?? 'pcnn', config: saved.meta.config };
   checkSameRecipe(lastPath, { model: savedSpec, ...saved.meta.recipe }, { model: options.model, ...recipeOf(options) });
+  checkSameData(lastPath, saved.meta, data);
   run.model.loadStateDict(saved.model);
   saved.restore(run.optimizer, run.scheduler);
   run.meta = saved.meta;
@@ -325,6 +338,20 @@ async function resumeFrom(lastPath: string, run: RunState, options: TrainOptions
     throw new Error(`--resume: ${lastPath} holds no weight average, but averaging starts at epoch ${options.averageFrom} and ${run.epochsDone} are done`);
   }
   log(`resumed from ${lastPath} after epoch ${run.epochsDone}`);
+}
+
+function checkSameData(lastPath: string, saved: TrainingMeta, data: TrainingData): void {
+  const now = dataSizes(data);
+  const sizes = (d: DataSizes) => `${d.trainImages} training and ${d.testImages} test images`;
+  if (saved.data && (saved.data.trainImages !== now.trainImages || saved.data.testImages !== now.testImages)) {
+    throw new Error(
+      `--resume: ${lastPath} was trained on ${sizes(saved.data)}, this run has ${sizes(now)} (another --data or ` +
+        `--last-frame?); use another --out for a new run`,
+    );
+  }
+  if (saved.classNames.join() !== data.classNames.join()) {
+    throw new Error(`--resume: ${lastPath} has classes [${saved.classNames}], this run's data [${data.classNames}]; use another --out for a new run`);
+  }
 }
 
 function recipeOf(options: TrainOptions): Recipe {
@@ -460,16 +487,17 @@ function logEpoch(record: EpochRecord, auxiliaryRule: string, log: Log): void {
 
 /** last.safetensors (with the optimizer, the scheduler and the average, to resume from), and
  *  best.safetensors when the epoch's test accuracy is the best so far. */
-async function saveCheckpoints(run: RunState, record: EpochRecord, options: TrainOptions, classNames: string[]): Promise<void> {
+async function saveCheckpoints(run: RunState, record: EpochRecord, options: TrainOptions, data: TrainingData): Promise<void> {
   const { model, optimizer, scheduler, average } = run;
   const meta: TrainingMeta = {
     model: options.model.name,
     config: options.model.config,
-    classNames,
+    classNames: data.classNames,
     epoch: record.epoch,
     bestAccuracy: Math.max(run.bestAccuracy, record.testAccuracy),
     history: run.history,
     recipe: recipeOf(options),
+    data: dataSizes(data),
   };
   await saveCheckpoint(path.join(options.out, 'last.safetensors'), { model, meta, optimizer, scheduler, ...(average?.count ? { average: average.stateDict() } : {}) });
   run.meta = meta;
