@@ -26,20 +26,22 @@ export async function predictImages(model: PCNN, files: string[], classNames: st
   const [h, w] = inputSize;
   const shape = [inChannels, h, w] as const;
   const { images, x, pngs } = predictionInputs(files, shape, (image, s) => evalTransform(image, s), out);
-  const outputs = noGrad(() =>
+  const { outputs, registration } = noGrad(() =>
     tidy(() => {
       const internals = model.forwardDetailed(tensor(x, [files.length, inChannels, h, w]), { attentionWeights: true });
       // Channel means of the maps, and each sense head's own probabilities, for display.
       const heads = internals.localMaps.map((map, i) => softmax(model.senseHeads[i].forward(flatten(adaptiveAvgPool2d(map, [1, 1]))), 1));
-      const weights = internals.registrationWeights ?? tensor([0], [1]);
-      return [weights, softmax(internals.out, 1), mean(internals.x10, 1), mean(internals.x11, 1), softmax(internals.heads, 1), ...heads].map((t) => keep(t));
+      const shown = [softmax(internals.out, 1), mean(internals.x10, 1), mean(internals.x11, 1), softmax(internals.heads, 1), ...heads];
+      const weights = internals.registrationWeights;
+      return { outputs: shown.map((t) => keep(t)), registration: weights ? keep(weights) : null };
     }),
   );
-  const [gh, gw] = outputs[2].shape.slice(1);
-  const [weights, p, m10, m11, sum, ...heads] = await Promise.all(outputs.map((t: Tensor) => t.toArray()));
-  outputs.forEach((t) => t.dispose());
+  const [gh, gw] = outputs[1].shape.slice(1);
+  const [p, m10, m11, sum, ...heads] = await Promise.all(outputs.map((t: Tensor) => t.toArray()));
+  const weights = registration ? await registration.toArray() : null;
+  [...outputs, ...(registration ? [registration] : [])].forEach((t) => t.dispose());
   const positions = gh * gw;
-  const attention = (i: number) => (model.crossAttention ? weights.subarray(i * positions * positions, (i + 1) * positions * positions) : null);
+  const attention = (i: number) => weights?.subarray(i * positions * positions, (i + 1) * positions * positions) ?? null;
   const k = classNames.length;
   const row = (a: Float32Array, i: number) => Array.from(a.subarray(i * k, (i + 1) * k));
   return files.map((file, i) => {
