@@ -2,7 +2,7 @@
 // both settings in one process, alternating round by round (this machine's speed drifts within minutes),
 // each round a warm-up step then 2 timed ones; prints the median wall and process CPU ms per step of each.
 // CPU time counts lavapipe's workers too, so it shows work saved where idle time hides it in the wall time.
-// node scripts/run.mjs bench/step-ab.ts FIELD [rounds=14] [batch=64] [width=16] [size=48]   (FIELD: denseMaps)
+// node scripts/run.mjs bench/step-ab.ts FIELD [rounds=14] [batch=64] [width=16] [size=48]   (FIELD: denseWeightGrad)
 import { init } from '../src/engine/device.js';
 import { PCNN } from '../src/pcnn/model.js';
 import { trainStep } from '../src/fer/step.js';

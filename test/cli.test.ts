@@ -63,7 +63,7 @@ test('train --momentum/--weight-decay reach the optimizer; --resume refuses anot
   assert.is(otherData.code, 1);
   assert.match(
     otherData.err,
-    /--resume: .*last\.safetensors was trained on \d+ training and \d+ test images, this run has \d+ training and \d+ test images \(another --data or --last-frame\?\); use another --out/,
+    /--resume: .*last\.safetensors was trained on synthetic, \d+ training and \d+ test images; this run has synthetic, \d+ training and \d+ test images \(another --data, --fold or --last-frame\?\); use another --out/,
   );
 });
 
@@ -165,6 +165,14 @@ test('cv: per-fold results and cv.json; --resume reuses finished folds and refus
   const other = pcnn(...args, '--resume', '--lr', '0.02');
   assert.is(other.code, 1);
   assert.match(other.err, /--resume: the recipe differs from the saved run's \(.*fold0\/result\.json\): lr 0\.02 \(saved 0\.01\)/);
+  // train on one fold, resumed on the other: as many images (two subjects each), other images.
+  const trainOut = path.join(dir, 'fold-train');
+  const trainArgs = ['train', '--data', root, '--folds', '2', '--width', '1', '--input-size', '32', '--batch', '7', '--epochs', '1', '--out', trainOut];
+  const trained = pcnn(...trainArgs, '--fold', '0');
+  assert.is(trained.code, 0, trained.err);
+  const otherFold = pcnn(...trainArgs, '--fold', '1', '--resume');
+  assert.is(otherFold.code, 1);
+  assert.match(otherFold.err, /--resume: .*last\.safetensors was trained on ckplus fold 0\/2, 14 training and 14 test images; this run has ckplus fold 1\/2, 14 training and 14 test images/);
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -9,8 +9,7 @@ import * as assert from 'uvu/assert';
 import { randomData } from './helpers/index.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
 import { tidy } from '../src/engine/scope.js';
-import { chooseBackwardDataVariant, conv2d, conv2dBackwardData } from '../src/kernels/conv2d/index.js';
-import { chooseForwardVariant } from '../src/kernels/conv2d/forward.js';
+import { conv2d, conv2dBackwardData } from '../src/kernels/conv2d/index.js';
 import { fittedWorkgroupSize, conv2dTuning } from '../src/kernels/conv2d/tuning.js';
 import { backwardWeight, rowsTapLanes } from '../src/kernels/conv2d/backward_weight.js';
 import { conv2dGeometry } from '../src/kernels/conv2d/geometry.js';
@@ -45,19 +44,14 @@ test('an image alone gives the bits it gives inside a batch (forward and backwar
       const n = 16;
       const x = tensor(randomData(n * s.c * s.h * s.w, 10 + i), [n, s.c, s.h, s.w]);
       const weight = tensor(randomData(s.o * s.c * s.k * s.k, 20 + i), [s.o, s.c, s.k, s.k]);
-      // Default: the variants chosen for the image alone, in both runs (a batch of 16 may take the dense
-      // products instead, another order of the same sums: dense.ts).
-      const geometry = { stride: s.stride, padding: s.padding };
-      const one = conv2dGeometry([1, s.c, s.h, s.w], weight.shape, geometry);
-      const forward = { ...geometry, variant: variant ?? chooseForwardVariant(one) };
-      const backward = { ...geometry, variant: variant ?? chooseBackwardDataVariant(one) };
+      const options = { stride: s.stride, padding: s.padding, ...(variant ? { variant } : {}) };
       const [whole, alone, dyWhole, dxWhole, dxAlone] = tidy(() => {
-        const whole = conv2d(x, weight, null, forward);
+        const whole = conv2d(x, weight, null, options);
         const x0 = narrow(x, 0, n - 1, 1);
-        const alone = conv2d(x0, weight, null, forward);
+        const alone = conv2d(x0, weight, null, options);
         const dy = whole;
-        const dxWhole = conv2dBackwardData(dy, weight, x.shape, backward);
-        const dxAlone = conv2dBackwardData(narrow(dy, 0, n - 1, 1), weight, x0.shape, backward);
+        const dxWhole = conv2dBackwardData(dy, weight, x.shape, options);
+        const dxAlone = conv2dBackwardData(narrow(dy, 0, n - 1, 1), weight, x0.shape, options);
         return [narrow(whole, 0, n - 1, 1), alone, dy, narrow(dxWhole, 0, n - 1, 1), dxAlone];
       });
       assert.equal(await bits(alone), await bits(whole), `${what}: forward`);

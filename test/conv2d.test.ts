@@ -22,7 +22,7 @@ import { conv2dTuning, preferRows, preferRowsForWeightGrad, tuningFor } from '..
 import { SHARED_LANES, sharedLoadsRun } from '../src/kernels/subgroups.js';
 import { wgslConstants } from '../src/engine/kernel.js';
 import { chooseForwardVariant, fallbackForwardVariant, supportsVariant } from '../src/kernels/conv2d/forward.js';
-import { preferDense } from '../src/kernels/conv2d/dense.js';
+import { denseDoesLess } from '../src/kernels/conv2d/dense.js';
 import { Conv2d } from '../src/nn/conv.js';
 import {
   conv2dBiasGradRef,
@@ -89,13 +89,14 @@ function inputs(s: ConvSpec, seed: number) {
 
 test('forward matches the float64 reference, every variant on every shape it supports', async () => {
   let runs = 0;
+  let windowRuns = 0;
   for (const [name, s] of FORWARD_CASES) {
     const { x, w, b } = inputs(s, runs);
     const g = conv2dGeometry(s.xShape, s.wShape, options(s));
     for (const variant of VARIANTS.filter((v) => supportsVariant(g, v))) {
-      // Bias on every other run: each variant sees both, with half the pipelines to compile ('dense'
-      // has no fused bias).
-      const withBias = variant !== 'dense' && runs % 2 === 1;
+      // Bias on every other run of a window kernel: each sees both, with half the pipelines to compile
+      // ('dense' has no fused bias).
+      const withBias = variant !== 'dense' && windowRuns++ % 2 === 1;
       const got = await run(() =>
         conv2d(f32(x, s.xShape), f32(w, s.wShape), withBias ? f32(b, [b.length]) : null, { ...options(s), variant }),
       );
@@ -111,7 +112,7 @@ test('the default variants: rows at every width on CPU adapters with subgroups; 
   const cpu = tuningFor({ vendor: 'mesa', architecture: 'software', device: 'llvmpipe', description: '' });
   const gpu = tuningFor({ vendor: 'nvidia', architecture: 'hopper', device: 'H200', description: '' });
   const wide = geometry(spec([2, 8, 32, 32], [8, 8, 3, 3], 1, 1));
-  const narrow = geometry(spec([64, 32, 4, 4], [32, 32, 3, 3], 1, 1)); // 16 pixels: wider than 'dense' takes
+  const narrow = geometry(spec([64, 32, 3, 3], [32, 32, 3, 3], 1, 1));
   for (const g of [wide, narrow]) {
     assert.is(preferRows(g, 8, cpu), true);
     assert.is(preferRowsForWeightGrad(g, 8, cpu), true);
@@ -205,44 +206,28 @@ test('backward data / weight / bias kernels match float64 references', async () 
   }
 });
 
-// The dense products (dense.ts) on the maps they are chosen for: batches of at least 16 images, maps
-// smaller than the window's taps; dilated and non-square windows, and groups (where they are only
-// forced); all three passes against the float64 references and through autograd.
+// The dense products (dense.ts), a variant to force: on maps smaller than the window's taps (dilated,
+// non-square windows, a batch of 1) and where they do as many multiply-adds or more (a stride, groups).
 const DENSE_CASES: [string, ConvSpec][] = [
   ['3x3 p1 on 2x2 maps', spec([17, 9, 2, 2], [10, 9, 3, 3], 1, 1)],
   ['5x5 p2 on 2x4 maps', spec([16, 5, 2, 4], [7, 5, 5, 5], 1, 2)],
-  ['3x3 p1 on 1x2 maps', spec([18, 4, 1, 2], [5, 4, 3, 3], 1, 1)],
+  ['3x3 p1 on 1x2 maps, batch 1', spec([1, 4, 1, 2], [5, 4, 3, 3], 1, 1)],
   ['3x2 d(1,2) p(1,2) on 2x2 maps', spec([16, 3, 2, 2], [4, 3, 3, 2], 1, [1, 2], [1, 2])],
 ];
 
-test('dense: chosen for small maps of a large batch, on CPU adapters only', () => {
+test('dense: fewer multiply-adds than the window kernels exactly where the map is smaller than the taps they visit', () => {
   const geometry = (s: ConvSpec) => conv2dGeometry(s.xShape, s.wShape, options(s));
-  const cpu = tuningFor({ vendor: 'mesa', architecture: 'software', device: 'llvmpipe', description: '' });
-  const gpu = tuningFor({ vendor: 'nvidia', architecture: 'hopper', device: 'H200', description: '' });
-  for (const [name, s] of DENSE_CASES) {
-    assert.is(preferDense(geometry(s), cpu), true, name);
-    assert.is(preferDense(geometry(s), gpu), false, name);
-  }
-  // PCNN's 48-pixel maps: layer4's 2x2 takes it; layer3's 3x3 (9 pixels for 9 taps) and a stride (3x3 to
-  // 2x2: as many multiply-adds as the window kernels) do not.
-  assert.is(preferDense(geometry(spec([64, 128, 2, 2], [128, 128, 3, 3], 1, 1)), cpu), true);
-  assert.is(preferDense(geometry(spec([64, 64, 3, 3], [64, 64, 3, 3], 1, 1)), cpu), false);
-  assert.is(preferDense(geometry(spec([64, 64, 3, 3], [128, 64, 3, 3], 2, 1)), cpu), false);
-  assert.is(preferDense(geometry(spec([15, 128, 2, 2], [128, 128, 3, 3], 1, 1)), cpu), false, 'batch below a row block');
-  // PCNN's paired trunks (groups 2): slower dense (block-diagonal) than with the window kernels.
-  assert.is(preferDense(geometry(spec([64, 128, 2, 2], [128, 64, 3, 3], 1, 1, 1, 2)), cpu), false, 'groups 2');
-  const pcnnLayer4 = geometry(spec([64, 128, 2, 2], [128, 128, 3, 3], 1, 1));
-  if (conv2dTuning().denseMaps) {
-    assert.is(chooseForwardVariant(pcnnLayer4), 'dense');
-    assert.is(chooseForwardVariant(pcnnLayer4, true), sharedLoadsRun() ? 'rows' : 'gemm', 'fused: a window kernel');
-    assert.is(chooseBackwardDataVariant(pcnnLayer4), 'dense');
-    assert.is(chooseBackwardWeightVariant(pcnnLayer4), 'dense');
-  }
+  for (const [name, s] of DENSE_CASES) assert.is(denseDoesLess(geometry(s)), true, name);
+  // PCNN's layer3 at 48 pixels: 9 pixels for 9 taps; a stride, 3x3 to 2x2: 9 for 9; a 6x6 map: 36 for 9.
+  assert.is(denseDoesLess(geometry(spec([64, 64, 3, 3], [64, 64, 3, 3], 1, 1))), false);
+  assert.is(denseDoesLess(geometry(spec([64, 64, 3, 3], [128, 64, 3, 3], 2, 1))), false);
+  assert.is(denseDoesLess(geometry(spec([64, 32, 6, 6], [32, 32, 3, 3], 1, 1))), false);
+  // A 1x3 map under 3x3 visits one row of taps: 3 for 3.
+  assert.is(denseDoesLess(geometry(spec([8, 4, 1, 3], [4, 4, 3, 3], 1, 1))), false);
 });
 
 test('dense: forward, backward data and backward weight match the float64 references', async () => {
-  // Forced where it is not chosen too: a stride (3x3 to 2x2, as many multiply-adds as the window
-  // kernels) and groups (block-diagonal).
+  // Also where they do as many multiply-adds (a stride, 3x3 to 2x2) and groups (block-diagonal).
   const forced: [string, ConvSpec][] = [
     ['3x3 s2 p1, 3x3 to 2x2', spec([16, 6, 3, 3], [9, 6, 3, 3], 2, 1)],
     ['3x3 p1 groups 2 on 2x2 maps', spec([16, 6, 2, 2], [4, 3, 3, 3], 1, 1, 1, 2)],
@@ -260,28 +245,20 @@ test('dense: forward, backward data and backward weight match the float64 refere
   }
 });
 
-test('gradCheck: x and weight through autograd where the dense products are chosen', async () => {
-  const s = spec([16, 2, 2, 2], [3, 2, 3, 3], 1, 1);
-  if (conv2dTuning().denseMaps) assert.is(chooseForwardVariant(conv2dGeometry(s.xShape, s.wShape, options(s))), 'dense');
-  const { x, w } = inputs(s, 170);
-  await gradCheck(
-    'conv2d dense',
-    [
-      { shape: s.xShape, data: x },
-      { shape: s.wShape, data: w },
-    ],
-    (xt, wt) => conv2d(xt, wt, null, options(s)),
-    (xd, wd) => conv2dRef(s, xd, wd, null),
-  );
-});
-
-test('dense: a fused epilogue is refused by name', () => {
+test('dense: a fused epilogue, and a map too large for one dense weight, are refused by name', () => {
   tidy(() => {
     const x = f32(new Float32Array(16 * 4 * 2 * 2), [16, 4, 2, 2]);
     const w = f32(new Float32Array(4 * 4 * 3 * 3), [4, 4, 3, 3]);
     const o = { padding: 1, variant: 'dense' as const };
     assert.throws(() => conv2dFused(x, w, null, { ...o, relu: true }), /conv2d: variant 'dense' does not support .*bias, residual or ReLU/);
     assert.throws(() => conv2d(x, w, f32(new Float32Array(4), [4]), o), /conv2d: variant 'dense' does not support .*bias, residual or ReLU/);
+    // A 56x56 map of 64 channels: the dense weight would be 200704² floats.
+    const dy = f32(new Float32Array(64 * 56 * 56), [1, 64, 56, 56]);
+    const w64 = f32(new Float32Array(64 * 64 * 9), [64, 64, 3, 3]);
+    assert.throws(
+      () => conv2dBackwardData(dy, w64, [1, 64, 56, 56], o),
+      /conv2dBackwardData: variant 'dense' lays the weight out as a 200704×200704 matrix .* more than the device's maxStorageBufferBindingSize/,
+    );
   });
 });
 

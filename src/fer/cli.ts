@@ -36,7 +36,7 @@ const cvOptions = {
   ...checkpointOptions,
   epochs: { type: 'int', default: 8, range: 'positive', help: 'training epochs' },
   lr: { type: 'number', default: 0.01, range: 'positive', help: 'learning rate (SGD for PCNN; --model feratt and arpgnet use Adam, their defaults 1e-4 and 1e-3)' },
-  resume: { type: 'flag', help: 'continue from <out>/last.safetensors (same weights, optimizer, scheduler, data order); the recipe must be the saved one, the data of the saved sizes and classes' },
+  resume: { type: 'flag', help: 'continue from <out>/last.safetensors (same weights, optimizer, scheduler, data order); the recipe must be the saved one, and the data (folder and fold, sizes, classes)' },
   momentum: { type: 'number', default: 0.9, range: 'non-negative', help: 'SGD momentum' },
   'weight-decay': { type: 'number', default: 1e-4, range: 'non-negative', help: 'SGD weight decay (L2 penalty; FERAtt: 0, as its official Adam)' },
   'step-size': { type: 'int', default: 10, range: 'positive', help: 'StepLR period in epochs' },

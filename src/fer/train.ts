@@ -84,21 +84,23 @@ export interface TrainingMeta {
   bestAccuracy: number;
   history: EpochRecord[];
   recipe: Recipe;
-  /** The sizes of the data the run trained and was tested on (absent in checkpoints written before). */
-  data?: DataSizes;
+  /** The data the run trained and was tested on (absent in checkpoints written before). */
+  data?: DataSummary;
 }
 
-/** What a resumed run checks of its data: `--data` or `--last-frame` changed since would continue on
- *  other images (in another order) without an error. The class names are checked with them. */
-interface DataSizes {
+/** What a resumed run checks of its data, with the class names: another `--data`, `--fold` or
+ *  `--last-frame` since would continue on other images (in another order) without an error. */
+interface DataSummary {
+  /** The data's name where the caller gives one (the CLI: folder and fold, datasets.ts). */
+  name?: string;
   trainImages: number;
   testImages: number;
 }
 
-type TrainingData = { train: Dataset; test: Dataset; classNames: string[] };
+type TrainingData = { train: Dataset; test: Dataset; classNames: string[]; name?: string };
 
-function dataSizes(data: TrainingData): DataSizes {
-  return { trainImages: data.train.length, testImages: data.test.length };
+function dataSummary(data: TrainingData): DataSummary {
+  return { ...(data.name === undefined ? {} : { name: data.name }), trainImages: data.train.length, testImages: data.test.length };
 }
 
 const RECIPE_KEYS = ['checkpoint', 'initTrunks', 'initFrom', 'batch', 'epochs', 'lr', 'momentum', 'weightDecay', 'stepSize', 'gamma', 'alpha', 'beta', 'seed', 'augment', 'clipGradNorm', 'averageFrom'] as const;
@@ -341,12 +343,13 @@ async function resumeFrom(lastPath: string, run: RunState, options: TrainOptions
 }
 
 function checkSameData(lastPath: string, saved: TrainingMeta, data: TrainingData): void {
-  const now = dataSizes(data);
-  const sizes = (d: DataSizes) => `${d.trainImages} training and ${d.testImages} test images`;
-  if (saved.data && (saved.data.trainImages !== now.trainImages || saved.data.testImages !== now.testImages)) {
+  const now = dataSummary(data);
+  const described = (d: DataSummary) => `${d.name === undefined ? '' : `${d.name}, `}${d.trainImages} training and ${d.testImages} test images`;
+  const sameName = saved.data?.name === undefined || now.name === undefined || saved.data.name === now.name;
+  if (saved.data && (!sameName || saved.data.trainImages !== now.trainImages || saved.data.testImages !== now.testImages)) {
     throw new Error(
-      `--resume: ${lastPath} was trained on ${sizes(saved.data)}, this run has ${sizes(now)} (another --data or ` +
-        `--last-frame?); use another --out for a new run`,
+      `--resume: ${lastPath} was trained on ${described(saved.data)}; this run has ${described(now)} (another --data, ` +
+        `--fold or --last-frame?); use another --out for a new run`,
     );
   }
   if (saved.classNames.join() !== data.classNames.join()) {
@@ -497,7 +500,7 @@ async function saveCheckpoints(run: RunState, record: EpochRecord, options: Trai
     bestAccuracy: Math.max(run.bestAccuracy, record.testAccuracy),
     history: run.history,
     recipe: recipeOf(options),
-    data: dataSizes(data),
+    data: dataSummary(data),
   };
   await saveCheckpoint(path.join(options.out, 'last.safetensors'), { model, meta, optimizer, scheduler, ...(average?.count ? { average: average.stateDict() } : {}) });
   run.meta = meta;

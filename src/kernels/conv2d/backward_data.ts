@@ -4,7 +4,7 @@
  * - `tiles`: 4 channels × 8 pixels of one input row per invocation (shaders/conv2d/backward_data.wgsl);
  * - `rows`: input pixels of all images flattened into GEMM rows, 4 rows × 16 channels per invocation
  *   (shaders/conv2d/backward_data_rows.wgsl), for small maps whose rows would leave `tiles` idle;
- * and `dense`, one matmul over the whole map (dense.ts).
+ * and `dense`, one matmul over the whole map (dense.ts), forced only.
  */
 import { Kernel } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';

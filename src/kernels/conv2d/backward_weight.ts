@@ -4,7 +4,7 @@
  * Two weight kernels: `tiles` (4×4 channels at one tap per invocation, output rows of one image per
  * step; shaders/conv2d/backward_weight.wgsl) and `rows` (16×4 channels at one tap, output pixels of all
  * images flattened; shaders/conv2d/backward_weight_rows.wgsl), for small maps; and `dense`, one
- * matmul over the whole map (dense.ts).
+ * matmul over the whole map (dense.ts), forced only.
  */
 import { Kernel, type Constants, type Uniforms } from '../../engine/kernel.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';

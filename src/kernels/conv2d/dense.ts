@@ -9,13 +9,23 @@
  *   backward weight  dwd = xᵀ · dy, then each tap sums its pixels' entries (dense_weight_grad.wgsl).
  * The products run on the matmul kernel (src/kernels/matmul/gemm.ts). Where H·W is below the taps
  * the window kernels visit, this does fewer multiply-adds than they do (a 2x2 map under a 3x3
- * window: 4 per channel pair and output pixel where they do 9, 5 of them on padding), at the rate of
- * a matmul, which maps this small keep those kernels from (see preferDense).
+ * window: 4 per channel pair and output pixel where they do 9, 5 of them on padding; see
+ * denseDoesLess). A variant to force (tests, bench/conv2d.ts --all-variants, the GPU kit's forced
+ * runs), chosen by default nowhere: on lavapipe it did not make PCNN's step faster. Measured there
+ * (bench/conv2d.ts --pcnn --all-variants, batch 64, 3x3 windows, three runs, ms per call): the weight
+ * gradient 1.1-2.2x faster on 2x2 maps (64 → 64: 8.8 / 4.7 / 5.3 → 3.1 / 2.1 / 3.3; 128 → 128: 17.1 /
+ * 19.2 / 14.5 → 10.7 / 12.5 / 13.0; no partial sums over chunks) and 1.1x on 1x2 maps; the forward and
+ * backward data from 2x slower (1x2) to 1.2x faster (2x2); with groups (PCNN's paired 2x2 trunks, the
+ * block-diagonal product's cross-group blocks wasted) all three passes 21 → 31 ms. A step with the
+ * weight gradients dense where that does fewer multiply-adds took as long (bench/RESULTS.md, session
+ * 9), and choosing it for ungrouped convolutions alone would break the paired trunks' bit-for-bit
+ * equality with the trunks apart (src/pcnn/paired.ts).
  * With groups, wd is block-diagonal (a group's slice of a row of x is not a matrix row the matmul
- * kernel can read): `groups` times the multiply-adds of one group's product. Any stride, padding,
- * dilation, kernel size and groups; no fused epilogue (bias, residual, ReLU).
+ * kernel can read): the products do `groups` times the multiply-adds of all groups' products apart.
+ * Any stride, padding, dilation, kernel size and groups; no fused epilogue (bias, residual, ReLU).
  */
 import { Kernel } from '../../engine/kernel.js';
+import { gpu } from '../../engine/device.js';
 import { dispatch, workgroups1d } from '../../engine/recorder.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { gemm } from '../matmul/gemm.js';
@@ -28,22 +38,10 @@ import denseWeightGradSource from '../../../shaders/conv2d/dense_weight_grad.wgs
 const denseWeightKernel = new Kernel('conv2d_dense_weight', denseWeightSource);
 const denseWeightGradKernel = new Kernel('conv2d_dense_weight_grad', denseWeightGradSource);
 
-/** Images the matmul kernel's row block holds on CPU adapters (matmul/registers.wgsl's ROWS): fewer
- *  leave the forward's and backward data's products mostly idle. */
-const MIN_BATCH = 16;
-
-/**
- * Where the tuning takes the dense products: a full row block of images, no groups, and fewer
- * multiply-adds than the window kernels, H·W against the taps they visit per output pixel. Measured on
- * lavapipe (bench/conv2d.ts --pcnn --all-variants, batch 64, 2x2 maps, forward + both gradients): 10.4
- * → 8.0 ms at 64 channels, 44 → 36 ms at 128 (the weight gradient 2x, the forward and backward data
- * within ±25% either way); at as many multiply-adds (a 3x3 map under a 3x3 window) no faster; with
- * groups 2 (PCNN's paired trunks, 8 multiply-adds for the window kernels' 9) 21 → 31 ms, slower.
- */
-export function preferDense(g: Conv2dGeometry, tuning = conv2dTuning()): boolean {
+/** Whether H·W is below the taps the window kernels visit per output pixel: fewer multiply-adds dense. */
+export function denseDoesLess(g: Conv2dGeometry): boolean {
   const { lo, hi } = usedTaps(g);
-  const taps = (hi[0] - lo[0]) * (hi[1] - lo[1]);
-  return tuning.denseMaps && g.N >= MIN_BATCH && g.groups === 1 && g.H * g.W < taps;
+  return g.H * g.W < (hi[0] - lo[0]) * (hi[1] - lo[1]);
 }
 
 /** `count` invocations, one per pair of an input and an output channel. */
@@ -57,9 +55,24 @@ function launch(kernel: Kernel, g: Conv2dGeometry, count: number, buffers: Recor
   });
 }
 
-/** wd [C·H·W, O·OH·OW], or its transpose. */
-function denseWeight(weight: Tensor, g: Conv2dGeometry, transposed: boolean): Tensor {
+/** The shape of wd, [C·H·W, O·OH·OW], refused where one binding cannot hold it (a 56x56 map of 64
+ *  channels: 200704² floats) rather than failing in the buffer pool with advice about the batch. */
+function denseShape(op: string, g: Conv2dGeometry): [number, number] {
   const [rows, cols] = [g.C * g.H * g.W, g.O * g.OH * g.OW];
+  const limit = gpu().limits.maxStorageBufferBindingSize;
+  if (4 * rows * cols > limit) {
+    throw new Error(
+      `${op}: variant 'dense' lays the weight out as a ${rows}×${cols} matrix for input [${g.N},${g.C},${g.H},${g.W}] ` +
+        `and weight [${g.O},${g.Cg},${g.kH},${g.kW}], ${(4 * rows * cols / 2 ** 20).toFixed(0)} MiB, more than the device's ` +
+        `maxStorageBufferBindingSize (${(limit / 2 ** 20).toFixed(0)} MiB); it is meant for maps smaller than the window (use 'rows')`,
+    );
+  }
+  return [rows, cols];
+}
+
+/** wd [C·H·W, O·OH·OW], or its transpose. */
+function denseWeight(op: string, weight: Tensor, g: Conv2dGeometry, transposed: boolean): Tensor {
+  const [rows, cols] = denseShape(op, g);
   const wd = empty(transposed ? [cols, rows] : [rows, cols], 'float32', 'conv2d dense weight');
   launch(denseWeightKernel, g, g.C * g.O, { w: weight, wd }, { TRANSPOSED: Number(transposed) });
   return wd;
@@ -71,23 +84,22 @@ function product(op: string, a: Tensor, b: Tensor, m: number, n: number, k: numb
 }
 
 export function denseForward(x: Tensor, weight: Tensor, g: Conv2dGeometry): Tensor {
-  const wd = denseWeight(weight, g, false);
+  const wd = denseWeight('conv2d', weight, g, false);
   const y = product('conv2d', x, wd, g.N, wd.shape[1], wd.shape[0], false, [g.N, g.O, g.OH, g.OW]);
   wd.dispose();
   return y;
 }
 
 export function denseBackwardData(dy: Tensor, weight: Tensor, g: Conv2dGeometry): Tensor {
-  const wdT = denseWeight(weight, g, true);
+  const wdT = denseWeight('conv2dBackwardData', weight, g, true);
   const dx = product('conv2dBackwardData', dy, wdT, g.N, wdT.shape[1], wdT.shape[0], false, [g.N, g.C, g.H, g.W]);
   wdT.dispose();
   return dx;
 }
 
 export function denseBackwardWeight(x: Tensor, dy: Tensor, g: Conv2dGeometry): Tensor {
-  const rows = g.C * g.H * g.W;
-  const cols = g.O * g.OH * g.OW;
-  const dwd = product('conv2dBackwardWeight', x, dy, rows, cols, g.N, true, [rows, cols]);
+  const [rows, cols] = denseShape('conv2dBackwardWeight', g);
+  const dwd = product('conv2dBackwardWeight dense', x, dy, rows, cols, g.N, true, [rows, cols]);
   const dw = empty([g.O, g.Cg, g.kH, g.kW], 'float32', 'conv2dBackwardWeight');
   launch(denseWeightGradKernel, g, g.Cg * g.O, { dwd, dw });
   dwd.dispose();

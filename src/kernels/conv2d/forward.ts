@@ -6,7 +6,7 @@
  * - `rows`: implicit GEMM over rows flattened across batch and pixels, any shape; for small feature
  *   maps, where `gemm`'s 8-pixel row tiles would leave most lanes idle (needs subgroups of 8 lanes);
  * - `direct`: one pixel per invocation, no reuse, any shape (the fallback);
- * - `dense`: one matmul over the whole map, for the smallest maps (dense.ts).
+ * - `dense`: one matmul over the whole map (dense.ts), forced only (not faster on lavapipe).
  * Each but `dense` applies bias, a residual and ReLU in its store.
  */
 import { Kernel } from '../../engine/kernel.js';
@@ -15,7 +15,7 @@ import { empty, type Tensor } from '../../engine/tensor.js';
 import { outputShape, usedTaps, windowUniforms, zWorkgroups, type ChannelBlockLaunch, type Conv2dGeometry } from './geometry.js';
 import { conv2dTuning, fittedWorkgroupSize, preferRows } from './tuning.js';
 import { sharedLoadsRun } from '../subgroups.js';
-import { denseForward, preferDense } from './dense.js';
+import { denseForward } from './dense.js';
 import gemmSource from '../../../shaders/conv2d/forward_gemm.wgsl';
 import pointwiseSource from '../../../shaders/conv2d/forward_1x1.wgsl';
 import directSource from '../../../shaders/conv2d/forward_direct.wgsl';
@@ -121,8 +121,7 @@ export function supportsVariant(g: Conv2dGeometry, variant: ForwardVariant, fuse
 }
 
 /** The fastest variant for this shape (measured on lavapipe; see bench/conv2d.ts). */
-export function chooseForwardVariant(g: Conv2dGeometry, fused = false): ForwardVariant {
-  if (!fused && preferDense(g)) return 'dense';
+export function chooseForwardVariant(g: Conv2dGeometry): ForwardVariant {
   return preferRows(g) ? 'rows' : fallbackForwardVariant(g);
 }
 

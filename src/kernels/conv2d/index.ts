@@ -9,7 +9,6 @@ import { chooseForwardVariant, conv2dForward, supportsVariant, type ForwardVaria
 import { backwardData, type BackwardVariant } from './backward_data.js';
 import { backwardBias, backwardWeight } from './backward_weight.js';
 import { preferRows, preferRowsForWeightGrad } from './tuning.js';
-import { preferDense } from './dense.js';
 import { sharedLoadsMissing } from '../subgroups.js';
 import { reluBackward } from '../elementwise/index.js';
 import { expectFloat32 } from '../checks.js';
@@ -35,18 +34,14 @@ export interface Conv2dFusedOptions extends Conv2dForwardOptions {
   relu?: boolean;
 }
 
-/** Backward-data kernel for the shape: `dense` where the forward takes it; `rows` where the adapter's
- *  tuning prefers it, unless fewer than 8 input channels would fill half its 16 columns (the 3-channel
- *  stem: tiles 1.8x faster on lavapipe). */
+/** Backward-data kernel for the shape: `rows` where the adapter's tuning prefers it, unless fewer than
+ *  8 input channels would fill half its 16 columns (the 3-channel stem: tiles 1.8x faster on lavapipe). */
 export function chooseBackwardDataVariant(g: Conv2dGeometry): BackwardVariant {
-  if (preferDense(g)) return 'dense';
   return preferRows(g) && g.Cg >= 8 ? 'rows' : 'tiles';
 }
 
-/** Backward-weight kernel for the shape: `dense` where the forward takes it, else `rows` where the
- *  adapter's tuning prefers it. */
+/** Backward-weight kernel for the shape: `rows` where the adapter's tuning prefers it. */
 export function chooseBackwardWeightVariant(g: Conv2dGeometry): BackwardVariant {
-  if (preferDense(g)) return 'dense';
   return preferRowsForWeightGrad(g) ? 'rows' : 'tiles';
 }
 
@@ -72,7 +67,7 @@ export function conv2dFused(x: Tensor, weight: Tensor, bias: Tensor | null = nul
     throw new Error(`conv2d: residual has shape [${residual.shape}], expected the output shape [${outputShape(g)}]`);
   }
   const fused = !!bias || !!residual || relu;
-  const variant = checkRowsVariant(options.variant ?? chooseForwardVariant(g, fused), 'conv2d');
+  const variant = checkRowsVariant(options.variant ?? chooseForwardVariant(g), 'conv2d');
   if (!supportsVariant(g, variant, fused)) {
     throw new Error(
       `conv2d: variant '${variant}' does not support weight [${weight.shape}] with stride [${g.stride}], ` +
@@ -111,7 +106,6 @@ function checkRowsVariant<V extends ForwardVariant | BackwardVariant>(variant: V
   if (missing) throw new Error(`${op}: variant 'rows' ${missing} (use 'tiles')`);
   return variant;
 }
-
 
 /** Gradient wrt the input (torch.nn.grad.conv2d_input): dx of shape `inputShape`. Not recorded. */
 export function conv2dBackwardData(

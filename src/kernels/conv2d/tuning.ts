@@ -27,8 +27,6 @@ export interface Conv2dTuning {
   rowsBelowWidth: number;
   /** The same for the weight gradient. */
   rowsBelowWidthWeightGrad: number;
-  /** Whether maps no larger than a window's taps take the dense products (dense.ts). */
-  denseMaps: boolean;
 }
 
 // With their loads shared across subgroups, the kernels over flattened rows beat the row tiles at every
@@ -41,7 +39,6 @@ const cpuRows = {
   weightGradRowsMinPixels: 64,
   rowsBelowWidth: Infinity,
   rowsBelowWidthWeightGrad: Infinity,
-  denseMaps: true,
 };
 const lavapipe: Conv2dTuning = { workgroupSize: 64, weightGradInvocations: 16384, weightGradMinRows: 4, ...cpuRows };
 const swiftshader: Conv2dTuning = { workgroupSize: 64, weightGradInvocations: 8192, weightGradMinRows: 4, ...cpuRows };
@@ -56,9 +53,6 @@ const gpuDefaults: Conv2dTuning = {
   // were shared (narrow maps leave most lanes of the 8-pixel row tiles idle).
   rowsBelowWidth: 16,
   rowsBelowWidthWeightGrad: 32,
-  // Not measured on a GPU either: there a small map's convolution is bound by its dispatches, and the
-  // dense products add one (the weight's layout).
-  denseMaps: false,
 };
 
 export function tuningFor(adapter: AdapterDescription): Conv2dTuning {
