@@ -1,8 +1,9 @@
-// A/B of one boolean field of the conv2d tuning (src/kernels/conv2d/tuning.ts) on PCNN's training step:
-// both settings in one process, alternating round by round (this machine's speed drifts within minutes),
-// each round a warm-up step then 2 timed ones; prints the median wall and process CPU ms per step of each.
+// A/B of one field of the conv2d tuning (src/kernels/conv2d/tuning.ts) on PCNN's training step: two
+// values in one process, alternating round by round (this machine's speed drifts within minutes), each
+// round a warm-up step then 2 timed ones; prints the median wall and process CPU ms per step of each.
 // CPU time counts lavapipe's workers too, so it shows work saved where idle time hides it in the wall time.
-// node scripts/run.mjs bench/step-ab.ts FIELD [rounds=14] [batch=64] [width=16] [size=48]   (FIELD: denseWeightGrad)
+// node scripts/run.mjs bench/step-ab.ts FIELD A B [rounds=14] [batch=64] [width=16] [size=48]
+// e.g. bench/step-ab.ts rowsBelowWidthWeightGrad Infinity 8   (A and B: numbers, Infinity, true, false)
 import { init } from '../src/engine/device.js';
 import { PCNN } from '../src/pcnn/model.js';
 import { trainStep } from '../src/fer/step.js';
@@ -11,14 +12,18 @@ import { manualSeed } from '../src/engine/random.js';
 import { conv2dTuning } from '../src/kernels/conv2d/tuning.js';
 import { stats } from './harness.js';
 
-const [field, ...rest] = process.argv.slice(2);
+const [field, a, b, ...rest] = process.argv.slice(2);
 const [rounds = 14, batch = 64, width = 16, size = 48] = rest.map(Number);
 const { adapter } = await init();
 const tuning = conv2dTuning() as unknown as Record<string, unknown>;
-if (typeof tuning[field] !== 'boolean') {
-  const flags = Object.keys(tuning).filter((k) => typeof tuning[k] === 'boolean');
-  throw new Error(`step-ab: '${field}' is not a boolean field of the conv2d tuning (${flags.join(', ')})`);
+function parseValue(text: string | undefined): number | boolean {
+  const value = text === 'true' ? true : text === 'false' ? false : Number(text);
+  if (typeof value !== typeof tuning[field] || Number.isNaN(value)) {
+    throw new Error(`step-ab: '${text}' is no value for ${field} (a ${typeof tuning[field]}; fields: ${Object.keys(tuning).join(', ')})`);
+  }
+  return value;
 }
+const values = [parseValue(a), parseValue(b)];
 manualSeed(0);
 const model = new PCNN({ width, inputSize: [size, size] });
 const optimizer = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
@@ -29,7 +34,7 @@ const cpuMs = () => {
 };
 
 const original = tuning[field];
-const times = new Map<boolean, { wall: number[]; cpu: number[] }>([true, false].map((v) => [v, { wall: [], cpu: [] }]));
+const times = new Map<number | boolean, { wall: number[]; cpu: number[] }>(values.map((v) => [v, { wall: [], cpu: [] }]));
 for (let round = 0; round < rounds; round++) {
   for (const [value, { wall, cpu }] of times) {
     tuning[field] = value;
