@@ -1,6 +1,6 @@
 // pcnn's training loop under `nanGuard: 'skip'`: each skipped batch is reported by its own number, and a
 // run whose every step was skipped ends with exactly the weights and BatchNorm statistics it began with;
-// and what the training loader serves without augmentation.
+// what the training loader serves without augmentation; and a resumed run's check of its data.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -74,6 +74,27 @@ test('without augmentation the training loader serves the images as evaluation i
     assert.ok(source, `row ${row}: one of the images, normalised to mean 0.5 / std 0.5`);
   }
   assert.ok(Math.min(...batch.x) < 0, 'normalised values reach below 0');
+});
+
+test('--resume refuses data with other class names, naming both', async () => {
+  const out = mkdtempSync(path.join(tmpdir(), 'pcnn-train-'));
+  try {
+    const trainSet = syntheticDataset({ count: 7, size });
+    const testSet = syntheticDataset({ count: 7, size });
+    const options: TrainOptions = {
+      model: { name: 'pcnn', config }, batch: 7, epochs: 1, lr: 0.01, momentum: 0.9, weightDecay: 1e-4, stepSize: 1, gamma: 0.1, alpha: 12, beta: 8,
+      seed: 3, augment: false, out, resume: false, quiet: true,
+    };
+    const first = await train(options, { train: trainSet, test: testSet, classNames: testSet.classNames });
+    first.model.dispose();
+    const renamed = testSet.classNames.map((name, i) => (i === 0 ? 'furious' : name));
+    await train({ ...options, resume: true }, { train: trainSet, test: testSet, classNames: renamed }).then(
+      () => assert.unreachable('resumed on other classes'),
+      (error: Error) => assert.match(error.message, /--resume: .*last\.safetensors has classes \[angry,.*\], this run's data \[furious,/),
+    );
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
 });
 
 test.run();
