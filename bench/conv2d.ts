@@ -95,14 +95,15 @@ for (const c of CASES.filter((c) => c.name.includes(only))) {
       `${c.name.padEnd(26)} ${what.padEnd(20)} ${wall.toFixed(1).padStart(8)} ms ${(gflop / (wall / 1e3)).toFixed(2).padStart(6)} GFLOP/s` +
         ` | cpu ${cpu.toFixed(1).padStart(8)} ms ${(gflop / (cpu / cores / 1e3)).toFixed(2).padStart(6)} GFLOP/s`,
     );
+  // 'dense' only where it does fewer multiply-adds: on a 56x56 map its weight layout alone would be 160 GB.
+  const dense = denseDoesLess(g) ? (['dense'] as const) : [];
   const variants: ForwardVariant[] = allVariants
-    ? (['1x1', 'gemm', 'rows', 'direct', ...(denseDoesLess(g) ? ['dense' as const] : [])] as const).filter((v) => supportsVariant(g, v))
+    ? (['1x1', 'gemm', 'rows', 'direct', ...dense] as const).filter((v) => supportsVariant(g, v))
     : [chooseForwardVariant(g)];
   for (const variant of variants) {
     report(`forward (${variant})`, await time(() => conv2d(x, w, null, { ...c.options, variant })));
   }
-  // 'dense' only where it does fewer multiply-adds: on a 56x56 map its weight layout alone would be 160 GB.
-  const backwardVariants: (BackwardVariant | undefined)[] = allVariants ? ['tiles', 'rows', ...(denseDoesLess(g) ? ['dense' as const] : [])] : [undefined];
+  const backwardVariants: (BackwardVariant | undefined)[] = allVariants ? ['tiles', 'rows', ...dense] : [undefined];
   for (const variant of backwardVariants) {
     const label = variant ? ` (${variant})` : '';
     report(`backward data${label}`, await time(() => conv2dBackwardData(dy, w, c.x, { ...c.options, variant })));

@@ -24,6 +24,7 @@ function parseValue(text: string | undefined): number | boolean {
   return value;
 }
 const values = [parseValue(a), parseValue(b)];
+if (values[0] === values[1]) throw new Error(`step-ab: A and B are both ${values[0]}; give two different values of ${field}`);
 manualSeed(0);
 const model = new PCNN({ width, inputSize: [size, size] });
 const optimizer = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });

@@ -37,9 +37,9 @@ export async function predictImages(model: PCNN, files: string[], classNames: st
     }),
   );
   const [gh, gw] = outputs[1].shape.slice(1);
-  const [p, m10, m11, sum, ...heads] = await Promise.all(outputs.map((t: Tensor) => t.toArray()));
-  const weights = registration ? await registration.toArray() : null;
-  [...outputs, ...(registration ? [registration] : [])].forEach((t) => t.dispose());
+  const [weights, p, m10, m11, sum, ...heads] = await Promise.all([registration?.toArray() ?? null, ...outputs.map((t: Tensor) => t.toArray())]);
+  outputs.forEach((t) => t.dispose());
+  registration?.dispose();
   const positions = gh * gw;
   const attention = (i: number) => weights?.subarray(i * positions * positions, (i + 1) * positions * positions) ?? null;
   const k = classNames.length;
